@@ -1,0 +1,45 @@
+# Thin wrapper over CMake. `make` builds, `make check` runs every test twice
+# (normal build, then ASan+UBSan), `make demo` runs the demo. See README.md.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_ARGS ?=
+CTEST_ARGS ?=
+
+.PHONY: all build deps check check-normal check-asan lint demo bench clean
+
+all: build
+
+build:
+	@command -v cmake >/dev/null 2>&1 || scripts/deps.sh build
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOMC_WERROR=ON $(CMAKE_ARGS)
+	cmake --build $(BUILD) -j$(JOBS)
+
+deps:
+	scripts/deps.sh all
+
+lint:
+	scripts/lint/run.sh
+
+check: deps lint check-normal check-asan
+
+check-normal:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOMC_WERROR=ON $(CMAKE_ARGS)
+	cmake --build $(BUILD) -j$(JOBS)
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) $(CTEST_ARGS)
+
+check-asan:
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DOMC_WERROR=ON -DOMC_ASAN=ON -DOMC_UBSAN=ON $(CMAKE_ARGS)
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j$(JOBS) $(CTEST_ARGS)
+
+demo:
+	scripts/deps.sh demo
+	$(MAKE) build
+	./$(BUILD)/openmcim demo
+
+bench: build
+	./$(BUILD)/openmcim bench
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,21 @@
+/* openmcim benchmarks: shared timing helpers. Figures are rates measured in
+ * one run, each printed beside its bound from the same run; nothing here is
+ * a pass/fail assertion. */
+#ifndef OMC_BENCH_H
+#define OMC_BENCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct bench_opts {
+	double seconds; /* per measurement */
+	bool json;
+} bench_opts;
+
+double bench_now(void);
+/* Pin the calling thread to the CPU it runs on (one core). */
+void bench_pin(void);
+
+int bench_aka(const bench_opts *o);
+
+#endif

@@ -1,0 +1,15 @@
+/* openmcim: the umbrella header. */
+#ifndef OPENMCIM_H
+#define OPENMCIM_H
+
+#include "openmcim/aka.h"
+#include "openmcim/common.h"
+#include "openmcim/cur.h"
+#include "openmcim/err.h"
+#include "openmcim/log.h"
+#include "openmcim/util.h"
+
+/* "0.1.0" */
+OMC_API const char *omc_version(void);
+
+#endif

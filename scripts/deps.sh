@@ -1,0 +1,46 @@
+#!/bin/sh
+# Install the Debian packages openmcim needs, and nothing when all are present.
+# Usage: scripts/deps.sh [build|test|demo|all]   (default: all)
+# Idempotent: apt-get runs only when a package is missing. Needs root (or sudo)
+# only in that case.
+set -eu
+
+BUILD="gcc make cmake pkg-config libssl-dev nettle-dev libjansson-dev"
+TEST="libcmocka-dev libosmocore-utils"
+
+case "${1:-all}" in
+build) want="$BUILD" ;;
+demo) want="$BUILD" ;;
+test | all) want="$BUILD $TEST" ;;
+*)
+	echo "usage: $0 [build|test|demo|all]" >&2
+	exit 2
+	;;
+esac
+
+missing=""
+for p in $want; do
+	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	case "$st" in
+	*"install ok installed"*) ;;
+	*) missing="$missing $p" ;;
+	esac
+done
+
+[ -z "$missing" ] && exit 0
+
+echo "deps: installing:$missing" >&2
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+	if command -v sudo >/dev/null 2>&1; then
+		SUDO="sudo"
+	else
+		echo "deps: missing packages:$missing (run as root to install)" >&2
+		exit 1
+	fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+# One update per run; the package lists of a fresh machine are empty.
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $missing

@@ -1,0 +1,62 @@
+/* The only place that calls malloc. Each block carries its size in a
+ * header so that omc_free can wipe it; the test archive can make any chosen
+ * allocation fail (SQLite-style fault injection). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/util_internal.h"
+
+/* 16 bytes keep the user pointer aligned for any scalar type. */
+#define HDR 16
+
+#ifdef OMC_TEST_HOOKS
+static _Thread_local unsigned long fail_at;
+static _Thread_local unsigned long alloc_count;
+
+void omc_test_alloc_fail_at(unsigned long n)
+{
+	fail_at = n ? alloc_count + n : 0;
+}
+
+unsigned long omc_test_alloc_count(void)
+{
+	return alloc_count;
+}
+#endif
+
+void *omc_alloc(size_t n)
+{
+#ifdef OMC_TEST_HOOKS
+	alloc_count++;
+	if (fail_at && alloc_count == fail_at)
+		return NULL;
+#endif
+	if (n > SIZE_MAX - HDR)
+		return NULL;
+	uint8_t *p = malloc(HDR + n);
+	if (!p)
+		return NULL;
+	memcpy(p, &n, sizeof n);
+	return p + HDR;
+}
+
+void *omc_calloc(size_t count, size_t size)
+{
+	if (size && count > SIZE_MAX / size)
+		return NULL;
+	void *p = omc_alloc(count * size);
+	if (p)
+		memset(p, 0, count * size);
+	return p;
+}
+
+void omc_free(void *ptr)
+{
+	if (!ptr)
+		return;
+	uint8_t *p = (uint8_t *)ptr - HDR;
+	size_t n;
+	memcpy(&n, p, sizeof n);
+	omc_memzero(p, HDR + n);
+	free(p);
+}

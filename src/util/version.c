@@ -1,0 +1,6 @@
+#include "openmcim/openmcim.h"
+
+const char *omc_version(void)
+{
+	return OMC_VERSION;
+}

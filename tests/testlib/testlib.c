@@ -1,0 +1,112 @@
+#include "testlib.h"
+
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+json_t *tl_load_vectors(const char *name)
+{
+	char path[1024];
+	snprintf(path, sizeof path, "%s/%s", OMC_VECTORS_DIR, name);
+	json_error_t e;
+	json_t *j = json_load_file(path, 0, &e);
+	if (!j)
+		fail_msg("cannot load %s: %s (line %d)", path, e.text, e.line);
+	return j;
+}
+
+const char *tl_str(const json_t *obj, const char *key)
+{
+	const json_t *v = json_object_get(obj, key);
+	if (!json_is_string(v))
+		fail_msg("vector lacks string member '%s'", key);
+	return json_string_value(v);
+}
+
+void tl_hex(uint8_t *out, size_t len, const char *hex)
+{
+	omc_err e = omc_hex_decode(out, len, hex, strlen(hex));
+	if (e != OMC_OK)
+		fail_msg("bad test hex '%s' for %zu bytes: %s", hex, len, omc_err_str(e));
+}
+
+size_t tl_hex_var(uint8_t *out, size_t cap, const char *hex)
+{
+	size_t n = 0;
+	omc_err e = omc_hex_decode_var(out, cap, &n, hex, strlen(hex));
+	if (e != OMC_OK)
+		fail_msg("bad test hex '%s': %s", hex, omc_err_str(e));
+	return n;
+}
+
+void tl_expect_hex(const uint8_t *got, size_t n, const char *want_hex, const char *what, int set)
+{
+	char buf[2 * 256 + 1];
+	if (n > 256)
+		fail_msg("tl_expect_hex: %zu bytes is too long", n);
+	if (omc_hex_encode(buf, sizeof buf, got, n) != OMC_OK)
+		fail_msg("hex encode failed");
+	if (strlen(want_hex) != 2 * n || strcasecmp(buf, want_hex) != 0)
+		fail_msg("set %d %s: got %s, want %s", set, what, buf, want_hex);
+}
+
+void tl_rand(void *out, size_t n)
+{
+	if (omc_rand_bytes(out, n) != OMC_OK)
+		fail_msg("omc_rand_bytes failed");
+}
+
+static size_t drain(int fd, char *buf, size_t cap)
+{
+	size_t n = 0;
+	char tmp[4096];
+	for (;;) {
+		ssize_t r = read(fd, tmp, sizeof tmp);
+		if (r <= 0)
+			break;
+		for (ssize_t i = 0; i < r; i++)
+			if (buf && n + 1 < cap)
+				buf[n++] = tmp[i];
+	}
+	if (buf && cap)
+		buf[n] = '\0';
+	return n;
+}
+
+int tl_run(const char *cmd, char *out, size_t out_cap, char *err, size_t err_cap)
+{
+	char errpath[] = "/tmp/omc-test-stderr-XXXXXX";
+	int efd = mkstemp(errpath);
+	if (efd < 0)
+		return -1;
+	unlink(errpath);
+	int p[2];
+	if (pipe(p) != 0) {
+		close(efd);
+		return -1;
+	}
+	pid_t pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		dup2(p[1], 1);
+		dup2(efd, 2);
+		close(p[0]);
+		close(p[1]);
+		close(efd);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	drain(p[0], out, out_cap);
+	close(p[0]);
+	int st;
+	if (waitpid(pid, &st, 0) < 0) {
+		close(efd);
+		return -1;
+	}
+	lseek(efd, 0, SEEK_SET);
+	drain(efd, err, err_cap);
+	close(efd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}

@@ -1,0 +1,58 @@
+/* openmcim CLI: shared declarations of the subcommands. */
+#ifndef OMC_CLI_H
+#define OMC_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit statuses of every subcommand. */
+enum {
+	CLI_OK = 0,      /* success (or, for verdicts, a positive one) */
+	CLI_FAIL = 1,    /* the operation ran and failed, or a negative verdict */
+	CLI_USAGE = 2,   /* bad options or input: one line on stderr, nothing on stdout */
+	CLI_ERROR = 3,   /* an internal or environment error */
+};
+
+typedef struct cli_cmd {
+	const char *name;
+	const char *summary;
+	int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
+} cli_cmd;
+
+int cmd_aka(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+/* "openmcim aka gen: --k: expected 32 hex digits" to stderr; returns CLI_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Decode option `opt` (e.g. "--k") from hex into out (exactly len bytes, or
+ * one of the lengths in lens[] if n_lens > 0, with *got set). On failure
+ * prints the one-line error and returns false. If secret, the argument
+ * string is overwritten in argv after decoding so that it no longer shows
+ * in /proc/PID/cmdline. */
+bool cli_hex_opt(const char *cmd, const char *opt, char *arg, uint8_t *out, const size_t *lens, size_t n_lens,
+		 size_t *got, bool secret);
+/* Parse a decimal unsigned option within [min, max]. */
+bool cli_uint_opt(const char *cmd, const char *opt, const char *arg, unsigned long min, unsigned long max,
+		  unsigned long *out);
+/* Lowercase hex of n bytes into a static-free caller buffer of 2n+1. */
+void cli_hex(char *out, const uint8_t *in, size_t n);
+
+/* A tiny JSON object writer for flat objects of strings, integers, numbers
+ * and booleans (no allocation, values hex or plain ASCII). */
+typedef struct cli_json {
+	FILE *f;
+	int n;
+} cli_json;
+void cli_json_begin(cli_json *j, FILE *f);
+void cli_json_str(cli_json *j, const char *key, const char *val);
+void cli_json_hex(cli_json *j, const char *key, const uint8_t *v, size_t n);
+void cli_json_u64(cli_json *j, const char *key, uint64_t v);
+void cli_json_num(cli_json *j, const char *key, double v);
+void cli_json_bool(cli_json *j, const char *key, bool v);
+void cli_json_end(cli_json *j);
+
+#endif

@@ -1,0 +1,81 @@
+/* openmcim bench: run benchmarks. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sched.h>
+
+#include "bench.h"
+#include "cli.h"
+
+static const char bench_usage[] =
+	"usage: openmcim bench [aka] [--seconds S] [--json]\n"
+	"\n"
+	"Runs the benchmarks (all of them without a name) and prints each figure beside\n"
+	"its bound, both measured in the same run on one core.\n"
+	"\n"
+	"  aka          MILENAGE vectors per second (single call and batch path, a new K\n"
+	"               for every vector), TUAK vectors per second; bounds: the AES-128\n"
+	"               block rate through OpenSSL and the Keccak-f[1600] permutation rate\n"
+	"  --seconds S  time per measurement (default 0.5)\n"
+	"  --json       one JSON object (keys in docs/bench.md)\n";
+
+double bench_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void bench_pin(void)
+{
+	int cpu = sched_getcpu();
+	if (cpu < 0)
+		return;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET((size_t)cpu, &set);
+	(void)sched_setaffinity(0, sizeof set, &set);
+}
+
+int cmd_bench(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"seconds", required_argument, NULL, 's'},
+		{"json", no_argument, NULL, 'j'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	bench_opts o = {.seconds = 0.5, .json = false};
+	opterr = 0;
+	optind = 0;
+	int c;
+	/* GNU getopt permutes: options may come before or after the name. */
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': {
+			char *end;
+			o.seconds = strtod(optarg, &end);
+			if (*end || end == optarg || !(o.seconds > 0 && o.seconds <= 600))
+				return cli_usage_error("bench", "--seconds: expected a number from 0 to 600, got '%s'",
+						       optarg);
+			break;
+		}
+		case 'j':
+			o.json = true;
+			break;
+		case 'h':
+			fputs(bench_usage, stdout);
+			return CLI_OK;
+		default:
+			return cli_usage_error("bench", "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	const char *which = optind < argc ? argv[optind++] : NULL;
+	if (optind < argc)
+		return cli_usage_error("bench", "unexpected argument '%s'", argv[optind]);
+	if (!which || !strcmp(which, "aka"))
+		return bench_aka(&o);
+	return cli_usage_error("bench", "unknown benchmark '%s' (available: aka)", which);
+}

@@ -1,0 +1,53 @@
+/* openmcim: the umbrella command. Subcommands are registered in one table. */
+#include <string.h>
+
+#include "cli.h"
+#include "openmcim/openmcim.h"
+
+static const cli_cmd commands[] = {
+	{"aka", "3GPP AKA algorithms: vectors and challenge checks (MILENAGE, TUAK)", cmd_aka},
+	{"bench", "benchmarks, each figure beside its bound measured in the same run", cmd_bench},
+	{"demo", "a guided run of what openmcim does so far", cmd_demo},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: openmcim [--version] [--help] <command> [<args>]\n\n"
+		   "Remote provisioning and change of subscription for M2M equipment (3GPP TR 33.812).\n\n"
+		   "Commands:\n");
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nRun 'openmcim <command> --help' for a command's options.\n"
+		   "Exit status: 0 success, 1 failure or negative verdict, 2 usage error, 3 internal error.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return CLI_USAGE;
+	}
+	const char *name = argv[1];
+	if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+		if (argc > 2 && strcmp(name, "help") == 0) {
+			for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+				if (!strcmp(commands[i].name, argv[2])) {
+					static char help_flag[] = "--help";
+					char *sub[] = {argv[2], help_flag, NULL};
+					return commands[i].run(2, sub);
+				}
+			return cli_usage_error("help", "unknown command '%s'", argv[2]);
+		}
+		usage(stdout);
+		return CLI_OK;
+	}
+	if (!strcmp(name, "--version") || !strcmp(name, "-V")) {
+		printf("openmcim %s\n", omc_version());
+		return CLI_OK;
+	}
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (!strcmp(commands[i].name, name))
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "openmcim: unknown command '%s' (see 'openmcim --help')\n", name);
+	return CLI_USAGE;
+}
