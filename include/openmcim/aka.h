@@ -223,12 +223,18 @@ typedef struct omc_aka_sqn_ms {
  * delta = 0 means OMC_AKA_SEQ_DELTA_DEFAULT; age_limit = 0 means no limit. */
 OMC_API OMC_MUST_USE omc_err omc_aka_sqn_ms_init(omc_aka_sqn_ms *s, unsigned ind_bits, uint64_t delta,
 						  uint64_t age_limit) OMC_NONNULL(1);
-/* The highest SEQ accepted so far, and SQN_MS as AUTS carries it (Annex C.2.3
- * / C.3.4): that SEQ with the IND it was accepted under. */
+/* The highest SEQ accepted so far, and SQN_MS as AUTS carries it ("the
+ * highest previously accepted sequence number", Annex C.2.2): that SEQ with
+ * the IND it was accepted under (the highest IND among equal SEQ); 0 while
+ * nothing has been accepted. */
 OMC_API uint64_t omc_aka_sqn_ms_highest_seq(const omc_aka_sqn_ms *s) OMC_NONNULL(1);
 OMC_API uint64_t omc_aka_sqn_ms_sqn(const omc_aka_sqn_ms *s) OMC_NONNULL(1);
 /* Would the USIM accept this SQN? (Annex C.2.2.) Does not change state. */
 OMC_API bool omc_aka_sqn_ms_acceptable(const omc_aka_sqn_ms *s, uint64_t sqn) OMC_NONNULL(1);
+/* A USIM that has accepted every SQN up to and including sqn (and no more):
+ * afterwards exactly the SQNs above sqn (within Δ) are acceptable. For an
+ * MCIM whose SQN history starts elsewhere, and for `aka check --sqn-ms`. */
+OMC_API OMC_MUST_USE omc_err omc_aka_sqn_ms_set_floor(omc_aka_sqn_ms *s, uint64_t sqn) OMC_NONNULL(1);
 /* Record an accepted SQN: SEQ_MS(IND) := SEQ. */
 OMC_API OMC_MUST_USE omc_err omc_aka_sqn_ms_accept(omc_aka_sqn_ms *s, uint64_t sqn) OMC_NONNULL(1);
 

@@ -39,12 +39,13 @@ static unsigned ms_entries(const omc_aka_sqn_ms *s)
 	return 1u << (s->ind_bits <= OMC_AKA_IND_BITS_MAX ? s->ind_bits : OMC_AKA_IND_BITS_MAX);
 }
 
-/* Index of the entry holding the highest SEQ (the lowest index on ties). */
+/* Index of the entry holding the highest SQN: the highest SEQ, and among
+ * equal SEQ the highest IND. */
 static unsigned ms_highest(const omc_aka_sqn_ms *s)
 {
 	unsigned best = 0;
 	for (unsigned i = 1; i < ms_entries(s); i++)
-		if (s->seq[i] > s->seq[best])
+		if (s->seq[i] >= s->seq[best])
 			best = i;
 	return best;
 }
@@ -59,7 +60,21 @@ uint64_t omc_aka_sqn_ms_sqn(const omc_aka_sqn_ms *s)
 	/* "The highest previously accepted sequence number anywhere in the
 	 * array" (C.2.2): that SEQ with the IND it was accepted under. */
 	unsigned i = ms_highest(s);
+	if (s->seq[i] == 0)
+		return 0; /* nothing accepted yet */
 	return (s->seq[i] << s->ind_bits) | i;
+}
+
+omc_err omc_aka_sqn_ms_set_floor(omc_aka_sqn_ms *s, uint64_t sqn)
+{
+	OMC_ENSURE(sqn >> 48 == 0 && s->ind_bits <= OMC_AKA_IND_BITS_MAX, OMC_ERR_BAD_ARG);
+	uint64_t seq = sqn >> s->ind_bits;
+	unsigned ind = (unsigned)(sqn & ((UINT64_C(1) << s->ind_bits) - 1));
+	/* SQN = seq || i is acceptable iff seq > SEQ_MS(i): entries up to IND
+	 * hold SEQ, the ones above SEQ - 1, so exactly SQN > sqn passes. */
+	for (unsigned i = 0; i < ms_entries(s); i++)
+		s->seq[i] = i <= ind ? seq : (seq ? seq - 1 : 0);
+	return OMC_OK;
 }
 
 bool omc_aka_sqn_ms_acceptable(const omc_aka_sqn_ms *s, uint64_t sqn)

@@ -173,7 +173,7 @@ omc_err omc_cur_reserve(omc_cur *c, omc_cur_rsv *r, size_t width)
 omc_err omc_cur_fill_reservation(omc_cur *c, const omc_cur_rsv *r)
 {
 	OMC_ENSURE(c->wr != NULL && r->width >= 1 && r->width <= 4, OMC_ERR_BAD_ARG);
-	OMC_ENSURE(r->pos + r->width <= c->wpos, OMC_ERR_BAD_ARG);
+	OMC_ENSURE(r->pos <= c->wpos && r->width <= c->wpos - r->pos, OMC_ERR_BAD_ARG);
 	size_t len = c->wpos - r->pos - r->width;
 	OMC_ENSURE(r->width == 4 || len < ((size_t)1 << (8 * r->width)), OMC_ERR_TOO_LARGE);
 	OMC_ENSURE(len <= UINT32_MAX, OMC_ERR_TOO_LARGE);

@@ -33,7 +33,9 @@ static const char aka_usage[] =
 	"  --sqn HEX          SQN, 48 bits (gen)\n"
 	"  --amf HEX          AMF, 16 bits (gen)\n"
 	"  --autn HEX         AUTN, 64 bits plus the MAC length (check)\n"
-	"  --sqn-ms HEX       the SQN the USIM accepted last (check; default: a fresh USIM)\n"
+	"  --sqn-ms HEX       the highest SQN the USIM has accepted: it takes SQN > SQN_MS\n"
+	"                     (within the TS 33.102 C.2.1 limit) and answers AUTS\n"
+	"                     otherwise (check; default: a fresh USIM)\n"
 	"  --ind-bits N       IND length of the USIM's SQN array, 0..8 (check; default 5)\n"
 	"  --json             one JSON object on stdout, values in lowercase hex\n"
 	"\n"
@@ -332,11 +334,9 @@ static int run_check(const char *cmd, aka_args *a, aka_in *in)
 	omc_aka_sqn_ms st;
 	if (omc_aka_sqn_ms_init(&st, (unsigned)in->ind_bits, 0, 0) != OMC_OK)
 		return CLI_ERROR;
-	if (a->v[O_SQN_MS]) {
-		/* A USIM whose only accepted SQN so far is SQN_MS. */
-		uint64_t s = omc_load_be48(in->sqn_ms);
-		st.seq[s & ((UINT64_C(1) << st.ind_bits) - 1)] = s >> st.ind_bits;
-	}
+	/* A USIM that has accepted every SQN up to SQN_MS. */
+	if (a->v[O_SQN_MS] && omc_aka_sqn_ms_set_floor(&st, omc_load_be48(in->sqn_ms)) != OMC_OK)
+		return CLI_ERROR;
 	omc_aka_check_result r;
 	omc_err e = omc_aka_check(&r, &st, &in->cred, in->rand, in->autn, autn_len);
 	if (e != OMC_OK) {
