@@ -1,12 +1,14 @@
-# Thin wrapper over CMake. `make` builds, `make check` runs every test twice
-# (normal build, then ASan+UBSan), `make demo` runs the demo. See README.md.
+# Thin wrapper over CMake. `make` builds, `make check` runs every test in a
+# normal build, an ASan+UBSan build and a clang build; `make demo` runs the
+# demo. See README.md.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+CLANG_BUILD ?= build-clang
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 CTEST_ARGS ?=
 
-.PHONY: all build deps check check-normal check-asan lint demo bench clean
+.PHONY: all build deps check check-normal check-asan check-clang lint demo bench clean
 
 all: build
 
@@ -21,7 +23,7 @@ deps:
 lint:
 	scripts/lint/run.sh
 
-check: deps lint check-normal check-asan
+check: deps lint check-normal check-asan check-clang
 
 check-normal:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOMC_WERROR=ON $(CMAKE_ARGS)
@@ -33,6 +35,12 @@ check-asan:
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j$(JOBS) $(CTEST_ARGS)
 
+# The same sources through clang (its warnings differ from gcc's).
+check-clang:
+	cmake -S . -B $(CLANG_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOMC_WERROR=ON $(CMAKE_ARGS)
+	cmake --build $(CLANG_BUILD) -j$(JOBS)
+	cd $(CLANG_BUILD) && ctest --output-on-failure -j$(JOBS) $(CTEST_ARGS)
+
 demo:
 	scripts/deps.sh demo
 	$(MAKE) build
@@ -42,4 +50,4 @@ bench: build
 	./$(BUILD)/openmcim bench
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(CLANG_BUILD)

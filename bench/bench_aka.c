@@ -172,13 +172,13 @@ int bench_aka(const bench_opts *o)
 	if (o->json) {
 		cli_json j;
 		cli_json_begin(&j, stdout);
-		cli_json_num(&j, "milenage_vectors_per_s", single);
-		cli_json_num(&j, "milenage_batch_vectors_per_s", batch);
+		cli_json_u64(&j, "milenage_vectors_per_s", (uint64_t)single);
+		cli_json_u64(&j, "milenage_batch_vectors_per_s", (uint64_t)batch);
 		cli_json_str(&j, "milenage_batch_impl", omc_aka_impl_name(best));
-		cli_json_num(&j, "tuak_vectors_per_s", tuak);
-		cli_json_num(&j, "aes_blocks_per_s", aes);
-		cli_json_num(&j, "aes_bulk_blocks_per_s", aes_bulk);
-		cli_json_num(&j, "keccak_perms_per_s", keccak);
+		cli_json_u64(&j, "tuak_vectors_per_s", (uint64_t)tuak);
+		cli_json_u64(&j, "aes_blocks_per_s", (uint64_t)aes);
+		cli_json_u64(&j, "aes_bulk_blocks_per_s", (uint64_t)aes_bulk);
+		cli_json_u64(&j, "keccak_perms_per_s", (uint64_t)keccak);
 		cli_json_num(&j, "milenage_ratio_to_aes", single / aes);
 		cli_json_num(&j, "milenage_batch_ratio_to_aes", batch / aes);
 		cli_json_num(&j, "tuak_ratio_to_keccak", tuak / keccak);

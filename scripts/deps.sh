@@ -6,7 +6,7 @@
 set -eu
 
 BUILD="gcc make cmake pkg-config libssl-dev nettle-dev libjansson-dev"
-TEST="libcmocka-dev libosmocore-utils"
+TEST="libcmocka-dev libosmocore-utils clang"
 
 case "${1:-all}" in
 build) want="$BUILD" ;;

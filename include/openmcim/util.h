@@ -29,9 +29,11 @@ OMC_API OMC_MUST_USE int omc_ct_is_zero(const void *p, size_t n);
 
 /* out gets exactly out_len bytes from exactly 2*out_len hex digits in hex
  * (hex_len must equal 2*out_len, else OMC_ERR_BAD_LENGTH; a non-hex character
- * is OMC_ERR_BAD_HEX). out is untouched on error. */
+ * is OMC_ERR_BAD_HEX). On BAD_LENGTH out is untouched; on BAD_HEX it is
+ * zeroed (the digits are decoded in constant time, then judged). */
 OMC_API OMC_MUST_USE omc_err omc_hex_decode(uint8_t *out, size_t out_len, const char *hex, size_t hex_len);
-/* Decodes into out (capacity out_cap); *out_len gets the byte count. */
+/* Decodes into out (capacity out_cap, else OMC_ERR_NO_SPACE); *out_len gets
+ * the byte count. */
 OMC_API OMC_MUST_USE omc_err omc_hex_decode_var(uint8_t *out, size_t out_cap, size_t *out_len, const char *hex,
 						 size_t hex_len);
 /* out must have room for 2*in_len+1 characters (out_cap), else OMC_ERR_NO_SPACE. */

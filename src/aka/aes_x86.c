@@ -1,17 +1,36 @@
-/* Run-time CPU detection for the x86 batch kernels. */
+/* Run-time CPU detection for the x86 batch kernels, from CPUID and XCR0
+ * (the OS must save the vector state the kernels use). */
 #include "aka/aka_internal.h"
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+
+static uint64_t xcr0(void)
+{
+	uint32_t lo, hi;
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	return ((uint64_t)hi << 32) | lo;
+}
+
 bool omc_aka_x86_has_aesni(void)
 {
-	return __builtin_cpu_supports("aes") && __builtin_cpu_supports("ssse3");
+	unsigned a, b, c, d;
+	if (!__get_cpuid(1, &a, &b, &c, &d))
+		return false;
+	return (c & bit_AES) && (c & bit_SSSE3);
 }
 
 bool omc_aka_x86_has_vaes(void)
 {
-	/* libgcc checks that the OS saves the AVX-512 state (XCR0) too. */
-	return omc_aka_x86_has_aesni() && __builtin_cpu_supports("vaes") && __builtin_cpu_supports("avx512f") &&
-	       __builtin_cpu_supports("avx512bw");
+	unsigned a, b, c, d;
+	if (!omc_aka_x86_has_aesni() || !__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE))
+		return false;
+	/* XMM, YMM, opmask, ZMM0-15 upper halves and ZMM16-31 (XCR0 bits 1, 2, 5, 6, 7). */
+	if ((xcr0() & 0xe6u) != 0xe6u)
+		return false;
+	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+		return false;
+	return (b & bit_AVX512F) && (b & bit_AVX512BW) && (c & bit_VAES);
 }
 #else
 bool omc_aka_x86_has_aesni(void)

@@ -42,7 +42,7 @@ omc_err omc_hex_decode_var(uint8_t *out, size_t out_cap, size_t *out_len, const 
 {
 	OMC_ENSURE(out_len != NULL, OMC_ERR_BAD_ARG);
 	OMC_ENSURE(hex_len % 2 == 0, OMC_ERR_BAD_LENGTH);
-	OMC_ENSURE(hex_len / 2 <= out_cap, OMC_ERR_TOO_LARGE);
+	OMC_ENSURE(hex_len / 2 <= out_cap, OMC_ERR_NO_SPACE);
 	OMC_TRY(omc_hex_decode(out, hex_len / 2, hex, hex_len));
 	*out_len = hex_len / 2;
 	return OMC_OK;

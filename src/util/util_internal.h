@@ -48,7 +48,7 @@ static inline void omc_wipe_guard_run_(struct omc_wipe_guard *g)
 	omc_memzero(g->p, g->n);
 }
 #define OMC_DEFER_WIPE(var)                                                      \
-	__attribute__((cleanup(omc_wipe_guard_run_))) struct omc_wipe_guard OMC_CONCAT_( \
+	__attribute__((cleanup(omc_wipe_guard_run_), unused)) struct omc_wipe_guard OMC_CONCAT_( \
 		omc_wipe_, __LINE__) = {(void *)&(var), sizeof(var)}
 
 #define OMC_WIPE(var) omc_memzero(&(var), sizeof(var))
