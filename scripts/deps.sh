@@ -41,6 +41,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 # One update per run; the package lists of a fresh machine are empty.
-$SUDO apt-get update -q
+# .ci/run updates them itself and says so.
+[ "${OMC_APT_UPDATED:-0}" = 1 ] || $SUDO apt-get update -q
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -q --no-install-recommends $missing
