@@ -50,6 +50,33 @@ void tl_expect_hex(const uint8_t *got, size_t n, const char *want_hex, const cha
 		fail_msg("set %d %s: got %s, want %s", set, what, buf, want_hex);
 }
 
+int tl_all_bytes_are(const uint8_t *p, size_t n, uint8_t v)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != v)
+			return 0;
+	return 1;
+}
+
+void tl_make_cred(omc_aka_cred *c, omc_aka_alg alg, size_t k_len, unsigned mac_bits)
+{
+	uint8_t k[32], opc[32];
+	tl_rand(k, sizeof k);
+	tl_rand(opc, sizeof opc);
+	memset(c, 0, sizeof *c);
+	c->alg = alg;
+	if (alg == OMC_AKA_ALG_MILENAGE) {
+		assert_int_equal(omc_aka_milenage_init(&c->u.milenage, k, opc, NULL), OMC_OK);
+	} else {
+		omc_aka_tuak_params p;
+		omc_aka_tuak_params_default(&p);
+		p.mac_bits = mac_bits;
+		assert_int_equal(omc_aka_tuak_init(&c->u.tuak, k, k_len, opc, &p), OMC_OK);
+	}
+	omc_memzero(k, sizeof k);
+	omc_memzero(opc, sizeof opc);
+}
+
 void tl_rand(void *out, size_t n)
 {
 	if (omc_rand_bytes(out, n) != OMC_OK)

@@ -25,6 +25,20 @@ void tl_hex(uint8_t *out, size_t len, const char *hex);
 size_t tl_hex_var(uint8_t *out, size_t cap, const char *hex);
 /* Fails with a readable message if got (n bytes) differs from want_hex. */
 void tl_expect_hex(const uint8_t *got, size_t n, const char *want_hex, const char *what, int set);
+/* Fails with both error names unless got == want. */
+#define assert_err(got, want)                                                                           \
+	do {                                                                                            \
+		omc_err got_ = (got);                                                                   \
+		omc_err want_ = (want);                                                                 \
+		if (got_ != want_)                                                                      \
+			fail_msg("%s: got %s, want %s", #got, omc_err_name(got_), omc_err_name(want_)); \
+	} while (0)
+
+/* 1 if all n bytes at p equal v. */
+int tl_all_bytes_are(const uint8_t *p, size_t n, uint8_t v);
+/* A subscriber with random keys: MILENAGE (default constants) or TUAK
+ * (default lengths except the MAC, mac_bits; K of k_len bytes). */
+void tl_make_cred(omc_aka_cred *c, omc_aka_alg alg, size_t k_len, unsigned mac_bits);
 /* Random bytes for property tests (OpenSSL DRBG). */
 void tl_rand(void *out, size_t n);
 /* Runs a command through sh -c, captures stdout (at most cap-1 bytes,

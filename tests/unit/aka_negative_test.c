@@ -4,27 +4,10 @@
  * covers: SEC-4, TRE-8, EVAL-6 */
 #include "testlib.h"
 
-static void make_cred(omc_aka_cred *c, omc_aka_alg alg, unsigned mac_bits)
-{
-	uint8_t k[32], opc[32];
-	tl_rand(k, sizeof k);
-	tl_rand(opc, sizeof opc);
-	memset(c, 0, sizeof *c);
-	c->alg = alg;
-	if (alg == OMC_AKA_ALG_MILENAGE) {
-		assert_int_equal(omc_aka_milenage_init(&c->u.milenage, k, opc, NULL), OMC_OK);
-	} else {
-		omc_aka_tuak_params p;
-		omc_aka_tuak_params_default(&p);
-		p.mac_bits = mac_bits;
-		assert_int_equal(omc_aka_tuak_init(&c->u.tuak, k, 16, opc, &p), OMC_OK);
-	}
-}
-
 static void flips(omc_aka_alg alg, unsigned mac_bits)
 {
 	omc_aka_cred c;
-	make_cred(&c, alg, mac_bits);
+	tl_make_cred(&c, alg, 16, mac_bits);
 	uint8_t rand[16], sqn[6] = {0, 0, 0, 0, 1, 0x20}, amf[2] = {0x80, 0};
 	tl_rand(rand, 16);
 	omc_aka_av av;
@@ -106,8 +89,8 @@ static void test_wrong_key_fails(void **state)
 {
 	(void)state;
 	omc_aka_cred a, b;
-	make_cred(&a, OMC_AKA_ALG_MILENAGE, 64);
-	make_cred(&b, OMC_AKA_ALG_MILENAGE, 64);
+	tl_make_cred(&a, OMC_AKA_ALG_MILENAGE, 16, 64);
+	tl_make_cred(&b, OMC_AKA_ALG_MILENAGE, 16, 64);
 	uint8_t rand[16], sqn[6] = {0, 0, 0, 0, 0, 0x20}, amf[2] = {0};
 	tl_rand(rand, 16);
 	omc_aka_av av;

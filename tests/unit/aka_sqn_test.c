@@ -143,23 +143,6 @@ static void test_auc_counter(void **state)
 	assert_int_equal(omc_aka_sqn_he_init(&he, 9, 0), OMC_ERR_BAD_ARG);
 }
 
-/* A MILENAGE and a TUAK subscriber with random keys. */
-static void make_cred(omc_aka_cred *c, omc_aka_alg alg)
-{
-	uint8_t k[32], opc[32];
-	tl_rand(k, sizeof k);
-	tl_rand(opc, sizeof opc);
-	memset(c, 0, sizeof *c);
-	c->alg = alg;
-	if (alg == OMC_AKA_ALG_MILENAGE) {
-		assert_int_equal(omc_aka_milenage_init(&c->u.milenage, k, opc, NULL), OMC_OK);
-	} else {
-		omc_aka_tuak_params p;
-		omc_aka_tuak_params_default(&p);
-		assert_int_equal(omc_aka_tuak_init(&c->u.tuak, k, 32, opc, &p), OMC_OK);
-	}
-}
-
 static omc_aka_status challenge(omc_aka_check_result *r, omc_aka_sqn_ms *ms, const omc_aka_cred *c,
 				omc_aka_sqn_he *he, uint8_t rand[16])
 {
@@ -182,7 +165,7 @@ static omc_aka_status challenge(omc_aka_check_result *r, omc_aka_sqn_ms *ms, con
 static void resync_round_trip(omc_aka_alg alg)
 {
 	omc_aka_cred c;
-	make_cred(&c, alg);
+	tl_make_cred(&c, alg, 32, 64);
 	omc_aka_sqn_ms ms, ms_before;
 	omc_aka_sqn_he he, other;
 	omc_aka_check_result r;

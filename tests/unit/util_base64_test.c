@@ -8,14 +8,6 @@
 
 #include "testlib.h"
 
-#define assert_err(got, want)                                                                   \
-	do {                                                                                    \
-		omc_err got_ = (got);                                                           \
-		omc_err want_ = (want);                                                         \
-		if (got_ != want_)                                                              \
-			fail_msg("%s: got %s, want %s", #got, omc_err_name(got_), omc_err_name(want_)); \
-	} while (0)
-
 static const char std_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static const char url_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 

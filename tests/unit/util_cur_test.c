@@ -7,14 +7,6 @@
 
 #include "testlib.h"
 
-#define assert_err(got, want)                                                                   \
-	do {                                                                                    \
-		omc_err got_ = (got);                                                           \
-		omc_err want_ = (want);                                                         \
-		if (got_ != want_)                                                              \
-			fail_msg("%s: got %s, want %s", #got, omc_err_name(got_), omc_err_name(want_)); \
-	} while (0)
-
 /* Same bytes, same positions: nothing moved. */
 static void assert_cur_same(const omc_cur *a, const omc_cur *b)
 {

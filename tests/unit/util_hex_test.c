@@ -7,14 +7,6 @@
 #include "testlib.h"
 
 /* Fails with both error names, not just two numbers. */
-#define assert_err(got, want)                                                                   \
-	do {                                                                                    \
-		omc_err got_ = (got);                                                           \
-		omc_err want_ = (want);                                                         \
-		if (got_ != want_)                                                              \
-			fail_msg("%s: got %s, want %s", #got, omc_err_name(got_), omc_err_name(want_)); \
-	} while (0)
-
 static const char lower_digits[] = "0123456789abcdef";
 static const char upper_digits[] = "0123456789ABCDEF";
 
@@ -28,14 +20,6 @@ static int ref_value(unsigned c)
 	if (c >= 'A' && c <= 'F')
 		return (int)(c - 'A' + 10);
 	return -1;
-}
-
-static int all_bytes_are(const uint8_t *p, size_t n, uint8_t v)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != v)
-			return 0;
-	return 1;
 }
 
 static void test_known_values(void **state)
@@ -112,7 +96,7 @@ static void test_round_trip_random(void **state)
 			assert_err(omc_hex_decode(out, len, txt, 2 * len), OMC_OK);
 			assert_memory_equal(out, in, len);
 			if (len < sizeof out)
-				assert_true(all_bytes_are(out + len, sizeof out - len, 0xa5));
+				assert_true(tl_all_bytes_are(out + len, sizeof out - len, 0xa5));
 
 			/* The uppercase spelling decodes to the same bytes. */
 			for (size_t i = 0; i < 2 * len; i++)
@@ -123,7 +107,7 @@ static void test_round_trip_random(void **state)
 			assert_err(omc_hex_decode_var(out2, sizeof out2, &n, txt, 2 * len), OMC_OK);
 			assert_int_equal(n, len);
 			assert_memory_equal(out2, in, len);
-			assert_true(all_bytes_are(out2 + len, sizeof out2 - len, 0xa5));
+			assert_true(tl_all_bytes_are(out2 + len, sizeof out2 - len, 0xa5));
 		}
 	}
 }
@@ -160,9 +144,9 @@ static void test_every_byte_in_every_position(void **state)
 				if (e != OMC_ERR_BAD_HEX || e2 != OMC_ERR_BAD_HEX)
 					fail_msg("byte 0x%02x at %zu: got %s / %s, want BAD_HEX", b, pos,
 						 omc_err_name(e), omc_err_name(e2));
-				if (!all_bytes_are(out, KLEN, 0) || !all_bytes_are(out2, KLEN, 0))
+				if (!tl_all_bytes_are(out, KLEN, 0) || !tl_all_bytes_are(out2, KLEN, 0))
 					fail_msg("byte 0x%02x at %zu: output not zeroed on error", b, pos);
-				assert_true(all_bytes_are(out2 + KLEN, 4, 0xa5));
+				assert_true(tl_all_bytes_are(out2 + KLEN, 4, 0xa5));
 				assert_int_equal(n, 777); /* *out_len untouched on error */
 				continue;
 			}
@@ -191,12 +175,12 @@ static void test_bad_hex_anywhere(void **state)
 		uint8_t out[2];
 		memset(out, 0xee, sizeof out);
 		assert_err(omc_hex_decode(out, hl / 2, bad[i], hl), OMC_ERR_BAD_HEX);
-		assert_true(all_bytes_are(out, hl / 2, 0));
+		assert_true(tl_all_bytes_are(out, hl / 2, 0));
 	}
 	/* A NUL inside the counted length is not the end of the string. */
 	uint8_t out[2] = {0xee, 0xee};
 	assert_err(omc_hex_decode(out, 2, "ab\0c", 4), OMC_ERR_BAD_HEX);
-	assert_true(all_bytes_are(out, 2, 0));
+	assert_true(tl_all_bytes_are(out, 2, 0));
 }
 
 static void test_decode_lengths(void **state)
@@ -220,13 +204,13 @@ static void test_decode_lengths(void **state)
 		memset(out, 0xa5, sizeof out);
 		assert_err(omc_hex_decode(out, wrong[i].out_len, wrong[i].hex, strlen(wrong[i].hex)),
 			   OMC_ERR_BAD_LENGTH);
-		assert_true(all_bytes_are(out, sizeof out, 0xa5));
+		assert_true(tl_all_bytes_are(out, sizeof out, 0xa5));
 	}
 
 	/* 2*out_len wraps to 0 here: must not be taken for an empty input. */
 	assert_err(omc_hex_decode(out, SIZE_MAX / 2 + 1, "", 0), OMC_ERR_BAD_LENGTH);
 	assert_err(omc_hex_decode(out, SIZE_MAX, "ab", 2), OMC_ERR_BAD_LENGTH);
-	assert_true(all_bytes_are(out, sizeof out, 0xa5));
+	assert_true(tl_all_bytes_are(out, sizeof out, 0xa5));
 }
 
 static void test_decode_var_lengths(void **state)
@@ -244,7 +228,7 @@ static void test_decode_var_lengths(void **state)
 		memset(out, 0xa5, sizeof out);
 		assert_err(omc_hex_decode_var(out, sizeof out, &n, odd[i], strlen(odd[i])), OMC_ERR_BAD_LENGTH);
 		assert_int_equal(n, 99);
-		assert_true(all_bytes_are(out, sizeof out, 0xa5));
+		assert_true(tl_all_bytes_are(out, sizeof out, 0xa5));
 	}
 
 	/* Exactly full works. */
@@ -267,7 +251,7 @@ static void test_decode_var_no_space(void **state)
 	memset(out, 0xa5, sizeof out);
 	assert_err(omc_hex_decode_var(out, sizeof out, &n, "deadbeef00", 10), OMC_ERR_NO_SPACE);
 	assert_int_equal(n, 99);
-	assert_true(all_bytes_are(out, sizeof out, 0xa5));
+	assert_true(tl_all_bytes_are(out, sizeof out, 0xa5));
 	assert_err(omc_hex_decode_var(out, 0, &n, "00", 2), OMC_ERR_NO_SPACE);
 	assert_err(omc_hex_decode_var(NULL, 0, &n, "00", 2), OMC_ERR_NO_SPACE);
 	assert_int_equal(n, 99);

@@ -12,22 +12,6 @@
 #include "testlib.h"
 #include "util/util_internal.h"
 
-#define assert_err(got, want)                                                                   \
-	do {                                                                                    \
-		omc_err got_ = (got);                                                           \
-		omc_err want_ = (want);                                                         \
-		if (got_ != want_)                                                              \
-			fail_msg("%s: got %s, want %s", #got, omc_err_name(got_), omc_err_name(want_)); \
-	} while (0)
-
-static int all_bytes_are(const uint8_t *p, size_t n, uint8_t v)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != v)
-			return 0;
-	return 1;
-}
-
 /* --- wipe ------------------------------------------------------------------ */
 
 static void test_memzero(void **state)
@@ -39,9 +23,9 @@ static void test_memzero(void **state)
 		for (size_t len = 0; off + len <= sizeof buf; len++) {
 			memset(buf, 0xaa, sizeof buf);
 			omc_memzero(buf + off, len);
-			assert_true(all_bytes_are(buf, off, 0xaa));
-			assert_true(all_bytes_are(buf + off, len, 0));
-			assert_true(all_bytes_are(buf + off + len, sizeof buf - off - len, 0xaa));
+			assert_true(tl_all_bytes_are(buf, off, 0xaa));
+			assert_true(tl_all_bytes_are(buf + off, len, 0));
+			assert_true(tl_all_bytes_are(buf + off + len, sizeof buf - off - len, 0xaa));
 		}
 	}
 	omc_memzero(NULL, 0); /* allowed by util.h */
@@ -52,7 +36,7 @@ static void test_memzero(void **state)
 	} s;
 	memset(&s, 0x5c, sizeof s);
 	OMC_WIPE(s);
-	assert_true(all_bytes_are((const uint8_t *)&s, sizeof s, 0));
+	assert_true(tl_all_bytes_are((const uint8_t *)&s, sizeof s, 0));
 }
 
 /* OMC_DEFER_WIPE(*view) wipes the 16 bytes *view names when the scope ends,
@@ -75,16 +59,16 @@ static void test_defer_wipe(void **state)
 	for (int early = 0; early < 2; early++) {
 		memset(secret, 0x99, sizeof secret);
 		assert_int_equal(defer_helper(&secret, early), early ? 1 : 2);
-		assert_true(all_bytes_are(secret, sizeof secret, 0));
+		assert_true(tl_all_bytes_are(secret, sizeof secret, 0));
 	}
 
 	memset(secret, 0x99, sizeof secret);
 	{
 		uint8_t(*view)[16] = &secret;
 		OMC_DEFER_WIPE(*view);
-		assert_true(all_bytes_are(secret, sizeof secret, 0x99)); /* not before the end */
+		assert_true(tl_all_bytes_are(secret, sizeof secret, 0x99)); /* not before the end */
 	}
-	assert_true(all_bytes_are(secret, sizeof secret, 0));
+	assert_true(tl_all_bytes_are(secret, sizeof secret, 0));
 }
 
 /* --- constant-time compare ----------------------------------------------------- */
@@ -205,7 +189,7 @@ static void test_omc_calloc(void **state)
 
 	uint8_t *p = omc_calloc(10, 10);
 	assert_non_null(p);
-	assert_true(all_bytes_are(p, 100, 0));
+	assert_true(tl_all_bytes_are(p, 100, 0));
 	assert_int_equal((uintptr_t)p % alignof(max_align_t), 0);
 	omc_free(p);
 
