@@ -58,6 +58,10 @@ OMC_API OMC_MUST_USE omc_err omc_b64_decode(uint8_t *out, size_t out_cap, size_t
  * block before releasing it. omc_free(NULL) is a no-op. */
 OMC_API OMC_MUST_USE void *omc_alloc(size_t n);
 OMC_API OMC_MUST_USE void *omc_calloc(size_t count, size_t size);
+/* Like realloc(), but the old block is wiped: the bytes always move to a new
+ * block and the old one is freed through omc_free. On failure NULL is
+ * returned and p is left as it was; n == 0 frees p and returns NULL. */
+OMC_API OMC_MUST_USE void *omc_realloc(void *p, size_t n);
 OMC_API void omc_free(void *p);
 
 /* --- randomness ---------------------------------------------------------------

@@ -50,6 +50,29 @@ void *omc_calloc(size_t count, size_t size)
 	return p;
 }
 
+/* Always moves: a new block, a copy, then the old one wiped and freed, so
+ * that no stale copy of its bytes is left behind the way realloc() can
+ * leave one. The new block counts as one allocation for the test hook; when
+ * it fails, ptr is untouched (realloc semantics). n == 0 frees ptr and
+ * returns NULL, as glibc's realloc does. */
+void *omc_realloc(void *ptr, size_t n)
+{
+	if (!ptr)
+		return omc_alloc(n);
+	if (n == 0) {
+		omc_free(ptr);
+		return NULL;
+	}
+	size_t old;
+	memcpy(&old, (uint8_t *)ptr - HDR, sizeof old);
+	void *q = omc_alloc(n);
+	if (!q)
+		return NULL;
+	memcpy(q, ptr, old < n ? old : n);
+	omc_free(ptr);
+	return q;
+}
+
 void omc_free(void *ptr)
 {
 	if (!ptr)

@@ -277,6 +277,32 @@ static void test_alloc_fail_hook(void **state)
 
 /* --- randomness --------------------------------------------------------------- */
 
+/* omc_realloc always moves: contents kept up to the smaller size, a failed
+ * allocation leaves the old block untouched, 0 frees, NULL allocates. */
+static void test_omc_realloc(void **state)
+{
+	(void)state;
+	uint8_t *p = omc_realloc(NULL, 8);
+	assert_non_null(p);
+	for (unsigned i = 0; i < 8; i++)
+		p[i] = (uint8_t)(0xa0 + i);
+	uint8_t *q = omc_realloc(p, 64);
+	assert_non_null(q);
+	assert_ptr_not_equal(q, p);
+	for (unsigned i = 0; i < 8; i++)
+		assert_int_equal(q[i], 0xa0 + i);
+	uint8_t *r = omc_realloc(q, 4);
+	assert_non_null(r);
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(r[i], 0xa0 + i);
+	omc_test_alloc_fail_at(1);
+	assert_null(omc_realloc(r, 128));
+	omc_test_alloc_fail_at(0);
+	for (unsigned i = 0; i < 4; i++)
+		assert_int_equal(r[i], 0xa0 + i); /* still ours, unchanged */
+	assert_null(omc_realloc(r, 0));
+}
+
 static void test_rand_bytes(void **state)
 {
 	(void)state;
@@ -473,6 +499,7 @@ int main(void)
 		cmocka_unit_test(test_alloc_free),
 		cmocka_unit_test(test_omc_calloc),
 		cmocka_unit_test(test_alloc_fail_hook),
+		cmocka_unit_test(test_omc_realloc),
 		cmocka_unit_test(test_rand_bytes),
 		cmocka_unit_test_setup_teardown(test_log_levels, log_setup, log_teardown),
 		cmocka_unit_test(test_log_level_names),
