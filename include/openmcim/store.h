@@ -86,14 +86,15 @@ OMC_API void omc_store_io_mem_free(omc_store_io *io);
 
 /* Fault injection (tests): count the mutating operations (pwrite, sync,
  * rename, unlink, sync_dir, mkdir) and, when the count reaches crash_at
- * (1 = the first), simulate a power cut just before that operation: every
- * operation from then on fails with OMC_ERR_IO, and the durable state is
- * what survived, per `mode`. */
+ * (1 = the first one after this call; 0 disarms), simulate a power cut just
+ * before that operation: every operation from then on fails with
+ * OMC_ERR_IO, and the durable state is what survived, per `mode`. */
 typedef enum omc_memfs_crash_mode {
 	OMC_MEMFS_LOSE_UNSYNCED = 0, /* unsynced writes and renames are lost */
 	OMC_MEMFS_KEEP_UNSYNCED = 1, /* they all happened */
 	OMC_MEMFS_TEAR_UNSYNCED = 2, /* each unsynced write survives, is lost, or is torn
-				       at a 512-byte boundary, chosen by `seed` */
+				       by 512-byte sectors (new, old or garbage), chosen
+				       by `seed` (docs/store.md) */
 } omc_memfs_crash_mode;
 OMC_API void omc_memfs_crash_at(omc_memfs *fs, unsigned long crash_at, omc_memfs_crash_mode mode, uint64_t seed);
 /* Mutating operations counted so far (since creation or the last reboot). */
@@ -135,9 +136,10 @@ typedef struct omc_store_ard {
 
 /* The software ARD: files "arb.a" and "arb.b" through io, each
  * {magic, version, own generation, counter, flags, HMAC-SHA-256 under a key
- * derived from root_key}; written A/B, newest valid wins. Both files present
- * and neither valid is OMC_ERR_CORRUPT at read. `create` makes them (counter
- * 0) if both are absent. Free with omc_store_ard_sw_free. */
+ * derived from root_key}; written A/B, newest valid wins. Any file present
+ * and none valid is OMC_ERR_CORRUPT at read; both absent is
+ * OMC_ERR_NOT_FOUND at read. `create` makes them (counter 0) if both are
+ * absent. Free with omc_store_ard_sw_free. */
 OMC_API OMC_MUST_USE omc_err omc_store_ard_sw_new(omc_store_ard **ard, omc_store_io *io,
 						   const uint8_t root_key[OMC_STATIC_LEN(32)], bool create);
 OMC_API void omc_store_ard_sw_free(omc_store_ard *ard);
@@ -164,8 +166,11 @@ OMC_API OMC_MUST_USE bool omc_store_exists(omc_store_io *io);
  *                     written but before the counter moved is rolled
  *                     forward (counter := root generation) and reported
  *                     through omc_store_rolled_forward();
- *   OMC_ERR_NOT_FOUND no store and !create;
- *   OMC_ERR_ROLLBACK  the newest valid root is older than the counter;
+ *   OMC_ERR_NOT_FOUND no store and !create, or no store and no counter
+ *                     (create the ARD first);
+ *   OMC_ERR_ROLLBACK  the newest valid root is older than the counter, or
+ *                     more than one ahead of it, or one of the two is
+ *                     missing beside the other (docs/store.md, the table);
  *   OMC_ERR_CORRUPT   store files exist but no root is valid (or a valid
  *                     root names objects that are missing entirely);
  *   OMC_ERR_IO, OMC_ERR_NOMEM.
