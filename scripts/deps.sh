@@ -6,7 +6,9 @@
 set -eu
 
 BUILD="gcc make cmake pkg-config libssl-dev nettle-dev libjansson-dev"
+BUILD="$BUILD libcjose-dev"
 TEST="libcmocka-dev libosmocore-utils clang"
+TEST="$TEST openssl python3-jwcrypto" # tests/interop/jose_*_test.c
 
 case "${1:-all}" in
 build) want="$BUILD" ;;

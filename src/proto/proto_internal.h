@@ -1,0 +1,204 @@
+/* openmcim proto: internal interfaces between the module's parts.
+ *
+ *   init.c         omc_proto_init: jansson, cjose, OpenSSL allocate through omc_alloc
+ *   pem.c          PEM blocks and memory BIOs
+ *   key.c          P-256 key handles, encrypted PKCS#8 PEM
+ *   jwk.c          public JWK and its RFC 7638 thumbprint
+ *   cert.c         X.509 v3 issue, parse, encode
+ *   cert_verify.c  chain verification (X509_STORE_CTX)
+ *   compact.c      the JOSE compact serialisation: split, base64url, header
+ *   jws.c          ES256 sign and verify, x5c
+ *   jwe.c          ECDH-ES + A256GCM: cjose encrypts, OpenSSL primitives decrypt
+ *
+ * Ownership of OpenSSL, jansson and cjose objects is kept straight with
+ * OMC_AUTO(type): a local released when its scope ends, by whichever path
+ * (s2n DEFER_CLEANUP). A function that hands an object on sets the local to
+ * NULL after the hand-over. */
+#ifndef OMC_PROTO_INTERNAL_H
+#define OMC_PROTO_INTERNAL_H
+
+#include <cjose/cjose.h>
+#include <jansson.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "openmcim/proto.h"
+#include "util/util_internal.h"
+
+struct omc_key {
+	EVP_PKEY *pkey; /* an EC key on P-256 (checked whenever one is made) */
+	bool priv;      /* the private scalar is present */
+};
+
+struct omc_cert {
+	X509 *x; /* v3, P-256 key, ecdsa-with-SHA256 (checked on parse) */
+};
+
+/* --- limits (checked before anything is parsed) ------------------------------ */
+#define OMC_P256_LEN 32         /* a coordinate, a scalar, half a signature */
+#define OMC_ES256_SIG_LEN 64    /* R || S, RFC 7518 3.4 */
+#define OMC_X5C_MAX 8           /* certificates in an x5c header */
+#define OMC_CERT_DER_MAX 8192   /* one certificate, DER */
+#define OMC_CERT_PEM_MAX 16384  /* one certificate, PEM */
+#define OMC_KEY_PEM_MAX 8192    /* one key, PEM */
+#define OMC_JWK_MAX 4096        /* one JWK, JSON */
+#define OMC_PASS_MIN 16         /* key-encryption secret, bytes */
+#define OMC_PASS_MAX 256
+#define OMC_CN_MAX 64           /* X.520 ub-common-name */
+#define OMC_CERT_DAYS_MAX 36500 /* validity of an issued certificate */
+#define OMC_ANCHORS_MAX 64      /* trust anchors given to one verification */
+/* A protected header holds at most OMC_X5C_MAX certificates in base64 plus a
+ * few short members. */
+#define OMC_JOSE_HDR_MAX (OMC_X5C_MAX * (OMC_CERT_DER_MAX / 3 + 1) * 4 + 4096)
+
+/* --- scoped release ------------------------------------------------------------ */
+#define OMC_AUTO(type) __attribute__((cleanup(omc_auto_release_##type))) type *
+#define OMC_AUTO_DEFINE(type, release)                            \
+	static inline void omc_auto_release_##type(type **p)      \
+	{                                                         \
+		if (*p)                                           \
+			release(*p);                              \
+		*p = NULL;                                        \
+	}
+
+typedef STACK_OF(X509) omc_x509_stack;
+typedef unsigned char omc_ossl_bytes; /* OPENSSL_malloc'd bytes (DER) */
+typedef uint8_t omc_heap;             /* omc_alloc'd bytes, wiped when released */
+typedef char omc_heap_str;            /* the same, text */
+typedef char omc_json_str;            /* from json_dumps */
+
+/* Releases what jansson allocated (json_dumps), through jansson's current
+ * free function (omc_free once omc_proto_init has run). (init.c) */
+void omc_json_free(char *s);
+
+static inline void omc_x509_stack_free_(omc_x509_stack *s)
+{
+	sk_X509_free(s); /* the certificates belong to their omc_cert handles */
+}
+static inline void omc_ossl_bytes_free_(omc_ossl_bytes *s)
+{
+	OPENSSL_free(s);
+}
+static inline void omc_cjose_jwk_release_(cjose_jwk_t *k)
+{
+	(void)cjose_jwk_release(k);
+}
+
+OMC_AUTO_DEFINE(EVP_PKEY, EVP_PKEY_free)
+OMC_AUTO_DEFINE(EVP_PKEY_CTX, EVP_PKEY_CTX_free)
+OMC_AUTO_DEFINE(EVP_MD_CTX, EVP_MD_CTX_free)
+OMC_AUTO_DEFINE(EVP_CIPHER_CTX, EVP_CIPHER_CTX_free)
+OMC_AUTO_DEFINE(BIO, BIO_free)
+OMC_AUTO_DEFINE(BIGNUM, BN_clear_free)
+OMC_AUTO_DEFINE(ECDSA_SIG, ECDSA_SIG_free)
+OMC_AUTO_DEFINE(X509, X509_free)
+OMC_AUTO_DEFINE(X509_NAME, X509_NAME_free)
+OMC_AUTO_DEFINE(X509_STORE, X509_STORE_free)
+OMC_AUTO_DEFINE(X509_STORE_CTX, X509_STORE_CTX_free)
+OMC_AUTO_DEFINE(X509_EXTENSION, X509_EXTENSION_free)
+OMC_AUTO_DEFINE(X509_SIG, X509_SIG_free)
+OMC_AUTO_DEFINE(PKCS8_PRIV_KEY_INFO, PKCS8_PRIV_KEY_INFO_free)
+OMC_AUTO_DEFINE(omc_x509_stack, omc_x509_stack_free_)
+OMC_AUTO_DEFINE(omc_ossl_bytes, omc_ossl_bytes_free_)
+OMC_AUTO_DEFINE(omc_heap, omc_free)
+OMC_AUTO_DEFINE(omc_heap_str, omc_free)
+OMC_AUTO_DEFINE(omc_json_str, omc_json_free)
+OMC_AUTO_DEFINE(json_t, json_decref)
+OMC_AUTO_DEFINE(cjose_jwk_t, omc_cjose_jwk_release_)
+OMC_AUTO_DEFINE(cjose_jwe_t, cjose_jwe_release)
+OMC_AUTO_DEFINE(omc_key, omc_key_free)
+
+/* OMC_ENSURE for a call into OpenSSL: on failure the thread's OpenSSL error
+ * queue is emptied too, so that no stale entry outlives the call. */
+#define OMC_OSSL_ENSURE(cond, err)                   \
+	do {                                         \
+		if (!(cond)) {                       \
+			ERR_clear_error();           \
+			OMC_BAIL(err);               \
+		}                                    \
+	} while (0)
+
+/* --- init.c ------------------------------------------------------------------- */
+/* true if OpenSSL allocates through omc_alloc (see init.c). */
+bool omc_proto_ossl_routed(void);
+
+/* --- PEM and memory BIOs (pem.c) ---------------------------------------------- */
+/* The first PEM block of a text, read with PEM_FLAG_SECURE so that OpenSSL
+ * cleanses its buffers; release with omc_pem_block_release (which cleanses
+ * data: it may be a plaintext private key that is about to be refused). */
+typedef struct omc_pem_block {
+	char *name;
+	char *header;
+	unsigned char *data;
+	long len;
+} omc_pem_block;
+void omc_pem_block_release(omc_pem_block *b);
+#define OMC_PEM_BLOCK __attribute__((cleanup(omc_pem_block_release))) omc_pem_block
+/* OMC_ERR_TOO_LARGE above max bytes, OMC_ERR_BAD_FORMAT without a block. */
+OMC_MUST_USE omc_err omc_pem_read(omc_pem_block *b, const char *pem, size_t len, size_t max);
+/* The bytes written to a memory BIO, as a new omc_alloc'd NUL-terminated string. */
+OMC_MUST_USE omc_err omc_bio_to_str(char **out, size_t *len, BIO *bio);
+
+/* --- keys (key.c) -------------------------------------------------------------- */
+/* OMC_OK if pk is an EC key on the named curve P-256, else OMC_ERR_BAD_FORMAT
+ * (other types, other curves and explicit curve parameters alike). */
+OMC_MUST_USE omc_err omc_proto_pkey_check_p256(const EVP_PKEY *pk);
+/* A new handle that takes pkey over (also on failure) after checking it. */
+OMC_MUST_USE omc_err omc_proto_key_wrap(omc_key **out, EVP_PKEY **pkey, bool priv);
+/* A public key from affine coordinates; OMC_ERR_BAD_FORMAT unless the point
+ * is on P-256 (and not the point at infinity). */
+OMC_MUST_USE omc_err omc_proto_key_from_xy(omc_key **out, const uint8_t x[OMC_STATIC_LEN(OMC_P256_LEN)],
+					    const uint8_t y[OMC_STATIC_LEN(OMC_P256_LEN)]);
+/* Affine coordinates of the public key, big-endian, 32 bytes each. */
+OMC_MUST_USE omc_err omc_proto_key_xy(uint8_t x[OMC_STATIC_LEN(OMC_P256_LEN)], uint8_t y[OMC_STATIC_LEN(OMC_P256_LEN)],
+				      const omc_key *k);
+/* The private scalar, big-endian; the caller wipes d. */
+OMC_MUST_USE omc_err omc_proto_key_scalar(uint8_t d[OMC_STATIC_LEN(OMC_P256_LEN)], const omc_key *k);
+/* The public key as a cjose JWK (cjose never gets a private scalar). */
+OMC_MUST_USE omc_err omc_proto_key_to_cjose(cjose_jwk_t **out, const omc_key *k);
+
+/* An EC public key from the members of a parsed JWK (kty, crv, x, y); also
+ * the "epk" of a JWE. OMC_ERR_DENIED if it carries "d". (jwk.c) */
+OMC_MUST_USE omc_err omc_proto_key_from_jwk_json(omc_key **k, const json_t *jwk);
+
+/* --- certificates (cert.c) ------------------------------------------------------ */
+/* One certificate from DER: canonical DER only (it must encode back to the
+ * same bytes), v3, a P-256 key, signed with ecdsa-with-SHA256. */
+OMC_MUST_USE omc_err omc_proto_cert_parse_der(omc_cert **out, const uint8_t *der, size_t len);
+/* omc_cert_issue without its policy checks (issuer must be a CA, key pairs
+ * must match): only the tests use it, to make certificates that must fail. */
+OMC_MUST_USE omc_err omc_proto_cert_issue_unchecked(omc_cert **out, const omc_cert_req *req,
+						    const omc_key *subject_pub, const omc_cert *issuer,
+						    const omc_key *issuer_key);
+
+/* --- the compact serialisation (compact.c) ------------------------------------- */
+typedef struct omc_jose_seg {
+	const char *s; /* points into the caller's compact string */
+	size_t len;
+} omc_jose_seg;
+
+/* Split compact (clen bytes, at most OMC_JOSE_MAX, else OMC_ERR_TOO_LARGE)
+ * into exactly n segments separated by '.'; every other byte must be of the
+ * base64url alphabet (OMC_ERR_BAD_FORMAT otherwise). */
+OMC_MUST_USE omc_err omc_jose_split(omc_jose_seg *seg, size_t n, const char *compact, size_t clen);
+/* Strict base64url (no padding, canonical) into a new omc_alloc'd buffer with
+ * a NUL after the *len bytes. OMC_ERR_BAD_FORMAT if it is not base64url. */
+OMC_MUST_USE omc_err omc_jose_b64url_decode(uint8_t **out, size_t *len, const char *s, size_t slen);
+/* A typ value: 1..63 printable ASCII characters, no space. */
+bool omc_jose_typ_ok(const char *typ);
+/* Exactly n bytes of strict base64url into out; OMC_ERR_BAD_FORMAT otherwise. */
+OMC_MUST_USE omc_err omc_jose_b64url_fixed(uint8_t *out, size_t n, const char *s, size_t slen);
+/* base64url of in, as a new omc_alloc'd NUL-terminated string. */
+OMC_MUST_USE omc_err omc_jose_b64url_encode(char **out, size_t *out_len, const uint8_t *in, size_t len);
+/* The protected header: base64url of a JSON object (no duplicate member,
+ * no NUL), at most max bytes of base64url. OMC_ERR_BAD_FORMAT otherwise. */
+OMC_MUST_USE omc_err omc_jose_header_parse(json_t **hdr, const omc_jose_seg *seg, size_t max);
+/* Member name of hdr as a string: *out NULL if absent; OMC_ERR_BAD_FORMAT if
+ * present but not a string, or longer than max, or holding a control byte. */
+OMC_MUST_USE omc_err omc_jose_header_str(const char **out, const json_t *hdr, const char *name, size_t max);
+
+#endif
