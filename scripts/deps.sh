@@ -5,7 +5,7 @@
 # only in that case.
 set -eu
 
-BUILD="gcc make cmake pkg-config libssl-dev nettle-dev libjansson-dev"
+BUILD="gcc make cmake pkg-config libssl-dev nettle-dev libjansson-dev libargon2-dev"
 BUILD="$BUILD libcjose-dev"
 TEST="libcmocka-dev libosmocore-utils clang"
 TEST="$TEST openssl python3-jwcrypto" # tests/interop/jose_*_test.c

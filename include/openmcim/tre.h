@@ -68,4 +68,207 @@ OMC_API const omc_lifecycle_rule *omc_lifecycle_table(size_t *n);
 OMC_API OMC_MUST_USE omc_err omc_lifecycle_next(omc_mcim_state *to, omc_mcim_state from, omc_mcim_event event,
 						 omc_actor_kind actor);
 
+/* =========================================================================
+ * The TRE
+ *
+ * A TRE lives in a directory (TREDIR) reached through two omc_store_io
+ * backends: the TRE's own files (device.key, identity.sealed, manifest.jws,
+ * platform/..., audit.log) and its store (store/...). See docs/tre.md.
+ * ========================================================================= */
+typedef struct omc_tre omc_tre;
+
+typedef enum omc_tre_state {
+	OMC_TRE_PRISTINE = 0,    /* no operational MCIM: the PCID only */
+	OMC_TRE_PROVISIONED = 1, /* at least one operational MCIM not deleted */
+	OMC_TRE_LOCKDOWN = 2,    /* tamper: only attestation, audit and recovery */
+} omc_tre_state;
+OMC_API const char *omc_tre_state_name(omc_tre_state s);
+
+typedef struct omc_tre_opts {
+	const char *dir;        /* TREDIR, for the POSIX backends (ignored if both io given) */
+	omc_store_io *io;       /* the TRE's files; NULL: POSIX files in dir */
+	omc_store_io *store_io; /* the store; NULL: POSIX files in dir/store */
+	omc_store_ard *ard;     /* NULL: the software ARD in the store */
+	bool readonly;          /* inspection: no commits (a detected tamper still locks down) */
+	bool count_boot;        /* a start of the device: count it and audit it (the daemon) */
+	int64_t (*now)(void *arg); /* clock (seconds); NULL: time(NULL) */
+	void *now_arg;
+} omc_tre_opts;
+
+/* Open a TRE: derive the keys from the device root key, load the sealed
+ * identity, open the store, measure the platform against the signed
+ * reference manifest (SEC-3), check every MCIM record (MGT-2: a bad one is
+ * blocked), count the boot (opts->count_boot). Storage corruption or rollback, or a sticky
+ * lockdown flag, opens the TRE in lockdown (OMC_OK; omc_tre_get_state says
+ * so). Errors: OMC_ERR_NOT_FOUND (no TRE there), OMC_ERR_CORRUPT (no
+ * readable identity: not even attestation is possible), OMC_ERR_IO. */
+OMC_API OMC_MUST_USE omc_err omc_tre_open(omc_tre **t, const omc_tre_opts *o);
+OMC_API void omc_tre_close(omc_tre *t);
+
+OMC_API omc_tre_state omc_tre_get_state(const omc_tre *t);
+
+typedef struct omc_tre_status {
+	omc_tre_state state;
+	char lockdown_reason[128];
+	char tre_id[64];
+	char platform_id[64];
+	char model[64];
+	uint64_t generation; /* store generation (0 if the store is unavailable) */
+	uint64_t boot_count;
+	bool platform_ok; /* every measured component matched the signed manifest */
+	bool store_ok;
+	uint64_t audit_count;
+	size_t n_mcims;
+} omc_tre_status;
+OMC_API OMC_MUST_USE omc_err omc_tre_get_status(omc_tre *t, omc_tre_status *st);
+
+typedef struct omc_tre_mcim_info {
+	char id[41];
+	char owner[17];
+	char imsi[16];
+	const char *role; /* "operational", "bootstrap" */
+	const char *type; /* "usim", "isim" */
+	const char *alg;  /* "milenage", "tuak" */
+	omc_mcim_state state;
+	uint32_t version;
+	int64_t expires;
+	bool data_only;
+	uint64_t volume_cap;
+} omc_tre_mcim_info;
+/* The registry (MGT-5), tombstones included, sorted by id. */
+OMC_API OMC_MUST_USE omc_err omc_tre_registry(omc_tre *t, omc_tre_mcim_info *out, size_t cap, size_t *n);
+/* SHA-256 over the registry's (id, owner, role, imsi, state, version). */
+OMC_API OMC_MUST_USE omc_err omc_tre_registry_digest(omc_tre *t, uint8_t out[OMC_STATIC_LEN(32)]);
+
+/* Who asks. Local users come from omc_tre_user_auth; the TRE's daemon may
+ * also vouch for a local process it authenticated by peer credentials
+ * (kind USER, the name its configuration maps the uid to). */
+typedef struct omc_tre_caller {
+	omc_actor_kind kind;
+	char name[33];
+} omc_tre_caller;
+
+/* --- local users (TRE-10) -------------------------------------------------------- */
+/* The first user may be added by anyone and must be an admin; later ones
+ * need an admin caller. role: "admin", "operator", "user". */
+OMC_API OMC_MUST_USE omc_err omc_tre_user_add(omc_tre *t, const omc_tre_caller *admin, const char *name,
+					       const char *role, const char *pin, size_t pin_len);
+OMC_API OMC_MUST_USE omc_err omc_tre_user_del(omc_tre *t, const omc_tre_caller *admin, const char *name);
+OMC_API OMC_MUST_USE omc_err omc_tre_user_unblock(omc_tre *t, const omc_tre_caller *admin, const char *name);
+/* OMC_OK fills *out; OMC_ERR_AUTH_FAILED (wrong PIN or unknown user: one
+ * answer); OMC_ERR_DENIED (blocked); OMC_ERR_LOCKDOWN when this failure was
+ * one too many (TRE-4). Every failure is counted durably and audited. */
+OMC_API OMC_MUST_USE omc_err omc_tre_user_auth(omc_tre *t, const char *name, const char *pin, size_t pin_len,
+						omc_tre_caller *out);
+typedef struct omc_tre_user_info {
+	char name[33];
+	const char *role;
+	unsigned failures;
+	bool blocked;
+} omc_tre_user_info;
+OMC_API OMC_MUST_USE omc_err omc_tre_user_list(omc_tre *t, omc_tre_user_info *out, size_t cap, size_t *n);
+
+/* --- provisioning (SEC-9, MGT-1, TRE-7) ------------------------------------------- */
+/* Signed evidence (JWS, typ "omc-evidence+jwt") for the PVA's nonce: EAT-style
+ * claims, docs/objects.md. With a provisioning session open it carries the
+ * session's ephemeral public key. nonce: 8..64 bytes. *evidence from
+ * omc_alloc. Works in lockdown. */
+OMC_API OMC_MUST_USE omc_err omc_tre_attest(omc_tre *t, const uint8_t *nonce, size_t nonce_len, char **evidence);
+/* Open a provisioning session: a fresh ephemeral P-256 key kept (encrypted)
+ * in the store with the nonce; returns the evidence carrying its public key. */
+OMC_API OMC_MUST_USE omc_err omc_tre_session_begin(omc_tre *t, const uint8_t *nonce, size_t nonce_len,
+						    char **evidence);
+/* Install an MCIM package (a JWE to the session key around a JWS by an
+ * issuer chaining to a trusted operator CA): checks target TRE, session
+ * nonce, the issuer's sequence number and ownership; installs atomically
+ * (activated if the package says so); returns a receipt JWS signed by the
+ * TRE. Refusals change nothing but the audit log: OMC_ERR_BAD_FORMAT,
+ * OMC_ERR_AUTH_FAILED (does not decrypt: another TRE or session),
+ * OMC_ERR_BAD_SIGNATURE (untrusted issuer), OMC_ERR_DENIED (wrong target,
+ * nonce, owner, replayed sequence number), OMC_ERR_EXISTS (that MCIM id is
+ * live), OMC_ERR_BAD_STATE (no session), OMC_ERR_LOCKDOWN. */
+OMC_API OMC_MUST_USE omc_err omc_tre_install(omc_tre *t, const char *package, size_t len, char **receipt);
+/* A signed command (JWS typ "omc-command+jwt") from an SHO or the RO:
+ * activate, deactivate, block, unblock, delete, discover. The signer must
+ * own the MCIM (or be the RO, for delete). Returns the signed result (also
+ * for a refusal, which is audited): OMC_OK means a result was produced;
+ * *applied says whether the command took effect. */
+OMC_API OMC_MUST_USE omc_err omc_tre_command(omc_tre *t, const char *command, size_t len, char **result,
+					      bool *applied);
+/* A local lifecycle change by an authenticated user (ACL and table apply). */
+OMC_API OMC_MUST_USE omc_err omc_tre_local_lifecycle(omc_tre *t, const omc_tre_caller *caller, const char *mcim_id,
+						      omc_mcim_event event);
+
+/* --- AKA inside (TRE-8, SEC-12, MGT-3) --------------------------------------------- */
+/* Run the USIM side of AKA with MCIM mcim_id for caller: the MCIM must be
+ * activated, its ACL must name the caller, the platform must be intact and
+ * the TRE not locked down. On OK the new SQN state is durable before
+ * RES, CK and IK are returned. K, OPc and TOPc never leave. */
+OMC_API OMC_MUST_USE omc_err omc_tre_aka(omc_tre *t, const omc_tre_caller *caller, const char *mcim_id,
+					  const uint8_t rand[OMC_STATIC_LEN(16)], const uint8_t *autn, size_t autn_len,
+					  omc_aka_check_result *out);
+/* MGT-3: application MCIM app_id uses the AKA function of key_id, only if
+ * each one's sharing policy names the other and both are activated. */
+OMC_API OMC_MUST_USE omc_err omc_tre_aka_shared(omc_tre *t, const omc_tre_caller *caller, const char *app_id,
+						 const char *key_id, const uint8_t rand[OMC_STATIC_LEN(16)],
+						 const uint8_t *autn, size_t autn_len, omc_aka_check_result *out);
+
+/* --- tamper, lockdown, recovery (TRE-4, SEC-5) --------------------------------------- */
+/* A tamper input (a sensor driver, a test): sticky lockdown at once. */
+OMC_API OMC_MUST_USE omc_err omc_tre_tamper(omc_tre *t, const char *reason);
+/* A signed recovery authorisation (JWS typ "omc-recovery+jwt" from the RO or a
+ * PVA, bound to this TRE and its current anti-rollback counter): after a
+ * fresh passing integrity check, erase every operational MCIM, keep or
+ * restore the PCID, clear the lockdown: the TRE is pristine again. */
+OMC_API OMC_MUST_USE omc_err omc_tre_recover(omc_tre *t, const char *authorisation, size_t len);
+/* The anti-rollback counter a recovery authorisation must name. */
+OMC_API OMC_MUST_USE omc_err omc_tre_recovery_counter(omc_tre *t, uint64_t *counter);
+
+/* --- audit (TRE-11, SEC-13) ---------------------------------------------------------- */
+/* Every record (JSON lines, oldest first). */
+OMC_API OMC_MUST_USE omc_err omc_tre_audit_export(omc_tre *t, char **buf, size_t *len);
+/* Check the chain and its MACs, and that it holds everything committed.
+ * OMC_ERR_TAMPERED with *count = records up to the first bad one. */
+OMC_API OMC_MUST_USE omc_err omc_tre_audit_verify(omc_tre *t, uint64_t *count);
+/* A checkpoint JWS (typ "omc-audit-checkpoint+jwt": tre, count, head) signed by the
+ * attestation key, verifiable by anyone holding the TRE's certificate. */
+OMC_API OMC_MUST_USE omc_err omc_tre_audit_checkpoint(omc_tre *t, char **jws);
+/* Anyone's check: records in buf chain up to the checkpoint's head, and the
+ * checkpoint is signed by a TRE whose certificate chains to anchors. */
+OMC_API OMC_MUST_USE omc_err omc_audit_checkpoint_verify(const char *jws, size_t jws_len, const char *records,
+							  size_t records_len, const omc_cert *const *anchors,
+							  size_t n_anchors, uint64_t *count);
+
+/* The TRE's certificate chain (PEM, leaf first). */
+OMC_API OMC_MUST_USE omc_err omc_tre_certificates(omc_tre *t, char **pem, size_t *len);
+
+/* =========================================================================
+ * Verifying evidence (the PVA's side, SEC-8, EVAL-1)
+ * ========================================================================= */
+#define OMC_EVIDENCE_MAX_MEASUREMENTS 16
+typedef struct omc_evidence {
+	char tre_id[64], platform_id[64], model[64], tre_state[16], backend[8], sw_version[16];
+	int64_t iat;
+	uint64_t boot_count, generation, audit_count;
+	uint8_t registry_digest[32], audit_head[32], ueid[33];
+	bool platform_ok;
+	struct {
+		char name[32];
+		uint8_t digest[32];
+		bool ok;
+	} measurements[OMC_EVIDENCE_MAX_MEASUREMENTS];
+	size_t n_measurements;
+	omc_key *eph_pub; /* the session key for the MCIM download, or NULL */
+	omc_cert *leaf;   /* the TRE's certificate */
+} omc_evidence;
+
+/* Verify signature and chain (to one of anchors: the M2MES CAs a PVA trusts,
+ * EVAL-2), the profile, and that the nonce is exactly `nonce`; parse the
+ * claims. Policy (reference values, counters never decreasing) is the
+ * PVA's. OMC_ERR_BAD_SIGNATURE, OMC_ERR_BAD_FORMAT, OMC_ERR_DENIED (nonce). */
+OMC_API OMC_MUST_USE omc_err omc_evidence_verify(omc_evidence *ev, const char *jws, size_t len,
+						  const omc_cert *const *anchors, size_t n_anchors,
+						  const uint8_t *nonce, size_t nonce_len, time_t now);
+OMC_API void omc_evidence_free(omc_evidence *ev);
+
 #endif
