@@ -24,6 +24,13 @@ typedef struct cli_cmd {
 int cmd_aka(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_factory(int argc, char **argv);
+int cmd_tre(int argc, char **argv);
+
+/* Read a whole file (at most max bytes) into an omc_alloc'd, NUL-terminated
+ * buffer (omc_free wipes it); on failure prints the one-line error naming
+ * opt and returns false. */
+bool cli_read_file(const char *cmd, const char *opt, const char *path, char **data, size_t *len, size_t max);
 
 /* "openmcim aka gen: --k: expected 32 hex digits" to stderr; returns CLI_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

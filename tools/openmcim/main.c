@@ -8,6 +8,8 @@ static const cli_cmd commands[] = {
 	{"aka", "3GPP AKA algorithms: vectors and challenge checks (MILENAGE, TUAK)", cmd_aka},
 	{"bench", "benchmarks, each figure beside its bound measured in the same run", cmd_bench},
 	{"demo", "a guided run of what openmcim does so far", cmd_demo},
+	{"factory", "the factory step: demo PKI and devices (TRE, identity, PCID)", cmd_factory},
+	{"tre", "inspect and administer a TRE: status, registry, audit, users, tamper", cmd_tre},
 };
 
 static void usage(FILE *f)

@@ -63,6 +63,28 @@ bool cli_uint_opt(const char *cmd, const char *opt, const char *arg, unsigned lo
 	return true;
 }
 
+bool cli_read_file(const char *cmd, const char *opt, const char *path, char **data, size_t *len, size_t max)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		cli_usage_error(cmd, "%s: cannot open '%s': %s", opt, path, strerror(errno));
+		return false;
+	}
+	char *b = omc_alloc(max + 1);
+	size_t n = b ? fread(b, 1, max + 1, f) : 0;
+	bool err = ferror(f);
+	fclose(f);
+	if (!b || err || n > max) {
+		omc_free(b);
+		cli_usage_error(cmd, "%s: '%s' is %s", opt, path, !b ? "too large to read" : err ? "unreadable" : "too large");
+		return false;
+	}
+	b[n] = 0;
+	*data = b;
+	*len = n;
+	return true;
+}
+
 void cli_hex(char *out, const uint8_t *in, size_t n)
 {
 	if (omc_hex_encode(out, 2 * n + 1, in, n) != OMC_OK)

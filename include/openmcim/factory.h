@@ -1,0 +1,52 @@
+/* openmcim: the factory step (TRE-3, TRE-9, CCIF-2) and the demo PKI.
+ *
+ * The demo PKI is a directory of P-256 keys and X.509 certificates for the
+ * roles of the system: for each entity E in OMC_PKI_ENTITIES a self-signed
+ * CA (E-ca.crt, E-ca.key) and a signing certificate under it (E.crt,
+ * E.key). Private keys are PKCS#8 PEM encrypted under pki.secret (32
+ * random bytes, mode 0600), never in plaintext. docs/factory.md. */
+#ifndef OPENMCIM_FACTORY_H
+#define OPENMCIM_FACTORY_H
+
+#include "openmcim/proto.h"
+#include "openmcim/store.h"
+#include "openmcim/tre.h"
+
+/* m2mes: device certificates; tre-vendor: reference manifests and TRE
+ * updates; ico, sho1, sho2: operators (MCIM packages, commands); ro:
+ * registration operator; pva: platform validation authority; ccif:
+ * credential issuing function. */
+#define OMC_PKI_ENTITIES {"m2mes", "tre-vendor", "ico", "sho1", "sho2", "ro", "pva", "ccif"}
+
+/* Make the demo PKI in dir (created if absent; existing files refused:
+ * OMC_ERR_EXISTS). */
+OMC_API OMC_MUST_USE omc_err omc_factory_pki(const char *dir);
+
+/* Load an entity's signing key and certificate ("sho1"), or its CA
+ * ("sho1-ca"). Either output may be NULL. */
+OMC_API OMC_MUST_USE omc_err omc_pki_load(const char *dir, const char *name, omc_key **key, omc_cert **cert);
+
+typedef struct omc_factory_device_opts {
+	const char *pki_dir;    /* the demo PKI */
+	const char *dir;        /* TREDIR for the POSIX backends */
+	omc_store_io *io;       /* or the TRE's files ... */
+	omc_store_io *store_io; /* ... and its store (both, or neither) */
+	/* The PCID as JSON {"imsi", "k", "opc"} or {"imsi", "k", "alg":"tuak",
+	 * "topc"} (CCIF mode 1 or 3); NULL: generated here (mode 2) and reported
+	 * encrypted to the ICO. */
+	const char *pcid_json;
+	size_t pcid_json_len;
+	const char *model;   /* default "openmcim-demo-gw" */
+	int64_t pcid_lifetime; /* seconds; default 365 days */
+} omc_factory_device_opts;
+
+/* Make a device: device root key, sealed identity (attestation key and
+ * certificate from the M2MES CA, trust anchors, the factory PCID), platform
+ * components and their signed reference manifest, and a store holding the
+ * PCID as an activated MCIM of role bootstrap. *report (omc_alloc'd JSON):
+ * {"tre_id", "platform_id", "model", "pcid_imsi", "pcid_report"}, where
+ * pcid_report is a JWE to the ICO holding the PCID's secrets (SEC-6: they
+ * leave the factory encrypted only). */
+OMC_API OMC_MUST_USE omc_err omc_factory_device(const omc_factory_device_opts *o, char **report);
+
+#endif

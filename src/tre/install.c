@@ -1,0 +1,520 @@
+/* MCIM installation (MGT-1, SEC-6, SEC-9), signed commands from SHOs and
+ * the RO (MGT-4, MGT-6), local lifecycle changes (MGT-7) and recovery from
+ * lockdown (TRE-4). Every decision follows one rule: verify, then decrypt,
+ * then check, then commit; a refusal changes nothing but the audit log.
+ * Formats in docs/objects.md. */
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+#include "tre/tre_internal.h"
+
+#define PACKAGE_TYP "omc-mcim-package+jwt"
+#define RECEIPT_TYP "omc-receipt+jwt"
+#define COMMAND_TYP "omc-command+jwt"
+#define RESULT_TYP "omc-command-result+jwt"
+#define RECOVERY_TYP "omc-recovery+jwt"
+
+static bool valid_name(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > max)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
+			return false;
+	return true;
+}
+
+/* The common claims of a signed object from an issuer: iss (equal to the
+ * signing certificate's CN), seq (above the last one seen), tre (this TRE). */
+typedef struct signed_obj {
+	json_t *claims;
+	char iss[OMC_MCIM_OWNER_MAX + 1];
+	uint64_t seq;
+} signed_obj;
+
+static omc_err verify_signed(omc_tre *t, signed_obj *so, const char *jws, size_t len, const char *typ,
+			     const omc_anchor_role *roles, size_t n_roles, omc_anchor_role *matched)
+{
+	memset(so, 0, sizeof *so);
+	omc_jws_verified v;
+	omc_err e = OMC_ERR_BAD_SIGNATURE;
+	size_t r;
+	for (r = 0; r < n_roles; r++) {
+		size_t na;
+		const omc_cert *const *anchors = omc_tre_anchors(t, roles[r], &na);
+		if (na == 0)
+			continue;
+		e = omc_jws_verify_x5c(&v, jws, len, anchors, na, typ, (time_t)omc_tre_now(t));
+		if (e == OMC_OK || e == OMC_ERR_BAD_FORMAT)
+			break;
+	}
+	OMC_TRY(e);
+	*matched = roles[r];
+	char cn[64];
+	e = omc_cert_subject_cn(cn, sizeof cn, v.leaf);
+	json_error_t je;
+	so->claims = e == OMC_OK ? json_loadb((const char *)v.payload, v.len, JSON_REJECT_DUPLICATES, &je) : NULL;
+	omc_jws_verified_free(&v);
+	OMC_ENSURE(so->claims != NULL, OMC_ERR_BAD_FORMAT);
+	const json_t *iss = json_object_get(so->claims, "iss"), *seq = json_object_get(so->claims, "seq"),
+		     *tre = json_object_get(so->claims, "tre");
+	if (!json_is_string(iss) || !valid_name(json_string_value(iss), OMC_MCIM_OWNER_MAX) ||
+	    !json_is_integer(seq) || json_integer_value(seq) < 1 || !json_is_string(tre)) {
+		json_decref(so->claims);
+		so->claims = NULL;
+		OMC_BAIL(OMC_ERR_BAD_FORMAT);
+	}
+	snprintf(so->iss, sizeof so->iss, "%s", json_string_value(iss));
+	so->seq = (uint64_t)json_integer_value(seq);
+	/* The signer speaks only for itself. */
+	if (strcmp(cn, so->iss) != 0 || strcmp(json_string_value(tre), t->tre_id) != 0) {
+		json_decref(so->claims);
+		so->claims = NULL;
+		OMC_BAIL(OMC_ERR_DENIED);
+	}
+	return OMC_OK;
+}
+
+static void refuse(omc_tre *t, const char *event, const char *actor, const char *subject, omc_err why,
+		   const char *detail)
+{
+	char d[160];
+	snprintf(d, sizeof d, "%s%s%s", omc_err_name(why), detail ? ": " : "", detail ? detail : "");
+	omc_tre_audit(t, event, actor, subject, "refused", d);
+}
+
+static omc_err digest_hex(char out[65], const char *data, size_t len)
+{
+	uint8_t h[32];
+	unsigned n = 0;
+	OMC_ENSURE(EVP_Digest(data, len, h, &n, EVP_sha256(), NULL) == 1, OMC_ERR_CRYPTO);
+	return omc_hex_encode(out, 65, h, 32);
+}
+
+/* --- install -------------------------------------------------------------------------- */
+
+static omc_err install_checked(omc_tre *t, const char *package, size_t len, char **receipt, char *actor,
+			       size_t actor_cap, char *subject, size_t subject_cap, const char **why)
+{
+	*why = NULL;
+	OMC_ENSURE(t->session, OMC_ERR_BAD_STATE);
+	/* Decrypt with the session's ephemeral key: only this TRE, in this
+	 * session, can open the package (SEC-9). */
+	omc_key *eph;
+	OMC_TRY(omc_key_from_pem(&eph, t->session_key_pem, strlen(t->session_key_pem), t->k_keys, 32));
+	uint8_t *inner;
+	size_t inner_len;
+	omc_err e = omc_jwe_decrypt(&inner, &inner_len, package, len, eph);
+	omc_key_free(eph);
+	OMC_TRY(e);
+
+	static const omc_anchor_role roles[] = {OMC_ANCHOR_OPERATOR};
+	omc_anchor_role matched;
+	signed_obj so;
+	e = verify_signed(t, &so, (const char *)inner, inner_len, PACKAGE_TYP, roles, 1, &matched);
+	omc_free(inner);
+	OMC_TRY(e);
+	snprintf(actor, actor_cap, "owner:%s", so.iss);
+
+	omc_mcim m;
+	memset(&m, 0, sizeof m);
+	const json_t *c = so.claims, *nonce = json_object_get(c, "nonce"), *exp = json_object_get(c, "exp"),
+		     *act = json_object_get(c, "activate"), *mj = json_object_get(c, "mcim");
+	uint8_t nb[64];
+	size_t nl = 0;
+	e = OMC_ERR_DENIED;
+	if (!json_is_string(nonce) || omc_b64_decode(nb, sizeof nb, &nl, json_string_value(nonce),
+						       strlen(json_string_value(nonce)), OMC_B64_URL) != OMC_OK ||
+	    nl != t->session_nonce_len || !omc_ct_eq(nb, t->session_nonce, nl)) {
+		*why = "session nonce";
+		goto out;
+	}
+	if (exp && (!json_is_integer(exp) || json_integer_value(exp) < omc_tre_now(t))) {
+		*why = "expired";
+		goto out;
+	}
+	if (so.seq <= omc_tre_issuer_seq(t, so.iss)) {
+		*why = "replayed sequence number";
+		goto out;
+	}
+	if (act && !json_is_boolean(act)) {
+		e = OMC_ERR_BAD_FORMAT;
+		goto out;
+	}
+	e = omc_mcim_from_json(&m, mj, true);
+	if (e != OMC_OK) {
+		*why = "MCIM record";
+		goto out;
+	}
+	snprintf(subject, subject_cap, "mcim:%s", m.id);
+	if (strcmp(m.owner, so.iss) != 0) {
+		e = OMC_ERR_DENIED;
+		*why = "issuer does not own the MCIM";
+		goto out;
+	}
+	const omc_tre_mcim_info *old = omc_tre_reg_find(t, m.id);
+	if (old && old->state != OMC_MCIM_DELETED) {
+		e = OMC_ERR_EXISTS;
+		goto out;
+	}
+	if (old && strcmp(old->owner, m.owner) != 0) {
+		e = OMC_ERR_DENIED; /* a tombstone keeps its id for its owner */
+		*why = "id of another owner's MCIM";
+		goto out;
+	}
+	if (t->n_reg >= OMC_TRE_MAX_MCIMS && !old) {
+		e = OMC_ERR_EXHAUSTED;
+		goto out;
+	}
+	if (json_is_true(act)) {
+		e = omc_lifecycle_next(&m.state, m.state, OMC_EV_ACTIVATE, OMC_ACTOR_OWNER);
+		if (e != OMC_OK)
+			goto out;
+	}
+
+	/* Commit: the MCIM, the issuer's sequence number, the session closed. */
+	uint64_t old_seq = omc_tre_issuer_seq(t, so.iss);
+	e = omc_tre_issuer_set(t, so.iss, so.seq);
+	if (e != OMC_OK)
+		goto out;
+	char *sess_pem = t->session_key_pem;
+	t->session = false;
+	t->session_key_pem = NULL;
+	omc_tre_txn x;
+	omc_tre_txn_init(&x);
+	e = omc_tre_txn_put_mcim(&x, &m);
+	char detail[96];
+	snprintf(detail, sizeof detail, "imsi %s version %u %s", m.imsi, m.version, omc_mcim_state_name(m.state));
+	omc_audit_event ev = {.time = omc_tre_now(t), .event = "install", .actor = actor, .subject = subject,
+			      .result = "ok", .detail = detail};
+	if (e == OMC_OK)
+		e = omc_tre_commit(t, &x, &ev);
+	omc_tre_txn_free(&x);
+	if (e != OMC_OK) {
+		if (omc_tre_issuer_set(t, so.iss, old_seq) != OMC_OK)
+			OMC_LOG_ERR("tre", "could not restore the issuer sequence of %s", so.iss);
+		t->session = true;
+		t->session_key_pem = sess_pem;
+		goto out;
+	}
+	omc_free(sess_pem);
+	omc_memzero(t->session_nonce, sizeof t->session_nonce);
+	t->session_nonce_len = 0;
+	e = omc_tre_reload_registry(t);
+	if (e != OMC_OK)
+		goto out;
+
+	/* The signed receipt. */
+	char dg[65];
+	e = digest_hex(dg, package, len);
+	if (e != OMC_OK)
+		goto out;
+	json_t *r = json_pack("{s:s,s:s,s:I,s:s,s:s,s:s,s:I,s:s,s:s,s:I}", "tre", t->tre_id, "iss", so.iss, "seq",
+			      (json_int_t)so.seq, "result", "installed", "mcim", m.id, "imsi", m.imsi, "version",
+			      (json_int_t)m.version, "state", omc_mcim_state_name(m.state), "package_sha256", dg, "iat",
+			      (json_int_t)omc_tre_now(t));
+	e = r ? omc_tre_sign(t, RECEIPT_TYP, r, receipt) : OMC_ERR_NOMEM;
+	json_decref(r);
+out:
+	omc_mcim_wipe(&m);
+	json_decref(so.claims);
+	return e;
+}
+
+omc_err omc_tre_install(omc_tre *t, const char *package, size_t len, char **receipt)
+{
+	OMC_ENSURE(t && package && receipt, OMC_ERR_BAD_ARG);
+	OMC_ENSURE(len <= OMC_JOSE_MAX, OMC_ERR_TOO_LARGE);
+	*receipt = NULL;
+	if (t->lockdown || !t->store)
+		OMC_BAIL(OMC_ERR_LOCKDOWN);
+	char actor[40] = "other", subject[64] = "mcim";
+	const char *why = NULL;
+	omc_err e = install_checked(t, package, len, receipt, actor, sizeof actor, subject, sizeof subject, &why);
+	if (e != OMC_OK)
+		refuse(t, "install", actor, subject, e, why);
+	return e;
+}
+
+/* --- signed commands ---------------------------------------------------------------------- */
+
+static omc_err result_sign(omc_tre *t, const signed_obj *so, const char *cmd, const char *mcim, bool ok,
+			   const char *reason, const char *state, json_t *extra, char **out)
+{
+	json_t *r = json_pack("{s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:s,s:I}", "tre", t->tre_id, "iss", so->iss, "seq",
+			      (json_int_t)so->seq, "cmd", cmd, "mcim", mcim ? mcim : "", "result",
+			      ok ? "ok" : "refused", "reason", reason ? reason : "", "state", state ? state : "",
+			      "iat", (json_int_t)omc_tre_now(t));
+	if (r && extra && json_object_set(r, "mcims", extra)) {
+		json_decref(r);
+		r = NULL;
+	}
+	omc_err e = r ? omc_tre_sign(t, RESULT_TYP, r, out) : OMC_ERR_NOMEM;
+	json_decref(r);
+	return e;
+}
+
+static omc_err command_event(omc_mcim_event *ev, const char *cmd)
+{
+	static const struct {
+		const char *name;
+		omc_mcim_event ev;
+	} map[] = {{"activate", OMC_EV_ACTIVATE}, {"deactivate", OMC_EV_DEACTIVATE}, {"block", OMC_EV_BLOCK},
+		   {"unblock", OMC_EV_UNBLOCK},   {"delete", OMC_EV_DELETE}};
+	for (size_t i = 0; i < OMC_ARRAY_LEN(map); i++)
+		if (!strcmp(cmd, map[i].name)) {
+			*ev = map[i].ev;
+			return OMC_OK;
+		}
+	OMC_BAIL(OMC_ERR_BAD_FORMAT);
+}
+
+/* Apply a lifecycle event to a record and commit it with its audit record. */
+static omc_err apply_event(omc_tre *t, omc_mcim *m, omc_mcim_event ev, omc_actor_kind actor, const char *actor_s)
+{
+	omc_mcim_state to;
+	char subject[64];
+	snprintf(subject, sizeof subject, "mcim:%s", m->id);
+	omc_err e = omc_lifecycle_next(&to, m->state, ev, actor);
+	if (e != OMC_OK) {
+		char d[96];
+		snprintf(d, sizeof d, "%s from %s by %s not in the table", omc_mcim_event_name(ev),
+			 omc_mcim_state_name(m->state), omc_actor_kind_name(actor));
+		omc_tre_audit(t, "lifecycle", actor_s, subject, "refused", d);
+		return e;
+	}
+	omc_tre_txn x;
+	omc_tre_txn_init(&x);
+	char d[96];
+	snprintf(d, sizeof d, "%s: %s -> %s", omc_mcim_event_name(ev), omc_mcim_state_name(m->state),
+		 omc_mcim_state_name(to));
+	m->state = to;
+	if (to == OMC_MCIM_DELETED) {
+		omc_mcim_make_tombstone(m);
+		x.flags = OMC_STORE_ERASE; /* no copy of K or OPc stays in either slot */
+	}
+	e = omc_tre_txn_put_mcim(&x, m);
+	omc_audit_event aev = {.time = omc_tre_now(t), .event = "lifecycle", .actor = actor_s, .subject = subject,
+			       .result = "ok", .detail = d};
+	if (e == OMC_OK)
+		e = omc_tre_commit(t, &x, &aev);
+	omc_tre_txn_free(&x);
+	if (e == OMC_OK)
+		e = omc_tre_reload_registry(t);
+	return e;
+}
+
+static omc_err discover(omc_tre *t, const char *iss, json_t **out)
+{
+	json_t *a = json_array();
+	OMC_ENSURE(a != NULL, OMC_ERR_NOMEM);
+	for (size_t i = 0; i < t->n_reg; i++) {
+		if (strcmp(t->reg[i].owner, iss) != 0)
+			continue; /* MGT-6: its own MCIMs only */
+		if (json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:s,s:I}", "id", t->reg[i].id, "imsi",
+						       t->reg[i].imsi, "role", t->reg[i].role, "state",
+						       omc_mcim_state_name(t->reg[i].state), "version",
+						       (json_int_t)t->reg[i].version))) {
+			json_decref(a);
+			OMC_BAIL(OMC_ERR_NOMEM);
+		}
+	}
+	*out = a;
+	return OMC_OK;
+}
+
+omc_err omc_tre_command(omc_tre *t, const char *command, size_t len, char **result, bool *applied)
+{
+	OMC_ENSURE(t && command && result && applied, OMC_ERR_BAD_ARG);
+	OMC_ENSURE(len <= OMC_JOSE_MAX, OMC_ERR_TOO_LARGE);
+	*result = NULL;
+	*applied = false;
+	if (t->lockdown || !t->store)
+		OMC_BAIL(OMC_ERR_LOCKDOWN);
+	static const omc_anchor_role roles[] = {OMC_ANCHOR_OPERATOR, OMC_ANCHOR_RO};
+	omc_anchor_role matched;
+	signed_obj so;
+	omc_err e = verify_signed(t, &so, command, len, COMMAND_TYP, roles, 2, &matched);
+	if (e != OMC_OK) {
+		refuse(t, "command", "other", "tre", e, NULL);
+		return e;
+	}
+	char actor_s[40];
+	snprintf(actor_s, sizeof actor_s, "%s:%s", matched == OMC_ANCHOR_RO ? "ro" : "owner", so.iss);
+	const json_t *cj = json_object_get(so.claims, "cmd"), *mj = json_object_get(so.claims, "mcim");
+	const char *cmd = json_is_string(cj) ? json_string_value(cj) : "";
+	const char *mid = json_is_string(mj) ? json_string_value(mj) : NULL;
+	if (so.seq <= omc_tre_issuer_seq(t, so.iss)) {
+		refuse(t, "command", actor_s, "tre", OMC_ERR_DENIED, "replayed sequence number");
+		json_decref(so.claims);
+		OMC_BAIL(OMC_ERR_DENIED);
+	}
+	/* An authentic, fresh command consumes its sequence number whatever
+	 * the outcome; the state and the audit record go in one commit below,
+	 * or alone for a refusal. */
+	e = omc_tre_issuer_set(t, so.iss, so.seq);
+	if (e != OMC_OK) {
+		json_decref(so.claims);
+		return e;
+	}
+	const char *reason = NULL;
+	bool ok = false;
+	json_t *extra = NULL;
+	omc_mcim m;
+	memset(&m, 0, sizeof m);
+	char subject[64];
+	snprintf(subject, sizeof subject, "mcim:%s", mid ? mid : "-");
+	if (!strcmp(cmd, "discover")) {
+		if (matched != OMC_ANCHOR_OPERATOR) {
+			reason = "discover is for MCIM owners";
+		} else if (mid && mid[0]) {
+			const omc_tre_mcim_info *r = omc_tre_reg_find(t, mid);
+			if (!r || strcmp(r->owner, so.iss) != 0)
+				reason = "not the owner"; /* another SHO's MCIM: refused, audited */
+		}
+		if (!reason && discover(t, so.iss, &extra) == OMC_OK)
+			ok = true;
+		if (!reason && !ok)
+			reason = "internal error";
+		omc_tre_audit(t, "discover", actor_s, subject, ok ? "ok" : "refused", reason);
+	} else {
+		omc_mcim_event ev = (omc_mcim_event)0;
+		if (command_event(&ev, cmd) != OMC_OK || !mid) {
+			reason = "unknown command";
+		} else if (omc_tre_load_mcim(t, mid, &m) != OMC_OK) {
+			reason = "no such MCIM";
+		} else {
+			omc_actor_kind kind = matched == OMC_ANCHOR_RO ? OMC_ACTOR_RO
+					      : !strcmp(m.owner, so.iss) ? OMC_ACTOR_OWNER
+									 : OMC_ACTOR_OTHER;
+			e = apply_event(t, &m, ev, kind, actor_s);
+			if (e == OMC_OK)
+				ok = true;
+			else
+				reason = e == OMC_ERR_DENIED ? "not allowed" : omc_err_name(e);
+		}
+		if (!ok && reason && strcmp(reason, "not allowed") != 0)
+			omc_tre_audit(t, "command", actor_s, subject, "refused", reason);
+	}
+	const omc_tre_mcim_info *r = mid ? omc_tre_reg_find(t, mid) : NULL;
+	const char *state = r && (!strcmp(r->owner, so.iss) || matched == OMC_ANCHOR_RO) ? omc_mcim_state_name(r->state)
+											: "";
+	e = result_sign(t, &so, cmd, mid, ok, reason, state, extra, result);
+	json_decref(extra);
+	omc_mcim_wipe(&m);
+	json_decref(so.claims);
+	*applied = ok;
+	return e;
+}
+
+/* --- local lifecycle ------------------------------------------------------------------------ */
+
+static bool acl_allows(const omc_mcim *m, const char *name)
+{
+	for (size_t i = 0; i < m->n_acl; i++)
+		if (!strcmp(m->acl[i], name))
+			return true;
+	return false;
+}
+
+omc_err omc_tre_local_lifecycle(omc_tre *t, const omc_tre_caller *caller, const char *mcim_id, omc_mcim_event event)
+{
+	OMC_ENSURE(t && caller && mcim_id, OMC_ERR_BAD_ARG);
+	if (t->lockdown || !t->store)
+		OMC_BAIL(OMC_ERR_LOCKDOWN);
+	omc_mcim m;
+	OMC_TRY(omc_tre_load_mcim(t, mcim_id, &m));
+	char actor[48];
+	snprintf(actor, sizeof actor, "user:%s", caller->name);
+	omc_actor_kind kind = caller->kind == OMC_ACTOR_USER && acl_allows(&m, caller->name) ? OMC_ACTOR_USER
+											       : OMC_ACTOR_OTHER;
+	omc_err e = apply_event(t, &m, event, kind, actor);
+	omc_mcim_wipe(&m);
+	return e;
+}
+
+/* --- recovery ---------------------------------------------------------------------------------- */
+
+omc_err omc_tre_recovery_counter(omc_tre *t, uint64_t *counter)
+{
+	OMC_ENSURE(t && counter && t->ard, OMC_ERR_BAD_ARG);
+	uint32_t flags;
+	return t->ard->read(t->ard->ctx, counter, &flags);
+}
+
+omc_err omc_tre_recover(omc_tre *t, const char *auth, size_t len)
+{
+	OMC_ENSURE(t && auth, OMC_ERR_BAD_ARG);
+	OMC_ENSURE(len <= OMC_JOSE_MAX, OMC_ERR_TOO_LARGE);
+	OMC_ENSURE(t->lockdown, OMC_ERR_BAD_STATE);
+	static const omc_anchor_role roles[] = {OMC_ANCHOR_RO, OMC_ANCHOR_PVA};
+	omc_anchor_role matched;
+	signed_obj so;
+	omc_err e = verify_signed(t, &so, auth, len, RECOVERY_TYP, roles, 2, &matched);
+	if (e != OMC_OK) {
+		refuse(t, "recover", "other", "tre", e, NULL);
+		return e;
+	}
+	char actor_s[40];
+	snprintf(actor_s, sizeof actor_s, "%s:%s", matched == OMC_ANCHOR_RO ? "ro" : "pva", so.iss);
+	/* Bound to the current anti-rollback counter: a used authorisation
+	 * never works again (each recovery commits and moves the counter). */
+	uint64_t counter = 0;
+	const json_t *cv = json_object_get(so.claims, "counter");
+	e = omc_tre_recovery_counter(t, &counter);
+	bool fresh = e == OMC_OK && json_is_integer(cv) && (uint64_t)json_integer_value(cv) == counter;
+	json_decref(so.claims);
+	if (!fresh) {
+		refuse(t, "recover", actor_s, "tre", OMC_ERR_DENIED, "stale authorisation");
+		OMC_BAIL(OMC_ERR_DENIED);
+	}
+	/* A fresh integrity check must pass. */
+	omc_tre_measure(t);
+	if (!t->platform_ok) {
+		refuse(t, "recover", actor_s, "tre", OMC_ERR_TAMPERED, "integrity check failed");
+		OMC_BAIL(OMC_ERR_TAMPERED);
+	}
+	if (!t->store)
+		OMC_BAIL(OMC_ERR_UNSUPPORTED); /* rebuilding a destroyed store: docs/tre.md */
+
+	/* Back to pristine: erase every operational MCIM, keep the PCID. */
+	omc_tre_txn x;
+	omc_tre_txn_init(&x);
+	x.flags = OMC_STORE_ERASE;
+	size_t erased = 0;
+	for (size_t i = 0; i < t->n_reg && e == OMC_OK; i++) {
+		if (!strcmp(t->reg[i].role, "bootstrap") || t->reg[i].state == OMC_MCIM_DELETED)
+			continue;
+		omc_mcim m;
+		e = omc_tre_load_mcim(t, t->reg[i].id, &m);
+		if (e == OMC_OK) {
+			omc_mcim_make_tombstone(&m);
+			e = omc_tre_txn_put_mcim(&x, &m);
+			erased++;
+		}
+		omc_mcim_wipe(&m);
+	}
+	bool was = t->lockdown;
+	char reason[128];
+	memcpy(reason, t->lockdown_reason, sizeof reason);
+	t->lockdown = false;
+	t->lockdown_reason[0] = 0;
+	char d[96];
+	snprintf(d, sizeof d, "recovered: %zu MCIM(s) erased, pristine", erased);
+	omc_audit_event ev = {.time = omc_tre_now(t), .event = "recover", .actor = actor_s, .subject = "tre",
+			      .result = "ok", .detail = d};
+	if (e == OMC_OK)
+		e = omc_tre_commit(t, &x, &ev);
+	omc_tre_txn_free(&x);
+	if (e == OMC_OK)
+		e = t->ard->clear_flags(t->ard->ctx, OMC_STORE_FLAG_LOCKDOWN);
+	if (e != OMC_OK) {
+		t->lockdown = was;
+		memcpy(t->lockdown_reason, reason, sizeof reason);
+		return e;
+	}
+	return omc_tre_reload_registry(t);
+}

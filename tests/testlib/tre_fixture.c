@@ -1,0 +1,186 @@
+#include "tre_fixture.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+static char pki_dir[64];
+
+static void pki_cleanup(void)
+{
+	if (pki_dir[0]) {
+		char cmd[128];
+		snprintf(cmd, sizeof cmd, "rm -rf '%s'", pki_dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", pki_dir);
+	}
+}
+
+const char *tf_pki(void)
+{
+	if (!pki_dir[0]) {
+		snprintf(pki_dir, sizeof pki_dir, "/tmp/omc-pki-XXXXXX");
+		if (!mkdtemp(pki_dir))
+			fail_msg("mkdtemp failed");
+		char sub[96];
+		snprintf(sub, sizeof sub, "%s/pki", pki_dir);
+		assert_int_equal(omc_factory_pki(sub), OMC_OK);
+		memmove(pki_dir + 0, pki_dir, strlen(pki_dir) + 1);
+		atexit(pki_cleanup);
+	}
+	static char sub[96];
+	snprintf(sub, sizeof sub, "%s/pki", pki_dir);
+	return sub;
+}
+
+static unsigned dev_counter;
+
+void tf_dev_make(tf_dev *d, omc_memfs *shared, const char *pcid_json)
+{
+	memset(d, 0, sizeof *d);
+	if (shared) {
+		d->fs = shared;
+	} else {
+		assert_int_equal(omc_memfs_new(&d->fs), OMC_OK);
+	}
+	snprintf(d->base, sizeof d->base, "dev%u/", dev_counter++);
+	char sb[48];
+	snprintf(sb, sizeof sb, "%sstore/", d->base);
+	assert_int_equal(omc_store_io_mem_new(&d->io, d->fs, d->base), OMC_OK);
+	assert_int_equal(omc_store_io_mem_new(&d->store_io, d->fs, sb), OMC_OK);
+	omc_factory_device_opts o = {.pki_dir = tf_pki(),
+				     .io = d->io,
+				     .store_io = d->store_io,
+				     .pcid_json = pcid_json,
+				     .pcid_json_len = pcid_json ? strlen(pcid_json) : 0};
+	char *rep = NULL;
+	omc_err e = omc_factory_device(&o, &rep);
+	if (e != OMC_OK)
+		fail_msg("factory device: %s at %s", omc_err_name(e), omc_err_source());
+	snprintf(d->report, sizeof d->report, "%s", rep);
+	json_error_t je;
+	json_t *j = json_loads(rep, 0, &je);
+	assert_non_null(j);
+	snprintf(d->tre_id, sizeof d->tre_id, "%s", json_string_value(json_object_get(j, "tre_id")));
+	snprintf(d->pcid_imsi, sizeof d->pcid_imsi, "%s", json_string_value(json_object_get(j, "pcid_imsi")));
+	json_decref(j);
+	omc_free(rep);
+	if (shared)
+		d->fs = NULL; /* not ours */
+	else
+		d->fs = d->fs;
+}
+
+void tf_dev_free(tf_dev *d)
+{
+	omc_store_io_mem_free(d->io);
+	omc_store_io_mem_free(d->store_io);
+	if (d->fs)
+		omc_memfs_free(d->fs);
+	memset(d, 0, sizeof *d);
+}
+
+static omc_tre *open_opts(tf_dev *d, bool ro)
+{
+	omc_tre_opts o = {.io = d->io, .store_io = d->store_io, .readonly = ro, .count_boot = !ro};
+	omc_tre *t = NULL;
+	omc_err e = omc_tre_open(&t, &o);
+	if (e != OMC_OK)
+		fail_msg("omc_tre_open: %s at %s", omc_err_name(e), omc_err_source());
+	return t;
+}
+
+omc_tre *tf_open(tf_dev *d)
+{
+	return open_opts(d, false);
+}
+
+omc_tre *tf_open_ro(tf_dev *d)
+{
+	return open_opts(d, true);
+}
+
+char *tf_sign(const char *who, const char *typ, json_t *payload)
+{
+	omc_key *k;
+	omc_cert *c;
+	assert_int_equal(omc_pki_load(tf_pki(), who, &k, &c), OMC_OK);
+	char *s = json_dumps(payload, JSON_COMPACT);
+	assert_non_null(s);
+	char *jws = NULL;
+	const omc_cert *x5c[] = {c};
+	assert_int_equal(omc_jws_sign(&jws, (const uint8_t *)s, strlen(s), k, x5c, 1, typ), OMC_OK);
+	omc_free(s);
+	omc_key_free(k);
+	omc_cert_free(c);
+	json_decref(payload);
+	return jws;
+}
+
+json_t *tf_mcim(const char *id, const char *owner, const char *imsi, const char *k_hex, const char *opc_hex)
+{
+	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:[s],s:i}", "id", id, "owner", owner, "role",
+			 "operational", "type", "usim", "imsi", imsi, "alg", "milenage", "k", k_hex, "opc", opc_hex,
+			 "acl", "agent", "version", 1);
+}
+
+char *tf_package(const char *who, uint64_t seq, const char *tre_id, const uint8_t *nonce, size_t nonce_len,
+		 const char *evidence, json_t *mcim, bool activate)
+{
+	return tf_package_ex(who, seq, tre_id, nonce, nonce_len, nonce, nonce_len, evidence, mcim, activate);
+}
+
+char *tf_package_ex(const char *who, uint64_t seq, const char *tre_id, const uint8_t *claim_nonce, size_t claim_len,
+		    const uint8_t *nonce, size_t nonce_len, const char *evidence, json_t *mcim, bool activate)
+{
+	char nb[128];
+	assert_int_equal(omc_b64_encode(nb, sizeof nb, claim_nonce, claim_len, OMC_B64_URL), OMC_OK);
+	json_t *p = json_pack("{s:s,s:I,s:s,s:s,s:I,s:b,s:o}", "iss", who, "seq", (json_int_t)seq, "tre", tre_id,
+			      "nonce", nb, "iat", (json_int_t)time(NULL), "activate", activate, "mcim", mcim);
+	assert_non_null(p);
+	char *jws = tf_sign(who, "omc-mcim-package+jwt", p);
+	/* Encrypt to the session key carried by the evidence (the DPF's job). */
+	omc_cert *ca = tf_m2mes_ca();
+	omc_evidence ev;
+	const omc_cert *anchors[] = {ca};
+	assert_int_equal(omc_evidence_verify(&ev, evidence, strlen(evidence), anchors, 1, nonce, nonce_len, 0), OMC_OK);
+	assert_non_null(ev.eph_pub);
+	char *jwe = NULL;
+	assert_int_equal(omc_jwe_encrypt(&jwe, (const uint8_t *)jws, strlen(jws), ev.eph_pub, "omc-mcim-package+jwe"),
+			 OMC_OK);
+	omc_evidence_free(&ev);
+	omc_cert_free(ca);
+	omc_free(jws);
+	return jwe;
+}
+
+char *tf_command(const char *who, uint64_t seq, const char *tre_id, const char *cmd, const char *mcim)
+{
+	json_t *p = json_pack("{s:s,s:I,s:s,s:s,s:s,s:I}", "iss", who, "seq", (json_int_t)seq, "tre", tre_id, "cmd",
+			      cmd, "mcim", mcim ? mcim : "", "iat", (json_int_t)time(NULL));
+	return tf_sign(who, "omc-command+jwt", p);
+}
+
+char *tf_provision(omc_tre *t, const char *who, uint64_t seq, json_t *mcim)
+{
+	uint8_t nonce[16];
+	tl_rand(nonce, sizeof nonce);
+	char *ev = NULL;
+	assert_int_equal(omc_tre_session_begin(t, nonce, sizeof nonce, &ev), OMC_OK);
+	omc_tre_status st;
+	assert_int_equal(omc_tre_get_status(t, &st), OMC_OK);
+	char *pkg = tf_package(who, seq, st.tre_id, nonce, sizeof nonce, ev, mcim, true);
+	char *receipt = NULL;
+	omc_err e = omc_tre_install(t, pkg, strlen(pkg), &receipt);
+	if (e != OMC_OK)
+		fail_msg("install: %s at %s", omc_err_name(e), omc_err_source());
+	omc_free(ev);
+	omc_free(pkg);
+	return receipt;
+}
+
+omc_cert *tf_m2mes_ca(void)
+{
+	omc_cert *c;
+	assert_int_equal(omc_pki_load(tf_pki(), "m2mes-ca", NULL, &c), OMC_OK);
+	return c;
+}

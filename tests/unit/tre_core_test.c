@@ -1,0 +1,754 @@
+/* The TRE core end to end on in-memory devices: factory, provisioning
+ * session and install, AKA inside, signed commands, discovery, tamper and
+ * recovery, secure boot, MCIM integrity, users and the ACL, audit and its
+ * checkpoint, evidence verification.
+ * covers: TRE-1, TRE-2, TRE-3, TRE-4, TRE-5, TRE-6, TRE-7, TRE-8, TRE-9, TRE-10, TRE-11,
+ *         MGT-1, MGT-2, MGT-3, MGT-4, MGT-5, MGT-6, MGT-7, SEC-2, SEC-3, SEC-5, SEC-6, SEC-9,
+ *         SEC-12, NET-3, EVAL-1 */
+#include "tre_fixture.h"
+
+#define K1 "5d8b1f3c9a0e4b7d2c6f1a8e3b9d0c7a"
+#define OPC1 "a1b2c3d4e5f60718293a4b5c6d7e8f90"
+
+static const omc_tre_caller agent = {.kind = OMC_ACTOR_USER, .name = "agent"};
+
+/* The network's side of AKA for an MCIM: a vector from its K and OPc. */
+static void av_for(omc_aka_av *av, const char *k_hex, const char *opc_hex, uint64_t sqn)
+{
+	uint8_t k[16], opc[16], rand[16], s[6], amf[2] = {0x80, 0};
+	tl_hex(k, 16, k_hex);
+	tl_hex(opc, 16, opc_hex);
+	tl_rand(rand, 16);
+	omc_store_be48(s, sqn);
+	omc_aka_cred c = {.alg = OMC_AKA_ALG_MILENAGE};
+	assert_int_equal(omc_aka_milenage_init(&c.u.milenage, k, opc, NULL), OMC_OK);
+	assert_int_equal(omc_aka_av_gen(av, &c, rand, s, amf), OMC_OK);
+	omc_aka_cred_wipe(&c);
+}
+
+static const omc_tre_mcim_info *find(omc_tre *t, const char *id, omc_tre_mcim_info *buf)
+{
+	size_t n;
+	assert_int_equal(omc_tre_registry(t, buf, 64, &n), OMC_OK);
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(buf[i].id, id))
+			return &buf[i];
+	return NULL;
+}
+
+static void test_factory_and_status(void **state)
+{
+	(void)state;
+	tf_dev d;
+	tf_dev_make(&d, NULL, NULL);
+	omc_tre *t = tf_open(&d);
+	omc_tre_status st;
+	assert_int_equal(omc_tre_get_status(t, &st), OMC_OK);
+	assert_int_equal(st.state, OMC_TRE_PRISTINE);
+	assert_true(st.platform_ok);
+	assert_true(st.store_ok);
+	assert_int_equal(st.boot_count, 1);
+	assert_string_equal(st.tre_id, d.tre_id);
+	omc_tre_mcim_info reg[64];
+	const omc_tre_mcim_info *p = find(t, "pcid", reg);
+	assert_non_null(p);
+	assert_string_equal(p->role, "bootstrap");
+	assert_string_equal(p->owner, "ico");
+	assert_int_equal(p->state, OMC_MCIM_ACTIVATED);
+	assert_string_equal(p->imsi, d.pcid_imsi);
+	omc_tre_close(t);
+	/* A second boot counts. */
+	t = tf_open(&d);
+	assert_int_equal(omc_tre_get_status(t, &st), OMC_OK);
+	assert_int_equal(st.boot_count, 2);
+	omc_tre_close(t);
+	tf_dev_free(&d);
+}
+
+static void test_pcid_aka_inside(void **state)
+{
+	(void)state;
+	tf_dev d;
+	char pcid[256];
+	snprintf(pcid, sizeof pcid, "{\"imsi\":\"001019000000123\",\"k\":\"%s\",\"opc\":\"%s\"}", K1, OPC1);
+	tf_dev_make(&d, NULL, pcid);
+	omc_tre *t = tf_open(&d);
+	omc_aka_av av;
+	av_for(&av, K1, OPC1, 33);
+	omc_aka_check_result r;
+	assert_int_equal(omc_tre_aka(t, &agent, "pcid", av.rand, av.autn, av.autn_len, &r), OMC_OK);
+	assert_int_equal(r.status, OMC_AKA_STATUS_OK);
+	assert_memory_equal(r.res, av.xres, 8);
+	assert_memory_equal(r.ck, av.ck, 16);
+	/* The SQN state is durable: after a restart the same vector is stale. */
+	omc_tre_close(t);
+	omc_memfs_reboot(d.fs);
+	t = tf_open(&d);
+	assert_int_equal(omc_tre_aka(t, &agent, "pcid", av.rand, av.autn, av.autn_len, &r), OMC_OK);
+	assert_int_equal(r.status, OMC_AKA_STATUS_SYNC_FAILURE);
+	/* A caller not in the ACL is refused (MGT-7). */
+	omc_tre_caller eve = {.kind = OMC_ACTOR_USER, .name = "eve"};
+	av_for(&av, K1, OPC1, 65);
+	assert_int_equal(omc_tre_aka(t, &eve, "pcid", av.rand, av.autn, av.autn_len, &r), OMC_ERR_DENIED);
+	assert_int_equal(omc_tre_aka(t, &agent, "nosuch", av.rand, av.autn, av.autn_len, &r), OMC_ERR_NOT_FOUND);
+	omc_tre_close(t);
+	tf_dev_free(&d);
+}
+
+static void test_install_and_aka(void **state)
+{
+	(void)state;
+	tf_dev d;
+	tf_dev_make(&d, NULL, NULL);
+	omc_tre *t = tf_open(&d);
+	char *receipt = tf_provision(t, "sho1", 1, tf_mcim("sho1-0001", "sho1", "001020000000001", K1, OPC1));
+	/* The receipt is signed by the TRE and says what was installed. */
+	omc_cert *ca = tf_m2mes_ca();
+	const omc_cert *anchors[] = {ca};
+	omc_jws_verified v;
+	assert_int_equal(omc_jws_verify_x5c(&v, receipt, strlen(receipt), anchors, 1, "omc-receipt+jwt", 0), OMC_OK);
+	assert_non_null(strstr((const char *)v.payload, "\"mcim\":\"sho1-0001\""));
+	assert_non_null(strstr((const char *)v.payload, "\"state\":\"activated\""));
+	omc_jws_verified_free(&v);
+	omc_free(receipt);
+	assert_int_equal(omc_tre_get_state(t), OMC_TRE_PROVISIONED);
+	omc_aka_av av;
+	av_for(&av, K1, OPC1, 100);
+	omc_aka_check_result r;
+	assert_int_equal(omc_tre_aka(t, &agent, "sho1-0001", av.rand, av.autn, av.autn_len, &r), OMC_OK);
+	assert_int_equal(r.status, OMC_AKA_STATUS_OK);
+	assert_memory_equal(r.res, av.xres, 8);
+	/* Installing the same id again is refused. */
+	uint8_t nonce[16];
+	tl_rand(nonce, 16);
+	char *ev = NULL;
+	assert_int_equal(omc_tre_session_begin(t, nonce, 16, &ev), OMC_OK);
+	char *pkg = tf_package("sho1", 2, d.tre_id, nonce, 16, ev,
+			       tf_mcim("sho1-0001", "sho1", "001020000000009", K1, OPC1), true);
+	char *rc = NULL;
+	assert_int_equal(omc_tre_install(t, pkg, strlen(pkg), &rc), OMC_ERR_EXISTS);
+	omc_free(pkg);
+	omc_free(ev);
+	omc_cert_free(ca);
+	omc_tre_close(t);
+	tf_dev_free(&d);
+}
+
+/* Everything that identifies the TRE's visible state. */
+typedef struct snap {
+	uint8_t reg[32];
+	size_t n;
+	omc_tre_state st;
+} snap;
+
+static void take(omc_tre *t, snap *s)
+{
+	assert_int_equal(omc_tre_registry_digest(t, s->reg), OMC_OK);
+	omc_tre_status st;
+	assert_int_equal(omc_tre_get_status(t, &st), OMC_OK);
+	s->n = st.n_mcims;
+	s->st = st.state;
+}
+
+static void same(omc_tre *t, const snap *s)
+{
+	snap now;
+	take(t, &now);
+	assert_memory_equal(now.reg, s->reg, 32);
+	assert_int_equal(now.n, s->n);
+	assert_int_equal(now.st, s->st);
+}
+
+static void test_package_refusals(void **state)
+{
+	(void)state;
+	tf_dev d, other;
+	tf_dev_make(&d, NULL, NULL);
+	tf_dev_make(&other, NULL, NULL);
+	omc_tre *t = tf_open(&d), *o = tf_open(&other);
+	uint8_t nonce[16], onone[16];
+	tl_rand(nonce, 16);
+	tl_rand(onone, 16);
+	char *ev = NULL, *oev = NULL, *rc = NULL;
+	assert_int_equal(omc_tre_session_begin(t, nonce, 16, &ev), OMC_OK);
+	assert_int_equal(omc_tre_session_begin(o, onone, 16, &oev), OMC_OK);
+	snap s;
+	take(t, &s);
+
+	/* For another TRE: encrypted to its session key. */
+	char *p = tf_package("sho1", 1, other.tre_id, onone, 16, oev, tf_mcim("m1", "sho1", "001020000000002", K1, OPC1),
+			     true);
+	assert_int_equal(omc_tre_install(t, p, strlen(p), &rc), OMC_ERR_AUTH_FAILED);
+	omc_free(p);
+	same(t, &s);
+	/* Encrypted to our session but naming another TRE. */
+	p = tf_package("sho1", 1, other.tre_id, nonce, 16, ev, tf_mcim("m1", "sho1", "001020000000002", K1, OPC1), true);
+	assert_int_equal(omc_tre_install(t, p, strlen(p), &rc), OMC_ERR_DENIED);
+	omc_free(p);
+	same(t, &s);
+	/* Wrong session nonce. */
+	uint8_t bad[16];
+	memcpy(bad, nonce, 16);
+	bad[0] ^= 1;
+	p = tf_package_ex("sho1", 1, d.tre_id, bad, 16, nonce, 16, ev, tf_mcim("m1", "sho1", "001020000000002", K1, OPC1),
+			  true);
+	assert_int_equal(omc_tre_install(t, p, strlen(p), &rc), OMC_ERR_DENIED);
+	omc_free(p);
+	same(t, &s);
+	/* The issuer does not own the MCIM. */
+	p = tf_package("sho1", 1, d.tre_id, nonce, 16, ev, tf_mcim("m1", "sho2", "001020000000002", K1, OPC1), true);
+	assert_int_equal(omc_tre_install(t, p, strlen(p), &rc), OMC_ERR_DENIED);
+	omc_free(p);
+	same(t, &s);
+	/* Signed by someone no operator CA vouches for (the RO). */
+	p = tf_package("ro", 1, d.tre_id, nonce, 16, ev, tf_mcim("m1", "ro", "001020000000002", K1, OPC1), true);
+	assert_int_equal(omc_tre_install(t, p, strlen(p), &rc), OMC_ERR_BAD_SIGNATURE);
+	same(t, &s);
+	/* Any flipped character of a good package. */
+	omc_free(p);
+	p = tf_package("sho1", 5, d.tre_id, nonce, 16, ev, tf_mcim("m1", "sho1", "001020000000002", K1, OPC1), true);
+	size_t len = strlen(p);
+	for (size_t i = 0; i < len; i += 1 + len / 97) {
+		char saved = p[i];
+		p[i] = saved == 'A' ? 'B' : 'A';
+		omc_err e = omc_tre_install(t, p, len, &rc);
+		p[i] = saved;
+		if (e == OMC_OK)
+			fail_msg("package with character %zu changed was installed", i);
+	}
+	same(t, &s);
+	/* The good one installs; replaying it (or its sequence number) fails. */
+	assert_int_equal(omc_tre_install(t, p, len, &rc), OMC_OK);
+	omc_free(rc);
+	assert_int_equal(omc_tre_install(t, p, len, &rc), OMC_ERR_BAD_STATE); /* session used */
+	omc_free(p);
+	omc_free(ev);
+	tl_rand(nonce, 16);
+	assert_int_equal(omc_tre_session_begin(t, nonce, 16, &ev), OMC_OK);
+	p = tf_package("sho1", 5, d.tre_id, nonce, 16, ev, tf_mcim("m2", "sho1", "001020000000003", K1, OPC1), true);
+	take(t, &s);
+	assert_int_equal(omc_tre_install(t, p, strlen(p), &rc), OMC_ERR_DENIED);
+	same(t, &s);
+	omc_free(p);
+	omc_free(ev);
+	omc_free(oev);
+	omc_tre_close(t);
+	omc_tre_close(o);
+	tf_dev_free(&d);
+	tf_dev_free(&other);
+}
+
+static char *result_of(omc_tre *t, const char *cmd, bool *applied)
+{
+	char *res = NULL;
+	assert_int_equal(omc_tre_command(t, cmd, strlen(cmd), &res, applied), OMC_OK);
+	return res;
+}
+
+static void test_commands(void **state)
+{
+	(void)state;
+	tf_dev d;
+	tf_dev_make(&d, NULL, NULL);
+	omc_tre *t = tf_open(&d);
+	omc_free(tf_provision(t, "sho1", 1, tf_mcim("a1", "sho1", "001020000000011", K1, OPC1)));
+	omc_tre_mcim_info reg[64];
+	bool applied;
+	char *c, *r;
+	/* The owner deactivates and reactivates. */
+	c = tf_command("sho1", 2, d.tre_id, "deactivate", "a1");
+	r = result_of(t, c, &applied);
+	assert_true(applied);
+	assert_int_equal(find(t, "a1", reg)->state, OMC_MCIM_DEACTIVATED);
+	/* Replayed: refused. */
+	char *r2 = NULL;
+	assert_int_equal(omc_tre_command(t, c, strlen(c), &r2, &applied), OMC_ERR_DENIED);
+	omc_free(c);
+	omc_free(r);
+	/* Another SHO may not touch it (invariant 6); refused with a signed result. */
+	c = tf_command("sho2", 1, d.tre_id, "activate", "a1");
+	r = result_of(t, c, &applied);
+	assert_false(applied);
+	assert_int_equal(find(t, "a1", reg)->state, OMC_MCIM_DEACTIVATED);
+	omc_free(c);
+	omc_free(r);
+	/* Discovery: each SHO sees its own MCIMs only (MGT-6). */
+	c = tf_command("sho2", 2, d.tre_id, "discover", "");
+	r = result_of(t, c, &applied);
+	assert_true(applied);
+	omc_jws_verified v;
+	assert_int_equal(omc_jws_peek(&v.payload, &v.len, r, strlen(r)), OMC_OK);
+	assert_null(strstr((const char *)v.payload, "a1"));
+	omc_free(v.payload);
+	omc_free(c);
+	omc_free(r);
+	c = tf_command("sho2", 3, d.tre_id, "discover", "a1");
+	r = result_of(t, c, &applied);
+	assert_false(applied); /* asking for another SHO's MCIM */
+	omc_free(c);
+	omc_free(r);
+	c = tf_command("sho1", 3, d.tre_id, "discover", "");
+	r = result_of(t, c, &applied);
+	assert_true(applied);
+	assert_int_equal(omc_jws_peek(&v.payload, &v.len, r, strlen(r)), OMC_OK);
+	assert_non_null(strstr((const char *)v.payload, "\"a1\""));
+	assert_null(strstr((const char *)v.payload, "pcid"));
+	omc_free(v.payload);
+	omc_free(c);
+	omc_free(r);
+	/* Block, unblock (to deactivated), activate. */
+	const char *seq_cmds[] = {"block", "unblock", "activate"};
+	const omc_mcim_state want[] = {OMC_MCIM_BLOCKED, OMC_MCIM_DEACTIVATED, OMC_MCIM_ACTIVATED};
+	for (int i = 0; i < 3; i++) {
+		c = tf_command("sho1", 4 + (uint64_t)i, d.tre_id, seq_cmds[i], "a1");
+		r = result_of(t, c, &applied);
+		assert_true(applied);
+		assert_int_equal(find(t, "a1", reg)->state, want[i]);
+		omc_free(c);
+		omc_free(r);
+	}
+	/* The RO deletes it (operator change); the tombstone stays. */
+	c = tf_command("ro", 1, d.tre_id, "delete", "a1");
+	r = result_of(t, c, &applied);
+	assert_true(applied);
+	assert_int_equal(find(t, "a1", reg)->state, OMC_MCIM_DELETED);
+	assert_int_equal(omc_tre_get_state(t), OMC_TRE_PRISTINE);
+	omc_free(c);
+	omc_free(r);
+	/* Nothing leaves deleted. */
+	c = tf_command("sho1", 10, d.tre_id, "activate", "a1");
+	r = result_of(t, c, &applied);
+	assert_false(applied);
+	omc_free(c);
+	omc_free(r);
+	/* A command for another TRE is refused outright. */
+	c = tf_command("sho1", 11, "tre-0000000000000000", "activate", "a1");
+	assert_int_equal(omc_tre_command(t, c, strlen(c), &r2, &applied), OMC_ERR_DENIED);
+	omc_free(c);
+	omc_tre_close(t);
+	tf_dev_free(&d);
+}
+
+static char *recovery(const char *who, uint64_t seq, const char *tre_id, uint64_t counter)
+{
+	json_t *p = json_pack("{s:s,s:I,s:s,s:I,s:I}", "iss", who, "seq", (json_int_t)seq, "tre", tre_id, "counter",
+			      (json_int_t)counter, "iat", (json_int_t)time(NULL));
+	return tf_sign(who, "omc-recovery+jwt", p);
+}
+
+static void test_tamper_lockdown_recovery(void **state)
+{
+	(void)state;
+	tf_dev d;
+	tf_dev_make(&d, NULL, NULL);
+	omc_tre *t = tf_open(&d);
+	omc_free(tf_provision(t, "sho1", 1, tf_mcim("b1", "sho1", "001020000000021", K1, OPC1)));
+	assert_int_equal(omc_tre_tamper(t, "case opened"), OMC_OK);
+	assert_int_equal(omc_tre_get_state(t), OMC_TRE_LOCKDOWN);
+	omc_aka_av av;
+	av_for(&av, K1, OPC1, 200);
+	omc_aka_check_result r;
+	assert_int_equal(omc_tre_aka(t, &agent, "b1", av.rand, av.autn, av.autn_len, &r), OMC_ERR_LOCKDOWN);
+	omc_tre_close(t);
+	/* Sticky across a power cut and a restart. */
+	omc_memfs_reboot(d.fs);
+	t = tf_open(&d);
+	assert_int_equal(omc_tre_get_state(t), OMC_TRE_LOCKDOWN);
+	omc_tre_status st;
+	assert_int_equal(omc_tre_get_status(t, &st), OMC_OK);
+	assert_non_null(strstr(st.lockdown_reason, "case opened"));
+	/* Attestation still works and says so. */
+	uint8_t nonce[16];
+	tl_rand(nonce, 16);
+	char *ev = NULL;
+	assert_int_equal(omc_tre_attest(t, nonce, 16, &ev), OMC_OK);
+	omc_cert *ca = tf_m2mes_ca();
+	const omc_cert *anchors[] = {ca};
+	omc_evidence e;
+	assert_int_equal(omc_evidence_verify(&e, ev, strlen(ev), anchors, 1, nonce, 16, 0), OMC_OK);
+	assert_string_equal(e.tre_state, "lockdown");
+	omc_evidence_free(&e);
+	omc_free(ev);
+	char *rc = NULL;
+	assert_int_equal(omc_tre_session_begin(t, nonce, 16, &rc), OMC_ERR_LOCKDOWN);
+	/* Recovery: a forged or stale authorisation is refused. */
+	uint64_t ctr;
+	assert_int_equal(omc_tre_recovery_counter(t, &ctr), OMC_OK);
+	char *bad = recovery("sho1", 1, d.tre_id, ctr); /* an operator, not the RO or a PVA */
+	assert_int_equal(omc_tre_recover(t, bad, strlen(bad)), OMC_ERR_BAD_SIGNATURE);
+	omc_free(bad);
+	bad = recovery("ro", 1, d.tre_id, ctr + 5);
+	assert_int_equal(omc_tre_recover(t, bad, strlen(bad)), OMC_ERR_DENIED);
+	omc_free(bad);
+	assert_int_equal(omc_tre_get_state(t), OMC_TRE_LOCKDOWN);
+	assert_int_equal(omc_tre_recovery_counter(t, &ctr), OMC_OK);
+	char *good = recovery("ro", 2, d.tre_id, ctr);
+	assert_int_equal(omc_tre_recover(t, good, strlen(good)), OMC_OK);
+	assert_int_equal(omc_tre_get_state(t), OMC_TRE_PRISTINE);
+	omc_tre_mcim_info reg[64];
+	assert_int_equal(find(t, "b1", reg)->state, OMC_MCIM_DELETED);
+	assert_int_equal(find(t, "pcid", reg)->state, OMC_MCIM_ACTIVATED);
+	omc_tre_close(t);
+	t = tf_open(&d);
+	assert_int_equal(omc_tre_get_state(t), OMC_TRE_PRISTINE);
+	/* Replaying the used authorisation does nothing: not in lockdown, and
+	 * after another tamper its counter is stale. */
+	assert_int_equal(omc_tre_tamper(t, "again"), OMC_OK);
+	assert_int_equal(omc_tre_recover(t, good, strlen(good)), OMC_ERR_DENIED);
+	omc_free(good);
+	omc_cert_free(ca);
+	omc_tre_close(t);
+	tf_dev_free(&d);
+}
+
+static void test_secure_boot(void **state)
+{
+	(void)state;
+	tf_dev d;
+	tf_dev_make(&d, NULL, NULL);
+	/* A modified component: platform anomaly, MCIM use refused (SEC-3). */
+	char path[64];
+	snprintf(path, sizeof path, "%splatform/firmware.bin", d.base);
+	uint8_t *fw;
+	size_t n;
+	assert_int_equal(omc_memfs_raw_get(d.fs, path, &fw, &n), OMC_OK);
+	fw[100] ^= 0x40;
+	assert_int_equal(omc_memfs_raw_put(d.fs, path, fw, n), OMC_OK);
+	omc_free(fw);
+	omc_tre *t = tf_open(&d);
+	omc_tre_status st;
+	assert_int_equal(omc_tre_get_status(t, &st), OMC_OK);
+	assert_false(st.platform_ok);
+	assert_int_not_equal(st.state, OMC_TRE_LOCKDOWN);
+	omc_aka_av av;
+	av_for(&av, K1, OPC1, 33);
+	omc_aka_check_result r;
+	assert_int_equal(omc_tre_aka(t, &agent, "pcid", av.rand, av.autn, av.autn_len, &r), OMC_ERR_TAMPERED);
+	/* The evidence reports which component. */
+	uint8_t nonce[16];
+	tl_rand(nonce, 16);
+	char *ev = NULL;
+	assert_int_equal(omc_tre_attest(t, nonce, 16, &ev), OMC_OK);
+	omc_cert *ca = tf_m2mes_ca();
+	const omc_cert *anchors[] = {ca};
+	omc_evidence e;
+	assert_int_equal(omc_evidence_verify(&e, ev, strlen(ev), anchors, 1, nonce, 16, 0), OMC_OK);
+	assert_false(e.platform_ok);
+	bool fw_bad = false;
+	for (size_t i = 0; i < e.n_measurements; i++)
+		if (!strcmp(e.measurements[i].name, "firmware"))
+			fw_bad = !e.measurements[i].ok;
+	assert_true(fw_bad);
+	omc_evidence_free(&e);
+	/* Another nonce or untrusted anchors: refused. */
+	uint8_t other[16];
+	memcpy(other, nonce, 16);
+	other[3] ^= 1;
+	assert_int_equal(omc_evidence_verify(&e, ev, strlen(ev), anchors, 1, other, 16, 0), OMC_ERR_DENIED);
+	omc_cert *wrong;
+	assert_int_equal(omc_pki_load(tf_pki(), "pva-ca", NULL, &wrong), OMC_OK);
+	const omc_cert *wa[] = {wrong};
+	assert_int_equal(omc_evidence_verify(&e, ev, strlen(ev), wa, 1, nonce, 16, 0), OMC_ERR_BAD_SIGNATURE);
+	omc_cert_free(wrong);
+	omc_cert_free(ca);
+	omc_free(ev);
+	omc_tre_close(t);
+	tf_dev_free(&d);
+}
+
+static void test_users(void **state)
+{
+	(void)state;
+	tf_dev d;
+	tf_dev_make(&d, NULL, NULL);
+	omc_tre *t = tf_open(&d);
+	/* The first user must be an admin. */
+	assert_int_equal(omc_tre_user_add(t, NULL, "bob", "user", "1234", 4), OMC_ERR_DENIED);
+	assert_int_equal(omc_tre_user_add(t, NULL, "root", "admin", "9876", 4), OMC_OK);
+	/* Later ones need an authenticated admin. */
+	assert_int_equal(omc_tre_user_add(t, NULL, "bob", "user", "1234", 4), OMC_ERR_DENIED);
+	omc_tre_caller admin;
+	assert_int_equal(omc_tre_user_auth(t, "root", "9876", 4, &admin), OMC_OK);
+	assert_int_equal(omc_tre_user_add(t, &admin, "bob", "user", "1234", 4), OMC_OK);
+	omc_tre_caller bob;
+	assert_int_equal(omc_tre_user_auth(t, "bob", "0000", 4, &bob), OMC_ERR_AUTH_FAILED);
+	assert_int_equal(omc_tre_user_auth(t, "nobody", "0000", 4, &bob), OMC_ERR_AUTH_FAILED);
+	assert_int_equal(omc_tre_user_auth(t, "bob", "1234", 4, &bob), OMC_OK);
+	assert_string_equal(bob.name, "bob");
+	/* Guessing one user's PIN blocks that user: refused from then on, even
+	 * with the right PIN, without the PIN being checked. */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(omc_tre_user_auth(t, "bob", "1111", 4, &bob), OMC_ERR_AUTH_FAILED);
+	assert_int_equal(omc_tre_user_auth(t, "bob", "1234", 4, &bob), OMC_ERR_DENIED);
+	assert_int_equal(omc_tre_get_state(t), OMC_TRE_PRISTINE);
+	/* Guessing across names locks the whole TRE down (TRE-4): the failures
+	 * of everyone since the last success add up. */
+	omc_err e = OMC_OK;
+	int tries = 0;
+	while (tries < 20 && e != OMC_ERR_LOCKDOWN) {
+		e = omc_tre_user_auth(t, "mallory", "1111", 4, &bob);
+		tries++;
+	}
+	assert_int_equal(e, OMC_ERR_LOCKDOWN);
+	assert_int_equal(tries, 10 - 3); /* OMC_USERS_LOCKDOWN_FAILURES, bob's 3 included */
+	assert_int_equal(omc_tre_user_auth(t, "root", "9876", 4, &admin), OMC_ERR_LOCKDOWN);
+	assert_int_equal(omc_tre_get_state(t), OMC_TRE_LOCKDOWN);
+	omc_tre_close(t);
+	t = tf_open(&d);
+	assert_int_equal(omc_tre_get_state(t), OMC_TRE_LOCKDOWN);
+	omc_tre_close(t);
+	tf_dev_free(&d);
+}
+
+static void test_audit(void **state)
+{
+	(void)state;
+	tf_dev d;
+	tf_dev_make(&d, NULL, NULL);
+	omc_tre *t = tf_open(&d);
+	/* Enough transactions to move records from the store to audit.log. */
+	for (int i = 0; i < 40; i++) {
+		uint8_t nonce[16];
+		tl_rand(nonce, 16);
+		char *ev = NULL;
+		assert_int_equal(omc_tre_session_begin(t, nonce, 16, &ev), OMC_OK);
+		omc_free(ev);
+	}
+	uint64_t n = 0;
+	assert_int_equal(omc_tre_audit_verify(t, &n), OMC_OK);
+	assert_true(n >= 42);
+	char *cp = NULL, *recs = NULL;
+	size_t rl;
+	assert_int_equal(omc_tre_audit_checkpoint(t, &cp), OMC_OK);
+	assert_int_equal(omc_tre_audit_export(t, &recs, &rl), OMC_OK);
+	omc_cert *ca = tf_m2mes_ca();
+	const omc_cert *anchors[] = {ca};
+	uint64_t cnt = 0;
+	assert_int_equal(omc_audit_checkpoint_verify(cp, strlen(cp), recs, rl, anchors, 1, &cnt), OMC_OK);
+	assert_int_equal(cnt, n);
+	/* An edited copy fails the remote check. */
+	char *x = strstr(recs, "session");
+	assert_non_null(x);
+	x[0] = 'S';
+	assert_int_not_equal(omc_audit_checkpoint_verify(cp, strlen(cp), recs, rl, anchors, 1, &cnt), OMC_OK);
+	omc_free(recs);
+	omc_free(cp);
+	omc_cert_free(ca);
+	omc_tre_close(t);
+	/* Truncating audit.log is detected by the TRE itself. */
+	char path[64];
+	snprintf(path, sizeof path, "%saudit.log", d.base);
+	uint8_t *log;
+	size_t len;
+	assert_int_equal(omc_memfs_raw_get(d.fs, path, &log, &len), OMC_OK);
+	assert_true(len > 200);
+	assert_int_equal(omc_memfs_raw_put(d.fs, path, log, len / 2), OMC_OK);
+	omc_free(log);
+	t = tf_open_ro(&d);
+	assert_int_equal(omc_tre_audit_verify(t, &n), OMC_ERR_TAMPERED);
+	omc_tre_close(t);
+	tf_dev_free(&d);
+}
+
+/* Scan every byte of every file for a planted secret, in every encoding. */
+static void scan_for(omc_memfs *fs, const uint8_t *secret, size_t n, const char *what)
+{
+	char hexl[65], hexu[65], b64[64], b64u[64];
+	assert_int_equal(omc_hex_encode(hexl, sizeof hexl, secret, n), OMC_OK);
+	for (size_t i = 0; i <= 2 * n; i++)
+		hexu[i] = (char)((hexl[i] >= 'a' && hexl[i] <= 'f') ? hexl[i] - 32 : hexl[i]);
+	assert_int_equal(omc_b64_encode(b64, sizeof b64, secret, n, OMC_B64_STD), OMC_OK);
+	assert_int_equal(omc_b64_encode(b64u, sizeof b64u, secret, n, OMC_B64_URL), OMC_OK);
+	b64[strlen(b64) - 4] = 0; /* the part not touched by padding */
+	b64u[strlen(b64u) - 4] = 0;
+	char *paths;
+	size_t plen;
+	assert_int_equal(omc_memfs_list(fs, &paths, &plen), OMC_OK);
+	size_t files = 0;
+	for (const char *p = paths; p < paths + plen; p += strlen(p) + 1) {
+		uint8_t *data;
+		size_t len;
+		if (omc_memfs_raw_get(fs, p, &data, &len) != OMC_OK)
+			continue;
+		files++;
+		const void *needles[] = {secret, hexl, hexu, b64, b64u};
+		const size_t lens[] = {n, 2 * n, 2 * n, strlen(b64), strlen(b64u)};
+		for (size_t k = 0; k < 5; k++)
+			if (len >= lens[k] && memmem(data, len, needles[k], lens[k]))
+				fail_msg("%s found in %s (encoding %zu)", what, p, k);
+		omc_free(data);
+	}
+	omc_free(paths);
+	assert_true(files >= 8);
+}
+
+static void test_no_secret_on_disk(void **state)
+{
+	(void)state;
+	tf_dev d;
+	char pcid[256];
+	snprintf(pcid, sizeof pcid, "{\"imsi\":\"001019000000777\",\"k\":\"%s\",\"opc\":\"%s\"}", K1, OPC1);
+	tf_dev_make(&d, NULL, pcid);
+	omc_tre *t = tf_open(&d);
+	const char *k2 = "0f1e2d3c4b5a69788796a5b4c3d2e1f0", *opc2 = "11223344556677889900aabbccddeeff";
+	omc_free(tf_provision(t, "sho1", 1, tf_mcim("s1", "sho1", "001020000000031", k2, opc2)));
+	assert_int_equal(omc_tre_user_add(t, NULL, "root", "admin", "493817", 6), OMC_OK);
+	omc_aka_av av;
+	av_for(&av, k2, opc2, 64);
+	omc_aka_check_result r;
+	assert_int_equal(omc_tre_aka(t, &agent, "s1", av.rand, av.autn, av.autn_len, &r), OMC_OK);
+	omc_tre_close(t);
+	uint8_t s[16];
+	const char *secrets[] = {K1, OPC1, k2, opc2};
+	for (int i = 0; i < 4; i++) {
+		tl_hex(s, 16, secrets[i]);
+		scan_for(d.fs, s, 16, secrets[i]);
+	}
+	scan_for(d.fs, (const uint8_t *)"493817", 6, "PIN");
+	tf_dev_free(&d);
+}
+
+/* Every file of a device, to put the whole device back as it was. */
+typedef struct fsnap {
+	size_t n;
+	char path[32][64];
+	uint8_t *data[32];
+	size_t len[32];
+} fsnap;
+
+static void fsnap_take(fsnap *sn, omc_memfs *fs)
+{
+	memset(sn, 0, sizeof *sn);
+	char *paths;
+	size_t len;
+	assert_int_equal(omc_memfs_list(fs, &paths, &len), OMC_OK);
+	for (size_t i = 0; i < len; i += strlen(paths + i) + 1) {
+		assert_true(sn->n < 32 && strlen(paths + i) < 64);
+		snprintf(sn->path[sn->n], sizeof sn->path[0], "%s", paths + i);
+		if (omc_memfs_raw_get(fs, sn->path[sn->n], &sn->data[sn->n], &sn->len[sn->n]) == OMC_OK)
+			sn->n++; /* directories have no content */
+	}
+	omc_free(paths);
+}
+
+static void fsnap_restore(const fsnap *sn, omc_memfs *fs)
+{
+	for (size_t i = 0; i < sn->n; i++)
+		assert_int_equal(omc_memfs_raw_put(fs, sn->path[i], sn->data[i], sn->len[i]), OMC_OK);
+}
+
+static void fsnap_free(fsnap *sn)
+{
+	for (size_t i = 0; i < sn->n; i++)
+		omc_free(sn->data[i]);
+	memset(sn, 0, sizeof *sn);
+}
+
+static void test_mcim_integrity(void **state)
+{
+	(void)state;
+	tf_dev d;
+	tf_dev_make(&d, NULL, NULL);
+	omc_tre *t = tf_open(&d);
+	omc_free(tf_provision(t, "sho1", 1, tf_mcim("c1", "sho1", "001020000000041", K1, OPC1)));
+	uint64_t gen = 0;
+	omc_tre_status st;
+	assert_int_equal(omc_tre_get_status(t, &st), OMC_OK);
+	gen = st.generation;
+	omc_tre_close(t);
+	/* Damage the active slot's object region byte by byte until an MCIM
+	 * record (and only MCIM records) fails; then it is blocked (MGT-2). */
+	char path[64];
+	snprintf(path, sizeof path, "%sstore/objs.%c", d.base, gen % 2 ? 'a' : 'b');
+	uint8_t *o;
+	size_t n;
+	if (omc_memfs_raw_get(d.fs, path, &o, &n) != OMC_OK) {
+		snprintf(path, sizeof path, "%sstore/objs.%c", d.base, gen % 2 ? 'b' : 'a');
+		assert_int_equal(omc_memfs_raw_get(d.fs, path, &o, &n), OMC_OK);
+	}
+	/* Each probe starts from the same device: opening commits (the boot
+	 * count, the blocking), so everything is put back before the next. */
+	fsnap sn;
+	fsnap_take(&sn, d.fs);
+	size_t blocked_runs = 0;
+	for (size_t pos = 20; pos < n && blocked_runs == 0; pos += 37) {
+		fsnap_restore(&sn, d.fs);
+		uint8_t *copy = omc_alloc(n);
+		assert_non_null(copy);
+		memcpy(copy, o, n);
+		copy[pos] ^= 0x01;
+		assert_int_equal(omc_memfs_raw_put(d.fs, path, copy, n), OMC_OK);
+		omc_free(copy);
+		t = tf_open(&d);
+		omc_tre_mcim_info reg[64];
+		const omc_tre_mcim_info *c = find(t, "c1", reg);
+		if (omc_tre_get_state(t) != OMC_TRE_LOCKDOWN && c && c->state == OMC_MCIM_BLOCKED) {
+			blocked_runs++;
+			assert_int_equal(find(t, "pcid", reg)->state, OMC_MCIM_ACTIVATED);
+		}
+		omc_tre_close(t);
+	}
+	assert_int_equal(blocked_runs, 1);
+	/* The blocking is durable: the next open still finds c1 blocked. */
+	t = tf_open(&d);
+	omc_tre_mcim_info reg[64];
+	assert_int_equal(find(t, "c1", reg)->state, OMC_MCIM_BLOCKED);
+	omc_tre_close(t);
+	fsnap_free(&sn);
+	omc_free(o);
+	tf_dev_free(&d);
+}
+
+static void test_rollback_locks_down(void **state)
+{
+	(void)state;
+	tf_dev d;
+	tf_dev_make(&d, NULL, NULL);
+	/* Snapshot the store, change it, put the snapshot back. */
+	const char *names[] = {"root.a", "root.b", "objs.a", "objs.b", "arb.a", "arb.b"};
+	uint8_t *old[6] = {0};
+	size_t old_len[6] = {0};
+	char path[64];
+	for (int i = 0; i < 6; i++) {
+		snprintf(path, sizeof path, "%sstore/%s", d.base, names[i]);
+		if (omc_memfs_raw_get(d.fs, path, &old[i], &old_len[i]) != OMC_OK)
+			old[i] = NULL;
+	}
+	omc_tre *t = tf_open(&d);
+	omc_free(tf_provision(t, "sho1", 1, tf_mcim("r1", "sho1", "001020000000051", K1, OPC1)));
+	omc_tre_close(t);
+	for (int i = 0; i < 4; i++) { /* roots and objects, not the counter */
+		snprintf(path, sizeof path, "%sstore/%s", d.base, names[i]);
+		if (old[i])
+			assert_int_equal(omc_memfs_raw_put(d.fs, path, old[i], old_len[i]), OMC_OK);
+	}
+	t = tf_open(&d);
+	assert_int_equal(omc_tre_get_state(t), OMC_TRE_LOCKDOWN);
+	omc_tre_status st;
+	assert_int_equal(omc_tre_get_status(t, &st), OMC_OK);
+	assert_non_null(strstr(st.lockdown_reason, "rollback"));
+	omc_tre_close(t);
+	for (int i = 0; i < 6; i++)
+		omc_free(old[i]);
+	tf_dev_free(&d);
+}
+
+int main(void)
+{
+	omc_proto_init();
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_factory_and_status),
+		cmocka_unit_test(test_pcid_aka_inside),
+		cmocka_unit_test(test_install_and_aka),
+		cmocka_unit_test(test_package_refusals),
+		cmocka_unit_test(test_commands),
+		cmocka_unit_test(test_tamper_lockdown_recovery),
+		cmocka_unit_test(test_secure_boot),
+		cmocka_unit_test(test_users),
+		cmocka_unit_test(test_audit),
+		cmocka_unit_test(test_no_secret_on_disk),
+		cmocka_unit_test(test_mcim_integrity),
+		cmocka_unit_test(test_rollback_locks_down),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

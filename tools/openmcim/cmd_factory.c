@@ -1,0 +1,103 @@
+/* openmcim factory: the secure out-of-band step (demo PKI, devices). */
+#include <getopt.h>
+#include <string.h>
+
+#include "cli.h"
+#include "openmcim/factory.h"
+#include "openmcim/openmcim.h"
+
+static const char factory_usage[] =
+	"usage: openmcim factory pki --out DIR\n"
+	"       openmcim factory device --pki DIR --out TREDIR [--pcid FILE] [--model NAME]\n"
+	"\n"
+	"pki     makes the demo PKI in DIR: for each of m2mes, tre-vendor, ico, sho1, sho2,\n"
+	"        ro, pva and ccif a CA and a signing certificate (P-256). Private keys are\n"
+	"        PKCS#8 PEM encrypted under DIR/pki.secret; DIR must not hold a PKI already.\n"
+	"device  makes a device in TREDIR: device root key, sealed identity (attestation key\n"
+	"        and certificate from the M2MES CA, trust anchors), platform components and\n"
+	"        their reference manifest signed by the TRE vendor, and the store holding the\n"
+	"        PCID as an activated MCIM of role bootstrap. FILE is JSON\n"
+	"        {\"imsi\":..., \"k\":HEX, \"opc\":HEX} or {\"imsi\", \"k\", \"alg\":\"tuak\", \"topc\"};\n"
+	"        without it the PCID is generated. Prints one JSON object: tre_id,\n"
+	"        platform_id, model, pcid_imsi, and pcid_report, a JWE to the ICO carrying the\n"
+	"        PCID's secrets (they never leave the factory in plaintext).\n"
+	"\n"
+	"Exit status: 0 success, 2 usage error, 3 failure (the message says why).\n";
+
+int cmd_factory(int argc, char **argv)
+{
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		fputs(factory_usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? CLI_USAGE : CLI_OK;
+	}
+	const char *sub = argv[1];
+	bool pki = !strcmp(sub, "pki"), device = !strcmp(sub, "device");
+	if (!pki && !device)
+		return cli_usage_error("factory", "unknown subcommand '%s' (pki or device)", sub);
+	const char *cmd = pki ? "factory pki" : "factory device";
+	static const struct option opts[] = {
+		{"out", required_argument, NULL, 'o'}, {"pki", required_argument, NULL, 'p'},
+		{"pcid", required_argument, NULL, 'c'}, {"model", required_argument, NULL, 'm'},
+		{"help", no_argument, NULL, 'h'},      {NULL, 0, NULL, 0},
+	};
+	const char *out = NULL, *pki_dir = NULL, *pcid = NULL, *model = NULL;
+	opterr = 0;
+	optind = 0;
+	int c;
+	while ((c = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			out = optarg;
+			break;
+		case 'p':
+			pki_dir = optarg;
+			break;
+		case 'c':
+			pcid = optarg;
+			break;
+		case 'm':
+			model = optarg;
+			break;
+		case 'h':
+			fputs(factory_usage, stdout);
+			return CLI_OK;
+		default:
+			return cli_usage_error(cmd, "unknown option or missing value: '%s'", argv[optind]);
+		}
+	}
+	if (optind < argc - 1)
+		return cli_usage_error(cmd, "unexpected argument '%s'", argv[optind + 1]);
+	if (!out)
+		return cli_usage_error(cmd, "missing --out");
+	if (pki) {
+		if (pki_dir || pcid || model)
+			return cli_usage_error(cmd, "only --out applies");
+		omc_err e = omc_factory_pki(out);
+		if (e != OMC_OK) {
+			fprintf(stderr, "openmcim %s: %s: %s\n", cmd, out, omc_err_str(e));
+			return CLI_ERROR;
+		}
+		printf("{\"pki\":\"%s\"}\n", out);
+		return CLI_OK;
+	}
+	if (!pki_dir)
+		return cli_usage_error(cmd, "missing --pki");
+	char *json = NULL;
+	size_t json_len = 0;
+	if (pcid && !cli_read_file(cmd, "--pcid", pcid, &json, &json_len, 4096))
+		return CLI_USAGE;
+	omc_factory_device_opts o = {
+		.pki_dir = pki_dir, .dir = out, .pcid_json = json, .pcid_json_len = json_len, .model = model};
+	char *report = NULL;
+	omc_err e = omc_factory_device(&o, &report);
+	omc_free(json);
+	if (e != OMC_OK) {
+		if (e == OMC_ERR_BAD_FORMAT)
+			return cli_usage_error(cmd, "--pcid: %s (want {\"imsi\", \"k\", \"opc\"})", omc_err_str(e));
+		fprintf(stderr, "openmcim %s: %s\n", cmd, omc_err_str(e));
+		return CLI_ERROR;
+	}
+	puts(report);
+	omc_free(report);
+	return CLI_OK;
+}
