@@ -322,12 +322,36 @@ static omc_err write_platform(dev_ctx *d, const char *model, json_t *comps)
 	return OMC_OK;
 }
 
+/* What a factory run cut short (a power cut, a crash) leaves behind: every
+ * file it writes before device.key. Unlinked, then both directories synced,
+ * so that the next run starts from nothing. */
+static omc_err clear_leftovers(const dev_ctx *d)
+{
+	static const char *const store_files[] = {"root.a", "root.b", "objs.a", "objs.b", "arb.a",
+						  "arb.b", "root.a.tmp", "root.b.tmp", "arb.a.tmp"};
+	static const char *const tre_files[] = {"identity.sealed", "identity.sealed.tmp", "manifest.jws",
+						"manifest.jws.tmp", "audit.log", "device.key.tmp"};
+	for (size_t i = 0; i < sizeof store_files / sizeof store_files[0]; i++)
+		if (d->store_io->exists(d->store_io->ctx, store_files[i]) == OMC_OK)
+			OMC_TRY(d->store_io->unlink(d->store_io->ctx, store_files[i]));
+	for (size_t i = 0; i < sizeof tre_files / sizeof tre_files[0]; i++)
+		if (d->io->exists(d->io->ctx, tre_files[i]) == OMC_OK)
+			OMC_TRY(d->io->unlink(d->io->ctx, tre_files[i]));
+	if (d->store_io->exists(d->store_io->ctx, "") == OMC_OK)
+		OMC_TRY(d->store_io->sync_dir(d->store_io->ctx, ""));
+	return d->io->sync_dir(d->io->ctx, "");
+}
+
 static omc_err make_device(dev_ctx *d, const omc_factory_device_opts *o, char **report)
 {
 	const char *model = o->model ? o->model : "openmcim-demo-gw";
 	int64_t now = (int64_t)time(NULL);
 	OMC_TRY(load_pki(d, o->pki_dir));
-	OMC_ENSURE(!omc_store_exists(d->store_io), OMC_ERR_EXISTS);
+	/* A device is there once device.key is (it is written last): refused.
+	 * Anything else is the remains of a run cut short, made anew. */
+	omc_err ke = d->io->exists(d->io->ctx, "device.key");
+	OMC_ENSURE(ke == OMC_ERR_NOT_FOUND, ke == OMC_OK ? OMC_ERR_EXISTS : ke);
+	OMC_TRY(clear_leftovers(d));
 
 	/* Device root key and the keys derived from it. */
 	OMC_TRY(omc_rand_bytes(d->drk, 32));

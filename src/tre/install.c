@@ -506,11 +506,14 @@ omc_err omc_tre_recover(omc_tre *t, const char *auth, size_t len)
 	snprintf(d, sizeof d, "recovered: %zu MCIM(s) erased, pristine", erased);
 	omc_audit_event ev = {.time = omc_tre_now(t), .event = "recover", .actor = actor_s, .subject = "tre",
 			      .result = "ok", .detail = d};
+	/* The flag first, then the state: a power cut between the two leaves
+	 * the state's lockdown, and open sets the flag again (the old state,
+	 * whole). The other order could leave erased MCIMs in lockdown. */
+	if (e == OMC_OK)
+		e = t->ard->clear_flags(t->ard->ctx, OMC_STORE_FLAG_LOCKDOWN);
 	if (e == OMC_OK)
 		e = omc_tre_commit(t, &x, &ev);
 	omc_tre_txn_free(&x);
-	if (e == OMC_OK)
-		e = t->ard->clear_flags(t->ard->ctx, OMC_STORE_FLAG_LOCKDOWN);
 	if (e != OMC_OK) {
 		t->lockdown = was;
 		memcpy(t->lockdown_reason, reason, sizeof reason);

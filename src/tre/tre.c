@@ -207,6 +207,15 @@ static omc_err state_load(omc_tre *t)
 		e = OMC_ERR_CORRUPT;
 		goto out;
 	}
+	/* The committed length of audit.log: bytes past it are a flush whose
+	 * commit did not land (torn or whole), and the tail still holds them. */
+	if (json_object_get(o, "audit_file_len")) {
+		if (json_u64(&t->audit_file_len, o, "audit_file_len") != OMC_OK) {
+			e = OMC_ERR_CORRUPT;
+			goto out;
+		}
+		t->audit_len_known = true;
+	}
 	v = json_object_get(o, "lockdown");
 	t->lockdown = json_is_true(v);
 	if (json_str_copy(t->lockdown_reason, sizeof t->lockdown_reason, o, "lockdown_reason") != OMC_OK) {
@@ -296,7 +305,8 @@ static omc_err state_dump(const omc_tre *t, char *const *tail, size_t n_tail, co
 	    json_object_set_new(o, "lockdown_reason", json_string(t->lockdown_reason)) ||
 	    json_object_set(o, "issuers", iss) || json_object_set(o, "audit_tail", tl) ||
 	    json_object_set_new(o, "audit", head_to_json(head)) ||
-	    json_object_set_new(o, "audit_file", head_to_json(file_head)))
+	    json_object_set_new(o, "audit_file", head_to_json(file_head)) ||
+	    json_object_set_new(o, "audit_file_len", json_integer((json_int_t)t->audit_file_len)))
 		goto out;
 	if (t->session) {
 		char nh[129];
@@ -444,10 +454,14 @@ void omc_tre_audit(omc_tre *t, const char *event, const char *actor, const char 
 
 omc_err omc_tre_enter_lockdown(omc_tre *t, const char *reason)
 {
-	/* The sticky flag first: it survives whatever happens next. Without a
-	 * readable anti-rollback device the lockdown holds in memory and the
+	/* Two durable marks, each enough on its own: the state (committed
+	 * first, with the reason and the audit record) and the sticky flag in
+	 * the anti-rollback device (set whatever the commit did, so a store
+	 * that cannot be written does not stop it). A power cut between the
+	 * two leaves the state's mark, and open sets the flag from it. Without
+	 * a readable anti-rollback device the lockdown holds in memory and the
 	 * next open finds the same damage again. */
-	omc_err e = t->ard ? t->ard->set_flags(t->ard->ctx, OMC_STORE_FLAG_LOCKDOWN) : OMC_ERR_CORRUPT;
+	omc_err e = OMC_OK;
 	bool was = t->lockdown;
 	t->lockdown = true;
 	if (!was || !t->lockdown_reason[0])
@@ -460,10 +474,11 @@ omc_err omc_tre_enter_lockdown(omc_tre *t, const char *reason)
 				      .subject = "tre",
 				      .result = "ok",
 				      .detail = reason};
-		omc_err ce = omc_tre_commit(t, NULL, &ev);
-		if (e == OMC_OK)
-			e = ce;
+		e = omc_tre_commit(t, NULL, &ev);
 	}
+	omc_err fe = t->ard ? t->ard->set_flags(t->ard->ctx, OMC_STORE_FLAG_LOCKDOWN) : OMC_ERR_CORRUPT;
+	if (e == OMC_OK)
+		e = fe;
 	return e;
 }
 
@@ -856,6 +871,8 @@ static omc_err audit_all(omc_tre *t, char **buf, size_t *len)
 	} else {
 		OMC_TRY(e);
 	}
+	if (flen > t->audit_file_len)
+		flen = (size_t)t->audit_file_len; /* past it: not committed */
 	omc_audit_head fh = {0};
 	size_t bad;
 	omc_err ve = omc_audit_verify(&fh, &bad, (const char *)file, flen, t->k_audit);
@@ -1145,7 +1162,8 @@ omc_err omc_tre_open(omc_tre **out, const omc_tre_opts *o)
 	}
 	uint64_t counter;
 	uint32_t flags = 0;
-	if (t->ard && t->ard->read(t->ard->ctx, &counter, &flags) == OMC_OK && (flags & OMC_STORE_FLAG_LOCKDOWN))
+	bool flags_read = t->ard && t->ard->read(t->ard->ctx, &counter, &flags) == OMC_OK;
+	if (flags_read && (flags & OMC_STORE_FLAG_LOCKDOWN))
 		t->lockdown = true;
 
 	if (t->store) {
@@ -1160,11 +1178,20 @@ omc_err omc_tre_open(omc_tre **out, const omc_tre_opts *o)
 	}
 	if (t->store && (flags & OMC_STORE_FLAG_LOCKDOWN))
 		t->lockdown = true;
+	/* A lockdown whose flag a power cut stopped (see enter_lockdown), or
+	 * a recovery cut short after clearing it: the state's mark sets the
+	 * flag again. The flag wins over the state, never the reverse. */
+	if (t->store && t->lockdown && flags_read && !(flags & OMC_STORE_FLAG_LOCKDOWN) &&
+	    t->ard->set_flags(t->ard->ctx, OMC_STORE_FLAG_LOCKDOWN) != OMC_OK)
+		OMC_LOG_ERR("tre", "lockdown flag not restored");
 
-	/* audit.log: its length (for appends) and its head. */
+	/* audit.log: its length (for appends), when the state does not say
+	 * it. A file longer than the state says holds an uncommitted flush
+	 * past that length: ignored, and overwritten by the next flush. A
+	 * shorter one is a truncation that the audit check reports. */
 	uint8_t *log = NULL;
 	size_t log_len = 0;
-	if (t->io->read(t->io->ctx, "audit.log", &log, &log_len) == OMC_OK) {
+	if (!t->audit_len_known && t->io->read(t->io->ctx, "audit.log", &log, &log_len) == OMC_OK) {
 		t->audit_file_len = log_len;
 		omc_free(log);
 	}

@@ -259,7 +259,8 @@ struct omc_tre {
 	size_t n_issuers;
 	omc_audit_head audit_head;   /* after the last record, file and tail */
 	omc_audit_head audit_file;   /* after the last record in audit.log */
-	uint64_t audit_file_len;     /* bytes in audit.log */
+	uint64_t audit_file_len;     /* committed bytes of audit.log */
+	bool audit_len_known;        /* the state said audit_file_len */
 	char *audit_tail[OMC_TRE_AUDIT_TAIL_MAX + 1];
 	size_t n_tail;
 	/* provisioning session */
