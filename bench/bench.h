@@ -17,5 +17,6 @@ double bench_now(void);
 void bench_pin(void);
 
 int bench_aka(const bench_opts *o);
+int bench_tre(const bench_opts *o);
 
 #endif
