@@ -374,7 +374,9 @@ static omc_err make_device(dev_ctx *d, const omc_factory_device_opts *o, char **
 	json_t *man = e == OMC_OK ? json_pack("{s:s,s:s,s:o}", "model", model, "version", "1.0", "components", comps)
 				   : NULL;
 	if (!man) {
-		if (e == OMC_OK)
+		/* json_pack's "o" takes comps even when it fails (jansson 2.14);
+		 * without the pack it is still ours. */
+		if (e != OMC_OK)
 			json_decref(comps);
 		return e != OMC_OK ? e : OMC_ERR_NOMEM;
 	}
