@@ -28,7 +28,8 @@ static bool valid_name(const char *s, size_t max)
 }
 
 /* The common claims of a signed object from an issuer: iss (equal to the
- * signing certificate's CN), seq (above the last one seen), tre (this TRE). */
+ * signing certificate's CN, and named by the CA the chain ends at), seq
+ * (above the last one seen), tre (this TRE). */
 typedef struct signed_obj {
 	json_t *claims;
 	char iss[OMC_MCIM_OWNER_MAX + 1];
@@ -53,8 +54,12 @@ static omc_err verify_signed(omc_tre *t, signed_obj *so, const char *jws, size_t
 	}
 	OMC_TRY(e);
 	*matched = roles[r];
-	char cn[64];
-	e = omc_cert_subject_cn(cn, sizeof cn, v.leaf);
+	char cn[64], ca_cn[128];
+	size_t na;
+	const omc_cert *const *anchors = omc_tre_anchors(t, roles[r], &na);
+	e = v.anchor < na ? omc_cert_subject_cn(ca_cn, sizeof ca_cn, anchors[v.anchor]) : OMC_ERR_BUG;
+	if (e == OMC_OK)
+		e = omc_cert_subject_cn(cn, sizeof cn, v.leaf);
 	json_error_t je;
 	so->claims = e == OMC_OK ? json_loadb((const char *)v.payload, v.len, JSON_REJECT_DUPLICATES, &je) : NULL;
 	omc_jws_verified_free(&v);
@@ -69,8 +74,13 @@ static omc_err verify_signed(omc_tre *t, signed_obj *so, const char *jws, size_t
 	}
 	snprintf(so->iss, sizeof so->iss, "%s", json_string_value(iss));
 	so->seq = (uint64_t)json_integer_value(seq);
-	/* The signer speaks only for itself. */
-	if (strcmp(cn, so->iss) != 0 || strcmp(json_string_value(tre), t->tre_id) != 0) {
+	/* The signer speaks only for itself, and only under its own CA: a CA
+	 * vouches for the one name its CN begins with ("sho1 CA ..." for
+	 * "sho1"), so one operator's CA cannot issue a certificate that speaks
+	 * for another (DESIGN invariant 6). */
+	size_t il = strlen(so->iss);
+	bool own_ca = strncmp(ca_cn, so->iss, il) == 0 && ca_cn[il] == ' ';
+	if (strcmp(cn, so->iss) != 0 || !own_ca || strcmp(json_string_value(tre), t->tre_id) != 0) {
 		json_decref(so->claims);
 		so->claims = NULL;
 		OMC_BAIL(OMC_ERR_DENIED);

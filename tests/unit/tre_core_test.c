@@ -733,6 +733,51 @@ static void test_rollback_locks_down(void **state)
 	tf_dev_free(&d);
 }
 
+/* One operator's CA cannot speak for another (invariant 6, MGT-6): a
+ * certificate with CN "sho1" issued by sho2's CA chains to a trusted
+ * operator anchor, but not to sho1's own, and is refused. */
+static void test_issuer_bound_to_its_ca(void **state)
+{
+	(void)state;
+	tf_dev d;
+	tf_dev_make(&d, NULL, NULL);
+	omc_tre *t = tf_open(&d);
+	omc_free(tf_provision(t, "sho1", 1, tf_mcim("v1", "sho1", "001020000000081", K1, OPC1)));
+	omc_key *ca_key, *fake_key;
+	omc_cert *ca, *fake;
+	assert_int_equal(omc_pki_load(tf_pki(), "sho2-ca", &ca_key, &ca), OMC_OK);
+	assert_int_equal(omc_key_generate(&fake_key), OMC_OK);
+	omc_cert_req req = {.subject_cn = "sho1", .subject_org = "not sho1", .days = 30};
+	assert_int_equal(omc_cert_issue(&fake, &req, fake_key, ca, ca_key), OMC_OK);
+	json_t *p = json_pack("{s:s,s:I,s:s,s:s,s:s,s:I}", "iss", "sho1", "seq", (json_int_t)50, "tre", d.tre_id, "cmd",
+			      "delete", "mcim", "v1", "iat", (json_int_t)time(NULL));
+	char *payload = json_dumps(p, JSON_COMPACT), *jws = NULL;
+	json_decref(p);
+	const omc_cert *x5c[] = {fake};
+	assert_int_equal(omc_jws_sign(&jws, (const uint8_t *)payload, strlen(payload), fake_key, x5c, 1, "omc-command+jwt"),
+			 OMC_OK);
+	char *r = NULL;
+	bool applied = true;
+	assert_int_equal(omc_tre_command(t, jws, strlen(jws), &r, &applied), OMC_ERR_DENIED);
+	assert_false(applied);
+	omc_tre_mcim_info reg[64];
+	assert_int_equal(find(t, "v1", reg)->state, OMC_MCIM_ACTIVATED);
+	/* sho1's own sequence numbers were not touched: its next command works. */
+	char *c = tf_command("sho1", 2, d.tre_id, "deactivate", "v1");
+	assert_int_equal(omc_tre_command(t, c, strlen(c), &r, &applied), OMC_OK);
+	assert_true(applied);
+	omc_free(r);
+	omc_free(c);
+	omc_free(jws);
+	omc_free(payload);
+	omc_cert_free(fake);
+	omc_cert_free(ca);
+	omc_key_free(fake_key);
+	omc_key_free(ca_key);
+	omc_tre_close(t);
+	tf_dev_free(&d);
+}
+
 int main(void)
 {
 	omc_proto_init();
@@ -742,6 +787,7 @@ int main(void)
 		cmocka_unit_test(test_install_and_aka),
 		cmocka_unit_test(test_package_refusals),
 		cmocka_unit_test(test_commands),
+		cmocka_unit_test(test_issuer_bound_to_its_ca),
 		cmocka_unit_test(test_tamper_lockdown_recovery),
 		cmocka_unit_test(test_secure_boot),
 		cmocka_unit_test(test_users),
