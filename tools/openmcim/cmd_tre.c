@@ -181,8 +181,11 @@ static int do_user(omc_tre *t, const tre_args *a, const char *sub, const char *n
 			return cli_usage_error("tre users", "no admin PIN on stdin");
 		omc_err e = omc_tre_user_auth(t, a->as, pin, pin_len, &admin);
 		omc_free(pin);
+		/* A wrong admin PIN is a refusal (exit 1), as in the step below. */
 		if (e != OMC_OK)
-			return fail(sub, e);
+			return omc_err_category(e) == OMC_CAT_POLICY || omc_err_category(e) == OMC_CAT_AUTH
+				       ? (fail(sub, e), CLI_FAIL)
+				       : fail(sub, e);
 		adminp = &admin;
 	}
 	omc_err e;
