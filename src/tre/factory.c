@@ -196,6 +196,10 @@ static omc_err pcid_object(json_t **out, const char *given, size_t given_len, in
 		const json_t *im = json_object_get(in, "imsi"), *alg = json_object_get(in, "alg");
 		const char *a = json_is_string(alg) ? json_string_value(alg) : "milenage";
 		bool tuak = !strcmp(a, "tuak");
+		/* a points into `in`: decide everything about it before `in` goes. A
+		 * non-string alg, or the other algorithm's operator key, is refused. */
+		bool known = (!alg || json_is_string(alg)) && (tuak || !strcmp(a, "milenage")) &&
+			     !json_object_get(in, tuak ? "opc" : "topc");
 		p = json_pack("{s:s,s:s,s:s,s:s,s:O,s:s,s:O}", "id", "pcid", "owner", "ico", "role", "bootstrap",
 			      "type", "usim", "imsi", im ? im : json_null(), "alg", a, "k",
 			      json_object_get(in, "k") ? json_object_get(in, "k") : json_null());
@@ -216,7 +220,7 @@ static omc_err pcid_object(json_t **out, const char *given, size_t given_len, in
 					   !strcmp(key, "topc") || !strcmp(key, "alg"));
 		}
 		json_decref(in);
-		if (extra || (strcmp(a, "milenage") && !tuak)) {
+		if (extra || !known) {
 			json_decref(p);
 			OMC_BAIL(OMC_ERR_BAD_FORMAT);
 		}
