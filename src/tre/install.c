@@ -451,6 +451,13 @@ omc_err omc_tre_local_lifecycle(omc_tre *t, const omc_tre_caller *caller, const 
 omc_err omc_tre_recovery_counter(omc_tre *t, uint64_t *counter)
 {
 	OMC_ENSURE(t && counter && t->ard, OMC_ERR_BAD_ARG);
+	/* The anti-rollback counter when this lockdown began; without a record
+	 * of it (not locked down, or a lockdown whose state could not be
+	 * committed) the counter now. */
+	if (t->lockdown && t->lockdown_epoch_set) {
+		*counter = t->lockdown_epoch;
+		return OMC_OK;
+	}
 	uint32_t flags;
 	return t->ard->read(t->ard->ctx, counter, &flags);
 }
@@ -507,11 +514,12 @@ omc_err omc_tre_recover(omc_tre *t, const char *auth, size_t len)
 		}
 		omc_mcim_wipe(&m);
 	}
-	bool was = t->lockdown;
+	bool was = t->lockdown, epoch_set = t->lockdown_epoch_set;
 	char reason[128];
 	memcpy(reason, t->lockdown_reason, sizeof reason);
 	t->lockdown = false;
 	t->lockdown_reason[0] = 0;
+	t->lockdown_epoch_set = false; /* used: the next lockdown takes a newer one */
 	char d[96];
 	snprintf(d, sizeof d, "recovered: %zu MCIM(s) erased, pristine", erased);
 	omc_audit_event ev = {.time = omc_tre_now(t), .event = "recover", .actor = actor_s, .subject = "tre",
@@ -526,6 +534,7 @@ omc_err omc_tre_recover(omc_tre *t, const char *auth, size_t len)
 	omc_tre_txn_free(&x);
 	if (e != OMC_OK) {
 		t->lockdown = was;
+		t->lockdown_epoch_set = epoch_set;
 		memcpy(t->lockdown_reason, reason, sizeof reason);
 		return e;
 	}

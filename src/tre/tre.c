@@ -216,6 +216,13 @@ static omc_err state_load(omc_tre *t)
 		}
 		t->audit_len_known = true;
 	}
+	if (json_object_get(o, "lockdown_epoch")) {
+		if (json_u64(&t->lockdown_epoch, o, "lockdown_epoch") != OMC_OK) {
+			e = OMC_ERR_CORRUPT;
+			goto out;
+		}
+		t->lockdown_epoch_set = true;
+	}
 	v = json_object_get(o, "lockdown");
 	t->lockdown = json_is_true(v);
 	if (json_str_copy(t->lockdown_reason, sizeof t->lockdown_reason, o, "lockdown_reason") != OMC_OK) {
@@ -306,7 +313,9 @@ static omc_err state_dump(const omc_tre *t, char *const *tail, size_t n_tail, co
 	    json_object_set(o, "issuers", iss) || json_object_set(o, "audit_tail", tl) ||
 	    json_object_set_new(o, "audit", head_to_json(head)) ||
 	    json_object_set_new(o, "audit_file", head_to_json(file_head)) ||
-	    json_object_set_new(o, "audit_file_len", json_integer((json_int_t)t->audit_file_len)))
+	    json_object_set_new(o, "audit_file_len", json_integer((json_int_t)t->audit_file_len)) ||
+	    (t->lockdown_epoch_set &&
+	     json_object_set_new(o, "lockdown_epoch", json_integer((json_int_t)t->lockdown_epoch))))
 		goto out;
 	if (t->session) {
 		char nh[129];
@@ -464,6 +473,15 @@ omc_err omc_tre_enter_lockdown(omc_tre *t, const char *reason)
 	omc_err e = OMC_OK;
 	bool was = t->lockdown;
 	t->lockdown = true;
+	/* The episode's epoch, which a recovery authorisation names: taken once,
+	 * when the lockdown begins, and kept however many refusals and further
+	 * tampers commit meanwhile (each moves the counter). */
+	uint64_t ctr;
+	uint32_t fl;
+	if (!t->lockdown_epoch_set && t->ard && t->ard->read(t->ard->ctx, &ctr, &fl) == OMC_OK) {
+		t->lockdown_epoch = ctr;
+		t->lockdown_epoch_set = true;
+	}
 	if (!was || !t->lockdown_reason[0])
 		snprintf(t->lockdown_reason, sizeof t->lockdown_reason, "%s", reason);
 	OMC_LOG_WRN("tre", "lockdown: %s", reason);

@@ -778,6 +778,45 @@ static void test_issuer_bound_to_its_ca(void **state)
 	tf_dev_free(&d);
 }
 
+/* A recovery authorisation stays good for its lockdown episode however
+ * many junk attempts are refused meanwhile (each is audited, and so moves
+ * the anti-rollback counter); it is spent once used. covers: TRE-4, SEC-5 */
+static void test_recovery_not_stalled_by_refusals(void **state)
+{
+	(void)state;
+	tf_dev d;
+	tf_dev_make(&d, NULL, NULL);
+	omc_tre *t = tf_open(&d);
+	assert_int_equal(omc_tre_tamper(t, "probe"), OMC_OK);
+	uint64_t ctr, again;
+	assert_int_equal(omc_tre_recovery_counter(t, &ctr), OMC_OK);
+	char *good = recovery("ro", 7, d.tre_id, ctr);
+	for (int i = 0; i < 5; i++) {
+		char *junk = recovery("sho2", 1, d.tre_id, ctr); /* not the RO: refused, audited */
+		assert_int_equal(omc_tre_recover(t, junk, strlen(junk)), OMC_ERR_BAD_SIGNATURE);
+		omc_free(junk);
+		assert_int_equal(omc_tre_recover(t, "x.y.z", 5), OMC_ERR_BAD_FORMAT);
+		assert_int_equal(omc_tre_tamper(t, "probe again"), OMC_OK); /* still the same episode */
+	}
+	assert_int_equal(omc_tre_recovery_counter(t, &again), OMC_OK);
+	assert_int_equal(again, ctr);
+	/* Across a restart too. */
+	omc_tre_close(t);
+	t = tf_open(&d);
+	assert_int_equal(omc_tre_recovery_counter(t, &again), OMC_OK);
+	assert_int_equal(again, ctr);
+	assert_int_equal(omc_tre_recover(t, good, strlen(good)), OMC_OK);
+	assert_int_equal(omc_tre_get_state(t), OMC_TRE_PRISTINE);
+	/* The next lockdown is a new episode: the spent authorisation is stale. */
+	assert_int_equal(omc_tre_tamper(t, "later"), OMC_OK);
+	assert_int_equal(omc_tre_recovery_counter(t, &again), OMC_OK);
+	assert_true(again > ctr);
+	assert_int_equal(omc_tre_recover(t, good, strlen(good)), OMC_ERR_DENIED);
+	omc_free(good);
+	omc_tre_close(t);
+	tf_dev_free(&d);
+}
+
 int main(void)
 {
 	omc_proto_init();
@@ -789,6 +828,7 @@ int main(void)
 		cmocka_unit_test(test_commands),
 		cmocka_unit_test(test_issuer_bound_to_its_ca),
 		cmocka_unit_test(test_tamper_lockdown_recovery),
+		cmocka_unit_test(test_recovery_not_stalled_by_refusals),
 		cmocka_unit_test(test_secure_boot),
 		cmocka_unit_test(test_users),
 		cmocka_unit_test(test_audit),
