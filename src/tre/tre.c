@@ -1052,9 +1052,24 @@ static void note_bad(void *arg, const char *id)
 	}
 }
 
+/* Whether owner/id is the factory PCID the sealed identity names. */
+static bool is_factory_pcid(const omc_tre *t, const char *owner, const char *id)
+{
+	if (!t->factory_pcid)
+		return false;
+	json_error_t je;
+	json_t *p = json_loadb(t->factory_pcid, t->factory_pcid_len, 0, &je);
+	const char *po = json_string_value(json_object_get(p, "owner")), *pi = json_string_value(json_object_get(p, "id"));
+	bool same = po && pi && !strcmp(po, owner) && !strcmp(pi, id);
+	json_decref(p); /* freed through omc_free: the PCID's secrets are wiped */
+	return same;
+}
+
 /* MGT-2: replace an unreadable MCIM record by a blocked one without
- * secrets (its owner and id survive in the object id). */
-static omc_err block_unreadable(omc_tre_txn *x, const char *oid)
+ * secrets (its owner and id survive in the object id; its role is
+ * bootstrap if it is the factory PCID, so a damaged PCID does not make
+ * the TRE look provisioned). */
+static omc_err block_unreadable(const omc_tre *t, omc_tre_txn *x, const char *oid)
 {
 	omc_mcim m;
 	memset(&m, 0, sizeof m);
@@ -1062,6 +1077,7 @@ static omc_err block_unreadable(omc_tre_txn *x, const char *oid)
 	OMC_ENSURE(slash != NULL, OMC_ERR_CORRUPT);
 	snprintf(m.owner, sizeof m.owner, "%.*s", (int)(slash - owner), owner);
 	snprintf(m.id, sizeof m.id, "%s", slash + 1);
+	m.role = is_factory_pcid(t, m.owner, m.id) ? OMC_MCIM_ROLE_BOOTSTRAP : OMC_MCIM_ROLE_OPERATIONAL;
 	snprintf(m.imsi, sizeof m.imsi, "000000");
 	snprintf(m.block_reason, sizeof m.block_reason, "integrity: record unreadable");
 	m.cred.alg = OMC_AKA_ALG_MILENAGE;
@@ -1087,7 +1103,7 @@ static omc_err check_records(omc_tre *t)
 		omc_tre_txn x;
 		omc_tre_txn_init(&x);
 		for (size_t i = 0; i < w->n && e == OMC_OK; i++)
-			e = block_unreadable(&x, w->ids[i]);
+			e = block_unreadable(t, &x, w->ids[i]);
 		char detail[128];
 		snprintf(detail, sizeof detail, "%zu MCIM record(s) failed the integrity check", w->n);
 		omc_audit_event ev = {.time = omc_tre_now(t), .event = "integrity", .actor = "tre", .subject = "mcim",

@@ -817,6 +817,54 @@ static void test_recovery_not_stalled_by_refusals(void **state)
 	tf_dev_free(&d);
 }
 
+/* A damaged PCID is blocked and stays a bootstrap MCIM: the TRE does not
+ * turn "provisioned" (MGT-2). covers: MGT-2, MGT-5, SEC-3 */
+static void test_damaged_pcid_stays_bootstrap(void **state)
+{
+	(void)state;
+	tf_dev d;
+	tf_dev_make(&d, NULL, NULL);
+	omc_tre *t = tf_open(&d);
+	omc_tre_status st;
+	assert_int_equal(omc_tre_get_status(t, &st), OMC_OK);
+	omc_tre_close(t);
+	char path[64];
+	uint8_t *o = NULL;
+	size_t n = 0;
+	for (int slot = 0; slot < 1; slot++) { /* the active slot */
+		snprintf(path, sizeof path, "%sstore/objs.%c", d.base, (st.generation + (unsigned)slot) % 2 ? 'a' : 'b');
+		if (omc_memfs_raw_get(d.fs, path, &o, &n) != OMC_OK)
+			o = NULL;
+	}
+	assert_non_null(o);
+	fsnap sn;
+	fsnap_take(&sn, d.fs);
+	bool found = false;
+	for (size_t pos = 20; pos < n && !found; pos += 29) {
+		fsnap_restore(&sn, d.fs);
+		uint8_t *copy = omc_alloc(n);
+		assert_non_null(copy);
+		memcpy(copy, o, n);
+		copy[pos] ^= 0x40;
+		assert_int_equal(omc_memfs_raw_put(d.fs, path, copy, n), OMC_OK);
+		omc_free(copy);
+		t = tf_open(&d);
+		omc_tre_mcim_info reg[64];
+		const omc_tre_mcim_info *p = find(t, "pcid", reg);
+		if (omc_tre_get_state(t) != OMC_TRE_LOCKDOWN && p && p->state == OMC_MCIM_BLOCKED) {
+			found = true;
+			assert_string_equal(p->role, "bootstrap");
+			assert_string_equal(p->owner, "ico");
+			assert_int_equal(omc_tre_get_state(t), OMC_TRE_PRISTINE);
+		}
+		omc_tre_close(t);
+	}
+	assert_true(found);
+	fsnap_free(&sn);
+	omc_free(o);
+	tf_dev_free(&d);
+}
+
 int main(void)
 {
 	omc_proto_init();
@@ -834,6 +882,7 @@ int main(void)
 		cmocka_unit_test(test_audit),
 		cmocka_unit_test(test_no_secret_on_disk),
 		cmocka_unit_test(test_mcim_integrity),
+		cmocka_unit_test(test_damaged_pcid_stays_bootstrap),
 		cmocka_unit_test(test_rollback_locks_down),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
