@@ -111,6 +111,13 @@ static omc_err install_checked(omc_tre *t, const char *package, size_t len, char
 {
 	*why = NULL;
 	OMC_ENSURE(t->session, OMC_ERR_BAD_STATE);
+	int64_t now = omc_tre_now(t);
+	/* A clock behind the session's start (a device without a real-time
+	 * clock after a restart) is not held against it. */
+	if (now > t->session_created && now - t->session_created > OMC_TRE_SESSION_LIFETIME) {
+		*why = "session expired";
+		OMC_BAIL(OMC_ERR_BAD_STATE);
+	}
 	/* Decrypt with the session's ephemeral key: only this TRE, in this
 	 * session, can open the package (SEC-9). */
 	omc_key *eph;
@@ -243,6 +250,12 @@ omc_err omc_tre_install(omc_tre *t, const char *package, size_t len, char **rece
 		OMC_BAIL(OMC_ERR_LOCKDOWN);
 	char actor[40] = "other", subject[64] = "mcim";
 	const char *why = NULL;
+	/* SEC-3: no credential goes into a platform that failed its
+	 * measurement, whatever a validator may have said. */
+	if (!t->platform_ok) {
+		refuse(t, "install", actor, subject, OMC_ERR_TAMPERED, "platform anomaly");
+		OMC_BAIL(OMC_ERR_TAMPERED);
+	}
 	omc_err e = install_checked(t, package, len, receipt, actor, sizeof actor, subject, sizeof subject, &why);
 	if (e != OMC_OK)
 		refuse(t, "install", actor, subject, e, why);

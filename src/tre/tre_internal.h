@@ -206,6 +206,9 @@ bool omc_mcim_valid_id(const char *s, size_t max);
 #define OMC_TRE_MAX_ANCHORS 8
 #define OMC_TRE_MAX_ISSUERS 32
 #define OMC_TRE_AUDIT_TAIL_MAX 32 /* records kept in the store before a flush to audit.log */
+/* A provisioning session's lifetime: a package for an older one is refused
+ * (its ephemeral key has been there too long to count as fresh). */
+#define OMC_TRE_SESSION_LIFETIME (24 * 3600)
 #define OMC_TRE_MAX_COMPONENTS OMC_EVIDENCE_MAX_MEASUREMENTS
 
 /* Trust anchor roles (identity.sealed). */

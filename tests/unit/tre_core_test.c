@@ -424,6 +424,21 @@ static void test_secure_boot(void **state)
 	av_for(&av, K1, OPC1, 33);
 	omc_aka_check_result r;
 	assert_int_equal(omc_tre_aka(t, &agent, "pcid", av.rand, av.autn, av.autn_len, &r), OMC_ERR_TAMPERED);
+	/* Nor does a credential go in, even in a session a validator let through. */
+	{
+		uint8_t sn[16];
+		tl_rand(sn, 16);
+		char *sev = NULL, *rc = NULL;
+		assert_int_equal(omc_tre_session_begin(t, sn, 16, &sev), OMC_OK);
+		char *pkg = tf_package("sho1", 1, d.tre_id, sn, 16, sev, tf_mcim("s1", "sho1", "001020000000091", K1, OPC1),
+				       true);
+		assert_int_equal(omc_tre_install(t, pkg, strlen(pkg), &rc), OMC_ERR_TAMPERED);
+		assert_null(rc);
+		omc_tre_mcim_info reg[64];
+		assert_null(find(t, "s1", reg));
+		omc_free(pkg);
+		omc_free(sev);
+	}
 	/* The evidence reports which component. */
 	uint8_t nonce[16];
 	tl_rand(nonce, 16);
@@ -865,6 +880,41 @@ static void test_damaged_pcid_stays_bootstrap(void **state)
 	tf_dev_free(&d);
 }
 
+static int64_t fake_now;
+static int64_t fake_clock(void *arg)
+{
+	(void)arg;
+	return fake_now;
+}
+
+/* A package for a provisioning session older than its lifetime is refused;
+ * within it, installed. covers: SEC-9, MGT-1 */
+static void test_session_expires(void **state)
+{
+	(void)state;
+	tf_dev d;
+	tf_dev_make(&d, NULL, NULL);
+	fake_now = (int64_t)time(NULL);
+	omc_tre_opts o = {.io = d.io, .store_io = d.store_io, .now = fake_clock};
+	omc_tre *t = NULL;
+	assert_int_equal(omc_tre_open(&t, &o), OMC_OK);
+	for (int late = 1; late >= 0; late--) {
+		uint8_t nonce[16];
+		tl_rand(nonce, 16);
+		char *ev = NULL, *rc = NULL;
+		assert_int_equal(omc_tre_session_begin(t, nonce, 16, &ev), OMC_OK);
+		char *pkg = tf_package("sho1", 2 - (uint64_t)late, d.tre_id, nonce, 16, ev,
+				       tf_mcim("x1", "sho1", "001020000000093", K1, OPC1), true);
+		fake_now += late ? 24 * 3600 + 1 : 24 * 3600;
+		assert_int_equal(omc_tre_install(t, pkg, strlen(pkg), &rc), late ? OMC_ERR_BAD_STATE : OMC_OK);
+		omc_free(rc);
+		omc_free(pkg);
+		omc_free(ev);
+	}
+	omc_tre_close(t);
+	tf_dev_free(&d);
+}
+
 int main(void)
 {
 	omc_proto_init();
@@ -872,6 +922,7 @@ int main(void)
 		cmocka_unit_test(test_factory_and_status),
 		cmocka_unit_test(test_pcid_aka_inside),
 		cmocka_unit_test(test_install_and_aka),
+		cmocka_unit_test(test_session_expires),
 		cmocka_unit_test(test_package_refusals),
 		cmocka_unit_test(test_commands),
 		cmocka_unit_test(test_issuer_bound_to_its_ca),
