@@ -405,8 +405,17 @@ omc_err omc_tre_command(omc_tre *t, const char *command, size_t len, char **resu
 		omc_tre_audit(t, "discover", actor_s, subject, ok ? "ok" : "refused", reason);
 	} else {
 		omc_mcim_event ev = (omc_mcim_event)0;
+		/* Another owner's MCIM gets the same answer as one that does not
+		 * exist, so that no SHO learns which ids others hold (MGT-6); the
+		 * audit record says which it was. */
+		const omc_tre_mcim_info *ri = mid ? omc_tre_reg_find(t, mid) : NULL;
+		bool visible = ri && (matched == OMC_ANCHOR_RO || !strcmp(ri->owner, so.iss));
+		const char *audit_reason = NULL;
 		if (command_event(&ev, cmd) != OMC_OK || !mid) {
 			reason = "unknown command";
+		} else if (!visible) {
+			reason = "no such MCIM";
+			audit_reason = ri ? "another owner's MCIM" : reason;
 		} else if (omc_tre_load_mcim(t, mid, &m) != OMC_OK) {
 			reason = "no such MCIM";
 		} else {
@@ -420,7 +429,7 @@ omc_err omc_tre_command(omc_tre *t, const char *command, size_t len, char **resu
 				reason = e == OMC_ERR_DENIED ? "not allowed" : omc_err_name(e);
 		}
 		if (!ok && reason && strcmp(reason, "not allowed") != 0)
-			omc_tre_audit(t, "command", actor_s, subject, "refused", reason);
+			omc_tre_audit(t, "command", actor_s, subject, "refused", audit_reason ? audit_reason : reason);
 	}
 	const omc_tre_mcim_info *r = mid ? omc_tre_reg_find(t, mid) : NULL;
 	const char *state = r && (!strcmp(r->owner, so.iss) || matched == OMC_ANCHOR_RO) ? omc_mcim_state_name(r->state)

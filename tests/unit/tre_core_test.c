@@ -270,10 +270,28 @@ static void test_commands(void **state)
 	r = result_of(t, c, &applied);
 	assert_false(applied);
 	assert_int_equal(find(t, "a1", reg)->state, OMC_MCIM_DEACTIVATED);
+	/* ... and cannot tell it from an id nobody holds: the same answer. */
+	char *c2 = tf_command("sho2", 2, d.tre_id, "activate", "zz9");
+	char *r2b = result_of(t, c2, &applied);
+	assert_false(applied);
+	uint8_t *p1, *p2;
+	size_t l1, l2;
+	assert_int_equal(omc_jws_peek(&p1, &l1, r, strlen(r)), OMC_OK);
+	assert_int_equal(omc_jws_peek(&p2, &l2, r2b, strlen(r2b)), OMC_OK);
+	json_t *j1 = json_loadb((const char *)p1, l1, 0, NULL), *j2 = json_loadb((const char *)p2, l2, 0, NULL);
+	assert_string_equal(json_string_value(json_object_get(j1, "reason")), "no such MCIM");
+	assert_string_equal(json_string_value(json_object_get(j2, "reason")), "no such MCIM");
+	assert_string_equal(json_string_value(json_object_get(j1, "state")), "");
+	json_decref(j1);
+	json_decref(j2);
+	omc_free(p1);
+	omc_free(p2);
+	omc_free(c2);
+	omc_free(r2b);
 	omc_free(c);
 	omc_free(r);
 	/* Discovery: each SHO sees its own MCIMs only (MGT-6). */
-	c = tf_command("sho2", 2, d.tre_id, "discover", "");
+	c = tf_command("sho2", 3, d.tre_id, "discover", "");
 	r = result_of(t, c, &applied);
 	assert_true(applied);
 	omc_jws_verified v;
@@ -282,7 +300,7 @@ static void test_commands(void **state)
 	omc_free(v.payload);
 	omc_free(c);
 	omc_free(r);
-	c = tf_command("sho2", 3, d.tre_id, "discover", "a1");
+	c = tf_command("sho2", 4, d.tre_id, "discover", "a1");
 	r = result_of(t, c, &applied);
 	assert_false(applied); /* asking for another SHO's MCIM */
 	omc_free(c);
