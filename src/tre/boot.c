@@ -74,6 +74,7 @@ void omc_tre_measure(omc_tre *t)
 			break;
 		}
 		omc_tre_component *tc = &t->comps[t->n_comps++];
+		memset(tc, 0, sizeof *tc); /* nothing left from an earlier measurement */
 		snprintf(tc->name, sizeof tc->name, "%s", json_string_value(name));
 		if (omc_hex_decode(tc->expected, 32, json_string_value(h), 64) != OMC_OK) {
 			ok = false;

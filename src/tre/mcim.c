@@ -234,17 +234,22 @@ static omc_err parse_sqn(omc_mcim *m, const json_t *o, bool from_package)
 	return OMC_OK;
 }
 
-static omc_err parse_names(char (*dst)[OMC_USER_NAME_MAX + 1], size_t cap, size_t *n, const json_t *arr,
-			   size_t max_len)
+/* An array of names into rows of `stride` bytes: MCIM ids (up to
+ * max_len), or user names (lower case only, as omc_users accepts them, so
+ * that an ACL entry that can never match is refused, not kept). */
+static omc_err parse_names(char *dst, size_t stride, size_t cap, size_t *n, const json_t *arr, size_t max_len,
+			   bool user_names)
 {
 	*n = 0;
 	if (!arr)
 		return OMC_OK;
-	OMC_ENSURE(json_is_array(arr) && json_array_size(arr) <= cap, OMC_ERR_BAD_FORMAT);
+	OMC_ENSURE(json_is_array(arr) && json_array_size(arr) <= cap && max_len < stride, OMC_ERR_BAD_FORMAT);
 	for (size_t i = 0; i < json_array_size(arr); i++) {
 		const json_t *e = json_array_get(arr, i);
 		OMC_ENSURE(json_is_string(e) && omc_mcim_valid_id(json_string_value(e), max_len), OMC_ERR_BAD_FORMAT);
-		OMC_TRY(copy_str(dst[i], OMC_USER_NAME_MAX + 1, json_string_value(e)));
+		for (const char *c = json_string_value(e); user_names && *c; c++)
+			OMC_ENSURE(!(*c >= 'A' && *c <= 'Z'), OMC_ERR_BAD_FORMAT);
+		OMC_TRY(copy_str(dst + i * stride, stride, json_string_value(e)));
 		(*n)++;
 	}
 	return OMC_OK;
@@ -312,11 +317,10 @@ static omc_err parse_all(omc_mcim *m, const json_t *o, bool from_package)
 	else
 		OMC_ENSURE(omc_aka_sqn_ms_init(&m->sqn, OMC_AKA_IND_BITS_DEFAULT, 0, 0) == OMC_OK, OMC_ERR_BUG);
 
-	OMC_TRY(parse_names(m->acl, OMC_MCIM_ACL_MAX, &m->n_acl, json_object_get(o, "acl"), OMC_USER_NAME_MAX));
-	char share[OMC_MCIM_SHARE_MAX][OMC_USER_NAME_MAX + 1];
-	OMC_TRY(parse_names(share, OMC_MCIM_SHARE_MAX, &m->n_share, json_object_get(o, "share"), OMC_USER_NAME_MAX));
-	for (size_t i = 0; i < m->n_share; i++)
-		OMC_TRY(copy_str(m->share[i], sizeof m->share[i], share[i]));
+	OMC_TRY(parse_names(&m->acl[0][0], sizeof m->acl[0], OMC_MCIM_ACL_MAX, &m->n_acl, json_object_get(o, "acl"),
+			    OMC_USER_NAME_MAX, true));
+	OMC_TRY(parse_names(&m->share[0][0], sizeof m->share[0], OMC_MCIM_SHARE_MAX, &m->n_share,
+			    json_object_get(o, "share"), OMC_MCIM_ID_MAX, false));
 
 	const json_t *p = json_object_get(o, "profile");
 	if (p) {

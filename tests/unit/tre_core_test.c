@@ -933,6 +933,60 @@ static void test_session_expires(void **state)
 	tf_dev_free(&d);
 }
 
+/* MGT-3: an MCIM uses another's AKA function only if both sharing policies
+ * name each other and both are activated; ids of the full 40 characters
+ * work in a policy. An ACL entry no user name could match is refused. */
+#define SHARED_KEY "key-012345678901234567890123456789abcdef"
+static json_t *mcim_sharing(const char *id, const char *imsi, const char *share_with)
+{
+	json_t *m = tf_mcim(id, "sho1", imsi, K1, OPC1);
+	assert_int_equal(json_object_set_new(m, "share", json_pack("[s]", share_with)), 0);
+	return m;
+}
+
+static void test_sharing(void **state)
+{
+	(void)state;
+	tf_dev d;
+	tf_dev_make(&d, NULL, NULL);
+	omc_tre *t = tf_open(&d);
+	omc_free(tf_provision(t, "sho1", 1, mcim_sharing(SHARED_KEY, "001020000000101", "app1")));
+	omc_free(tf_provision(t, "sho1", 2, mcim_sharing("app1", "001020000000102", SHARED_KEY)));
+	omc_free(tf_provision(t, "sho1", 3, mcim_sharing("app2", "001020000000103", SHARED_KEY)));
+	omc_aka_av av;
+	omc_aka_check_result r;
+	av_for(&av, K1, OPC1, 64);
+	assert_int_equal(omc_tre_aka_shared(t, &agent, "app1", SHARED_KEY, av.rand, av.autn, av.autn_len, &r), OMC_OK);
+	assert_int_equal(r.status, OMC_AKA_STATUS_OK);
+	assert_memory_equal(r.res, av.xres, 8);
+	/* app2 names the key, but the key does not name app2. */
+	av_for(&av, K1, OPC1, 96);
+	assert_int_equal(omc_tre_aka_shared(t, &agent, "app2", SHARED_KEY, av.rand, av.autn, av.autn_len, &r),
+			 OMC_ERR_DENIED);
+	/* Both must be activated. */
+	char *c = tf_command("sho1", 4, d.tre_id, "deactivate", "app1"), *res = NULL;
+	bool applied = false;
+	assert_int_equal(omc_tre_command(t, c, strlen(c), &res, &applied), OMC_OK);
+	assert_true(applied);
+	omc_free(c);
+	omc_free(res);
+	assert_int_equal(omc_tre_aka_shared(t, &agent, "app1", SHARED_KEY, av.rand, av.autn, av.autn_len, &r),
+			 OMC_ERR_BAD_STATE);
+	/* An ACL in upper case can never match a user: the package is refused. */
+	uint8_t nonce[16];
+	tl_rand(nonce, 16);
+	char *ev = NULL, *rc = NULL;
+	assert_int_equal(omc_tre_session_begin(t, nonce, 16, &ev), OMC_OK);
+	json_t *m = tf_mcim("app3", "sho1", "001020000000104", K1, OPC1);
+	assert_int_equal(json_object_set_new(m, "acl", json_pack("[s]", "Agent")), 0);
+	char *pkg = tf_package("sho1", 5, d.tre_id, nonce, 16, ev, m, true);
+	assert_int_equal(omc_tre_install(t, pkg, strlen(pkg), &rc), OMC_ERR_BAD_FORMAT);
+	omc_free(pkg);
+	omc_free(ev);
+	omc_tre_close(t);
+	tf_dev_free(&d);
+}
+
 int main(void)
 {
 	omc_proto_init();
@@ -940,6 +994,7 @@ int main(void)
 		cmocka_unit_test(test_factory_and_status),
 		cmocka_unit_test(test_pcid_aka_inside),
 		cmocka_unit_test(test_install_and_aka),
+		cmocka_unit_test(test_sharing),
 		cmocka_unit_test(test_session_expires),
 		cmocka_unit_test(test_package_refusals),
 		cmocka_unit_test(test_commands),
