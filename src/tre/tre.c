@@ -503,8 +503,15 @@ omc_err omc_tre_enter_lockdown(omc_tre *t, const char *reason)
 omc_err omc_tre_tamper(omc_tre *t, const char *reason)
 {
 	OMC_ENSURE(t != NULL && reason != NULL, OMC_ERR_BAD_ARG);
+	/* The reason goes into the state and the audit log, which hold
+	 * printable ASCII only: anything else (a sensor's raw bytes, UTF-8)
+	 * becomes '?', so that no input can keep the lockdown from being
+	 * recorded. */
 	char r[100];
 	snprintf(r, sizeof r, "tamper: %s", reason);
+	for (char *c = r; *c; c++)
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+			*c = '?';
 	return omc_tre_enter_lockdown(t, r);
 }
 

@@ -841,7 +841,12 @@ static void test_recovery_not_stalled_by_refusals(void **state)
 	assert_int_equal(omc_tre_recover(t, good, strlen(good)), OMC_OK);
 	assert_int_equal(omc_tre_get_state(t), OMC_TRE_PRISTINE);
 	/* The next lockdown is a new episode: the spent authorisation is stale. */
-	assert_int_equal(omc_tre_tamper(t, "later"), OMC_OK);
+	assert_int_equal(omc_tre_tamper(t, "later \xc3\xa9\n\x01"), OMC_OK); /* not ASCII: still recorded */
+	omc_tre_status st;
+	assert_int_equal(omc_tre_get_status(t, &st), OMC_OK);
+	assert_string_equal(st.lockdown_reason, "tamper: later ????");
+	uint64_t n_audit = 0;
+	assert_int_equal(omc_tre_audit_verify(t, &n_audit), OMC_OK);
 	assert_int_equal(omc_tre_recovery_counter(t, &again), OMC_OK);
 	assert_true(again > ctr);
 	assert_int_equal(omc_tre_recover(t, good, strlen(good)), OMC_ERR_DENIED);
