@@ -6,7 +6,11 @@
 #include "openmcim/common.h"
 #include "openmcim/cur.h"
 #include "openmcim/err.h"
+#include "openmcim/factory.h"
 #include "openmcim/log.h"
+#include "openmcim/proto.h"
+#include "openmcim/store.h"
+#include "openmcim/tre.h"
 #include "openmcim/util.h"
 
 /* "0.1.0" */

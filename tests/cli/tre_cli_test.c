@@ -11,7 +11,10 @@
 #include <ftw.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "openmcim/factory.h"
 
 static const char *bin;
 static char root[] = "/tmp/omc-tre-cli-XXXXXX";
@@ -921,6 +924,61 @@ static void test_no_secret_leaves(void **state)
 
 /* --- main --------------------------------------------------------------------------- */
 
+/* Recovery through the CLI: tamper, ask the counter, an authorisation the
+ * RO signed (saved with a trailing newline, as shells and editors leave
+ * it), recover: pristine again. A malformed or foreign authorisation is a
+ * refusal (exit 1); the same one twice is refused once spent.
+ * covers: TRE-4, SEC-5 */
+static void test_recover_round_trip(void **state)
+{
+	(void)state;
+	char d[512], auth[600];
+	json_t *m = make_device(d, sizeof d, "recover", NULL);
+	char tre_id[64];
+	snprintf(tre_id, sizeof tre_id, "%s", jstr(m, "tre_id"));
+	json_decref(m);
+	assert_int_equal(run("tre --dir '%s' tamper --reason 'probe'", d), 0);
+	assert_int_equal(run("tre --dir '%s' recovery-counter", d), 0);
+	json_t *c = parse_out();
+	json_int_t ctr = json_integer_value(json_object_get(c, "counter"));
+	assert_string_equal(jstr(c, "tre_id"), tre_id);
+	json_decref(c);
+
+	path(auth, sizeof auth, "recover-junk.jws");
+	write_file(auth, "a.b.c\n", 6);
+	expect_error(run("tre --dir '%s' recover --auth '%s'", d, auth), 1, "recover");
+	expect_state(d, "lockdown");
+
+	omc_key *k;
+	omc_cert *cert;
+	assert_int_equal(omc_pki_load(pki, "ro", &k, &cert), OMC_OK);
+	json_t *p = json_pack("{s:s,s:I,s:s,s:I,s:I}", "iss", "ro", "seq", (json_int_t)1, "tre", tre_id, "counter", ctr,
+			      "iat", (json_int_t)time(NULL));
+	char *payload = json_dumps(p, JSON_COMPACT), *jws = NULL;
+	json_decref(p);
+	const omc_cert *x5c[] = {cert};
+	assert_int_equal(omc_jws_sign(&jws, (const uint8_t *)payload, strlen(payload), k, x5c, 1, "omc-recovery+jwt"),
+			 OMC_OK);
+	char file[4096];
+	int n = snprintf(file, sizeof file, "%s\n", jws);
+	assert_true(n > 0 && (size_t)n < sizeof file);
+	path(auth, sizeof auth, "recover-good.jws");
+	write_file(auth, file, (size_t)n);
+	assert_int_equal(run("tre --dir '%s' recover --auth '%s'", d, auth), 0);
+	json_t *j = parse_out();
+	assert_string_equal(jstr(j, "state"), "pristine");
+	json_decref(j);
+	expect_state(d, "pristine");
+	/* Spent: not in lockdown any more, and stale after the next one. */
+	assert_int_equal(run("tre --dir '%s' tamper --reason 'again'", d), 0);
+	expect_error(run("tre --dir '%s' recover --auth '%s'", d, auth), 1, "recover");
+	expect_state(d, "lockdown");
+	omc_free(jws);
+	omc_free(payload);
+	omc_key_free(k);
+	omc_cert_free(cert);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -962,6 +1020,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_factory_usage),
 		cmocka_unit_test(test_tre_usage),
 		cmocka_unit_test(test_tamper_sticky),
+		cmocka_unit_test(test_recover_round_trip),
 		cmocka_unit_test(test_audit_verify),
 		cmocka_unit_test(test_no_secret_leaves),
 	};

@@ -178,7 +178,8 @@ static int do_user(omc_tre *t, const tre_args *a, const char *sub, const char *n
 	size_t pin_len = 0;
 	if (a->as) {
 		if (!read_pin(&pin, &pin_len))
-			return cli_usage_error("tre users", "no admin PIN on stdin");
+			return cli_usage_error(strcmp(sub, "user-add") ? "tre user-del" : "tre user-add",
+					       "no admin PIN on stdin");
 		omc_err e = omc_tre_user_auth(t, a->as, pin, pin_len, &admin);
 		omc_free(pin);
 		/* A wrong admin PIN is a refusal (exit 1), as in the step below. */
@@ -310,8 +311,16 @@ int cmd_tre(int argc, char **argv)
 	}
 	char *auth = NULL;
 	size_t auth_len = 0;
-	if (a.auth && !cli_read_file("tre recover", "--auth", a.auth, &auth, &auth_len, 1 << 20))
+	char label[40];
+	snprintf(label, sizeof label, "tre %s", sub);
+	if (a.auth && !cli_read_file(label, "--auth", a.auth, &auth, &auth_len, 1 << 20))
 		return CLI_USAGE;
+	/* A file written by a shell or an editor ends in a newline: the
+	 * compact serialisation has no white space, so trailing white space
+	 * is not part of the object. */
+	while (auth_len > 0 && (auth[auth_len - 1] == '\n' || auth[auth_len - 1] == '\r' ||
+				auth[auth_len - 1] == ' ' || auth[auth_len - 1] == '\t'))
+		auth[--auth_len] = '\0';
 
 	bool readonly = !strcmp(sub, "status") || !strcmp(sub, "registry") || !strcmp(sub, "audit") ||
 			!strcmp(sub, "certs") || !strcmp(sub, "users") || !strcmp(sub, "recovery-counter");
@@ -343,8 +352,13 @@ int cmd_tre(int argc, char **argv)
 		if (e == OMC_OK)
 			printf("{\"state\":\"%s\"}\n", omc_tre_state_name(omc_tre_get_state(t)));
 		else if (omc_err_category(e) == OMC_CAT_AUTH || omc_err_category(e) == OMC_CAT_POLICY ||
-			 e == OMC_ERR_TAMPERED)
-			rc = (fail(sub, e), CLI_FAIL), e = OMC_OK;
+			 omc_err_category(e) == OMC_CAT_INPUT || e == OMC_ERR_TAMPERED)
+			rc = (fail(sub, e), CLI_FAIL), e = OMC_OK; /* refused, malformed ones included */
+		else if (e == OMC_ERR_UNSUPPORTED) /* no store to rebuild: a failure, not a usage error */
+			rc = (fprintf(stderr, "openmcim tre recover: the store is destroyed; rebuilding it is not "
+					      "supported\n"),
+			      CLI_ERROR),
+			e = OMC_OK;
 	} else if (!strcmp(sub, "recovery-counter")) {
 		uint64_t ctr;
 		e = omc_tre_recovery_counter(t, &ctr);
@@ -355,6 +369,8 @@ int cmd_tre(int argc, char **argv)
 			printf("{\"tre_id\":\"%s\",\"counter\":%llu}\n", st.tre_id, (unsigned long long)ctr);
 	} else if (!strcmp(sub, "checkpoint")) {
 		e = omc_tre_audit_checkpoint(t, &out);
+		if (e == OMC_ERR_TAMPERED) /* the audit log is not intact: a negative result */
+			rc = (fail(sub, e), CLI_FAIL), e = OMC_OK;
 	} else if (!strcmp(sub, "attest")) {
 		e = omc_tre_attest(t, nonce, nonce_len, &out);
 	} else if (!strcmp(sub, "certs")) {
