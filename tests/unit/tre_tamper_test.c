@@ -1,0 +1,183 @@
+/* A flipped bit anywhere in any of the TRE's own files is found: the TRE
+ * refuses to open (no readable identity), locks down, reports a platform
+ * anomaly (and refuses MCIM use), or finds its audit log broken. Never
+ * does a changed file pass unnoticed. The store's files have their own
+ * test (store_tamper_test: every byte that matters, slot by slot); here
+ * they are checked through the TRE: a damaged state locks it down.
+ * covers: TRE-4, TRE-9, TRE-11, SEC-3, SEC-5, SEC-13, MGT-2 */
+#include "tre_fixture.h"
+
+typedef struct file {
+	char path[64];
+	uint8_t *data;
+	size_t len;
+} file;
+
+typedef struct image {
+	size_t n;
+	file f[32];
+} image;
+
+static void image_take(image *im, omc_memfs *fs)
+{
+	memset(im, 0, sizeof *im);
+	char *paths;
+	size_t len;
+	assert_int_equal(omc_memfs_list(fs, &paths, &len), OMC_OK);
+	for (size_t i = 0; i < len; i += strlen(paths + i) + 1) {
+		assert_true(im->n < 32 && strlen(paths + i) < sizeof im->f[0].path);
+		file *f = &im->f[im->n];
+		snprintf(f->path, sizeof f->path, "%s", paths + i);
+		if (omc_memfs_raw_get(fs, f->path, &f->data, &f->len) == OMC_OK)
+			im->n++;
+	}
+	omc_free(paths);
+}
+
+static void image_put(const image *im, omc_memfs *fs)
+{
+	for (size_t i = 0; i < im->n; i++)
+		assert_int_equal(omc_memfs_raw_put(fs, im->f[i].path, im->f[i].data, im->f[i].len), OMC_OK);
+}
+
+static void image_free(image *im)
+{
+	for (size_t i = 0; i < im->n; i++)
+		omc_free(im->f[i].data);
+	memset(im, 0, sizeof *im);
+}
+
+/* What the TRE made of the device; "" if it noticed nothing. */
+static const char *verdict(tf_dev *d)
+{
+	omc_tre_opts o = {.io = d->io, .store_io = d->store_io, .count_boot = true};
+	omc_tre *t = NULL;
+	omc_err e = omc_tre_open(&t, &o);
+	if (e != OMC_OK) {
+		assert_int_equal(e, OMC_ERR_CORRUPT); /* the only refusal to open */
+		return "no identity";
+	}
+	const char *v = "";
+	omc_tre_status st;
+	uint64_t n = 0;
+	assert_int_equal(omc_tre_get_status(t, &st), OMC_OK);
+	if (st.state == OMC_TRE_LOCKDOWN)
+		v = "lockdown";
+	else if (!st.platform_ok)
+		v = "platform anomaly";
+	else if (omc_tre_audit_verify(t, &n) != OMC_OK)
+		v = "audit broken";
+	else {
+		omc_tre_mcim_info reg[64];
+		size_t k;
+		assert_int_equal(omc_tre_registry(t, reg, 64, &k), OMC_OK);
+		for (size_t i = 0; i < k; i++)
+			if (reg[i].state == OMC_MCIM_BLOCKED)
+				v = "MCIM blocked";
+	}
+	if (!strcmp(v, "platform anomaly")) {
+		/* ... and then no MCIM is usable (SEC-3). */
+		uint8_t rand[16] = {1}, autn[16] = {2};
+		omc_aka_check_result r;
+		omc_tre_caller agent = {.kind = OMC_ACTOR_USER, .name = "agent"};
+		assert_int_equal(omc_tre_aka(t, &agent, "pcid", rand, autn, 16, &r), OMC_ERR_TAMPERED);
+	}
+	omc_tre_close(t);
+	return v;
+}
+
+static bool is_store_file(const tf_dev *d, const char *path)
+{
+	size_t bl = strlen(d->base);
+	return !strncmp(path + bl, "store/", 6);
+}
+
+static void test_every_file(void **state)
+{
+	(void)state;
+	tf_dev d;
+	tf_dev_make(&d, NULL, NULL);
+	/* Enough records for audit.log to exist, and an installed MCIM. */
+	omc_tre *t = tf_open(&d);
+	omc_free(tf_provision(t, "sho1", 1,
+			      tf_mcim("t1", "sho1", "001020000000111", "00112233445566778899aabbccddeeff",
+				      "ffeeddccbbaa99887766554433221100")));
+	for (int i = 0; i < 40; i++) {
+		uint8_t nonce[16];
+		tl_rand(nonce, 16);
+		char *ev = NULL;
+		assert_int_equal(omc_tre_session_begin(t, nonce, 16, &ev), OMC_OK);
+		omc_free(ev);
+	}
+	omc_tre_close(t);
+	omc_memfs_reboot(d.fs);
+	image im;
+	image_take(&im, d.fs);
+	/* The untouched device is clean. */
+	assert_string_equal(verdict(&d), "");
+	image_put(&im, d.fs);
+
+	size_t files = 0, flips = 0;
+	bool saw_audit = false;
+	for (size_t i = 0; i < im.n; i++) {
+		const file *f = &im.f[i];
+		if (is_store_file(&d, f->path) || f->len == 0)
+			continue;
+		files++;
+		saw_audit = saw_audit || strstr(f->path, "audit.log") != NULL;
+		/* First and last byte, and 30 spread between; each bit position
+		 * in turn. */
+		for (size_t k = 0; k < 32; k++) {
+			size_t pos = k == 31 ? f->len - 1 : k * f->len / 31;
+			uint8_t *copy = omc_alloc(f->len);
+			assert_non_null(copy);
+			memcpy(copy, f->data, f->len);
+			copy[pos] ^= (uint8_t)(1u << (k % 8));
+			assert_int_equal(omc_memfs_raw_put(d.fs, f->path, copy, f->len), OMC_OK);
+			omc_free(copy);
+			const char *v = verdict(&d);
+			if (!v[0])
+				fail_msg("bit %zu of byte %zu of %s changed, and nothing noticed", k % 8, pos, f->path);
+			flips++;
+			image_put(&im, d.fs);
+		}
+	}
+	/* device.key, identity.sealed, manifest.jws, two platform files, audit.log */
+	assert_true(files >= 6);
+	assert_true(saw_audit);
+	printf("# %zu flips in %zu files, each one noticed\n", flips, files);
+
+	/* The state object damaged in the active slot: lockdown (TRE-4). */
+	omc_tre_status st;
+	t = tf_open_ro(&d);
+	assert_int_equal(omc_tre_get_status(t, &st), OMC_OK);
+	omc_tre_close(t);
+	image_put(&im, d.fs);
+	char root[64];
+	snprintf(root, sizeof root, "%sstore/root.%c", d.base, st.generation % 2 ? 'a' : 'b');
+	for (size_t i = 0; i < im.n; i++) {
+		if (strcmp(im.f[i].path, root) != 0)
+			continue;
+		uint8_t *copy = omc_alloc(im.f[i].len);
+		assert_non_null(copy);
+		memcpy(copy, im.f[i].data, im.f[i].len);
+		copy[40] ^= 0x10;
+		assert_int_equal(omc_memfs_raw_put(d.fs, root, copy, im.f[i].len), OMC_OK);
+		omc_free(copy);
+	}
+	/* One root damaged: the other, older one is valid but behind the
+	 * counter: a rollback, and lockdown. */
+	assert_string_equal(verdict(&d), "lockdown");
+	image_free(&im);
+	tf_dev_free(&d);
+}
+
+int main(void)
+{
+	omc_proto_init();
+	omc_log_set_level(OMC_LOG_LEVEL_ERR);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_every_file),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
