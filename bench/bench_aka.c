@@ -149,8 +149,8 @@ int bench_aka(const bench_opts *o)
 	omc_aka_impl best = omc_aka_impl_auto();
 	batch_arg ba = {s, best};
 	double batch = rate(o->seconds, NSUB, run_milenage_batch, &ba);
-	double per_impl[4] = {0};
-	for (int i = OMC_AKA_IMPL_OPENSSL; i <= OMC_AKA_IMPL_VAES; i++) {
+	double per_impl[OMC_AKA_IMPL_LAST + 1] = {0};
+	for (int i = OMC_AKA_IMPL_OPENSSL; i <= OMC_AKA_IMPL_LAST; i++) {
 		if (!omc_aka_impl_available((omc_aka_impl)i))
 			continue;
 		batch_arg bi = {s, (omc_aka_impl)i};
@@ -190,7 +190,7 @@ int bench_aka(const bench_opts *o)
 		printf("%-40s %14.0f   (ceiling)\n", "AES-128 blocks, OpenSSL ECB 4 KiB", aes_bulk);
 		printf("%-40s %14.0f   (bound)\n", "Keccak-f[1600] permutations (nettle)", keccak);
 		printf("%-40s %14.0f   %.3f of AES blocks\n", "MILENAGE vectors, single call", single, single / aes);
-		for (int i = OMC_AKA_IMPL_OPENSSL; i <= OMC_AKA_IMPL_VAES; i++) {
+		for (int i = OMC_AKA_IMPL_OPENSSL; i <= OMC_AKA_IMPL_LAST; i++) {
 			if (per_impl[i] <= 0)
 				continue;
 			char label[64];

@@ -327,9 +327,11 @@ typedef enum omc_aka_impl {
 	OMC_AKA_IMPL_OPENSSL = 1, /* one vector at a time through OpenSSL */
 	OMC_AKA_IMPL_AESNI = 2,   /* AES-NI, 8 subscribers interleaved */
 	OMC_AKA_IMPL_VAES = 3,    /* VAES on 512-bit registers, 16 interleaved */
+	OMC_AKA_IMPL_VAES256 = 4, /* VAES on 256-bit registers (AVX2), 8 interleaved */
 } omc_aka_impl;
+#define OMC_AKA_IMPL_LAST OMC_AKA_IMPL_VAES256
 
-/* "auto", "openssl", "aesni", "vaes". */
+/* "auto", "openssl", "aesni", "vaes", "vaes256". */
 OMC_API const char *omc_aka_impl_name(omc_aka_impl impl);
 /* Whether this CPU (and build) can run impl. */
 OMC_API bool omc_aka_impl_available(omc_aka_impl impl);

@@ -32,6 +32,19 @@ bool omc_aka_x86_has_vaes(void)
 		return false;
 	return (b & bit_AVX512F) && (b & bit_AVX512BW) && (c & bit_VAES);
 }
+
+bool omc_aka_x86_has_vaes256(void)
+{
+	unsigned a, b, c, d;
+	if (!omc_aka_x86_has_aesni() || !__get_cpuid(1, &a, &b, &c, &d) || !(c & bit_OSXSAVE))
+		return false;
+	/* XMM and YMM state (XCR0 bits 1 and 2). */
+	if ((xcr0() & 0x6u) != 0x6u)
+		return false;
+	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+		return false;
+	return (b & bit_AVX2) && (c & bit_VAES);
+}
 #else
 bool omc_aka_x86_has_aesni(void)
 {
@@ -39,6 +52,11 @@ bool omc_aka_x86_has_aesni(void)
 }
 
 bool omc_aka_x86_has_vaes(void)
+{
+	return false;
+}
+
+bool omc_aka_x86_has_vaes256(void)
 {
 	return false;
 }

@@ -22,16 +22,20 @@ void omc_aes_end(omc_aes_sess *s);
 /* --- x86 AES-NI / VAES (aes_x86.c) ------------------------------------------- */
 bool omc_aka_x86_has_aesni(void);
 bool omc_aka_x86_has_vaes(void);
+bool omc_aka_x86_has_vaes256(void);
 /* MILENAGE batch kernels: constants with byte-multiple rotations only. */
 void omc_aka_milenage_batch_aesni(omc_aka_milenage_batch_out *out, const omc_aka_milenage_batch_in *in, size_t n,
 				  const omc_aka_milenage_consts *c);
 void omc_aka_milenage_batch_vaes(omc_aka_milenage_batch_out *out, const omc_aka_milenage_batch_in *in, size_t n,
 				 const omc_aka_milenage_consts *c);
+void omc_aka_milenage_batch_vaes256(omc_aka_milenage_batch_out *out, const omc_aka_milenage_batch_in *in, size_t n,
+				    const omc_aka_milenage_consts *c);
 /* Plain AES-128 ECB on the kernels' key schedule, for the test that checks
  * them block for block against OpenSSL. */
 void omc_aka_x86_aes128_ecb_aesni(uint8_t *out, const uint8_t key[16], const uint8_t *in, size_t nblocks);
 void omc_aka_x86_aes128_ecb_vaes(uint8_t *out, const uint8_t key[16], const uint8_t *in, size_t nblocks);
-/* Dispatches to the kernel of impl (AESNI or VAES); OMC_ERR_UNSUPPORTED if
+void omc_aka_x86_aes128_ecb_vaes256(uint8_t *out, const uint8_t key[16], const uint8_t *in, size_t nblocks);
+/* Dispatches to the kernel of impl (AESNI, VAES or VAES256); OMC_ERR_UNSUPPORTED if
  * the CPU lacks it. */
 OMC_API OMC_MUST_USE omc_err omc_aka_x86_aes128_ecb(uint8_t *out, const uint8_t key[16], const uint8_t *in,
 						    size_t nblocks, omc_aka_impl impl);

@@ -15,6 +15,8 @@ const char *omc_aka_impl_name(omc_aka_impl impl)
 		return "aesni";
 	case OMC_AKA_IMPL_VAES:
 		return "vaes";
+	case OMC_AKA_IMPL_VAES256:
+		return "vaes256";
 	}
 	return "unknown";
 }
@@ -29,6 +31,8 @@ bool omc_aka_impl_available(omc_aka_impl impl)
 		return omc_aka_x86_has_aesni();
 	case OMC_AKA_IMPL_VAES:
 		return omc_aka_x86_has_vaes();
+	case OMC_AKA_IMPL_VAES256:
+		return omc_aka_x86_has_vaes256();
 	}
 	return false;
 }
@@ -37,6 +41,8 @@ omc_aka_impl omc_aka_impl_auto(void)
 {
 	if (omc_aka_x86_has_vaes())
 		return OMC_AKA_IMPL_VAES;
+	if (omc_aka_x86_has_vaes256())
+		return OMC_AKA_IMPL_VAES256;
 	if (omc_aka_x86_has_aesni())
 		return OMC_AKA_IMPL_AESNI;
 	return OMC_AKA_IMPL_OPENSSL;
@@ -85,6 +91,9 @@ omc_err omc_aka_milenage_batch(omc_aka_milenage_batch_out *out, const omc_aka_mi
 	case OMC_AKA_IMPL_VAES:
 		omc_aka_milenage_batch_vaes(out, in, n, consts);
 		return OMC_OK;
+	case OMC_AKA_IMPL_VAES256:
+		omc_aka_milenage_batch_vaes256(out, in, n, consts);
+		return OMC_OK;
 	case OMC_AKA_IMPL_AESNI:
 		omc_aka_milenage_batch_aesni(out, in, n, consts);
 		return OMC_OK;
@@ -98,10 +107,13 @@ omc_err omc_aka_milenage_batch(omc_aka_milenage_batch_out *out, const omc_aka_mi
 omc_err omc_aka_x86_aes128_ecb(uint8_t *out, const uint8_t key[16], const uint8_t *in, size_t nblocks,
 			       omc_aka_impl impl)
 {
-	OMC_ENSURE(impl == OMC_AKA_IMPL_AESNI || impl == OMC_AKA_IMPL_VAES, OMC_ERR_BAD_ARG);
+	OMC_ENSURE(impl == OMC_AKA_IMPL_AESNI || impl == OMC_AKA_IMPL_VAES || impl == OMC_AKA_IMPL_VAES256,
+		   OMC_ERR_BAD_ARG);
 	OMC_ENSURE(omc_aka_impl_available(impl), OMC_ERR_UNSUPPORTED);
 	if (impl == OMC_AKA_IMPL_VAES)
 		omc_aka_x86_aes128_ecb_vaes(out, key, in, nblocks);
+	else if (impl == OMC_AKA_IMPL_VAES256)
+		omc_aka_x86_aes128_ecb_vaes256(out, key, in, nblocks);
 	else
 		omc_aka_x86_aes128_ecb_aesni(out, key, in, nblocks);
 	return OMC_OK;

@@ -24,10 +24,10 @@ static void openssl_ecb(uint8_t *out, const uint8_t key[16], const uint8_t *in, 
 static void test_kernels_match_openssl(void **state)
 {
 	(void)state;
-	static const omc_aka_impl impls[] = {OMC_AKA_IMPL_AESNI, OMC_AKA_IMPL_VAES};
+	static const omc_aka_impl impls[] = {OMC_AKA_IMPL_AESNI, OMC_AKA_IMPL_VAES, OMC_AKA_IMPL_VAES256};
 	uint8_t key[16], in[16 * 41], want[16 * 41], got[16 * 41];
 	size_t blocks = 0;
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < sizeof impls / sizeof impls[0]; i++) {
 		if (!omc_aka_impl_available(impls[i])) {
 			assert_int_equal(omc_aka_x86_aes128_ecb(got, key, in, 1, impls[i]), OMC_ERR_UNSUPPORTED);
 			print_message("%s: not on this CPU\n", omc_aka_impl_name(impls[i]));
@@ -103,7 +103,7 @@ static void check_batch(size_t n, const omc_aka_milenage_consts *cst)
 	tl_rand(in, n * sizeof *in);
 	for (size_t i = 0; i < n; i++)
 		single(&want[i], &in[i], cst);
-	for (int impl = OMC_AKA_IMPL_AUTO; impl <= OMC_AKA_IMPL_VAES; impl++) {
+	for (int impl = OMC_AKA_IMPL_AUTO; impl <= OMC_AKA_IMPL_LAST; impl++) {
 		if (!omc_aka_impl_available((omc_aka_impl)impl))
 			continue;
 		/* A guard element after the end must stay untouched. */
@@ -163,6 +163,7 @@ static void test_impl_names(void **state)
 	assert_string_equal(omc_aka_impl_name(OMC_AKA_IMPL_OPENSSL), "openssl");
 	assert_string_equal(omc_aka_impl_name(OMC_AKA_IMPL_AESNI), "aesni");
 	assert_string_equal(omc_aka_impl_name(OMC_AKA_IMPL_VAES), "vaes");
+	assert_string_equal(omc_aka_impl_name(OMC_AKA_IMPL_VAES256), "vaes256");
 	assert_true(omc_aka_impl_available(OMC_AKA_IMPL_OPENSSL));
 	assert_true(omc_aka_impl_available(omc_aka_impl_auto()));
 	assert_false(omc_aka_impl_available((omc_aka_impl)9));
