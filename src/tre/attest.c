@@ -146,22 +146,6 @@ omc_err omc_tre_session_begin(omc_tre *t, const uint8_t *nonce, size_t nonce_len
 
 /* --- the verifier's side -------------------------------------------------------------- */
 
-static omc_err str_claim(char *dst, size_t cap, const json_t *o, const char *key)
-{
-	const json_t *v = json_object_get(o, key);
-	OMC_ENSURE(json_is_string(v) && strlen(json_string_value(v)) < cap, OMC_ERR_BAD_FORMAT);
-	memcpy(dst, json_string_value(v), strlen(json_string_value(v)) + 1);
-	return OMC_OK;
-}
-
-static omc_err u64_claim(uint64_t *dst, const json_t *o, const char *key)
-{
-	const json_t *v = json_object_get(o, key);
-	OMC_ENSURE(json_is_integer(v) && json_integer_value(v) >= 0, OMC_ERR_BAD_FORMAT);
-	*dst = (uint64_t)json_integer_value(v);
-	return OMC_OK;
-}
-
 static omc_err hex_claim(uint8_t *dst, size_t n, const json_t *o, const char *key)
 {
 	const json_t *v = json_object_get(o, key);
@@ -183,20 +167,20 @@ static omc_err parse_claims(omc_evidence *ev, const json_t *o, const uint8_t *no
 		   OMC_ERR_BAD_FORMAT);
 	OMC_ENSURE(got_len == nonce_len && omc_ct_eq(got, nonce, nonce_len), OMC_ERR_DENIED);
 	uint64_t iat;
-	OMC_TRY(u64_claim(&iat, o, "iat"));
+	OMC_TRY(omc_tre_json_u64(&iat, o, "iat"));
 	ev->iat = (int64_t)iat;
-	OMC_TRY(str_claim(ev->tre_id, sizeof ev->tre_id, o, "tre_id"));
-	OMC_TRY(str_claim(ev->platform_id, sizeof ev->platform_id, o, "platform_id"));
-	OMC_TRY(str_claim(ev->model, sizeof ev->model, o, "model"));
-	OMC_TRY(str_claim(ev->tre_state, sizeof ev->tre_state, o, "tre_state"));
-	OMC_TRY(str_claim(ev->backend, sizeof ev->backend, o, "backend"));
-	OMC_TRY(str_claim(ev->sw_version, sizeof ev->sw_version, o, "sw_version"));
-	OMC_TRY(u64_claim(&ev->boot_count, o, "boot_count"));
-	OMC_TRY(u64_claim(&ev->generation, o, "generation"));
+	OMC_TRY(omc_tre_json_str(ev->tre_id, sizeof ev->tre_id, o, "tre_id"));
+	OMC_TRY(omc_tre_json_str(ev->platform_id, sizeof ev->platform_id, o, "platform_id"));
+	OMC_TRY(omc_tre_json_str(ev->model, sizeof ev->model, o, "model"));
+	OMC_TRY(omc_tre_json_str(ev->tre_state, sizeof ev->tre_state, o, "tre_state"));
+	OMC_TRY(omc_tre_json_str(ev->backend, sizeof ev->backend, o, "backend"));
+	OMC_TRY(omc_tre_json_str(ev->sw_version, sizeof ev->sw_version, o, "sw_version"));
+	OMC_TRY(omc_tre_json_u64(&ev->boot_count, o, "boot_count"));
+	OMC_TRY(omc_tre_json_u64(&ev->generation, o, "generation"));
 	OMC_TRY(hex_claim(ev->registry_digest, 32, o, "registry_digest"));
 	const json_t *a = json_object_get(o, "audit");
 	OMC_ENSURE(json_is_object(a), OMC_ERR_BAD_FORMAT);
-	OMC_TRY(u64_claim(&ev->audit_count, a, "count"));
+	OMC_TRY(omc_tre_json_u64(&ev->audit_count, a, "count"));
 	OMC_TRY(hex_claim(ev->audit_head, 32, a, "hash"));
 	const json_t *po = json_object_get(o, "platform_ok");
 	OMC_ENSURE(json_is_boolean(po), OMC_ERR_BAD_FORMAT);
@@ -211,7 +195,7 @@ static omc_err parse_claims(omc_evidence *ev, const json_t *o, const uint8_t *no
 	OMC_ENSURE(json_is_array(ms) && json_array_size(ms) <= OMC_EVIDENCE_MAX_MEASUREMENTS, OMC_ERR_BAD_FORMAT);
 	for (size_t i = 0; i < json_array_size(ms); i++) {
 		const json_t *m = json_array_get(ms, i), *ok = json_object_get(m, "ok");
-		OMC_TRY(str_claim(ev->measurements[i].name, sizeof ev->measurements[i].name, m, "name"));
+		OMC_TRY(omc_tre_json_str(ev->measurements[i].name, sizeof ev->measurements[i].name, m, "name"));
 		OMC_TRY(hex_claim(ev->measurements[i].digest, 32, m, "digest"));
 		OMC_ENSURE(json_is_boolean(ok), OMC_ERR_BAD_FORMAT);
 		ev->measurements[i].ok = json_is_true(ok);

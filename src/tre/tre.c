@@ -138,7 +138,7 @@ omc_err omc_tre_write_file(omc_store_io *io, const char *path, const uint8_t *da
 
 /* --- JSON helpers ----------------------------------------------------------------- */
 
-static omc_err json_str_copy(char *dst, size_t cap, const json_t *o, const char *key)
+omc_err omc_tre_json_str(char *dst, size_t cap, const json_t *o, const char *key)
 {
 	const json_t *v = json_object_get(o, key);
 	OMC_ENSURE(json_is_string(v) && strlen(json_string_value(v)) < cap, OMC_ERR_BAD_FORMAT);
@@ -146,7 +146,7 @@ static omc_err json_str_copy(char *dst, size_t cap, const json_t *o, const char 
 	return OMC_OK;
 }
 
-static omc_err json_u64(uint64_t *out, const json_t *o, const char *key)
+omc_err omc_tre_json_u64(uint64_t *out, const json_t *o, const char *key)
 {
 	const json_t *v = json_object_get(o, key);
 	OMC_ENSURE(json_is_integer(v) && json_integer_value(v) >= 0, OMC_ERR_BAD_FORMAT);
@@ -157,7 +157,7 @@ static omc_err json_u64(uint64_t *out, const json_t *o, const char *key)
 static omc_err head_from_json(omc_audit_head *h, const json_t *o)
 {
 	OMC_ENSURE(json_is_object(o), OMC_ERR_BAD_FORMAT);
-	OMC_TRY(json_u64(&h->count, o, "count"));
+	OMC_TRY(omc_tre_json_u64(&h->count, o, "count"));
 	const json_t *hv = json_object_get(o, "hash");
 	OMC_ENSURE(json_is_string(hv) && strlen(json_string_value(hv)) == 64, OMC_ERR_BAD_FORMAT);
 	OMC_ENSURE(omc_hex_decode(h->hash, 32, json_string_value(hv), 64) == OMC_OK, OMC_ERR_BAD_FORMAT);
@@ -201,7 +201,7 @@ static omc_err state_load(omc_tre *t)
 	OMC_ENSURE(o != NULL, OMC_ERR_CORRUPT);
 	omc_err e = OMC_OK;
 	const json_t *v;
-	if (json_u64(&t->boot_count, o, "boot_count") != OMC_OK ||
+	if (omc_tre_json_u64(&t->boot_count, o, "boot_count") != OMC_OK ||
 	    head_from_json(&t->audit_head, json_object_get(o, "audit")) != OMC_OK ||
 	    head_from_json(&t->audit_file, json_object_get(o, "audit_file")) != OMC_OK) {
 		e = OMC_ERR_CORRUPT;
@@ -210,14 +210,14 @@ static omc_err state_load(omc_tre *t)
 	/* The committed length of audit.log: bytes past it are a flush whose
 	 * commit did not land (torn or whole), and the tail still holds them. */
 	if (json_object_get(o, "audit_file_len")) {
-		if (json_u64(&t->audit_file_len, o, "audit_file_len") != OMC_OK) {
+		if (omc_tre_json_u64(&t->audit_file_len, o, "audit_file_len") != OMC_OK) {
 			e = OMC_ERR_CORRUPT;
 			goto out;
 		}
 		t->audit_len_known = true;
 	}
 	if (json_object_get(o, "lockdown_epoch")) {
-		if (json_u64(&t->lockdown_epoch, o, "lockdown_epoch") != OMC_OK) {
+		if (omc_tre_json_u64(&t->lockdown_epoch, o, "lockdown_epoch") != OMC_OK) {
 			e = OMC_ERR_CORRUPT;
 			goto out;
 		}
@@ -225,7 +225,7 @@ static omc_err state_load(omc_tre *t)
 	}
 	v = json_object_get(o, "lockdown");
 	t->lockdown = json_is_true(v);
-	if (json_str_copy(t->lockdown_reason, sizeof t->lockdown_reason, o, "lockdown_reason") != OMC_OK) {
+	if (omc_tre_json_str(t->lockdown_reason, sizeof t->lockdown_reason, o, "lockdown_reason") != OMC_OK) {
 		e = OMC_ERR_CORRUPT;
 		goto out;
 	}
@@ -238,8 +238,8 @@ static omc_err state_load(omc_tre *t)
 	for (size_t i = 0; i < json_array_size(v); i++) {
 		const json_t *it = json_array_get(v, i);
 		omc_tre_issuer *is = &t->issuers[t->n_issuers++];
-		if (json_str_copy(is->name, sizeof is->name, it, "name") != OMC_OK ||
-		    json_u64(&is->seq, it, "seq") != OMC_OK) {
+		if (omc_tre_json_str(is->name, sizeof is->name, it, "name") != OMC_OK ||
+		    omc_tre_json_u64(&is->seq, it, "seq") != OMC_OK) {
 			e = OMC_ERR_CORRUPT;
 			goto out;
 		}
@@ -271,7 +271,7 @@ static omc_err state_load(omc_tre *t)
 		const json_t *nv = json_object_get(v, "nonce"), *kv = json_object_get(v, "key");
 		uint64_t created = 0;
 		size_t nl = json_is_string(nv) ? strlen(json_string_value(nv)) : 0;
-		if (!json_is_string(kv) || nl < 16 || nl > 128 || nl % 2 || json_u64(&created, v, "created") != OMC_OK ||
+		if (!json_is_string(kv) || nl < 16 || nl > 128 || nl % 2 || omc_tre_json_u64(&created, v, "created") != OMC_OK ||
 		    omc_hex_decode(t->session_nonce, nl / 2, json_string_value(nv), nl) != OMC_OK) {
 			e = OMC_ERR_CORRUPT;
 			goto out;
@@ -707,9 +707,9 @@ static omc_err identity_load(omc_tre *t)
 	OMC_ENSURE(o != NULL, OMC_ERR_CORRUPT);
 	e = OMC_ERR_CORRUPT;
 	const json_t *k = json_object_get(o, "att_key"), *a = json_object_get(o, "anchors"), *p;
-	if (json_str_copy(t->tre_id, sizeof t->tre_id, o, "tre_id") != OMC_OK ||
-	    json_str_copy(t->platform_id, sizeof t->platform_id, o, "platform_id") != OMC_OK ||
-	    json_str_copy(t->model, sizeof t->model, o, "model") != OMC_OK || !json_is_string(k) || !json_is_object(a))
+	if (omc_tre_json_str(t->tre_id, sizeof t->tre_id, o, "tre_id") != OMC_OK ||
+	    omc_tre_json_str(t->platform_id, sizeof t->platform_id, o, "platform_id") != OMC_OK ||
+	    omc_tre_json_str(t->model, sizeof t->model, o, "model") != OMC_OK || !json_is_string(k) || !json_is_object(a))
 		goto out;
 	if (omc_key_from_pem(&t->att_key, json_string_value(k), strlen(json_string_value(k)), t->k_keys, 32) !=
 	    OMC_OK)
@@ -980,7 +980,7 @@ omc_err omc_audit_checkpoint_verify(const char *jws, size_t jws_len, const char 
 	omc_jws_verified_free(&v);
 	OMC_ENSURE(o != NULL, OMC_ERR_BAD_FORMAT);
 	omc_audit_head want;
-	omc_err e = json_u64(&want.count, o, "count");
+	omc_err e = omc_tre_json_u64(&want.count, o, "count");
 	const json_t *h = json_object_get(o, "head");
 	if (e == OMC_OK && (!json_is_string(h) || strlen(json_string_value(h)) != 64 ||
 			    omc_hex_decode(want.hash, 32, json_string_value(h), 64) != OMC_OK))

@@ -4,6 +4,8 @@
 
 #include <stdbool.h>
 
+#include <jansson.h>
+
 #include "openmcim/aka.h"
 #include "openmcim/tre.h"
 #include "util/util_internal.h"
@@ -328,6 +330,11 @@ OMC_MUST_USE omc_err omc_tre_hkdf(uint8_t out[32], const uint8_t ikm[32], const 
 
 /* AES-256-GCM sealing of a small file: magic(8) | nonce(12) | ct | tag(16),
  * AAD = magic. *out from omc_alloc. */
+/* A string member of o into dst (it must fit with its NUL), and an
+ * integer member that is not negative: OMC_ERR_BAD_FORMAT otherwise. */
+OMC_MUST_USE omc_err omc_tre_json_str(char *dst, size_t cap, const json_t *o, const char *key);
+OMC_MUST_USE omc_err omc_tre_json_u64(uint64_t *out, const json_t *o, const char *key);
+
 OMC_MUST_USE omc_err omc_tre_seal(uint8_t **out, size_t *out_len, const uint8_t key[32], const char magic[8],
 				  const uint8_t *pt, size_t len);
 OMC_MUST_USE omc_err omc_tre_unseal(uint8_t **pt, size_t *len, const uint8_t key[32], const char magic[8],

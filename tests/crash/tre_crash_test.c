@@ -31,12 +31,8 @@ static unsigned long n_points; /* (crash point, mode) pairs tried */
 
 /* --- device images ---------------------------------------------------------------- */
 
-#define IMG_MAX 32
 typedef struct img {
-	size_t n;
-	char path[IMG_MAX][64];
-	uint8_t *data[IMG_MAX];
-	size_t len[IMG_MAX];
+	tf_image files;
 	char base[32];
 	char tre_id[64];
 } img;
@@ -46,24 +42,14 @@ static void img_take(img *im, omc_memfs *fs, const tf_dev *d)
 	memset(im, 0, sizeof *im);
 	/* Only what is durable counts: a power cut first. */
 	omc_memfs_reboot(fs);
-	char *paths;
-	size_t len;
-	assert_int_equal(omc_memfs_list(fs, &paths, &len), OMC_OK);
-	for (size_t i = 0; i < len; i += strlen(paths + i) + 1) {
-		assert_true(im->n < IMG_MAX && strlen(paths + i) < sizeof im->path[0]);
-		snprintf(im->path[im->n], sizeof im->path[0], "%s", paths + i);
-		if (omc_memfs_raw_get(fs, im->path[im->n], &im->data[im->n], &im->len[im->n]) == OMC_OK)
-			im->n++; /* directories have no content */
-	}
-	omc_free(paths);
+	tf_image_take(&im->files, fs);
 	snprintf(im->base, sizeof im->base, "%s", d->base);
 	snprintf(im->tre_id, sizeof im->tre_id, "%s", d->tre_id);
 }
 
 static void img_free(img *im)
 {
-	for (size_t i = 0; i < im->n; i++)
-		omc_free(im->data[i]);
+	tf_image_free(&im->files);
 	memset(im, 0, sizeof *im);
 }
 
@@ -86,8 +72,7 @@ static void rig_load(rig *r, const img *im)
 {
 	memset(r, 0, sizeof *r);
 	assert_int_equal(omc_memfs_new(&r->fs), OMC_OK);
-	for (size_t i = 0; i < im->n; i++)
-		assert_int_equal(omc_memfs_raw_put(r->fs, im->path[i], im->data[i], im->len[i]), OMC_OK);
+	tf_image_put(&im->files, r->fs);
 	rig_io(r, im->base);
 }
 
@@ -336,21 +321,6 @@ static void run_kind(kind *k)
 
 /* --- the images -------------------------------------------------------------------- */
 
-static void av_for(omc_aka_av *av, uint64_t sqn)
-{
-	uint8_t k[16], opc[16], rand[16], s[6], amf[2] = {0x80, 0};
-	tl_hex(k, 16, K1);
-	tl_hex(opc, 16, OPC1);
-	tl_rand(rand, 16);
-	omc_store_be48(s, sqn);
-	omc_aka_cred c = {.alg = OMC_AKA_ALG_MILENAGE};
-	assert_int_equal(omc_aka_milenage_init(&c.u.milenage, k, opc, NULL), OMC_OK);
-	assert_int_equal(omc_aka_av_gen(av, &c, rand, s, amf), OMC_OK);
-	omc_aka_cred_wipe(&c);
-	omc_memzero(k, sizeof k);
-	omc_memzero(opc, sizeof opc);
-}
-
 static omc_tre *dev_open(tf_dev *d)
 {
 	omc_tre_opts o = {.io = d->io, .store_io = d->store_io};
@@ -423,7 +393,7 @@ static void test_commit_kinds(void **state)
 		if (i == 3) { /* before the block: activated */
 			/* AKA with the SQN committed before RES, while activated. */
 			kind a = {.name = "aka", .op = op_aka, .want = OMC_OK, .probe = probe_aka};
-			av_for(&a.av, 1000);
+			tf_av(&a.av, K1, OPC1, 1000);
 			img_take(&a.base, d.fs, &d);
 			run_kind(&a);
 			img_free(&a.base);

@@ -184,3 +184,46 @@ omc_cert *tf_m2mes_ca(void)
 	assert_int_equal(omc_pki_load(tf_pki(), "m2mes-ca", NULL, &c), OMC_OK);
 	return c;
 }
+
+void tf_av(omc_aka_av *av, const char *k_hex, const char *opc_hex, uint64_t sqn)
+{
+	uint8_t k[16], opc[16], rand[16], s[6], amf[2] = {0x80, 0};
+	tl_hex(k, 16, k_hex);
+	tl_hex(opc, 16, opc_hex);
+	tl_rand(rand, 16);
+	omc_store_be48(s, sqn);
+	omc_aka_cred c = {.alg = OMC_AKA_ALG_MILENAGE};
+	assert_int_equal(omc_aka_milenage_init(&c.u.milenage, k, opc, NULL), OMC_OK);
+	assert_int_equal(omc_aka_av_gen(av, &c, rand, s, amf), OMC_OK);
+	omc_aka_cred_wipe(&c);
+	omc_memzero(k, sizeof k);
+	omc_memzero(opc, sizeof opc);
+}
+
+void tf_image_take(tf_image *im, omc_memfs *fs)
+{
+	memset(im, 0, sizeof *im);
+	char *paths;
+	size_t len;
+	assert_int_equal(omc_memfs_list(fs, &paths, &len), OMC_OK);
+	for (size_t i = 0; i < len; i += strlen(paths + i) + 1) {
+		assert_true(im->n < TF_IMAGE_MAX && strlen(paths + i) < sizeof im->path[0]);
+		snprintf(im->path[im->n], sizeof im->path[0], "%s", paths + i);
+		if (omc_memfs_raw_get(fs, im->path[im->n], &im->data[im->n], &im->len[im->n]) == OMC_OK)
+			im->n++; /* directories have no content */
+	}
+	omc_free(paths);
+}
+
+void tf_image_put(const tf_image *im, omc_memfs *fs)
+{
+	for (size_t i = 0; i < im->n; i++)
+		assert_int_equal(omc_memfs_raw_put(fs, im->path[i], im->data[i], im->len[i]), OMC_OK);
+}
+
+void tf_image_free(tf_image *im)
+{
+	for (size_t i = 0; i < im->n; i++)
+		omc_free(im->data[i]);
+	memset(im, 0, sizeof *im);
+}

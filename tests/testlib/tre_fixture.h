@@ -48,5 +48,21 @@ char *tf_command(const char *who, uint64_t seq, const char *tre_id, const char *
 char *tf_provision(omc_tre *t, const char *who, uint64_t seq, json_t *mcim);
 /* Anchors for checking the TRE's evidence: the M2MES CA. */
 omc_cert *tf_m2mes_ca(void);
+/* The network's side of AKA for an MCIM: a vector from its K and OPc (hex),
+ * a random RAND, the given SQN and AMF 8000. */
+void tf_av(omc_aka_av *av, const char *k_hex, const char *opc_hex, uint64_t sqn);
+
+/* Every file of a memfs (its durable content), to put a device back as it
+ * was. */
+#define TF_IMAGE_MAX 32
+typedef struct tf_image {
+	size_t n;
+	char path[TF_IMAGE_MAX][64];
+	uint8_t *data[TF_IMAGE_MAX];
+	size_t len[TF_IMAGE_MAX];
+} tf_image;
+void tf_image_take(tf_image *im, omc_memfs *fs);
+void tf_image_put(const tf_image *im, omc_memfs *fs);
+void tf_image_free(tf_image *im);
 
 #endif

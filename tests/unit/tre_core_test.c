@@ -12,20 +12,6 @@
 
 static const omc_tre_caller agent = {.kind = OMC_ACTOR_USER, .name = "agent"};
 
-/* The network's side of AKA for an MCIM: a vector from its K and OPc. */
-static void av_for(omc_aka_av *av, const char *k_hex, const char *opc_hex, uint64_t sqn)
-{
-	uint8_t k[16], opc[16], rand[16], s[6], amf[2] = {0x80, 0};
-	tl_hex(k, 16, k_hex);
-	tl_hex(opc, 16, opc_hex);
-	tl_rand(rand, 16);
-	omc_store_be48(s, sqn);
-	omc_aka_cred c = {.alg = OMC_AKA_ALG_MILENAGE};
-	assert_int_equal(omc_aka_milenage_init(&c.u.milenage, k, opc, NULL), OMC_OK);
-	assert_int_equal(omc_aka_av_gen(av, &c, rand, s, amf), OMC_OK);
-	omc_aka_cred_wipe(&c);
-}
-
 static const omc_tre_mcim_info *find(omc_tre *t, const char *id, omc_tre_mcim_info *buf)
 {
 	size_t n;
@@ -74,7 +60,7 @@ static void test_pcid_aka_inside(void **state)
 	tf_dev_make(&d, NULL, pcid);
 	omc_tre *t = tf_open(&d);
 	omc_aka_av av;
-	av_for(&av, K1, OPC1, 33);
+	tf_av(&av, K1, OPC1, 33);
 	omc_aka_check_result r;
 	assert_int_equal(omc_tre_aka(t, &agent, "pcid", av.rand, av.autn, av.autn_len, &r), OMC_OK);
 	assert_int_equal(r.status, OMC_AKA_STATUS_OK);
@@ -88,7 +74,7 @@ static void test_pcid_aka_inside(void **state)
 	assert_int_equal(r.status, OMC_AKA_STATUS_SYNC_FAILURE);
 	/* A caller not in the ACL is refused (MGT-7). */
 	omc_tre_caller eve = {.kind = OMC_ACTOR_USER, .name = "eve"};
-	av_for(&av, K1, OPC1, 65);
+	tf_av(&av, K1, OPC1, 65);
 	assert_int_equal(omc_tre_aka(t, &eve, "pcid", av.rand, av.autn, av.autn_len, &r), OMC_ERR_DENIED);
 	assert_int_equal(omc_tre_aka(t, &agent, "nosuch", av.rand, av.autn, av.autn_len, &r), OMC_ERR_NOT_FOUND);
 	omc_tre_close(t);
@@ -113,7 +99,7 @@ static void test_install_and_aka(void **state)
 	omc_free(receipt);
 	assert_int_equal(omc_tre_get_state(t), OMC_TRE_PROVISIONED);
 	omc_aka_av av;
-	av_for(&av, K1, OPC1, 100);
+	tf_av(&av, K1, OPC1, 100);
 	omc_aka_check_result r;
 	assert_int_equal(omc_tre_aka(t, &agent, "sho1-0001", av.rand, av.autn, av.autn_len, &r), OMC_OK);
 	assert_int_equal(r.status, OMC_AKA_STATUS_OK);
@@ -364,7 +350,7 @@ static void test_tamper_lockdown_recovery(void **state)
 	assert_int_equal(omc_tre_tamper(t, "case opened"), OMC_OK);
 	assert_int_equal(omc_tre_get_state(t), OMC_TRE_LOCKDOWN);
 	omc_aka_av av;
-	av_for(&av, K1, OPC1, 200);
+	tf_av(&av, K1, OPC1, 200);
 	omc_aka_check_result r;
 	assert_int_equal(omc_tre_aka(t, &agent, "b1", av.rand, av.autn, av.autn_len, &r), OMC_ERR_LOCKDOWN);
 	omc_tre_close(t);
@@ -439,7 +425,7 @@ static void test_secure_boot(void **state)
 	assert_false(st.platform_ok);
 	assert_int_not_equal(st.state, OMC_TRE_LOCKDOWN);
 	omc_aka_av av;
-	av_for(&av, K1, OPC1, 33);
+	tf_av(&av, K1, OPC1, 33);
 	omc_aka_check_result r;
 	assert_int_equal(omc_tre_aka(t, &agent, "pcid", av.rand, av.autn, av.autn_len, &r), OMC_ERR_TAMPERED);
 	/* Nor does a credential go in, even in a session a validator let through. */
@@ -675,7 +661,7 @@ static void test_no_secret_on_disk(void **state)
 	omc_free(tf_provision(t, "sho1", 1, tf_mcim("s1", "sho1", "001020000000031", k2, opc2)));
 	assert_int_equal(omc_tre_user_add(t, NULL, "root", "admin", "493817", 6), OMC_OK);
 	omc_aka_av av;
-	av_for(&av, k2, opc2, 64);
+	tf_av(&av, k2, opc2, 64);
 	omc_aka_check_result r;
 	assert_int_equal(omc_tre_aka(t, &agent, "s1", av.rand, av.autn, av.autn_len, &r), OMC_OK);
 	omc_tre_close(t);
@@ -689,40 +675,43 @@ static void test_no_secret_on_disk(void **state)
 	tf_dev_free(&d);
 }
 
-/* Every file of a device, to put the whole device back as it was. */
-typedef struct fsnap {
+/* Damage the active slot's object region one byte at a time, each probe
+ * on the device as it was, until MCIM `id` comes up blocked in a TRE that
+ * is not locked down (MGT-2); the device is left in that state. False if no
+ * position did it. */
+static bool damage_until_blocked(tf_dev *d, const char *id, uint8_t mask, size_t step)
+{
+	omc_tre *t = tf_open_ro(d);
+	omc_tre_status st;
+	assert_int_equal(omc_tre_get_status(t, &st), OMC_OK);
+	omc_tre_close(t);
+	char path[64];
+	snprintf(path, sizeof path, "%sstore/objs.%c", d->base, st.generation % 2 ? 'a' : 'b');
+	uint8_t *o;
 	size_t n;
-	char path[32][64];
-	uint8_t *data[32];
-	size_t len[32];
-} fsnap;
-
-static void fsnap_take(fsnap *sn, omc_memfs *fs)
-{
-	memset(sn, 0, sizeof *sn);
-	char *paths;
-	size_t len;
-	assert_int_equal(omc_memfs_list(fs, &paths, &len), OMC_OK);
-	for (size_t i = 0; i < len; i += strlen(paths + i) + 1) {
-		assert_true(sn->n < 32 && strlen(paths + i) < 64);
-		snprintf(sn->path[sn->n], sizeof sn->path[0], "%s", paths + i);
-		if (omc_memfs_raw_get(fs, sn->path[sn->n], &sn->data[sn->n], &sn->len[sn->n]) == OMC_OK)
-			sn->n++; /* directories have no content */
+	assert_int_equal(omc_memfs_raw_get(d->fs, path, &o, &n), OMC_OK);
+	/* Opening commits (the boot count, the blocking): each probe starts
+	 * from the same device. */
+	tf_image sn;
+	tf_image_take(&sn, d->fs);
+	bool found = false;
+	for (size_t pos = 20; pos < n && !found; pos += step) {
+		tf_image_put(&sn, d->fs);
+		uint8_t *copy = omc_alloc(n);
+		assert_non_null(copy);
+		memcpy(copy, o, n);
+		copy[pos] ^= mask;
+		assert_int_equal(omc_memfs_raw_put(d->fs, path, copy, n), OMC_OK);
+		omc_free(copy);
+		t = tf_open(d);
+		omc_tre_mcim_info reg[64];
+		const omc_tre_mcim_info *c = find(t, id, reg);
+		found = omc_tre_get_state(t) != OMC_TRE_LOCKDOWN && c && c->state == OMC_MCIM_BLOCKED;
+		omc_tre_close(t);
 	}
-	omc_free(paths);
-}
-
-static void fsnap_restore(const fsnap *sn, omc_memfs *fs)
-{
-	for (size_t i = 0; i < sn->n; i++)
-		assert_int_equal(omc_memfs_raw_put(fs, sn->path[i], sn->data[i], sn->len[i]), OMC_OK);
-}
-
-static void fsnap_free(fsnap *sn)
-{
-	for (size_t i = 0; i < sn->n; i++)
-		omc_free(sn->data[i]);
-	memset(sn, 0, sizeof *sn);
+	tf_image_free(&sn);
+	omc_free(o);
+	return found;
 }
 
 static void test_mcim_integrity(void **state)
@@ -732,51 +721,15 @@ static void test_mcim_integrity(void **state)
 	tf_dev_make(&d, NULL, NULL);
 	omc_tre *t = tf_open(&d);
 	omc_free(tf_provision(t, "sho1", 1, tf_mcim("c1", "sho1", "001020000000041", K1, OPC1)));
-	uint64_t gen = 0;
-	omc_tre_status st;
-	assert_int_equal(omc_tre_get_status(t, &st), OMC_OK);
-	gen = st.generation;
 	omc_tre_close(t);
-	/* Damage the active slot's object region byte by byte until an MCIM
-	 * record (and only MCIM records) fails; then it is blocked (MGT-2). */
-	char path[64];
-	snprintf(path, sizeof path, "%sstore/objs.%c", d.base, gen % 2 ? 'a' : 'b');
-	uint8_t *o;
-	size_t n;
-	if (omc_memfs_raw_get(d.fs, path, &o, &n) != OMC_OK) {
-		snprintf(path, sizeof path, "%sstore/objs.%c", d.base, gen % 2 ? 'b' : 'a');
-		assert_int_equal(omc_memfs_raw_get(d.fs, path, &o, &n), OMC_OK);
-	}
-	/* Each probe starts from the same device: opening commits (the boot
-	 * count, the blocking), so everything is put back before the next. */
-	fsnap sn;
-	fsnap_take(&sn, d.fs);
-	size_t blocked_runs = 0;
-	for (size_t pos = 20; pos < n && blocked_runs == 0; pos += 37) {
-		fsnap_restore(&sn, d.fs);
-		uint8_t *copy = omc_alloc(n);
-		assert_non_null(copy);
-		memcpy(copy, o, n);
-		copy[pos] ^= 0x01;
-		assert_int_equal(omc_memfs_raw_put(d.fs, path, copy, n), OMC_OK);
-		omc_free(copy);
-		t = tf_open(&d);
-		omc_tre_mcim_info reg[64];
-		const omc_tre_mcim_info *c = find(t, "c1", reg);
-		if (omc_tre_get_state(t) != OMC_TRE_LOCKDOWN && c && c->state == OMC_MCIM_BLOCKED) {
-			blocked_runs++;
-			assert_int_equal(find(t, "pcid", reg)->state, OMC_MCIM_ACTIVATED);
-		}
-		omc_tre_close(t);
-	}
-	assert_int_equal(blocked_runs, 1);
+	/* A damaged record blocks that MCIM, and only that one. */
+	assert_true(damage_until_blocked(&d, "c1", 0x01, 37));
 	/* The blocking is durable: the next open still finds c1 blocked. */
 	t = tf_open(&d);
 	omc_tre_mcim_info reg[64];
 	assert_int_equal(find(t, "c1", reg)->state, OMC_MCIM_BLOCKED);
+	assert_int_equal(find(t, "pcid", reg)->state, OMC_MCIM_ACTIVATED);
 	omc_tre_close(t);
-	fsnap_free(&sn);
-	omc_free(o);
 	tf_dev_free(&d);
 }
 
@@ -910,44 +863,15 @@ static void test_damaged_pcid_stays_bootstrap(void **state)
 	(void)state;
 	tf_dev d;
 	tf_dev_make(&d, NULL, NULL);
+	assert_true(damage_until_blocked(&d, "pcid", 0x40, 29));
 	omc_tre *t = tf_open(&d);
-	omc_tre_status st;
-	assert_int_equal(omc_tre_get_status(t, &st), OMC_OK);
+	omc_tre_mcim_info reg[64];
+	const omc_tre_mcim_info *p = find(t, "pcid", reg);
+	assert_int_equal(p->state, OMC_MCIM_BLOCKED);
+	assert_string_equal(p->role, "bootstrap");
+	assert_string_equal(p->owner, "ico");
+	assert_int_equal(omc_tre_get_state(t), OMC_TRE_PRISTINE);
 	omc_tre_close(t);
-	char path[64];
-	uint8_t *o = NULL;
-	size_t n = 0;
-	for (int slot = 0; slot < 1; slot++) { /* the active slot */
-		snprintf(path, sizeof path, "%sstore/objs.%c", d.base, (st.generation + (unsigned)slot) % 2 ? 'a' : 'b');
-		if (omc_memfs_raw_get(d.fs, path, &o, &n) != OMC_OK)
-			o = NULL;
-	}
-	assert_non_null(o);
-	fsnap sn;
-	fsnap_take(&sn, d.fs);
-	bool found = false;
-	for (size_t pos = 20; pos < n && !found; pos += 29) {
-		fsnap_restore(&sn, d.fs);
-		uint8_t *copy = omc_alloc(n);
-		assert_non_null(copy);
-		memcpy(copy, o, n);
-		copy[pos] ^= 0x40;
-		assert_int_equal(omc_memfs_raw_put(d.fs, path, copy, n), OMC_OK);
-		omc_free(copy);
-		t = tf_open(&d);
-		omc_tre_mcim_info reg[64];
-		const omc_tre_mcim_info *p = find(t, "pcid", reg);
-		if (omc_tre_get_state(t) != OMC_TRE_LOCKDOWN && p && p->state == OMC_MCIM_BLOCKED) {
-			found = true;
-			assert_string_equal(p->role, "bootstrap");
-			assert_string_equal(p->owner, "ico");
-			assert_int_equal(omc_tre_get_state(t), OMC_TRE_PRISTINE);
-		}
-		omc_tre_close(t);
-	}
-	assert_true(found);
-	fsnap_free(&sn);
-	omc_free(o);
 	tf_dev_free(&d);
 }
 
@@ -1008,12 +932,12 @@ static void test_sharing(void **state)
 	omc_free(tf_provision(t, "sho1", 3, mcim_sharing("app2", "001020000000103", SHARED_KEY)));
 	omc_aka_av av;
 	omc_aka_check_result r;
-	av_for(&av, K1, OPC1, 64);
+	tf_av(&av, K1, OPC1, 64);
 	assert_int_equal(omc_tre_aka_shared(t, &agent, "app1", SHARED_KEY, av.rand, av.autn, av.autn_len, &r), OMC_OK);
 	assert_int_equal(r.status, OMC_AKA_STATUS_OK);
 	assert_memory_equal(r.res, av.xres, 8);
 	/* app2 names the key, but the key does not name app2. */
-	av_for(&av, K1, OPC1, 96);
+	tf_av(&av, K1, OPC1, 96);
 	assert_int_equal(omc_tre_aka_shared(t, &agent, "app2", SHARED_KEY, av.rand, av.autn, av.autn_len, &r),
 			 OMC_ERR_DENIED);
 	/* Both must be activated. */

@@ -7,46 +7,6 @@
  * covers: TRE-4, TRE-9, TRE-11, SEC-3, SEC-5, SEC-13, MGT-2 */
 #include "tre_fixture.h"
 
-typedef struct file {
-	char path[64];
-	uint8_t *data;
-	size_t len;
-} file;
-
-typedef struct image {
-	size_t n;
-	file f[32];
-} image;
-
-static void image_take(image *im, omc_memfs *fs)
-{
-	memset(im, 0, sizeof *im);
-	char *paths;
-	size_t len;
-	assert_int_equal(omc_memfs_list(fs, &paths, &len), OMC_OK);
-	for (size_t i = 0; i < len; i += strlen(paths + i) + 1) {
-		assert_true(im->n < 32 && strlen(paths + i) < sizeof im->f[0].path);
-		file *f = &im->f[im->n];
-		snprintf(f->path, sizeof f->path, "%s", paths + i);
-		if (omc_memfs_raw_get(fs, f->path, &f->data, &f->len) == OMC_OK)
-			im->n++;
-	}
-	omc_free(paths);
-}
-
-static void image_put(const image *im, omc_memfs *fs)
-{
-	for (size_t i = 0; i < im->n; i++)
-		assert_int_equal(omc_memfs_raw_put(fs, im->f[i].path, im->f[i].data, im->f[i].len), OMC_OK);
-}
-
-static void image_free(image *im)
-{
-	for (size_t i = 0; i < im->n; i++)
-		omc_free(im->f[i].data);
-	memset(im, 0, sizeof *im);
-}
-
 /* What the TRE made of the device; "" if it noticed nothing. */
 static const char *verdict(tf_dev *d)
 {
@@ -111,35 +71,37 @@ static void test_every_file(void **state)
 	}
 	omc_tre_close(t);
 	omc_memfs_reboot(d.fs);
-	image im;
-	image_take(&im, d.fs);
+	tf_image im;
+	tf_image_take(&im, d.fs);
 	/* The untouched device is clean. */
 	assert_string_equal(verdict(&d), "");
-	image_put(&im, d.fs);
+	tf_image_put(&im, d.fs);
 
 	size_t files = 0, flips = 0;
 	bool saw_audit = false;
 	for (size_t i = 0; i < im.n; i++) {
-		const file *f = &im.f[i];
-		if (is_store_file(&d, f->path) || f->len == 0)
+		const char *fpath = im.path[i];
+		const uint8_t *fdata = im.data[i];
+		size_t flen = im.len[i];
+		if (is_store_file(&d, fpath) || flen == 0)
 			continue;
 		files++;
-		saw_audit = saw_audit || strstr(f->path, "audit.log") != NULL;
+		saw_audit = saw_audit || strstr(fpath, "audit.log") != NULL;
 		/* First and last byte, and 30 spread between; each bit position
 		 * in turn. */
 		for (size_t k = 0; k < 32; k++) {
-			size_t pos = k == 31 ? f->len - 1 : k * f->len / 31;
-			uint8_t *copy = omc_alloc(f->len);
+			size_t pos = k == 31 ? flen - 1 : k * flen / 31;
+			uint8_t *copy = omc_alloc(flen);
 			assert_non_null(copy);
-			memcpy(copy, f->data, f->len);
+			memcpy(copy, fdata, flen);
 			copy[pos] ^= (uint8_t)(1u << (k % 8));
-			assert_int_equal(omc_memfs_raw_put(d.fs, f->path, copy, f->len), OMC_OK);
+			assert_int_equal(omc_memfs_raw_put(d.fs, fpath, copy, flen), OMC_OK);
 			omc_free(copy);
 			const char *v = verdict(&d);
 			if (!v[0])
-				fail_msg("bit %zu of byte %zu of %s changed, and nothing noticed", k % 8, pos, f->path);
+				fail_msg("bit %zu of byte %zu of %s changed, and nothing noticed", k % 8, pos, fpath);
 			flips++;
-			image_put(&im, d.fs);
+			tf_image_put(&im, d.fs);
 		}
 	}
 	/* device.key, identity.sealed, manifest.jws, two platform files, audit.log */
@@ -152,23 +114,23 @@ static void test_every_file(void **state)
 	t = tf_open_ro(&d);
 	assert_int_equal(omc_tre_get_status(t, &st), OMC_OK);
 	omc_tre_close(t);
-	image_put(&im, d.fs);
+	tf_image_put(&im, d.fs);
 	char root[64];
 	snprintf(root, sizeof root, "%sstore/root.%c", d.base, st.generation % 2 ? 'a' : 'b');
 	for (size_t i = 0; i < im.n; i++) {
-		if (strcmp(im.f[i].path, root) != 0)
+		if (strcmp(im.path[i], root) != 0)
 			continue;
-		uint8_t *copy = omc_alloc(im.f[i].len);
+		uint8_t *copy = omc_alloc(im.len[i]);
 		assert_non_null(copy);
-		memcpy(copy, im.f[i].data, im.f[i].len);
+		memcpy(copy, im.data[i], im.len[i]);
 		copy[40] ^= 0x10;
-		assert_int_equal(omc_memfs_raw_put(d.fs, root, copy, im.f[i].len), OMC_OK);
+		assert_int_equal(omc_memfs_raw_put(d.fs, root, copy, im.len[i]), OMC_OK);
 		omc_free(copy);
 	}
 	/* One root damaged: the other, older one is valid but behind the
 	 * counter: a rollback, and lockdown. */
 	assert_string_equal(verdict(&d), "lockdown");
-	image_free(&im);
+	tf_image_free(&im);
 	tf_dev_free(&d);
 }
 
