@@ -43,6 +43,16 @@ OMC_API OMC_MUST_USE omc_err omc_key_to_pem(char **pem, size_t *pem_len, const o
 					     const uint8_t *pass, size_t pass_len);
 OMC_API OMC_MUST_USE omc_err omc_key_from_pem(omc_key **k, const char *pem, size_t pem_len, const uint8_t *pass,
 					       size_t pass_len);
+/* A private key sealed under a 32-byte random key-encryption key (AES-256-GCM
+ * over the scalar and the public point, 130 bytes; docs/objects.md): for
+ * keys that a random key already protects, where PEM's password-based
+ * derivation would only cost time. *out from omc_alloc. Opening:
+ * OMC_ERR_AUTH_FAILED for another key or any changed byte,
+ * OMC_ERR_BAD_FORMAT for a wrong length or a scalar that does not match. */
+OMC_API OMC_MUST_USE omc_err omc_key_seal(uint8_t **out, size_t *out_len, const omc_key *k,
+					   const uint8_t kek[OMC_STATIC_LEN(32)]);
+OMC_API OMC_MUST_USE omc_err omc_key_unseal(omc_key **k, const uint8_t *in, size_t len,
+					     const uint8_t kek[OMC_STATIC_LEN(32)]);
 /* Public JWK ({"kty":"EC","crv":"P-256","x":...,"y":...}), *json from
  * omc_alloc; and back. Anything but a P-256 point on the curve is refused. */
 OMC_API OMC_MUST_USE omc_err omc_key_to_jwk(char **json, const omc_key *k);

@@ -16,7 +16,6 @@
 
 #include "proto/proto_internal.h"
 
-#define P256_GROUP "prime256v1"
 
 /* --- checks and conversions ----------------------------------------------------- */
 

@@ -114,6 +114,9 @@ OMC_AUTO_DEFINE(omc_key, omc_key_free)
 
 /* OMC_ENSURE for a call into OpenSSL: on failure the thread's OpenSSL error
  * queue is emptied too, so that no stale entry outlives the call. */
+/* OpenSSL's name of the one curve. */
+#define P256_GROUP "prime256v1"
+
 #define OMC_OSSL_ENSURE(cond, err)                   \
 	do {                                         \
 		if (!(cond)) {                       \

@@ -79,13 +79,44 @@ out:
 	return e;
 }
 
+/* The session's key, sealed under k_keys (omc_key_seal), to and from the
+ * base64url kept in the TRE state. */
+static omc_err session_key_seal(char **out, const omc_key *k, const uint8_t k_keys[32])
+{
+	uint8_t *b;
+	size_t n;
+	OMC_TRY(omc_key_seal(&b, &n, k, k_keys));
+	size_t cap = omc_b64_encoded_len(n, OMC_B64_URL) + 1;
+	char *s = omc_alloc(cap);
+	omc_err e = s ? omc_b64_encode(s, cap, b, n, OMC_B64_URL) : OMC_ERR_NOMEM;
+	omc_free(b);
+	if (e != OMC_OK) {
+		omc_free(s);
+		return e;
+	}
+	*out = s;
+	return OMC_OK;
+}
+
+omc_err omc_tre_session_key(omc_tre *t, omc_key **k)
+{
+	OMC_ENSURE(t->session && t->session_key, OMC_ERR_BAD_STATE);
+	uint8_t b[256];
+	size_t n;
+	OMC_ENSURE(omc_b64_decode(b, sizeof b, &n, t->session_key, strlen(t->session_key), OMC_B64_URL) == OMC_OK,
+		   OMC_ERR_CORRUPT);
+	omc_err e = omc_key_unseal(k, b, n, t->k_keys);
+	omc_memzero(b, sizeof b);
+	return e == OMC_OK ? OMC_OK : OMC_ERR_CORRUPT;
+}
+
 omc_err omc_tre_attest(omc_tre *t, const uint8_t *nonce, size_t nonce_len, char **out)
 {
 	OMC_ENSURE(t && out, OMC_ERR_BAD_ARG);
 	omc_key *eph = NULL;
 	if (t->session && !t->lockdown) {
 		omc_key *priv;
-		if (omc_key_from_pem(&priv, t->session_key_pem, strlen(t->session_key_pem), t->k_keys, 32) == OMC_OK) {
+		if (omc_tre_session_key(t, &priv) == OMC_OK) {
 			if (omc_key_public(&eph, priv) != OMC_OK)
 				eph = NULL; /* evidence without a download key */
 			omc_key_free(priv);
@@ -103,8 +134,7 @@ omc_err omc_tre_session_begin(omc_tre *t, const uint8_t *nonce, size_t nonce_len
 	omc_key *eph;
 	OMC_TRY(omc_key_generate(&eph));
 	char *pem;
-	size_t pem_len;
-	omc_err e = omc_key_to_pem(&pem, &pem_len, eph, true, t->k_keys, 32);
+	omc_err e = session_key_seal(&pem, eph, t->k_keys);
 	if (e != OMC_OK) {
 		omc_key_free(eph);
 		return e;
@@ -114,12 +144,12 @@ omc_err omc_tre_session_begin(omc_tre *t, const uint8_t *nonce, size_t nonce_len
 	uint8_t old_nonce[64];
 	size_t old_len = t->session_nonce_len;
 	memcpy(old_nonce, t->session_nonce, sizeof old_nonce);
-	char *old_pem = t->session_key_pem;
+	char *old_pem = t->session_key;
 	int64_t old_created = t->session_created;
 	t->session = true;
 	memcpy(t->session_nonce, nonce, nonce_len);
 	t->session_nonce_len = nonce_len;
-	t->session_key_pem = pem;
+	t->session_key = pem;
 	t->session_created = omc_tre_now(t);
 	omc_audit_event ev = {.time = omc_tre_now(t), .event = "session", .actor = "tre", .subject = "tre",
 			      .result = "ok", .detail = "provisioning session opened"};
@@ -128,7 +158,7 @@ omc_err omc_tre_session_begin(omc_tre *t, const uint8_t *nonce, size_t nonce_len
 		t->session = had;
 		memcpy(t->session_nonce, old_nonce, sizeof old_nonce);
 		t->session_nonce_len = old_len;
-		t->session_key_pem = old_pem;
+		t->session_key = old_pem;
 		t->session_created = old_created;
 		omc_free(pem);
 		omc_key_free(eph);

@@ -121,7 +121,7 @@ static omc_err install_checked(omc_tre *t, const char *package, size_t len, char
 	/* Decrypt with the session's ephemeral key: only this TRE, in this
 	 * session, can open the package (SEC-9). */
 	omc_key *eph;
-	OMC_TRY(omc_key_from_pem(&eph, t->session_key_pem, strlen(t->session_key_pem), t->k_keys, 32));
+	OMC_TRY(omc_tre_session_key(t, &eph));
 	uint8_t *inner;
 	size_t inner_len;
 	omc_err e = omc_jwe_decrypt(&inner, &inner_len, package, len, eph);
@@ -197,9 +197,9 @@ static omc_err install_checked(omc_tre *t, const char *package, size_t len, char
 	e = omc_tre_issuer_set(t, so.iss, so.seq);
 	if (e != OMC_OK)
 		goto out;
-	char *sess_pem = t->session_key_pem;
+	char *sess_pem = t->session_key;
 	t->session = false;
-	t->session_key_pem = NULL;
+	t->session_key = NULL;
 	omc_tre_txn x;
 	omc_tre_txn_init(&x);
 	e = omc_tre_txn_put_mcim(&x, &m);
@@ -214,7 +214,7 @@ static omc_err install_checked(omc_tre *t, const char *package, size_t len, char
 		if (omc_tre_issuer_set(t, so.iss, old_seq) != OMC_OK)
 			OMC_LOG_ERR("tre", "could not restore the issuer sequence of %s", so.iss);
 		t->session = true;
-		t->session_key_pem = sess_pem;
+		t->session_key = sess_pem;
 		goto out;
 	}
 	omc_free(sess_pem);

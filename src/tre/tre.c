@@ -183,8 +183,8 @@ static void tail_clear(omc_tre *t)
 
 static void session_clear(omc_tre *t)
 {
-	omc_free(t->session_key_pem);
-	t->session_key_pem = NULL;
+	omc_free(t->session_key);
+	t->session_key = NULL;
 	t->session = false;
 	omc_memzero(t->session_nonce, sizeof t->session_nonce);
 	t->session_nonce_len = 0;
@@ -279,12 +279,12 @@ static omc_err state_load(omc_tre *t)
 		t->session_nonce_len = nl / 2;
 		t->session_created = (int64_t)created;
 		size_t kl = strlen(json_string_value(kv));
-		t->session_key_pem = omc_alloc(kl + 1);
-		if (!t->session_key_pem) {
+		t->session_key = omc_alloc(kl + 1);
+		if (!t->session_key) {
 			e = OMC_ERR_NOMEM;
 			goto out;
 		}
-		memcpy(t->session_key_pem, json_string_value(kv), kl + 1);
+		memcpy(t->session_key, json_string_value(kv), kl + 1);
 		t->session = true;
 	}
 out:
@@ -320,7 +320,7 @@ static omc_err state_dump(const omc_tre *t, char *const *tail, size_t n_tail, co
 	if (t->session) {
 		char nh[129];
 		if (omc_hex_encode(nh, sizeof nh, t->session_nonce, t->session_nonce_len) != OMC_OK ||
-		    json_object_set_new(o, "session", json_pack("{s:s,s:s,s:I}", "nonce", nh, "key", t->session_key_pem,
+		    json_object_set_new(o, "session", json_pack("{s:s,s:s,s:I}", "nonce", nh, "key", t->session_key,
 								 "created", (json_int_t)t->session_created)))
 			goto out;
 	}

@@ -274,7 +274,7 @@ struct omc_tre {
 	bool session;
 	uint8_t session_nonce[64];
 	size_t session_nonce_len;
-	char *session_key_pem; /* encrypted PEM */
+	char *session_key; /* base64url of the key sealed under k_keys (omc_key_seal) */
 	int64_t session_created;
 
 	/* secure boot */
@@ -330,6 +330,10 @@ OMC_MUST_USE omc_err omc_tre_hkdf(uint8_t out[32], const uint8_t ikm[32], const 
 
 /* AES-256-GCM sealing of a small file: magic(8) | nonce(12) | ct | tag(16),
  * AAD = magic. *out from omc_alloc. */
+/* The provisioning session's private key (attest.c): OMC_ERR_BAD_STATE
+ * without a session, OMC_ERR_CORRUPT if it does not open. */
+OMC_MUST_USE omc_err omc_tre_session_key(omc_tre *t, omc_key **k);
+
 /* A string member of o into dst (it must fit with its NUL), and an
  * integer member that is not negative: OMC_ERR_BAD_FORMAT otherwise. */
 OMC_MUST_USE omc_err omc_tre_json_str(char *dst, size_t cap, const json_t *o, const char *key);
