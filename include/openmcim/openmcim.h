@@ -8,6 +8,7 @@
 #include "openmcim/err.h"
 #include "openmcim/factory.h"
 #include "openmcim/log.h"
+#include "openmcim/net.h"
 #include "openmcim/proto.h"
 #include "openmcim/store.h"
 #include "openmcim/tre.h"
