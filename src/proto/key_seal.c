@@ -11,7 +11,6 @@
 
 #include <openssl/core_names.h>
 #include <openssl/param_build.h>
-#include <openssl/rand.h>
 
 #include "proto/proto_internal.h"
 
@@ -23,28 +22,6 @@
 
 OMC_AUTO_DEFINE(OSSL_PARAM_BLD, OSSL_PARAM_BLD_free)
 OMC_AUTO_DEFINE(OSSL_PARAM, OSSL_PARAM_free)
-
-static omc_err gcm(uint8_t *out, const uint8_t *in, size_t len, const uint8_t kek[32],
-		   const uint8_t nonce[SEAL_NONCE], uint8_t tag[SEAL_TAG], bool enc)
-{
-	OMC_AUTO(EVP_CIPHER_CTX) c = EVP_CIPHER_CTX_new();
-	OMC_OSSL_ENSURE(c != NULL, OMC_ERR_NOMEM);
-	int n = 0;
-	OMC_OSSL_ENSURE(EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, kek, nonce, enc ? 1 : 0) == 1, OMC_ERR_CRYPTO);
-	OMC_OSSL_ENSURE(EVP_CipherUpdate(c, NULL, &n, (const uint8_t *)SEAL_MAGIC, SEAL_HDR) == 1, OMC_ERR_CRYPTO);
-	OMC_OSSL_ENSURE(EVP_CipherUpdate(c, out, &n, in, (int)len) == 1 && (size_t)n == len, OMC_ERR_CRYPTO);
-	if (!enc)
-		OMC_OSSL_ENSURE(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, SEAL_TAG, tag) == 1, OMC_ERR_CRYPTO);
-	int fin = EVP_CipherFinal_ex(c, out + len, &n);
-	if (!enc && fin != 1) {
-		ERR_clear_error();
-		OMC_BAIL(OMC_ERR_AUTH_FAILED);
-	}
-	OMC_OSSL_ENSURE(fin == 1, OMC_ERR_CRYPTO);
-	if (enc)
-		OMC_OSSL_ENSURE(EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, SEAL_TAG, tag) == 1, OMC_ERR_CRYPTO);
-	return OMC_OK;
-}
 
 omc_err omc_key_seal(uint8_t **out, size_t *out_len, const omc_key *k, const uint8_t kek[32])
 {
@@ -61,7 +38,7 @@ omc_err omc_key_seal(uint8_t **out, size_t *out_len, const omc_key *k, const uin
 	memcpy(b, SEAL_MAGIC, SEAL_HDR);
 	omc_err e = omc_rand_bytes(b + SEAL_HDR, SEAL_NONCE);
 	if (e == OMC_OK)
-		e = gcm(b + SEAL_HDR + SEAL_NONCE, pt, SEAL_PT, kek, b + SEAL_HDR, b + n - SEAL_TAG, true);
+		e = omc_aead_seal(b + SEAL_HDR + SEAL_NONCE, b + n - SEAL_TAG, kek, b + SEAL_HDR, b, SEAL_HDR, pt, SEAL_PT);
 	if (e != OMC_OK) {
 		omc_free(b);
 		return e;
@@ -77,10 +54,12 @@ omc_err omc_key_unseal(omc_key **k, const uint8_t *in, size_t len, const uint8_t
 	*k = NULL;
 	OMC_ENSURE(len == SEAL_HDR + SEAL_NONCE + SEAL_PT + SEAL_TAG && !memcmp(in, SEAL_MAGIC, SEAL_HDR),
 		   OMC_ERR_BAD_FORMAT);
-	uint8_t pt[SEAL_PT + 16], tag[SEAL_TAG];
+	uint8_t pt[SEAL_PT];
 	OMC_DEFER_WIPE(pt);
-	memcpy(tag, in + len - SEAL_TAG, SEAL_TAG);
-	OMC_TRY(gcm(pt, in + SEAL_HDR + SEAL_NONCE, SEAL_PT, kek, in + SEAL_HDR, tag, false));
+	omc_err e = omc_aead_open(pt, kek, in + SEAL_HDR, in, SEAL_HDR, in + SEAL_HDR + SEAL_NONCE, SEAL_PT,
+				  in + len - SEAL_TAG);
+	OMC_ENSURE(e != OMC_ERR_MAC_FAILURE, OMC_ERR_AUTH_FAILED);
+	OMC_TRY(e);
 	OMC_ENSURE(pt[OMC_P256_LEN] == 0x04, OMC_ERR_BAD_FORMAT);
 
 	OMC_AUTO(BIGNUM) d = BN_secure_new();

@@ -56,27 +56,6 @@ omc_err omc_tre_hkdf(uint8_t out[32], const uint8_t ikm[32], const char *info)
 	return OMC_OK;
 }
 
-static omc_err gcm(bool enc, uint8_t *out, const uint8_t key[32], const uint8_t nonce[12], const uint8_t *aad,
-		   size_t aad_len, const uint8_t *in, size_t len, uint8_t tag[16])
-{
-	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
-	OMC_ENSURE(c != NULL, OMC_ERR_NOMEM);
-	int ok = 1, n = 0;
-	ok &= EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, key, nonce, enc ? 1 : 0);
-	ok &= EVP_CipherUpdate(c, NULL, &n, aad, (int)aad_len);
-	if (len)
-		ok &= EVP_CipherUpdate(c, out, &n, in, (int)len);
-	if (!enc)
-		ok &= EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, 16, tag);
-	int fin = EVP_CipherFinal_ex(c, out + (len ? (size_t)n : 0), &n);
-	if (enc && fin == 1)
-		ok &= EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, tag);
-	EVP_CIPHER_CTX_free(c);
-	OMC_ENSURE(ok == 1, OMC_ERR_CRYPTO);
-	OMC_ENSURE(fin == 1, OMC_ERR_CORRUPT);
-	return OMC_OK;
-}
-
 omc_err omc_tre_seal(uint8_t **out, size_t *out_len, const uint8_t key[32], const char magic[8], const uint8_t *pt,
 		     size_t len)
 {
@@ -87,7 +66,7 @@ omc_err omc_tre_seal(uint8_t **out, size_t *out_len, const uint8_t key[32], cons
 	memcpy(b, magic, 8);
 	omc_err e = omc_rand_bytes(b + 8, 12);
 	if (e == OMC_OK)
-		e = gcm(true, b + 20, key, b + 8, b, 8, pt, len, b + 20 + len);
+		e = omc_aead_seal(b + 20, b + 20 + len, key, b + 8, b, 8, pt, len);
 	if (e != OMC_OK) {
 		omc_free(b);
 		return e;
@@ -104,9 +83,7 @@ omc_err omc_tre_unseal(uint8_t **pt, size_t *len, const uint8_t key[32], const c
 	size_t n = in_len - 36;
 	uint8_t *b = omc_alloc(n + 1);
 	OMC_ENSURE(b != NULL, OMC_ERR_NOMEM);
-	uint8_t tag[16];
-	memcpy(tag, in + 20 + n, 16);
-	omc_err e = gcm(false, b, key, in + 8, in, 8, in + 20, n, tag);
+	omc_err e = omc_aead_open(b, key, in + 8, in, 8, in + 20, n, in + 20 + n);
 	if (e != OMC_OK) {
 		omc_free(b);
 		OMC_BAIL(OMC_ERR_CORRUPT);

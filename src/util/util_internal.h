@@ -66,6 +66,21 @@ static inline void omc_wipe_guard_run_(struct omc_wipe_guard *g)
 		}                                                                     \
 	} while (0)
 
+/* AES-256-GCM (src/util/aead.c). ct and pt are len bytes (they may be the
+ * same buffer); open returns OMC_ERR_MAC_FAILURE for a tag that does not
+ * check, and then wipes pt. */
+#define OMC_AEAD_KEY_LEN 32
+#define OMC_AEAD_NONCE_LEN 12
+#define OMC_AEAD_TAG_LEN 16
+OMC_API OMC_MUST_USE omc_err omc_aead_seal(uint8_t *ct, uint8_t tag[OMC_STATIC_LEN(OMC_AEAD_TAG_LEN)],
+					    const uint8_t key[OMC_STATIC_LEN(OMC_AEAD_KEY_LEN)],
+					    const uint8_t nonce[OMC_STATIC_LEN(OMC_AEAD_NONCE_LEN)], const uint8_t *aad,
+					    size_t aad_len, const uint8_t *pt, size_t len);
+OMC_API OMC_MUST_USE omc_err omc_aead_open(uint8_t *pt, const uint8_t key[OMC_STATIC_LEN(OMC_AEAD_KEY_LEN)],
+					    const uint8_t nonce[OMC_STATIC_LEN(OMC_AEAD_NONCE_LEN)], const uint8_t *aad,
+					    size_t aad_len, const uint8_t *ct, size_t len,
+					    const uint8_t tag[OMC_STATIC_LEN(OMC_AEAD_TAG_LEN)]);
+
 /* Test-only hooks exist only in the test archive (omc_t). */
 #ifdef OMC_TEST_HOOKS
 /* Make the n-th allocation from now fail (1 = the next one); 0 disables. */
