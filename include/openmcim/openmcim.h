@@ -10,6 +10,7 @@
 #include "openmcim/log.h"
 #include "openmcim/net.h"
 #include "openmcim/proto.h"
+#include "openmcim/server.h"
 #include "openmcim/store.h"
 #include "openmcim/tre.h"
 #include "openmcim/util.h"
