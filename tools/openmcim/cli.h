@@ -24,6 +24,8 @@ typedef struct cli_cmd {
 int cmd_aka(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+/* The demo's TRE part (demo_tre.c): the number of failed steps. */
+int demo_tre(void);
 int cmd_factory(int argc, char **argv);
 int cmd_tre(int argc, char **argv);
 
