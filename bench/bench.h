@@ -18,5 +18,6 @@ void bench_pin(void);
 
 int bench_aka(const bench_opts *o);
 int bench_tre(const bench_opts *o);
+int bench_server(const bench_opts *o);
 
 #endif
