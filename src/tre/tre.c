@@ -519,6 +519,19 @@ struct reg_walk {
 	omc_err err;
 };
 
+/* Whether owner/id is the factory PCID the sealed identity names. */
+static bool is_factory_pcid(const omc_tre *t, const char *owner, const char *id)
+{
+	if (!t->factory_pcid)
+		return false;
+	json_error_t je;
+	json_t *p = json_loadb(t->factory_pcid, t->factory_pcid_len, 0, &je);
+	const char *po = json_string_value(json_object_get(p, "owner")), *pi = json_string_value(json_object_get(p, "id"));
+	bool same = po && pi && !strcmp(po, owner) && !strcmp(pi, id);
+	json_decref(p); /* freed through omc_free: the PCID's secrets are wiped */
+	return same;
+}
+
 static void reg_add(void *arg, const char *id)
 {
 	struct reg_walk *w = arg;
@@ -533,8 +546,24 @@ static void reg_add(void *arg, const char *id)
 		e = omc_mcim_parse(&m, buf, len);
 		omc_free(buf);
 	}
-	if (e != OMC_OK)
-		return; /* unreadable: blocked at open (MGT-2) */
+	if (e != OMC_OK) {
+		/* Unreadable (MGT-2): a read-write open has already replaced it by
+		 * a blocked record; a read-only one shows it blocked all the same,
+		 * named by its object id "mcim/OWNER/ID". */
+		const char *owner = id + 5, *slash = strchr(owner, '/');
+		if (strncmp(id, "mcim/", 5) != 0 || !slash)
+			return;
+		omc_tre_mcim_info *r = &t->reg[t->n_reg++];
+		memset(r, 0, sizeof *r);
+		snprintf(r->owner, sizeof r->owner, "%.*s", (int)(slash - owner), owner);
+		snprintf(r->id, sizeof r->id, "%s", slash + 1);
+		r->role = omc_mcim_role_name(is_factory_pcid(t, r->owner, r->id) ? OMC_MCIM_ROLE_BOOTSTRAP
+										    : OMC_MCIM_ROLE_OPERATIONAL);
+		r->type = "unknown";
+		r->alg = "unknown";
+		r->state = OMC_MCIM_BLOCKED;
+		return;
+	}
 	omc_tre_mcim_info *r = &t->reg[t->n_reg++];
 	memset(r, 0, sizeof *r);
 	snprintf(r->id, sizeof r->id, "%s", m.id);
@@ -1034,19 +1063,6 @@ static void note_bad(void *arg, const char *id)
 	} else {
 		w->core = true;
 	}
-}
-
-/* Whether owner/id is the factory PCID the sealed identity names. */
-static bool is_factory_pcid(const omc_tre *t, const char *owner, const char *id)
-{
-	if (!t->factory_pcid)
-		return false;
-	json_error_t je;
-	json_t *p = json_loadb(t->factory_pcid, t->factory_pcid_len, 0, &je);
-	const char *po = json_string_value(json_object_get(p, "owner")), *pi = json_string_value(json_object_get(p, "id"));
-	bool same = po && pi && !strcmp(po, owner) && !strcmp(pi, id);
-	json_decref(p); /* freed through omc_free: the PCID's secrets are wiped */
-	return same;
 }
 
 /* MGT-2: replace an unreadable MCIM record by a blocked one without

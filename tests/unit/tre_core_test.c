@@ -679,7 +679,7 @@ static void test_no_secret_on_disk(void **state)
  * on the device as it was, until MCIM `id` comes up blocked in a TRE that
  * is not locked down (MGT-2); the device is left in that state. False if no
  * position did it. */
-static bool damage_until_blocked(tf_dev *d, const char *id, uint8_t mask, size_t step)
+static bool damage_until_blocked(tf_dev *d, const char *id, uint8_t mask, size_t step, bool ro)
 {
 	omc_tre *t = tf_open_ro(d);
 	omc_tre_status st;
@@ -703,7 +703,7 @@ static bool damage_until_blocked(tf_dev *d, const char *id, uint8_t mask, size_t
 		copy[pos] ^= mask;
 		assert_int_equal(omc_memfs_raw_put(d->fs, path, copy, n), OMC_OK);
 		omc_free(copy);
-		t = tf_open(d);
+		t = ro ? tf_open_ro(d) : tf_open(d);
 		omc_tre_mcim_info reg[64];
 		const omc_tre_mcim_info *c = find(t, id, reg);
 		found = omc_tre_get_state(t) != OMC_TRE_LOCKDOWN && c && c->state == OMC_MCIM_BLOCKED;
@@ -723,7 +723,7 @@ static void test_mcim_integrity(void **state)
 	omc_free(tf_provision(t, "sho1", 1, tf_mcim("c1", "sho1", "001020000000041", K1, OPC1)));
 	omc_tre_close(t);
 	/* A damaged record blocks that MCIM, and only that one. */
-	assert_true(damage_until_blocked(&d, "c1", 0x01, 37));
+	assert_true(damage_until_blocked(&d, "c1", 0x01, 37, false));
 	/* The blocking is durable: the next open still finds c1 blocked. */
 	t = tf_open(&d);
 	omc_tre_mcim_info reg[64];
@@ -858,12 +858,39 @@ static void test_recovery_not_stalled_by_refusals(void **state)
 
 /* A damaged PCID is blocked and stays a bootstrap MCIM: the TRE does not
  * turn "provisioned" (MGT-2). covers: MGT-2, MGT-5, SEC-3 */
+/* A read-only open (openmcim tre status) shows a damaged record as
+ * blocked, with its owner and id, before any read-write open has replaced
+ * it; its AKA is refused. covers: MGT-2, MGT-5 */
+static void test_readonly_sees_damage(void **state)
+{
+	(void)state;
+	tf_dev d;
+	tf_dev_make(&d, NULL, NULL);
+	omc_tre *t = tf_open(&d);
+	omc_free(tf_provision(t, "sho1", 1, tf_mcim("c2", "sho1", "001020000000042", K1, OPC1)));
+	omc_tre_close(t);
+	assert_true(damage_until_blocked(&d, "c2", 0x01, 37, true));
+	t = tf_open_ro(&d);
+	omc_tre_mcim_info reg[64];
+	const omc_tre_mcim_info *c = find(t, "c2", reg);
+	assert_int_equal(c->state, OMC_MCIM_BLOCKED);
+	assert_string_equal(c->owner, "sho1");
+	assert_string_equal(c->role, "operational");
+	assert_int_equal(find(t, "pcid", reg)->state, OMC_MCIM_ACTIVATED);
+	omc_aka_av av;
+	omc_aka_check_result r;
+	tf_av(&av, K1, OPC1, 64);
+	assert_int_not_equal(omc_tre_aka(t, &agent, "c2", av.rand, av.autn, av.autn_len, &r), OMC_OK);
+	omc_tre_close(t);
+	tf_dev_free(&d);
+}
+
 static void test_damaged_pcid_stays_bootstrap(void **state)
 {
 	(void)state;
 	tf_dev d;
 	tf_dev_make(&d, NULL, NULL);
-	assert_true(damage_until_blocked(&d, "pcid", 0x40, 29));
+	assert_true(damage_until_blocked(&d, "pcid", 0x40, 29, false));
 	omc_tre *t = tf_open(&d);
 	omc_tre_mcim_info reg[64];
 	const omc_tre_mcim_info *p = find(t, "pcid", reg);
@@ -986,6 +1013,7 @@ int main(void)
 		cmocka_unit_test(test_no_secret_on_disk),
 		cmocka_unit_test(test_mcim_integrity),
 		cmocka_unit_test(test_damaged_pcid_stays_bootstrap),
+		cmocka_unit_test(test_readonly_sees_damage),
 		cmocka_unit_test(test_rollback_locks_down),
 	};
 	return cmocka_run_group_tests(tests, NULL, logs_hold_no_secret);
