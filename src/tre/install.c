@@ -375,6 +375,15 @@ omc_err omc_tre_command(omc_tre *t, const char *command, size_t len, char **resu
 		json_decref(so.claims);
 		OMC_BAIL(OMC_ERR_DENIED);
 	}
+	/* A command may say until when it holds ("exp", seconds since the
+	 * epoch), so that one signed but held back does not stay good for
+	 * ever; an expired one consumes nothing. */
+	const json_t *exp = json_object_get(so.claims, "exp");
+	if (exp && (!json_is_integer(exp) || json_integer_value(exp) < omc_tre_now(t))) {
+		refuse(t, "command", actor_s, "tre", OMC_ERR_DENIED, "expired");
+		json_decref(so.claims);
+		OMC_BAIL(OMC_ERR_DENIED);
+	}
 	/* An authentic, fresh command consumes its sequence number whatever
 	 * the outcome; the state and the audit record go in one commit below,
 	 * or alone for a refusal. */

@@ -772,6 +772,16 @@ static omc_err users_commit(omc_tre *t, const omc_users *next, const omc_audit_e
 	return e;
 }
 
+/* The audit actor of a user-management change: "user:NAME" of the admin
+ * who made it, or "tre" for the first admin (nobody to vouch for it). */
+static const char *admin_actor(char *buf, size_t cap, const omc_tre_caller *admin)
+{
+	if (!admin)
+		return "tre";
+	snprintf(buf, cap, "user:%.32s", admin->name);
+	return buf;
+}
+
 static bool is_admin(const omc_tre *t, const omc_tre_caller *c)
 {
 	if (!c || c->kind != OMC_ACTOR_USER)
@@ -798,9 +808,10 @@ omc_err omc_tre_user_add(omc_tre *t, const omc_tre_caller *admin, const char *na
 	if (e == OMC_OK) {
 		char subj[48];
 		snprintf(subj, sizeof subj, "user:%s", name);
+		char actor[48];
 		omc_audit_event ev = {.time = omc_tre_now(t),
 				      .event = "user_add",
-				      .actor = admin ? "user" : "tre",
+				      .actor = admin_actor(actor, sizeof actor, admin),
 				      .subject = subj,
 				      .result = "ok",
 				      .detail = role};
@@ -818,7 +829,9 @@ omc_err omc_tre_user_del(omc_tre *t, const omc_tre_caller *admin, const char *na
 	omc_users next = t->users;
 	omc_err e = omc_users_del(&next, name);
 	if (e == OMC_OK) {
-		omc_audit_event ev = {.time = omc_tre_now(t), .event = "user_del", .actor = "user", .subject = name,
+		char actor[48];
+		omc_audit_event ev = {.time = omc_tre_now(t), .event = "user_del",
+				      .actor = admin_actor(actor, sizeof actor, admin), .subject = name,
 				      .result = "ok", .detail = ""};
 		e = users_commit(t, &next, &ev);
 	}
@@ -834,7 +847,9 @@ omc_err omc_tre_user_unblock(omc_tre *t, const omc_tre_caller *admin, const char
 	omc_users next = t->users;
 	omc_err e = omc_users_unblock(&next, name);
 	if (e == OMC_OK) {
-		omc_audit_event ev = {.time = omc_tre_now(t), .event = "user_unblock", .actor = "user", .subject = name,
+		char actor[48];
+		omc_audit_event ev = {.time = omc_tre_now(t), .event = "user_unblock",
+				      .actor = admin_actor(actor, sizeof actor, admin), .subject = name,
 				      .result = "ok", .detail = ""};
 		e = users_commit(t, &next, &ev);
 	}

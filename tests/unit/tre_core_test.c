@@ -249,6 +249,16 @@ static void test_commands(void **state)
 	/* Replayed: refused. */
 	char *r2 = NULL;
 	assert_int_equal(omc_tre_command(t, c, strlen(c), &r2, &applied), OMC_ERR_DENIED);
+	/* Past its "exp": refused, and its sequence number is not used up. */
+	{
+		json_t *p = json_pack("{s:s,s:I,s:s,s:s,s:s,s:I,s:I}", "iss", "sho1", "seq", (json_int_t)3, "tre", d.tre_id,
+				      "cmd", "activate", "mcim", "a1", "iat", (json_int_t)time(NULL), "exp",
+				      (json_int_t)time(NULL) - 10);
+		char *old = tf_sign("sho1", "omc-command+jwt", p);
+		assert_int_equal(omc_tre_command(t, old, strlen(old), &r2, &applied), OMC_ERR_DENIED);
+		omc_free(old);
+		assert_int_equal(find(t, "a1", reg)->state, OMC_MCIM_DEACTIVATED);
+	}
 	omc_free(c);
 	omc_free(r);
 	/* Another SHO may not touch it (invariant 6); refused with a signed result. */
@@ -489,6 +499,21 @@ static void test_users(void **state)
 	omc_tre_caller admin;
 	assert_int_equal(omc_tre_user_auth(t, "root", "9876", 4, &admin), OMC_OK);
 	assert_int_equal(omc_tre_user_add(t, &admin, "bob", "user", "1234", 4), OMC_OK);
+	/* The audit record names the admin who did it. */
+	{
+		char *recs = NULL;
+		size_t rl = 0;
+		assert_int_equal(omc_tre_audit_export(t, &recs, &rl), OMC_OK);
+		const char *at = strstr(recs, "\"subject\":\"user:bob\"");
+		assert_non_null(at);
+		const char *line = at;
+		while (line > recs && line[-1] != '\n')
+			line--;
+		const char *end = strchr(at, '\n');
+		assert_non_null(end);
+		assert_non_null(memmem(line, (size_t)(end - line), "\"actor\":\"user:root\"", 19));
+		omc_free(recs);
+	}
 	omc_tre_caller bob;
 	assert_int_equal(omc_tre_user_auth(t, "bob", "0000", 4, &bob), OMC_ERR_AUTH_FAILED);
 	assert_int_equal(omc_tre_user_auth(t, "nobody", "0000", 4, &bob), OMC_ERR_AUTH_FAILED);
