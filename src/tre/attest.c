@@ -257,6 +257,10 @@ omc_err omc_evidence_verify(omc_evidence *ev, const char *jws, size_t len, const
 	omc_jws_verified_free(&v);
 	omc_err e = o ? parse_claims(ev, o, nonce, nonce_len) : OMC_ERR_BAD_FORMAT;
 	json_decref(o);
+	/* The TRE speaks for itself only: tre_id is its certificate's CN. */
+	char cn[64];
+	if (e == OMC_OK && (omc_cert_subject_cn(cn, sizeof cn, ev->leaf) != OMC_OK || strcmp(cn, ev->tre_id) != 0))
+		e = OMC_ERR_DENIED;
 	if (e != OMC_OK)
 		omc_evidence_free(ev);
 	return e;

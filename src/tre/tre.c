@@ -998,8 +998,16 @@ omc_err omc_audit_checkpoint_verify(const char *jws, size_t jws_len, const char 
 	OMC_TRY(omc_jws_verify_x5c(&v, jws, jws_len, anchors, n_anchors, "omc-audit-checkpoint+jwt", 0));
 	json_error_t je;
 	json_t *o = json_loadb((const char *)v.payload, v.len, JSON_REJECT_DUPLICATES, &je);
+	char cn[64];
+	omc_err ce = omc_cert_subject_cn(cn, sizeof cn, v.leaf);
 	omc_jws_verified_free(&v);
 	OMC_ENSURE(o != NULL, OMC_ERR_BAD_FORMAT);
+	/* The checkpoint's "tre" is the TRE whose certificate signed it. */
+	const json_t *tre = json_object_get(o, "tre");
+	if (ce != OMC_OK || !json_is_string(tre) || strcmp(json_string_value(tre), cn) != 0) {
+		json_decref(o);
+		OMC_BAIL(OMC_ERR_DENIED);
+	}
 	omc_audit_head want;
 	omc_err e = omc_tre_json_u64(&want.count, o, "count");
 	const json_t *h = json_object_get(o, "head");

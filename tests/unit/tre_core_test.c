@@ -1016,6 +1016,77 @@ static void test_sharing(void **state)
 	tf_dev_free(&d);
 }
 
+/* Re-sign a JWS's payload with claim `key` set to `val`, by a certificate
+ * with CN `cn` that the M2MES CA issued (a genuine TRE of another id). */
+static char *resign(const char *jws, const char *typ, const char *key, const char *val, const char *cn)
+{
+	uint8_t *payload;
+	size_t len;
+	assert_int_equal(omc_jws_peek(&payload, &len, jws, strlen(jws)), OMC_OK);
+	json_t *o = json_loadb((const char *)payload, len, 0, NULL);
+	omc_free(payload);
+	assert_non_null(o);
+	assert_int_equal(json_object_set_new(o, key, json_string(val)), 0);
+	char *s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	omc_key *ca_key, *k;
+	omc_cert *ca, *leaf;
+	assert_int_equal(omc_pki_load(tf_pki(), "m2mes-ca", &ca_key, &ca), OMC_OK);
+	assert_int_equal(omc_key_generate(&k), OMC_OK);
+	omc_cert_req req = {.subject_cn = cn, .days = 30};
+	assert_int_equal(omc_cert_issue(&leaf, &req, k, ca, ca_key), OMC_OK);
+	const omc_cert *x5c[] = {leaf};
+	char *out = NULL;
+	assert_int_equal(omc_jws_sign(&out, (const uint8_t *)s, strlen(s), k, x5c, 1, typ), OMC_OK);
+	omc_free(s);
+	omc_key_free(ca_key);
+	omc_key_free(k);
+	omc_cert_free(ca);
+	omc_cert_free(leaf);
+	return out;
+}
+
+/* A TRE speaks for itself only: evidence or a checkpoint naming another
+ * TRE than the certificate that signed it is refused, even from a genuine
+ * certificate of the M2MES CA. covers: TRE-7, TRE-11, EVAL-1, SEC-8 */
+static void test_verifiers_bind_tre_id(void **state)
+{
+	(void)state;
+	tf_dev d;
+	tf_dev_make(&d, NULL, NULL);
+	omc_tre *t = tf_open(&d);
+	uint8_t nonce[16];
+	tl_rand(nonce, 16);
+	char *ev = NULL, *cp = NULL, *recs = NULL;
+	size_t rl;
+	assert_int_equal(omc_tre_attest(t, nonce, 16, &ev), OMC_OK);
+	assert_int_equal(omc_tre_audit_checkpoint(t, &cp), OMC_OK);
+	assert_int_equal(omc_tre_audit_export(t, &recs, &rl), OMC_OK);
+	omc_cert *ca = tf_m2mes_ca();
+	const omc_cert *anchors[] = {ca};
+	omc_evidence e;
+	uint64_t cnt;
+	/* Signed by tre-other, claiming to be this TRE. */
+	char *fake = resign(ev, "omc-evidence+jwt", "tre_id", d.tre_id, "tre-other");
+	assert_int_equal(omc_evidence_verify(&e, fake, strlen(fake), anchors, 1, nonce, 16, 0), OMC_ERR_DENIED);
+	omc_free(fake);
+	/* The same certificate telling the truth is fine. */
+	fake = resign(ev, "omc-evidence+jwt", "tre_id", "tre-other", "tre-other");
+	assert_int_equal(omc_evidence_verify(&e, fake, strlen(fake), anchors, 1, nonce, 16, 0), OMC_OK);
+	omc_evidence_free(&e);
+	omc_free(fake);
+	fake = resign(cp, "omc-audit-checkpoint+jwt", "tre", d.tre_id, "tre-other");
+	assert_int_equal(omc_audit_checkpoint_verify(fake, strlen(fake), recs, rl, anchors, 1, &cnt), OMC_ERR_DENIED);
+	omc_free(fake);
+	assert_int_equal(omc_audit_checkpoint_verify(cp, strlen(cp), recs, rl, anchors, 1, &cnt), OMC_OK);
+	omc_free(ev);
+	omc_free(cp);
+	omc_free(recs);
+	omc_cert_free(ca);
+	omc_tre_close(t);
+	tf_dev_free(&d);
+}
+
 int main(void)
 {
 	omc_proto_init();
@@ -1033,6 +1104,7 @@ int main(void)
 		cmocka_unit_test(test_tamper_lockdown_recovery),
 		cmocka_unit_test(test_recovery_not_stalled_by_refusals),
 		cmocka_unit_test(test_secure_boot),
+		cmocka_unit_test(test_verifiers_bind_tre_id),
 		cmocka_unit_test(test_users),
 		cmocka_unit_test(test_audit),
 		cmocka_unit_test(test_no_secret_on_disk),
