@@ -450,14 +450,21 @@ static omc_err make_device(dev_ctx *d, const omc_factory_device_opts *o, char **
 		json_object_set(rep, "opc", json_object_get(d->pcid, "opc"));
 	if (json_object_get(d->pcid, "tuak"))
 		json_object_set(rep, "tuak", json_object_get(d->pcid, "tuak"));
-	char *rs = json_dumps(rep, JSON_COMPACT | JSON_SORT_KEYS), *jwe = NULL;
+	char *rs = json_dumps(rep, JSON_COMPACT | JSON_SORT_KEYS), *jwe = NULL, *jws = NULL;
 	json_decref(rep);
 	OMC_ENSURE(rs != NULL, OMC_ERR_NOMEM);
+	/* Signed by the device it was made for (its attestation key, x5c its
+	 * certificate from the M2MES CA), then encrypted to the ICO: the ICO
+	 * knows which device, and that a factory of a trusted M2MES made it. */
+	const omc_cert *rx5c[1] = {d->dev_cert};
+	e = omc_jws_sign(&jws, (const uint8_t *)rs, strlen(rs), d->att, rx5c, 1, "omc-pcid-report+jwt");
+	omc_free(rs);
+	OMC_TRY(e);
 	omc_key *ico_pub = NULL;
 	e = omc_cert_public_key(&ico_pub, d->ico);
 	if (e == OMC_OK)
-		e = omc_jwe_encrypt(&jwe, (const uint8_t *)rs, strlen(rs), ico_pub, "omc-pcid-report+jwe");
-	omc_free(rs);
+		e = omc_jwe_encrypt(&jwe, (const uint8_t *)jws, strlen(jws), ico_pub, "omc-pcid-report+jwe");
+	omc_free(jws);
 	omc_key_free(ico_pub);
 	OMC_TRY(e);
 	json_t *out = json_pack("{s:s,s:s,s:s,s:s,s:s}", "tre_id", tre_id, "platform_id", plat_id, "model", model,

@@ -58,6 +58,39 @@ static void test_pcid_aka_inside(void **state)
 	char pcid[256];
 	snprintf(pcid, sizeof pcid, "{\"imsi\":\"001019000000123\",\"k\":\"%s\",\"opc\":\"%s\"}", K1, OPC1);
 	tf_dev_make(&d, NULL, pcid);
+	/* The ICO's side of the factory's report (CCIF-2, SEC-6): it opens
+	 * with the ICO's key only, is signed by this very device, and carries
+	 * the PCID's secrets. */
+	{
+		json_t *rep = json_loads(d.report, 0, NULL);
+		const char *jwe = json_string_value(json_object_get(rep, "pcid_report"));
+		omc_key *ico, *sho;
+		assert_int_equal(omc_pki_load(tf_pki(), "ico", &ico, NULL), OMC_OK);
+		assert_int_equal(omc_pki_load(tf_pki(), "sho1", &sho, NULL), OMC_OK);
+		uint8_t *jws;
+		size_t jl;
+		assert_int_equal(omc_jwe_decrypt(&jws, &jl, jwe, strlen(jwe), sho), OMC_ERR_AUTH_FAILED);
+		assert_int_equal(omc_jwe_decrypt(&jws, &jl, jwe, strlen(jwe), ico), OMC_OK);
+		omc_cert *ca = tf_m2mes_ca();
+		const omc_cert *anchors[] = {ca};
+		omc_jws_verified v;
+		assert_int_equal(omc_jws_verify_x5c(&v, (const char *)jws, jl, anchors, 1, "omc-pcid-report+jwt", 0), OMC_OK);
+		char cn[64];
+		assert_int_equal(omc_cert_subject_cn(cn, sizeof cn, v.leaf), OMC_OK);
+		assert_string_equal(cn, d.tre_id);
+		json_t *p = json_loadb((const char *)v.payload, v.len, 0, NULL);
+		assert_string_equal(json_string_value(json_object_get(p, "tre_id")), d.tre_id);
+		assert_string_equal(json_string_value(json_object_get(p, "imsi")), "001019000000123");
+		assert_string_equal(json_string_value(json_object_get(p, "k")), K1);
+		assert_string_equal(json_string_value(json_object_get(p, "opc")), OPC1);
+		json_decref(p);
+		omc_jws_verified_free(&v);
+		omc_free(jws);
+		omc_cert_free(ca);
+		omc_key_free(ico);
+		omc_key_free(sho);
+		json_decref(rep);
+	}
 	omc_tre *t = tf_open(&d);
 	omc_aka_av av;
 	tf_av(&av, K1, OPC1, 33);
