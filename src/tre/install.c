@@ -470,8 +470,12 @@ omc_err omc_tre_local_lifecycle(omc_tre *t, const omc_tre_caller *caller, const 
 	OMC_TRY(omc_tre_load_mcim(t, mcim_id, &m));
 	char actor[48];
 	snprintf(actor, sizeof actor, "user:%s", caller->name);
-	omc_actor_kind kind = caller->kind == OMC_ACTOR_USER && acl_allows(&m, caller->name) ? OMC_ACTOR_USER
-											       : OMC_ACTOR_OTHER;
+	/* MGT-7, TRE-10: a local user changes an MCIM's state only if the
+	 * MCIM's ACL names it and its role allows it (admin or operator; a
+	 * plain user may run AKA, nothing more). */
+	const omc_user *u = caller->kind == OMC_ACTOR_USER ? omc_users_find(&t->users, caller->name) : NULL;
+	bool role_ok = u && !u->blocked && (u->role == OMC_USER_ROLE_ADMIN || u->role == OMC_USER_ROLE_OPERATOR);
+	omc_actor_kind kind = role_ok && acl_allows(&m, caller->name) ? OMC_ACTOR_USER : OMC_ACTOR_OTHER;
 	omc_err e = apply_event(t, &m, event, kind, actor);
 	omc_mcim_wipe(&m);
 	return e;

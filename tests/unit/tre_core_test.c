@@ -1120,6 +1120,42 @@ static void test_verifiers_bind_tre_id(void **state)
 	tf_dev_free(&d);
 }
 
+/* Local lifecycle changes (MGT-7, TRE-10): an operator the MCIM's ACL names
+ * may deactivate and activate it; a plain user, an operator the ACL does
+ * not name, or a caller who is not a user at all may not. */
+static void test_local_lifecycle_roles(void **state)
+{
+	(void)state;
+	tf_dev d;
+	tf_dev_make(&d, NULL, NULL);
+	omc_tre *t = tf_open(&d);
+	json_t *m = tf_mcim("l1", "sho1", "001020000000121", K1, OPC1);
+	assert_int_equal(json_object_set_new(m, "acl", json_pack("[s,s,s]", "op1", "bob", "agent")), 0);
+	omc_free(tf_provision(t, "sho1", 1, m));
+	omc_tre_caller root, op1, op2, bob;
+	assert_int_equal(omc_tre_user_add(t, NULL, "root", "admin", "9876", 4), OMC_OK);
+	assert_int_equal(omc_tre_user_auth(t, "root", "9876", 4, &root), OMC_OK);
+	assert_int_equal(omc_tre_user_add(t, &root, "op1", "operator", "1111", 4), OMC_OK);
+	assert_int_equal(omc_tre_user_add(t, &root, "op2", "operator", "2222", 4), OMC_OK);
+	assert_int_equal(omc_tre_user_add(t, &root, "bob", "user", "3333", 4), OMC_OK);
+	assert_int_equal(omc_tre_user_auth(t, "op1", "1111", 4, &op1), OMC_OK);
+	assert_int_equal(omc_tre_user_auth(t, "op2", "2222", 4, &op2), OMC_OK);
+	assert_int_equal(omc_tre_user_auth(t, "bob", "3333", 4, &bob), OMC_OK);
+	omc_tre_mcim_info reg[64];
+	assert_int_equal(omc_tre_local_lifecycle(t, &bob, "l1", OMC_EV_DEACTIVATE), OMC_ERR_DENIED);
+	assert_int_equal(omc_tre_local_lifecycle(t, &op2, "l1", OMC_EV_DEACTIVATE), OMC_ERR_DENIED);
+	assert_int_equal(omc_tre_local_lifecycle(t, &agent, "l1", OMC_EV_DEACTIVATE), OMC_ERR_DENIED);
+	assert_int_equal(find(t, "l1", reg)->state, OMC_MCIM_ACTIVATED);
+	assert_int_equal(omc_tre_local_lifecycle(t, &op1, "l1", OMC_EV_DEACTIVATE), OMC_OK);
+	assert_int_equal(find(t, "l1", reg)->state, OMC_MCIM_DEACTIVATED);
+	/* Not in the table for a user: delete. */
+	assert_int_equal(omc_tre_local_lifecycle(t, &op1, "l1", OMC_EV_DELETE), OMC_ERR_DENIED);
+	assert_int_equal(omc_tre_local_lifecycle(t, &op1, "l1", OMC_EV_ACTIVATE), OMC_OK);
+	assert_int_equal(find(t, "l1", reg)->state, OMC_MCIM_ACTIVATED);
+	omc_tre_close(t);
+	tf_dev_free(&d);
+}
+
 int main(void)
 {
 	omc_proto_init();
@@ -1139,6 +1175,7 @@ int main(void)
 		cmocka_unit_test(test_secure_boot),
 		cmocka_unit_test(test_verifiers_bind_tre_id),
 		cmocka_unit_test(test_users),
+		cmocka_unit_test(test_local_lifecycle_roles),
 		cmocka_unit_test(test_audit),
 		cmocka_unit_test(test_no_secret_on_disk),
 		cmocka_unit_test(test_mcim_integrity),
