@@ -135,7 +135,8 @@ typedef struct omc_tre_mcim_info {
 	bool data_only;
 	uint64_t volume_cap;
 } omc_tre_mcim_info;
-/* The registry (MGT-5), tombstones included, sorted by id. */
+/* The registry (MGT-5), tombstones included, sorted by owner/id; an
+ * unreadable record shows as blocked. */
 OMC_API OMC_MUST_USE omc_err omc_tre_registry(omc_tre *t, omc_tre_mcim_info *out, size_t cap, size_t *n);
 /* SHA-256 over the registry's (id, owner, role, imsi, state, version). */
 OMC_API OMC_MUST_USE omc_err omc_tre_registry_digest(omc_tre *t, uint8_t out[OMC_STATIC_LEN(32)]);
@@ -190,12 +191,14 @@ OMC_API OMC_MUST_USE omc_err omc_tre_session_begin(omc_tre *t, const uint8_t *no
 OMC_API OMC_MUST_USE omc_err omc_tre_install(omc_tre *t, const char *package, size_t len, char **receipt);
 /* A signed command (JWS typ "omc-command+jwt") from an SHO or the RO:
  * activate, deactivate, block, unblock, delete, discover. The signer must
- * own the MCIM (or be the RO, for delete). Returns the signed result (also
- * for a refusal, which is audited): OMC_OK means a result was produced;
- * *applied says whether the command took effect. */
+ * own the MCIM (or be the RO, for delete); an optional "exp" bounds its
+ * life. Returns the signed result (also for a refusal, which is audited):
+ * OMC_OK means a result was produced; *applied says whether the command
+ * took effect. */
 OMC_API OMC_MUST_USE omc_err omc_tre_command(omc_tre *t, const char *command, size_t len, char **result,
 					      bool *applied);
-/* A local lifecycle change by an authenticated user (ACL and table apply). */
+/* A local lifecycle change by an authenticated user: an admin or operator
+ * whom the MCIM's ACL names, as the lifecycle table allows. */
 OMC_API OMC_MUST_USE omc_err omc_tre_local_lifecycle(omc_tre *t, const omc_tre_caller *caller, const char *mcim_id,
 						      omc_mcim_event event);
 
@@ -217,11 +220,14 @@ OMC_API OMC_MUST_USE omc_err omc_tre_aka_shared(omc_tre *t, const omc_tre_caller
 /* A tamper input (a sensor driver, a test): sticky lockdown at once. */
 OMC_API OMC_MUST_USE omc_err omc_tre_tamper(omc_tre *t, const char *reason);
 /* A signed recovery authorisation (JWS typ "omc-recovery+jwt" from the RO or a
- * PVA, bound to this TRE and its current anti-rollback counter): after a
- * fresh passing integrity check, erase every operational MCIM, keep or
- * restore the PCID, clear the lockdown: the TRE is pristine again. */
+ * PVA, bound to this TRE and to this lockdown's epoch, which
+ * omc_tre_recovery_counter gives): after a fresh passing integrity check,
+ * erase every operational MCIM, keep the PCID as it is, clear the lockdown:
+ * the TRE is pristine again. */
 OMC_API OMC_MUST_USE omc_err omc_tre_recover(omc_tre *t, const char *authorisation, size_t len);
-/* The anti-rollback counter a recovery authorisation must name. */
+/* The number a recovery authorisation must name: in lockdown, the
+ * anti-rollback counter as it was when the lockdown began (refusals and
+ * further tampers do not move it); otherwise the counter now. */
 OMC_API OMC_MUST_USE omc_err omc_tre_recovery_counter(omc_tre *t, uint64_t *counter);
 
 /* --- audit (TRE-11, SEC-13) ---------------------------------------------------------- */
