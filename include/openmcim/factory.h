@@ -4,7 +4,7 @@
  * roles of the system: for each entity E in OMC_PKI_ENTITIES a self-signed
  * CA (E-ca.crt, E-ca.key) and a signing certificate under it (E.crt,
  * E.key). Private keys are PKCS#8 PEM encrypted under pki.secret (32
- * random bytes, mode 0600), never in plaintext. docs/factory.md. */
+ * random bytes, mode 0600), never in plaintext. docs/objects.md ("Sealed identity") and docs/cli-tre.md. */
 #ifndef OPENMCIM_FACTORY_H
 #define OPENMCIM_FACTORY_H
 

@@ -1,6 +1,6 @@
 /* The factory step (TRE-3, TRE-9, CCIF-2) and the demo PKI. The only part
  * of the project that writes a device root key: it runs in the M2MES's
- * secure out-of-band environment. docs/factory.md. */
+ * secure out-of-band environment. docs/cli-tre.md, docs/objects.md. */
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>

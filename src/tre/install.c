@@ -530,7 +530,7 @@ omc_err omc_tre_recover(omc_tre *t, const char *auth, size_t len)
 		OMC_BAIL(OMC_ERR_TAMPERED);
 	}
 	if (!t->store)
-		OMC_BAIL(OMC_ERR_UNSUPPORTED); /* rebuilding a destroyed store: docs/tre.md */
+		OMC_BAIL(OMC_ERR_UNSUPPORTED); /* rebuilding a destroyed store: not supported yet */
 
 	/* Back to pristine: erase every operational MCIM, keep the PCID. */
 	omc_tre_txn x;
