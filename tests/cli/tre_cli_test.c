@@ -929,6 +929,56 @@ static void test_no_secret_leaves(void **state)
  * it), recover: pristine again. A malformed or foreign authorisation is a
  * refusal (exit 1); the same one twice is refused once spent.
  * covers: TRE-4, SEC-5 */
+/* Users through the CLI: a user blocked by wrong PINs is unblocked by an
+ * admin with user-unblock; a non-admin may not unblock.
+ * covers: TRE-10, TRE-5 */
+static void users_json(const char *d, const char *name, bool *blocked, json_int_t *failures)
+{
+	assert_int_equal(run("tre --dir '%s' users --json", d), 0);
+	json_error_t e;
+	json_t *j = json_loads(out, 0, &e);
+	assert_non_null(j);
+	size_t i;
+	json_t *u;
+	bool found = false;
+	json_array_foreach(j, i, u)
+	{
+		if (!strcmp(json_string_value(json_object_get(u, "name")), name)) {
+			*blocked = json_is_true(json_object_get(u, "blocked"));
+			*failures = json_integer_value(json_object_get(u, "failures"));
+			found = true;
+		}
+	}
+	json_decref(j);
+	assert_true(found);
+}
+
+static void test_user_unblock(void **state)
+{
+	(void)state;
+	char d[512];
+	json_t *m = make_device(d, sizeof d, "unblock", NULL);
+	json_decref(m);
+	assert_int_equal(run_in("9876\n", "tre --dir '%s' user-add root --role admin", d), 0);
+	assert_int_equal(run_in("9876\n1234\n", "tre --dir '%s' user-add bob --role user --as root", d), 0);
+	/* Three wrong PINs as bob: bob is blocked. */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(run_in("0000\n5555\n", "tre --dir '%s' user-add eve --role user --as bob", d), 1);
+	bool blocked = false;
+	json_int_t failures = 0;
+	users_json(d, "bob", &blocked, &failures);
+	assert_true(blocked);
+	assert_int_equal(failures, 3);
+	/* Not by bob himself (blocked, and not an admin), only by the admin. */
+	expect_error(run_in("1234\n", "tre --dir '%s' user-unblock bob --as bob", d), 1, "user-unblock");
+	expect_usage(run_in("", "tre --dir '%s' user-unblock bob --as root", d), "user-unblock");
+	assert_int_equal(run_in("9876\n", "tre --dir '%s' user-unblock bob --as root", d), 0);
+	users_json(d, "bob", &blocked, &failures);
+	assert_false(blocked);
+	assert_int_equal(failures, 0);
+	expect_usage(run("tre --dir '%s' user-unblock", d), "user name");
+}
+
 static void test_recover_round_trip(void **state)
 {
 	(void)state;
@@ -1021,6 +1071,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_tre_usage),
 		cmocka_unit_test(test_tamper_sticky),
 		cmocka_unit_test(test_recover_round_trip),
+		cmocka_unit_test(test_user_unblock),
 		cmocka_unit_test(test_audit_verify),
 		cmocka_unit_test(test_no_secret_leaves),
 	};

@@ -24,6 +24,8 @@ static const char tre_usage[] =
 	"                             add a user; reads the new PIN (and first the admin's PIN\n"
 	"                             when --as is given) from stdin, one per line\n"
 	"  user-del NAME --as ADMIN   delete a user (admin PIN on stdin)\n"
+	"  user-unblock NAME --as ADMIN\n"
+	"                             unblock a user blocked by wrong PINs (admin PIN on stdin)\n"
 	"  tamper --reason TEXT       a tamper input: lock the TRE down (sticky, TRE-4)\n"
 	"  recover --auth FILE        recover from lockdown with a signed authorisation\n"
 	"  recovery-counter           the counter a recovery authorisation must name\n"
@@ -178,7 +180,9 @@ static int do_user(omc_tre *t, const tre_args *a, const char *sub, const char *n
 	size_t pin_len = 0;
 	if (a->as) {
 		if (!read_pin(&pin, &pin_len))
-			return cli_usage_error(strcmp(sub, "user-add") ? "tre user-del" : "tre user-add",
+			return cli_usage_error(!strcmp(sub, "user-add")   ? "tre user-add"
+					       : !strcmp(sub, "user-del") ? "tre user-del"
+									  : "tre user-unblock",
 					       "no admin PIN on stdin");
 		omc_err e = omc_tre_user_auth(t, a->as, pin, pin_len, &admin);
 		omc_free(pin);
@@ -197,8 +201,10 @@ static int do_user(omc_tre *t, const tre_args *a, const char *sub, const char *n
 			return cli_usage_error("tre user-add", "no PIN on stdin");
 		e = omc_tre_user_add(t, adminp, name, a->role, pin, pin_len);
 		omc_free(pin);
-	} else {
+	} else if (!strcmp(sub, "user-del")) {
 		e = omc_tre_user_del(t, adminp, name);
+	} else {
+		e = omc_tre_user_unblock(t, adminp, name);
 	}
 	if (e != OMC_OK)
 		return omc_err_category(e) == OMC_CAT_POLICY || omc_err_category(e) == OMC_CAT_AUTH ? (fail(sub, e), CLI_FAIL)
@@ -284,12 +290,12 @@ int cmd_tre(int argc, char **argv)
 		return cli_usage_error("tre", "unexpected argument '%s'", argv[optind]);
 	if (!a.dir)
 		return cli_usage_error("tre", "missing --dir");
-	bool needs_arg = !strcmp(sub, "user-add") || !strcmp(sub, "user-del");
+	bool needs_arg = !strcmp(sub, "user-add") || !strcmp(sub, "user-del") || !strcmp(sub, "user-unblock");
 	if (needs_arg != (arg != NULL))
 		return cli_usage_error("tre", needs_arg ? "%s needs a user name" : "unexpected argument after %s", sub);
 
 	static const char *const known[] = {"status", "registry", "audit",  "checkpoint", "attest",
-					    "certs",  "users",    "user-add", "user-del",  "tamper",
+					    "certs",  "users",    "user-add", "user-del",  "user-unblock", "tamper",
 					    "recover", "recovery-counter"};
 	bool ok = false;
 	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
@@ -341,7 +347,7 @@ int cmd_tre(int argc, char **argv)
 		rc = do_audit(t, &a);
 	} else if (!strcmp(sub, "users")) {
 		rc = do_users(t, &a);
-	} else if (!strcmp(sub, "user-add") || !strcmp(sub, "user-del")) {
+	} else if (!strcmp(sub, "user-add") || !strcmp(sub, "user-del") || !strcmp(sub, "user-unblock")) {
 		rc = do_user(t, &a, sub, arg);
 	} else if (!strcmp(sub, "tamper")) {
 		e = omc_tre_tamper(t, a.reason);
