@@ -222,8 +222,9 @@ OMC_API OMC_MUST_USE omc_err omc_tre_tamper(omc_tre *t, const char *reason);
 /* A signed recovery authorisation (JWS typ "omc-recovery+jwt" from the RO or a
  * PVA, bound to this TRE and to this lockdown's epoch, which
  * omc_tre_recovery_counter gives): after a fresh passing integrity check,
- * erase every operational MCIM, keep the PCID as it is, clear the lockdown:
- * the TRE is pristine again. */
+ * erase every operational MCIM, keep the PCID (or restore it from the sealed
+ * identity if it is blocked or gone, accepting only SQNs above any accepted
+ * before), clear the lockdown: the TRE is pristine again. */
 OMC_API OMC_MUST_USE omc_err omc_tre_recover(omc_tre *t, const char *authorisation, size_t len);
 /* The number a recovery authorisation must name: in lockdown, the
  * anti-rollback counter as it was when the lockdown began (refusals and

@@ -89,10 +89,17 @@ static omc_err run(omc_tre *t, const omc_tre_caller *caller, const char *app_id,
 				      .detail = names[out->status]};
 		omc_tre_txn x;
 		omc_tre_txn_init(&x);
+		/* A bootstrap MCIM's high-water mark goes into the TRE state with
+		 * it, so a PCID restored by a recovery never accepts an old SQN. */
+		uint64_t old_pcid_sqn = t->pcid_sqn, acc = omc_load_be48(out->sqn);
+		if (out->status == OMC_AKA_STATUS_OK && key.role == OMC_MCIM_ROLE_BOOTSTRAP && acc > t->pcid_sqn)
+			t->pcid_sqn = acc;
 		if (out->status == OMC_AKA_STATUS_OK)
 			e = omc_tre_txn_put_mcim(&x, &key); /* the SQN it accepted */
 		if (e == OMC_OK)
 			e = omc_tre_commit(t, &x, &ev);
+		if (e != OMC_OK)
+			t->pcid_sqn = old_pcid_sqn;
 		omc_tre_txn_free(&x);
 		if (e != OMC_OK)
 			omc_memzero(out, sizeof *out); /* nothing released unless durable */

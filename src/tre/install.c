@@ -483,6 +483,47 @@ omc_err omc_tre_local_lifecycle(omc_tre *t, const omc_tre_caller *caller, const 
 
 /* --- recovery ---------------------------------------------------------------------------------- */
 
+/* The factory PCID again (identity.sealed keeps it), if the bootstrap MCIM
+ * of that id is blocked, deleted or missing: activated, and accepting only
+ * SQNs above any a bootstrap MCIM accepted before (pcid_sqn in the TRE
+ * state, and the old record's own if it still reads). */
+static omc_err restore_pcid(omc_tre *t, omc_tre_txn *x, bool *restored)
+{
+	*restored = false;
+	if (!t->factory_pcid)
+		return OMC_OK;
+	json_error_t je;
+	json_t *p = json_loadb(t->factory_pcid, t->factory_pcid_len, 0, &je);
+	OMC_ENSURE(p != NULL, OMC_ERR_CORRUPT);
+	omc_mcim rec;
+	omc_err e = omc_mcim_from_json(&rec, p, true);
+	json_decref(p);
+	OMC_TRY(e);
+	const omc_tre_mcim_info *cur = omc_tre_reg_find(t, rec.id);
+	if (cur && cur->state != OMC_MCIM_BLOCKED && cur->state != OMC_MCIM_DELETED) {
+		omc_mcim_wipe(&rec);
+		return OMC_OK; /* the PCID is fine as it is */
+	}
+	uint64_t floor = t->pcid_sqn;
+	omc_mcim old;
+	if (cur && omc_tre_load_mcim(t, rec.id, &old) == OMC_OK) {
+		uint64_t s = omc_aka_sqn_ms_sqn(&old.sqn);
+		if (s > floor)
+			floor = s;
+		if (old.version >= rec.version)
+			rec.version = old.version + 1;
+		omc_mcim_wipe(&old);
+	}
+	e = omc_aka_sqn_ms_set_floor(&rec.sqn, floor);
+	if (e == OMC_OK)
+		e = omc_lifecycle_next(&rec.state, OMC_MCIM_INSTALLED, OMC_EV_ACTIVATE, OMC_ACTOR_OWNER);
+	if (e == OMC_OK)
+		e = omc_tre_txn_put_mcim(x, &rec);
+	omc_mcim_wipe(&rec);
+	*restored = e == OMC_OK;
+	return e;
+}
+
 omc_err omc_tre_recovery_counter(omc_tre *t, uint64_t *counter)
 {
 	OMC_ENSURE(t && counter && t->ard, OMC_ERR_BAD_ARG);
@@ -532,11 +573,14 @@ omc_err omc_tre_recover(omc_tre *t, const char *auth, size_t len)
 	if (!t->store)
 		OMC_BAIL(OMC_ERR_UNSUPPORTED); /* rebuilding a destroyed store: not supported yet */
 
-	/* Back to pristine: erase every operational MCIM, keep the PCID. */
+	/* Back to pristine: erase every operational MCIM, keep the PCID, or
+	 * restore it from the sealed identity if it is blocked or gone. */
 	omc_tre_txn x;
 	omc_tre_txn_init(&x);
 	x.flags = OMC_STORE_ERASE;
 	size_t erased = 0;
+	bool restored = false;
+	e = restore_pcid(t, &x, &restored);
 	for (size_t i = 0; i < t->n_reg && e == OMC_OK; i++) {
 		if (!strcmp(t->reg[i].role, "bootstrap") || t->reg[i].state == OMC_MCIM_DELETED)
 			continue;
@@ -556,7 +600,7 @@ omc_err omc_tre_recover(omc_tre *t, const char *auth, size_t len)
 	t->lockdown_reason[0] = 0;
 	t->lockdown_epoch_set = false; /* used: the next lockdown takes a newer one */
 	char d[96];
-	snprintf(d, sizeof d, "recovered: %zu MCIM(s) erased, pristine", erased);
+	snprintf(d, sizeof d, "recovered: %zu MCIM(s) erased,%s pristine", erased, restored ? " PCID restored," : "");
 	omc_audit_event ev = {.time = omc_tre_now(t), .event = "recover", .actor = actor_s, .subject = "tre",
 			      .result = "ok", .detail = d};
 	/* The flag first, then the state: a power cut between the two leaves

@@ -193,6 +193,10 @@ static omc_err state_load(omc_tre *t)
 		}
 		t->audit_len_known = true;
 	}
+	if (json_object_get(o, "pcid_sqn") && omc_tre_json_u64(&t->pcid_sqn, o, "pcid_sqn") != OMC_OK) {
+		e = OMC_ERR_CORRUPT;
+		goto out;
+	}
 	if (json_object_get(o, "lockdown_epoch")) {
 		if (omc_tre_json_u64(&t->lockdown_epoch, o, "lockdown_epoch") != OMC_OK) {
 			e = OMC_ERR_CORRUPT;
@@ -291,6 +295,7 @@ static omc_err state_dump(const omc_tre *t, char *const *tail, size_t n_tail, co
 	    json_object_set_new(o, "audit", head_to_json(head)) ||
 	    json_object_set_new(o, "audit_file", head_to_json(file_head)) ||
 	    json_object_set_new(o, "audit_file_len", json_integer((json_int_t)t->audit_file_len)) ||
+	    json_object_set_new(o, "pcid_sqn", json_integer((json_int_t)t->pcid_sqn)) ||
 	    (t->lockdown_epoch_set &&
 	     json_object_set_new(o, "lockdown_epoch", json_integer((json_int_t)t->lockdown_epoch))))
 		goto out;

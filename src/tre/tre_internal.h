@@ -267,6 +267,7 @@ struct omc_tre {
 	uint64_t audit_file_len;     /* committed bytes of audit.log */
 	bool audit_len_known;        /* the state said audit_file_len */
 	uint64_t lockdown_epoch;     /* the counter when this lockdown began: recovery binds to it */
+	uint64_t pcid_sqn;           /* highest SQN a bootstrap MCIM accepted: a restored PCID starts above it */
 	bool lockdown_epoch_set;
 	char *audit_tail[OMC_TRE_AUDIT_TAIL_MAX + 1];
 	size_t n_tail;

@@ -1156,6 +1156,50 @@ static void test_local_lifecycle_roles(void **state)
 	tf_dev_free(&d);
 }
 
+/* Recovery restores a damaged PCID from the sealed identity (pristine means
+ * the PCID works): activated again, and it accepts only SQNs above every
+ * one it accepted before the damage, so no old vector can be replayed.
+ * covers: TRE-4, MGT-2, SEC-5, CHG-3, NET-3 */
+static void test_recovery_restores_pcid(void **state)
+{
+	(void)state;
+	tf_dev d;
+	char pcid[256];
+	snprintf(pcid, sizeof pcid, "{\"imsi\":\"001019000000321\",\"k\":\"%s\",\"opc\":\"%s\"}", K1, OPC1);
+	tf_dev_make(&d, NULL, pcid);
+	omc_tre *t = tf_open(&d);
+	omc_aka_av av, old;
+	omc_aka_check_result r;
+	tf_av(&old, K1, OPC1, 700);
+	tf_av(&av, K1, OPC1, 1000);
+	assert_int_equal(omc_tre_aka(t, &agent, "pcid", av.rand, av.autn, av.autn_len, &r), OMC_OK);
+	assert_int_equal(r.status, OMC_AKA_STATUS_OK);
+	omc_tre_close(t);
+	assert_true(damage_until_blocked(&d, "pcid", 0x40, 29, false));
+	t = tf_open(&d);
+	assert_int_equal(omc_tre_tamper(t, "probe"), OMC_OK);
+	uint64_t ctr;
+	assert_int_equal(omc_tre_recovery_counter(t, &ctr), OMC_OK);
+	char *auth = recovery("ro", 1, d.tre_id, ctr);
+	assert_int_equal(omc_tre_recover(t, auth, strlen(auth)), OMC_OK);
+	omc_free(auth);
+	omc_tre_mcim_info reg[64];
+	const omc_tre_mcim_info *p = find(t, "pcid", reg);
+	assert_int_equal(p->state, OMC_MCIM_ACTIVATED);
+	assert_string_equal(p->imsi, "001019000000321");
+	assert_int_equal(omc_tre_get_state(t), OMC_TRE_PRISTINE);
+	omc_tre_close(t);
+	t = tf_open(&d);
+	/* Below the old high-water mark: stale. Above it: accepted. */
+	assert_int_equal(omc_tre_aka(t, &agent, "pcid", old.rand, old.autn, old.autn_len, &r), OMC_OK);
+	assert_int_equal(r.status, OMC_AKA_STATUS_SYNC_FAILURE);
+	tf_av(&av, K1, OPC1, 1100);
+	assert_int_equal(omc_tre_aka(t, &agent, "pcid", av.rand, av.autn, av.autn_len, &r), OMC_OK);
+	assert_int_equal(r.status, OMC_AKA_STATUS_OK);
+	omc_tre_close(t);
+	tf_dev_free(&d);
+}
+
 int main(void)
 {
 	omc_proto_init();
@@ -1180,6 +1224,7 @@ int main(void)
 		cmocka_unit_test(test_no_secret_on_disk),
 		cmocka_unit_test(test_mcim_integrity),
 		cmocka_unit_test(test_damaged_pcid_stays_bootstrap),
+		cmocka_unit_test(test_recovery_restores_pcid),
 		cmocka_unit_test(test_readonly_sees_damage),
 		cmocka_unit_test(test_rollback_locks_down),
 	};
