@@ -16,17 +16,6 @@
 #define RESULT_TYP "omc-command-result+jwt"
 #define RECOVERY_TYP "omc-recovery+jwt"
 
-static bool valid_name(const char *s, size_t max)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > max)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
-			return false;
-	return true;
-}
-
 /* The common claims of a signed object from an issuer: iss (equal to the
  * signing certificate's CN, and named by the CA the chain ends at), seq
  * (above the last one seen), tre (this TRE). */
@@ -66,7 +55,7 @@ static omc_err verify_signed(omc_tre *t, signed_obj *so, const char *jws, size_t
 	OMC_ENSURE(so->claims != NULL, OMC_ERR_BAD_FORMAT);
 	const json_t *iss = json_object_get(so->claims, "iss"), *seq = json_object_get(so->claims, "seq"),
 		     *tre = json_object_get(so->claims, "tre");
-	if (!json_is_string(iss) || !valid_name(json_string_value(iss), OMC_MCIM_OWNER_MAX) ||
+	if (!json_is_string(iss) || !omc_mcim_valid_owner(json_string_value(iss)) ||
 	    !json_is_integer(seq) || json_integer_value(seq) < 1 || !json_is_string(tre)) {
 		json_decref(so->claims);
 		so->claims = NULL;

@@ -38,7 +38,7 @@ bool omc_mcim_valid_id(const char *s, size_t max)
 	return true;
 }
 
-static bool valid_owner(const char *s)
+bool omc_mcim_valid_owner(const char *s)
 {
 	size_t n = strlen(s);
 	if (n == 0 || n > OMC_MCIM_OWNER_MAX)
@@ -62,7 +62,7 @@ static bool valid_digits(const char *s, size_t min, size_t max)
 
 omc_err omc_mcim_object_id(char *buf, size_t cap, const char *owner, const char *id)
 {
-	OMC_ENSURE(valid_owner(owner) && omc_mcim_valid_id(id, OMC_MCIM_ID_MAX), OMC_ERR_BAD_ARG);
+	OMC_ENSURE(omc_mcim_valid_owner(owner) && omc_mcim_valid_id(id, OMC_MCIM_ID_MAX), OMC_ERR_BAD_ARG);
 	int n = snprintf(buf, cap, "mcim/%s/%s", owner, id);
 	OMC_ENSURE(n > 0 && (size_t)n < cap, OMC_ERR_NO_SPACE);
 	return OMC_OK;
@@ -270,7 +270,7 @@ static omc_err parse_all(omc_mcim *m, const json_t *o, bool from_package)
 	OMC_ENSURE(omc_mcim_valid_id(s, OMC_MCIM_ID_MAX), OMC_ERR_BAD_FORMAT);
 	OMC_TRY(copy_str(m->id, sizeof m->id, s));
 	OMC_TRY(get_str(&s, o, "owner", true));
-	OMC_ENSURE(valid_owner(s), OMC_ERR_BAD_FORMAT);
+	OMC_ENSURE(omc_mcim_valid_owner(s), OMC_ERR_BAD_FORMAT);
 	OMC_TRY(copy_str(m->owner, sizeof m->owner, s));
 	OMC_TRY(get_str(&s, o, "role", true));
 	if (!strcmp(s, "operational"))

@@ -200,6 +200,9 @@ OMC_MUST_USE omc_err omc_mcim_object_id(char *buf, size_t cap, const char *owner
  * tombstone. */
 void omc_mcim_make_tombstone(omc_mcim *m);
 bool omc_mcim_valid_id(const char *s, size_t max);
+/* An owner (operator) name: 1..OMC_MCIM_OWNER_MAX of [a-z0-9_-]; it is the
+ * "iss" of everything that owner signs. */
+bool omc_mcim_valid_owner(const char *s);
 
 /* =========================================================================
  * The TRE handle (src/tre/tre.c and friends)
