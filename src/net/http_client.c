@@ -6,6 +6,7 @@
 
 #include <curl/curl.h>
 
+#include "net/net_internal.h"
 #include "openmcim/net.h"
 #include "util/util_internal.h"
 
@@ -16,7 +17,7 @@ struct omc_http_client {
 };
 
 typedef struct sink {
-	char *b;
+	uint8_t *b;
 	size_t len, cap, max;
 	bool too_large;
 } sink;
@@ -37,19 +38,7 @@ static size_t on_data(char *p, size_t size, size_t nmemb, void *arg)
 		k->too_large = true;
 		return 0; /* libcurl aborts the transfer */
 	}
-	if (k->len + n + 1 > k->cap) {
-		size_t cap = k->cap ? k->cap : 1024;
-		while (cap < k->len + n + 1)
-			cap *= 2;
-		char *b = omc_realloc(k->b, cap);
-		if (!b)
-			return 0;
-		k->b = b;
-		k->cap = cap;
-	}
-	memcpy(k->b + k->len, p, n);
-	k->len += n;
-	return n;
+	return omc_net_append(&k->b, &k->len, &k->cap, p, n) ? n : 0;
 }
 
 omc_err omc_http_client_new(omc_http_client **out, const omc_http_client_opts *o)
@@ -126,7 +115,7 @@ omc_err omc_http_call(omc_http_client *c, const char *method, const char *url, c
 	}
 	k.b[k.len] = 0;
 	*status = (int)code;
-	*resp = k.b;
+	*resp = (char *)k.b;
 	*resp_len = k.len;
 	return OMC_OK;
 }

@@ -12,6 +12,7 @@
 #include <microhttpd.h>
 
 #include "openmcim/log.h"
+#include "net/net_internal.h"
 #include "openmcim/net.h"
 #include "util/util_internal.h"
 
@@ -154,19 +155,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			k->too_large = true; /* read the rest, keep none of it */
 			return MHD_YES;
 		}
-		if (k->len + n + 1 > k->cap) {
-			size_t cap = k->cap ? k->cap : 1024;
-			while (cap < k->len + n + 1)
-				cap *= 2;
-			uint8_t *b = omc_realloc(k->body, cap);
-			if (!b)
-				return MHD_NO;
-			k->body = b;
-			k->cap = cap;
-		}
-		memcpy(k->body + k->len, upload_data, n);
-		k->len += n;
-		return MHD_YES;
+		return omc_net_append(&k->body, &k->len, &k->cap, upload_data, n) ? MHD_YES : MHD_NO;
 	}
 	omc_http_resp resp = {0};
 	if (k->too_large) {
