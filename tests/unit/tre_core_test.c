@@ -914,8 +914,6 @@ static void test_recovery_not_stalled_by_refusals(void **state)
 	tf_dev_free(&d);
 }
 
-/* A damaged PCID is blocked and stays a bootstrap MCIM: the TRE does not
- * turn "provisioned" (MGT-2). covers: MGT-2, MGT-5, SEC-3 */
 /* A read-only open (openmcim tre status) shows a damaged record as
  * blocked, with its owner and id, before any read-write open has replaced
  * it; its AKA is refused. covers: MGT-2, MGT-5 */
@@ -943,6 +941,8 @@ static void test_readonly_sees_damage(void **state)
 	tf_dev_free(&d);
 }
 
+/* A damaged PCID is blocked and stays a bootstrap MCIM: the TRE does not
+ * turn "provisioned" (MGT-2). covers: MGT-2, MGT-5, SEC-3 */
 static void test_damaged_pcid_stays_bootstrap(void **state)
 {
 	(void)state;
