@@ -8,7 +8,7 @@ set -eu
 BUILD="gcc make cmake pkg-config libssl-dev nettle-dev libjansson-dev libargon2-dev"
 BUILD="$BUILD libcjose-dev"
 BUILD="$BUILD libmicrohttpd-dev libcurl4-openssl-dev" # src/net
-BUILD="$BUILD libsqlite3-dev"                          # src/server
+BUILD="$BUILD libsqlite3-dev libinih-dev"              # src/server
 TEST="libcmocka-dev libosmocore-utils clang"
 TEST="$TEST openssl python3-jwcrypto" # tests/interop/jose_*_test.c
 

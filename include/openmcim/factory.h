@@ -15,8 +15,9 @@
 /* m2mes: device certificates; tre-vendor: reference manifests and TRE
  * updates; ico, sho1, sho2: operators (MCIM packages, commands); ro:
  * registration operator; pva: platform validation authority; ccif:
- * credential issuing function. */
-#define OMC_PKI_ENTITIES {"m2mes", "tre-vendor", "ico", "sho1", "sho2", "ro", "pva", "ccif"}
+ * credential issuing function; vno: the visited network (its signed requests
+ * to the home AuCs). */
+#define OMC_PKI_ENTITIES {"m2mes", "tre-vendor", "ico", "sho1", "sho2", "ro", "pva", "ccif", "vno"}
 
 /* Make the demo PKI in dir (created if absent; existing files refused:
  * OMC_ERR_EXISTS). */
@@ -48,5 +49,11 @@ typedef struct omc_factory_device_opts {
  * pcid_report is a JWE to the ICO holding the PCID's secrets (SEC-6: they
  * leave the factory encrypted only). */
 OMC_API OMC_MUST_USE omc_err omc_factory_device(const omc_factory_device_opts *o, char **report);
+
+/* The reference values of a model's platform, as the factory makes it
+ * (every device of a model gets the same firmware and agent
+ * configuration): JSON [{"name", "sha256"}], omc_alloc'd, for a PVA's
+ * reference table. model NULL: the default model. */
+OMC_API OMC_MUST_USE omc_err omc_factory_references(const char *model, char **json);
 
 #endif

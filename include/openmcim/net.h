@@ -97,5 +97,9 @@ OMC_API void omc_http_client_free(omc_http_client *c);
 OMC_API OMC_MUST_USE omc_err omc_http_call(omc_http_client *c, const char *method, const char *url,
 					    const char *body, size_t body_len, int *status, char **resp,
 					    size_t *resp_len);
+/* The same with an Authorization header value (NULL: none). */
+OMC_API OMC_MUST_USE omc_err omc_http_call_auth(omc_http_client *c, const char *method, const char *url,
+						 const char *authorization, const char *body, size_t body_len,
+						 int *status, char **resp, size_t *resp_len);
 
 #endif

@@ -41,11 +41,25 @@ OMC_API void omc_auc_close(omc_auc *a);
  * known (to any operator: an IMSI is in one AuC only). */
 OMC_API OMC_MUST_USE omc_err omc_auc_add(omc_auc *a, const char *imsi, const omc_aka_cred *cred, unsigned ind_bits);
 
+/* The same with a lifetime and a service profile. expires: seconds since
+ * the epoch, 0 for none; from then on omc_auc_vectors answers
+ * OMC_ERR_BAD_STATE (a PCID's lifetime, CCIF-1, CHG-5). profile: the
+ * compact JSON {"data_only": bool, "volume_cap": bytes} the VNO enforces
+ * (SEC-7), under 128 bytes; NULL: {}. */
+typedef struct omc_auc_sub_opts {
+	unsigned ind_bits;
+	int64_t expires;
+	const char *profile;
+} omc_auc_sub_opts;
+OMC_API OMC_MUST_USE omc_err omc_auc_add_ex(omc_auc *a, const char *imsi, const omc_aka_cred *cred,
+					     const omc_auc_sub_opts *o);
+
 /* n (1..OMC_AUC_BATCH_MAX) authentication vectors for imsi: the SQN range
  * is reserved and every vector recorded (IMSI, SQN, RAND, time: SEC-13) in
  * one transaction before any vector is made, so no SQN is ever issued
  * twice, across restarts too. OMC_ERR_NOT_FOUND (not this operator's
- * subscriber), OMC_ERR_DENIED (disabled), OMC_ERR_EXHAUSTED (SEQ space
+ * subscriber), OMC_ERR_DENIED (disabled), OMC_ERR_BAD_STATE (expired),
+ * OMC_ERR_EXHAUSTED (SEQ space
  * used up), OMC_ERR_CORRUPT (secrets do not open under this master key). */
 #define OMC_AUC_BATCH_MAX 32
 OMC_API OMC_MUST_USE omc_err omc_auc_vectors(omc_auc *a, const char *imsi, const uint8_t amf[OMC_STATIC_LEN(2)],
@@ -66,7 +80,63 @@ typedef struct omc_auc_info {
 	uint64_t seq_he;     /* the SEQ of the last vector issued */
 	uint64_t avs_issued; /* vectors recorded for this IMSI */
 	bool enabled;
+	int64_t expires;   /* 0: none */
+	char profile[128]; /* compact JSON */
 } omc_auc_info;
 OMC_API OMC_MUST_USE omc_err omc_auc_info_get(omc_auc *a, const char *imsi, omc_auc_info *info);
+
+/* --- what a device computes for the roles -------------------------------------------- */
+/* The nonce of the evidence a device registers with at the DRF: SHA-256 of
+ * "omc/drf/v1/register" 0x00 IMSI 0x00 TIME, TIME the request's "time"
+ * member in decimal (docs/server.md, DRF). */
+OMC_API OMC_MUST_USE omc_err omc_drf_nonce(uint8_t out[OMC_STATIC_LEN(32)], const char *pcid_imsi, int64_t time);
+
+/* --- `openmcim server`: the roles behind HTTP -------------------------------------- */
+/* One process hosts any set of roles: for each operator of the config its
+ * AuC (and, for an SHO, the SHO role), and the CCIF, VNO, bootstrap, DRF,
+ * PVA and DPF when listed. Each role instance has its own listener, so a
+ * role that calls another in the same process never waits on its own
+ * threads. docs/server.md has the config file, docs/openapi.json every
+ * endpoint. */
+typedef struct omc_server omc_server;
+
+typedef struct omc_server_opts {
+	const char *config;        /* path of the INI config file */
+	int64_t (*now)(void *arg); /* clock (seconds); NULL: time(NULL) */
+	void *now_arg;
+} omc_server_opts;
+
+/* Read the config, open the database (migrating it), load keys and
+ * anchors, start every listener. OMC_ERR_BAD_FORMAT for a bad config (the
+ * log says which line), OMC_ERR_IO for a port that cannot be bound. */
+OMC_API OMC_MUST_USE omc_err omc_server_start(omc_server **s, const omc_server_opts *o);
+/* {"<role>": "http://host:port", ...}: the base URL of every role hosted
+ * ("ccif", "vno", "bootstrap", "drf", "pva", "dpf", "auc.<operator>",
+ * "sho.<operator>"). omc_alloc'd. */
+OMC_API OMC_MUST_USE omc_err omc_server_urls(omc_server *s, char **json);
+/* Stop every listener (waiting for running requests) and free. */
+OMC_API void omc_server_stop(omc_server *s);
+
+/* Make a demo deployment in dir (created; must not hold one already): the
+ * demo PKI (dir/pki), a master key (dir/master.key, 0600), the config
+ * (dir/server.conf: operators ico, sho1 (MILENAGE), sho2 (TUAK), every
+ * role, ephemeral ports), the PVA's reference values for the demo model,
+ * and one subscriber account per SHO, whose bearer tokens are written to
+ * dir/subscribers.json (0600). */
+OMC_API OMC_MUST_USE omc_err omc_server_demo_setup(const char *dir);
+
+/* A subscriber account of an SHO (the subscriber API's caller): its bearer
+ * token (base64url, 43 characters) into token, shown once; only its
+ * SHA-256 is stored. OMC_ERR_EXISTS if the name is taken at that SHO. */
+OMC_API OMC_MUST_USE omc_err omc_server_subscriber_add(omc_db *db, const char *sho, const char *name,
+						       char token[OMC_STATIC_LEN(48)]);
+/* The PVA's reference values of a model, as omc_factory_references gives
+ * them ([{"name", "sha256"}]). */
+OMC_API OMC_MUST_USE omc_err omc_server_reference_add(omc_db *db, const char *model, const char *json, size_t len);
+
+/* The routes every listener answers: [{"role", "method", "path"}] (the
+ * role as in omc_server_urls; GET /healthz and GET /metrics included), for
+ * docs and the test that holds docs/openapi.json to the code. */
+OMC_API OMC_MUST_USE omc_err omc_server_routes(omc_server *s, char **json);
 
 #endif

@@ -71,7 +71,15 @@ void omc_http_client_free(omc_http_client *c)
 omc_err omc_http_call(omc_http_client *c, const char *method, const char *url, const char *body, size_t body_len,
 		      int *status, char **resp, size_t *resp_len)
 {
+	return omc_http_call_auth(c, method, url, NULL, body, body_len, status, resp, resp_len);
+}
+
+omc_err omc_http_call_auth(omc_http_client *c, const char *method, const char *url, const char *authorization,
+			   const char *body, size_t body_len, int *status, char **resp, size_t *resp_len)
+{
 	OMC_ENSURE(c && method && url && status && resp && resp_len && (body || body_len == 0), OMC_ERR_BAD_ARG);
+	OMC_ENSURE(!authorization || (strlen(authorization) < 16384 && !strpbrk(authorization, "\r\n")),
+		   OMC_ERR_BAD_ARG);
 	*resp = NULL;
 	*resp_len = 0;
 	*status = 0;
@@ -88,16 +96,30 @@ omc_err omc_http_call(omc_http_client *c, const char *method, const char *url, c
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &k);
 	if (!strcmp(method, "HEAD"))
 		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	if (authorization) {
+		size_t n = strlen(authorization);
+		char *line = omc_alloc(n + 16);
+		if (!line)
+			OMC_BAIL(OMC_ERR_NOMEM);
+		memcpy(line, "Authorization: ", 15);
+		memcpy(line + 15, authorization, n + 1);
+		struct curl_slist *h2 = curl_slist_append(hdr, line);
+		omc_free(line); /* curl keeps its own copy */
+		if (!h2)
+			OMC_BAIL(OMC_ERR_NOMEM);
+		hdr = h2;
+	}
 	if (body) {
 		hdr = curl_slist_append(hdr, "Content-Type: application/json");
 		/* No "Expect: 100-continue" round trip for larger bodies. */
 		hdr = curl_slist_append(hdr, "Expect:");
 		if (!hdr)
 			OMC_BAIL(OMC_ERR_NOMEM);
-		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
 	}
+	if (hdr)
+		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
 	CURLcode rc = curl_easy_perform(h);
 	curl_slist_free_all(hdr);
 	if (rc != CURLE_OK) {

@@ -161,22 +161,33 @@ static omc_err unseal(omc_aka_cred *c, const omc_auc *a, const char *imsi, const
 
 omc_err omc_auc_add(omc_auc *a, const char *imsi, const omc_aka_cred *cred, unsigned ind_bits)
 {
-	OMC_ENSURE(a && cred && valid_imsi(imsi) && ind_bits <= OMC_AKA_IND_BITS_MAX, OMC_ERR_BAD_ARG);
+	omc_auc_sub_opts o = {.ind_bits = ind_bits};
+	return omc_auc_add_ex(a, imsi, cred, &o);
+}
+
+omc_err omc_auc_add_ex(omc_auc *a, const char *imsi, const omc_aka_cred *cred, const omc_auc_sub_opts *o)
+{
+	OMC_ENSURE(a && cred && o && valid_imsi(imsi) && o->ind_bits <= OMC_AKA_IND_BITS_MAX && o->expires >= 0,
+		   OMC_ERR_BAD_ARG);
+	const char *profile = o->profile ? o->profile : "{}";
+	OMC_ENSURE(strlen(profile) < 128, OMC_ERR_BAD_ARG);
 	uint8_t sealed[SEALED_MAX];
 	size_t sl = 0;
 	OMC_TRY(seal(sealed, &sl, a, imsi, cred));
 	sqlite3_stmt *st = NULL;
 	int rc = sqlite3_prepare_v2(a->db->h,
 				    "INSERT INTO auc_subscriber (imsi, operator, alg, secrets, ind_bits, seq_he, next_ind,"
-				    " enabled, created) VALUES (?1, ?2, ?3, ?4, ?5, 0, 0, 1, ?6)",
+				    " enabled, created, expires, profile) VALUES (?1, ?2, ?3, ?4, ?5, 0, 0, 1, ?6, ?7, ?8)",
 				    -1, &st, NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, imsi, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, a->op, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, omc_aka_alg_name(cred->alg), -1, SQLITE_STATIC);
 		sqlite3_bind_blob(st, 4, sealed, (int)sl, SQLITE_STATIC);
-		sqlite3_bind_int(st, 5, (int)ind_bits);
+		sqlite3_bind_int(st, 5, (int)o->ind_bits);
 		sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
+		sqlite3_bind_int64(st, 7, (sqlite3_int64)o->expires);
+		sqlite3_bind_text(st, 8, profile, -1, SQLITE_STATIC);
 		rc = sqlite3_step(st);
 	}
 	sqlite3_finalize(st);
@@ -188,6 +199,7 @@ typedef struct sub_row {
 	omc_aka_cred cred;
 	omc_aka_sqn_he he;
 	bool enabled;
+	int64_t expires;
 } sub_row;
 
 /* Inside a transaction: the subscriber of this operator. */
@@ -195,7 +207,7 @@ static omc_err load(sub_row *r, omc_auc *a, const char *imsi)
 {
 	sqlite3_stmt *st = NULL;
 	int rc = sqlite3_prepare_v2(a->db->h,
-				    "SELECT secrets, ind_bits, seq_he, next_ind, enabled FROM auc_subscriber"
+				    "SELECT secrets, ind_bits, seq_he, next_ind, enabled, expires FROM auc_subscriber"
 				    " WHERE imsi = ?1 AND operator = ?2",
 				    -1, &st, NULL);
 	omc_err e = rc == SQLITE_OK ? OMC_OK : omc_db_err(rc);
@@ -211,6 +223,7 @@ static omc_err load(sub_row *r, omc_auc *a, const char *imsi)
 		sqlite3_int64 ind = sqlite3_column_int64(st, 1), seq = sqlite3_column_int64(st, 2),
 			      next = sqlite3_column_int64(st, 3);
 		r->enabled = sqlite3_column_int(st, 4) != 0;
+		r->expires = (int64_t)sqlite3_column_int64(st, 5);
 		e = blob ? unseal(&r->cred, a, imsi, blob, bl) : OMC_ERR_CORRUPT;
 		if (e == OMC_OK && (ind < 0 || ind > OMC_AKA_IND_BITS_MAX || seq < 0 || next < 0 || next >= (1 << ind)))
 			e = OMC_ERR_CORRUPT;
@@ -275,6 +288,8 @@ omc_err omc_auc_vectors(omc_auc *a, const char *imsi, const uint8_t amf[2], omc_
 	omc_err e = load(&r, a, imsi);
 	if (e == OMC_OK && !r.enabled)
 		e = OMC_ERR_DENIED;
+	if (e == OMC_OK && r.expires != 0 && r.expires <= (int64_t)time(NULL))
+		e = OMC_ERR_BAD_STATE;
 	for (size_t i = 0; e == OMC_OK && i < n; i++)
 		e = omc_aka_sqn_he_next(sqn[i], &r.he);
 	if (e == OMC_OK)
@@ -343,7 +358,8 @@ omc_err omc_auc_info_get(omc_auc *a, const char *imsi, omc_auc_info *info)
 	memset(info, 0, sizeof *info);
 	sqlite3_stmt *st = NULL;
 	int rc = sqlite3_prepare_v2(a->db->h,
-				    "SELECT alg, seq_he, enabled, (SELECT count(*) FROM auc_av_log l WHERE l.imsi = s.imsi)"
+				    "SELECT alg, seq_he, enabled, (SELECT count(*) FROM auc_av_log l WHERE l.imsi = s.imsi),"
+				    " expires, profile"
 				    " FROM auc_subscriber s WHERE imsi = ?1 AND operator = ?2",
 				    -1, &st, NULL);
 	omc_err e = rc == SQLITE_OK ? OMC_OK : omc_db_err(rc);
@@ -359,8 +375,23 @@ omc_err omc_auc_info_get(omc_auc *a, const char *imsi, omc_auc_info *info)
 		info->seq_he = (uint64_t)sqlite3_column_int64(st, 1);
 		info->enabled = sqlite3_column_int(st, 2) != 0;
 		info->avs_issued = (uint64_t)sqlite3_column_int64(st, 3);
+		info->expires = (int64_t)sqlite3_column_int64(st, 4);
+		const char *prof = (const char *)sqlite3_column_text(st, 5);
+		snprintf(info->profile, sizeof info->profile, "%s", prof ? prof : "{}");
 		memcpy(info->imsi, imsi, strlen(imsi) + 1);
 	}
 	sqlite3_finalize(st);
+	return e;
+}
+
+omc_err omc_auc_cred_get(omc_auc *a, const char *imsi, omc_aka_cred *cred)
+{
+	OMC_ENSURE(a && cred && valid_imsi(imsi), OMC_ERR_BAD_ARG);
+	sub_row r;
+	OMC_DEFER_WIPE(r);
+	omc_err e = load(&r, a, imsi);
+	if (e == OMC_OK)
+		*cred = r.cred;
+	omc_aka_cred_wipe(&r.cred);
 	return e;
 }

@@ -1,12 +1,17 @@
-/* openmcim server: internal interfaces between the roles and the database. */
+/* openmcim server: internal interfaces between the roles, the database and
+ * the HTTP layer. */
 #ifndef OMC_SERVER_INTERNAL_H
 #define OMC_SERVER_INTERNAL_H
 
+#include <pthread.h>
 #include <stdio.h>
 
+#include <jansson.h>
 #include <sqlite3.h>
 
 #include "openmcim/log.h"
+#include "openmcim/net.h"
+#include "openmcim/proto.h"
 #include "openmcim/server.h"
 #include "util/util_internal.h"
 
@@ -18,5 +23,222 @@ struct omc_db {
 OMC_MUST_USE omc_err omc_db_exec(omc_db *db, const char *sql);
 /* An SQLite result code as an omc_err (a constraint is OMC_ERR_EXISTS). */
 omc_err omc_db_err(int rc);
+
+/* The subscriber's credential, for an SHO that issues the same MCIM again
+ * (a download retried after a lost answer). The caller wipes it. */
+OMC_MUST_USE omc_err omc_auc_cred_get(omc_auc *a, const char *imsi, omc_aka_cred *cred);
+
+/* --- the server -------------------------------------------------------------------- */
+#define SRV_MAX_OPS 8
+#define SRV_MAX_LISTENERS 24
+#define SRV_URL_MAX 160
+#define SRV_NAME_MAX 17
+
+typedef enum srv_role {
+	SRV_CCIF,
+	SRV_AUC,
+	SRV_SHO,
+	SRV_VNO,
+	SRV_BOOTSTRAP,
+	SRV_DRF,
+	SRV_PVA,
+	SRV_DPF,
+	SRV_ROLE_COUNT
+} srv_role;
+
+typedef struct srv_op {
+	char name[SRV_NAME_MAX];
+	bool ico;            /* the ICO (its AuC holds PCIDs) or an SHO */
+	char imsi_prefix[7]; /* MCC and MNC: 5 or 6 digits */
+	omc_aka_alg alg;     /* the algorithm of the MCIMs an SHO issues */
+	bool data_only;      /* the service profile of its MCIMs (SEC-7) */
+	uint64_t volume_cap;
+	int64_t pcid_lifetime; /* ICO: seconds */
+	omc_auc *auc;
+	omc_key *key; /* the operator's signing key and certificate */
+	omc_cert *cert;
+} srv_op;
+
+typedef struct srv_listener srv_listener;
+typedef struct srv_route srv_route;
+typedef void (*srv_fn)(srv_listener *l, const omc_http_req *req, omc_http_resp *resp);
+
+struct srv_route {
+	srv_listener *l;
+	srv_fn fn;
+	const char *method, *path;
+};
+
+struct srv_listener {
+	omc_server *s;
+	srv_role role;
+	srv_op *op; /* AuC and SHO: whose */
+	char name[32];
+	char url[SRV_URL_MAX];
+	omc_http_server *http;
+	omc_http_route routes[16];
+	srv_route rctx[16];
+	size_t n_routes;
+};
+
+#define SRV_LAT_BUCKETS 12
+#define SRV_CODES_MAX 64
+
+struct omc_server {
+	omc_db *db;
+	pthread_mutex_t lock; /* the database handle: one thread at a time */
+	int64_t (*now)(void *);
+	void *now_arg;
+	char pki[256];
+	char listen[64];
+	unsigned port, threads;
+	int64_t session_lifetime, nonce_lifetime, token_lifetime;
+	srv_op ops[SRV_MAX_OPS];
+	size_t n_ops;
+	bool hosts[SRV_ROLE_COUNT];
+	srv_listener ls[SRV_MAX_LISTENERS];
+	size_t n_ls;
+	/* peers: the base URL of each role this process calls */
+	char peer[SRV_MAX_LISTENERS][2][SRV_URL_MAX]; /* name, url */
+	size_t n_peers;
+	/* keys of the entities hosted, and the anchors of everyone */
+	omc_key *vno_key, *ro_key, *pva_key, *ccif_key;
+	omc_cert *vno_cert, *ro_cert, *pva_cert, *ccif_cert;
+	omc_cert *m2mes_ca[8];
+	size_t n_m2mes_ca;
+	omc_cert *pva_ca[8];
+	size_t n_pva_ca;
+	char pva_names[8][SRV_NAME_MAX];
+	/* metrics */
+	pthread_mutex_t mlock;
+	uint64_t lat[SRV_LAT_BUCKETS]; /* cumulative at render time */
+	double lat_sum;
+	uint64_t lat_count;
+	struct {
+		const char *code;
+		int status;
+		uint64_t n;
+	} codes[SRV_CODES_MAX];
+	size_t n_codes;
+	uint64_t avs_issued, requests;
+	uint64_t jti_inserts;
+	struct {
+		char name[SRV_NAME_MAX];
+		omc_cert *ca;
+	} anchors[32];
+	size_t n_anchors;
+};
+
+int64_t srv_now(omc_server *s);
+void srv_lock(omc_server *s);
+void srv_unlock(omc_server *s);
+/* The base URL of a role ("drf", "sho.sho1", "auc.ico"), or NULL. */
+const char *srv_peer(omc_server *s, const char *name);
+srv_op *srv_op_find(omc_server *s, const char *name);
+/* The operator whose IMSI prefix is the longest to begin imsi. */
+srv_op *srv_op_for_imsi(omc_server *s, const char *imsi);
+
+/* Answers. srv_fail counts the code for /metrics. */
+void srv_fail(srv_listener *l, omc_http_resp *resp, int status, const char *code, const char *msg);
+/* Answer with o (consumed). */
+void srv_reply(srv_listener *l, omc_http_resp *resp, int status, json_t *o);
+
+/* The request body as a JSON object (duplicate members refused); answers
+ * 400 bad_json itself and returns NULL. */
+json_t *srv_body(srv_listener *l, const omc_http_req *req, omc_http_resp *resp);
+/* Members, with their rules: a string of min..max bytes of printable
+ * ASCII, an integer in lo..hi. NULL / false (with a 400 bad_request) when
+ * missing or wrong. */
+const char *srv_str(srv_listener *l, omc_http_resp *resp, json_t *o, const char *key, size_t min, size_t max);
+bool srv_int(srv_listener *l, omc_http_resp *resp, json_t *o, const char *key, int64_t lo, int64_t hi,
+	     int64_t *out);
+bool srv_digits(const char *s, size_t min, size_t max);
+bool srv_name_ok(const char *s);
+
+/* --- callers ---------------------------------------------------------------------- */
+/* A server calling a server: the Authorization header "OMC-JWS <compact>"
+ * holds a JWS (typ omc-request+jwt, x5c the caller's signing
+ * certificate) over {"htm", "htu", "bh", "iat", "jti"}: the method, the
+ * path, the base64url SHA-256 of the body, the time and a unique id.
+ * Accepted when the chain ends at the CA of one of the allowed names, the
+ * certificate's CN is that name, the method, path and body match, iat is
+ * within 300 s of the server's clock and the jti was never seen. *who
+ * gets the name. Answers the refusal itself (401) and returns false. */
+bool srv_auth_peer(srv_listener *l, const omc_http_req *req, omc_http_resp *resp, const char *const *allowed,
+		   size_t n_allowed, char who[SRV_NAME_MAX]);
+/* The same, also giving the caller's certificate (the caller frees it). */
+bool srv_auth_peer_cert(srv_listener *l, const omc_http_req *req, omc_http_resp *resp, const char *const *allowed,
+			size_t n_allowed, char who[SRV_NAME_MAX], omc_cert **leaf);
+/* Make the header value for a call. */
+OMC_MUST_USE omc_err srv_sign_request(char **auth, const omc_key *key, const omc_cert *cert, const char *method,
+				      const char *path, const char *body, size_t body_len, int64_t now);
+
+/* A device: "Authorization: Bearer <session>" from the VNO (SEC-7). */
+typedef struct srv_session {
+	char imsi[16];
+	char home[SRV_NAME_MAX];
+	char scope[16]; /* "provisioning" (a PCID) or "operational" */
+	uint8_t token_hash[32];
+	bool data_only;
+	uint64_t volume_cap, used;
+} srv_session;
+bool srv_auth_session(srv_listener *l, const omc_http_req *req, omc_http_resp *resp, srv_session *out);
+/* A subscriber of this SHO: "Authorization: Bearer <token>". */
+bool srv_auth_subscriber(srv_listener *l, const omc_http_req *req, omc_http_resp *resp, char name[33]);
+/* SHA-256 of a bearer token as stored. */
+OMC_MUST_USE omc_err srv_token_hash(uint8_t out[32], const char *token);
+/* A fresh random token (base64url of 32 bytes). */
+OMC_MUST_USE omc_err srv_token_new(char out[48]);
+
+/* Call another role: the body (consumed; may be NULL) signed as key/cert.
+ * *out is the answer's JSON object (NULL if none), *status its status.
+ * OMC_ERR_IO if no answer came. */
+OMC_MUST_USE omc_err srv_call(omc_server *s, const omc_key *key, const omc_cert *cert, const char *method,
+			      const char *base, const char *path, json_t *body, int *status, json_t **out);
+
+/* An audit record of the network side (caller holds the lock). */
+void srv_audit(omc_server *s, const char *role, const char *actor, const char *event, const char *subject,
+	       const char *result, const char *detail);
+
+/* A counter of the database (caller holds the lock, in a transaction):
+ * the next value of name, starting at 1. */
+OMC_MUST_USE omc_err srv_counter_next(omc_server *s, const char *name, int64_t *v);
+
+/* Small SQL helpers (caller holds the lock). */
+OMC_MUST_USE omc_err srv_sql(omc_server *s, sqlite3_stmt **st, const char *sql);
+bool srv_begin(omc_server *s);
+bool srv_commit(omc_server *s);
+void srv_rollback(omc_server *s);
+
+/* The roles (one file each) add their routes. */
+void srv_routes_ccif(srv_listener *l);
+void srv_routes_auc(srv_listener *l);
+void srv_routes_sho(srv_listener *l);
+void srv_routes_vno(srv_listener *l);
+void srv_routes_bootstrap(srv_listener *l);
+void srv_routes_drf(srv_listener *l);
+void srv_routes_pva(srv_listener *l);
+void srv_routes_dpf(srv_listener *l);
+void srv_route_add(srv_listener *l, const char *method, const char *path, srv_fn fn);
+/* The DRF's record of a device's SHO (caller holds the lock). */
+OMC_MUST_USE omc_err srv_drf_sho_of(omc_server *s, const char *platform_id, char sho[SRV_NAME_MAX],
+				    char state[16]);
+
+/* o[key] = hex of n bytes; false on no memory. */
+bool srv_set_hex(json_t *o, const char *key, const uint8_t *p, size_t n);
+/* Hex member of exactly n bytes (or, with n_out, 1..cap bytes). */
+bool srv_hex(srv_listener *l, omc_http_resp *resp, json_t *o, const char *key, uint8_t *out, size_t n);
+/* Pass a peer's refusal on: its status and error code, or 502. */
+void srv_fail_peer(srv_listener *l, omc_http_resp *resp, int status, json_t *answer, const char *peer);
+
+/* Credentials (cred.c): fresh random ones (TUAK with the default
+ * parameters), their JSON form {"alg", "k", "opc"} or {"alg", "k",
+ * "tuak": {...}}, and back. */
+OMC_MUST_USE omc_err srv_cred_new(omc_aka_cred *c, omc_aka_alg alg);
+json_t *srv_cred_json(const omc_aka_cred *c);
+OMC_MUST_USE omc_err srv_cred_from_json(omc_aka_cred *c, json_t *o);
+
+/* The metrics page. */
+void srv_metrics(srv_listener *l, const omc_http_req *req, omc_http_resp *resp);
 
 #endif

@@ -302,19 +302,51 @@ static omc_err load_pki(dev_ctx *d, const char *pki)
 	return OMC_OK;
 }
 
+/* The platform a model ships: the same firmware image and agent
+ * configuration on every device of the model, so a PVA can hold reference
+ * values per model (omc_factory_references). The demo firmware is 4096
+ * bytes of SHA-256 in counter mode over the model name: the same bytes on
+ * every run and every machine. */
+typedef struct platform_files {
+	uint8_t fw[4096];
+	char conf[256];
+	size_t conf_len;
+} platform_files;
+
+static omc_err platform_make(platform_files *p, const char *model)
+{
+	for (uint32_t i = 0; i < sizeof p->fw / 32; i++) {
+		char in[128];
+		int n = snprintf(in, sizeof in, "omc/demo-firmware/v1|%s|%u", model, (unsigned)i);
+		OMC_ENSURE(n > 0 && (size_t)n < sizeof in, OMC_ERR_BAD_ARG);
+		unsigned olen = 0;
+		OMC_ENSURE(EVP_Digest(in, (size_t)n, p->fw + 32 * i, &olen, EVP_sha256(), NULL) == 1, OMC_ERR_CRYPTO);
+	}
+	int cl = snprintf(p->conf, sizeof p->conf, "# M2ME agent configuration\nmodel = %s\nagent_user = agent\n", model);
+	OMC_ENSURE(cl > 0 && (size_t)cl < sizeof p->conf, OMC_ERR_BAD_ARG);
+	p->conf_len = (size_t)cl;
+	return OMC_OK;
+}
+
+typedef struct platform_file {
+	const char *name, *path;
+	const uint8_t *data;
+	size_t len;
+} platform_file;
+
+static void platform_list(platform_file out[2], const platform_files *pf)
+{
+	out[0] = (platform_file){"firmware", "platform/firmware.bin", pf->fw, sizeof pf->fw};
+	out[1] = (platform_file){"agent-config", "platform/agent.conf", (const uint8_t *)pf->conf, pf->conf_len};
+}
+
 static omc_err write_platform(dev_ctx *d, const char *model, json_t *comps)
 {
-	uint8_t fw[4096];
-	OMC_TRY(omc_rand_bytes(fw, sizeof fw));
-	char conf[256];
-	int cl = snprintf(conf, sizeof conf, "# M2ME agent configuration\nmodel = %s\nagent_user = agent\n", model);
+	platform_files pf;
+	OMC_TRY(platform_make(&pf, model));
 	(void)d->io->mkdir(d->io->ctx, "platform");
-	const struct {
-		const char *name, *path;
-		const uint8_t *data;
-		size_t len;
-	} files[] = {{"firmware", "platform/firmware.bin", fw, sizeof fw},
-		     {"agent-config", "platform/agent.conf", (const uint8_t *)conf, (size_t)cl}};
+	platform_file files[2];
+	platform_list(files, &pf);
 	for (size_t i = 0; i < OMC_ARRAY_LEN(files); i++) {
 		char h[65];
 		OMC_TRY(omc_tre_write_file(d->io, files[i].path, files[i].data, files[i].len));
@@ -324,6 +356,33 @@ static omc_err write_platform(dev_ctx *d, const char *model, json_t *comps)
 			   OMC_ERR_NOMEM);
 	}
 	return OMC_OK;
+}
+
+omc_err omc_factory_references(const char *model, char **json)
+{
+	OMC_ENSURE(json != NULL, OMC_ERR_BAD_ARG);
+	*json = NULL;
+	if (!model)
+		model = "openmcim-demo-gw";
+	OMC_ENSURE(strlen(model) > 0 && strlen(model) < 64, OMC_ERR_BAD_ARG);
+	omc_proto_init();
+	platform_files pf;
+	OMC_TRY(platform_make(&pf, model));
+	platform_file files[2];
+	platform_list(files, &pf);
+	json_t *a = json_array();
+	OMC_ENSURE(a != NULL, OMC_ERR_NOMEM);
+	omc_err e = OMC_OK;
+	for (size_t i = 0; e == OMC_OK && i < OMC_ARRAY_LEN(files); i++) {
+		char h[65];
+		e = sha256_hex(h, files[i].data, files[i].len);
+		if (e == OMC_OK && json_array_append_new(a, json_pack("{s:s,s:s}", "name", files[i].name, "sha256", h)))
+			e = OMC_ERR_NOMEM;
+	}
+	if (e == OMC_OK && !(*json = json_dumps(a, JSON_COMPACT)))
+		e = OMC_ERR_NOMEM;
+	json_decref(a);
+	return e;
 }
 
 /* What a factory run cut short (a power cut, a crash) leaves behind: every

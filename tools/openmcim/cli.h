@@ -28,6 +28,7 @@ int cmd_demo(int argc, char **argv);
 int demo_tre(void);
 int cmd_factory(int argc, char **argv);
 int cmd_tre(int argc, char **argv);
+int cmd_server(int argc, char **argv);
 
 /* Read a whole file (at most max bytes) into an omc_alloc'd, NUL-terminated
  * buffer (omc_free wipes it); on failure prints the one-line error naming

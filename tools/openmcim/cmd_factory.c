@@ -11,7 +11,7 @@ static const char factory_usage[] =
 	"       openmcim factory device --pki DIR --out TREDIR [--pcid FILE] [--model NAME]\n"
 	"\n"
 	"pki     makes the demo PKI in DIR: for each of m2mes, tre-vendor, ico, sho1, sho2,\n"
-	"        ro, pva and ccif a CA and a signing certificate (P-256). Private keys are\n"
+	"        ro, pva, ccif and vno a CA and a signing certificate (P-256). Private keys are\n"
 	"        PKCS#8 PEM encrypted under DIR/pki.secret; DIR must not hold a PKI already.\n"
 	"device  makes a device in TREDIR: device root key, sealed identity (attestation key\n"
 	"        and certificate from the M2MES CA, trust anchors), platform components and\n"

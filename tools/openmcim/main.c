@@ -9,6 +9,7 @@ static const cli_cmd commands[] = {
 	{"bench", "benchmarks, each figure beside its bound measured in the same run", cmd_bench},
 	{"demo", "a guided run of what openmcim does so far", cmd_demo},
 	{"factory", "the factory step: demo PKI and devices (TRE, identity, PCID)", cmd_factory},
+	{"server", "the network roles: AuC, CCIF, VNO, bootstrap, DRF, PVA, SHO, DPF", cmd_server},
 	{"tre", "inspect and administer a TRE: status, registry, audit, users, tamper", cmd_tre},
 };
 

@@ -1,0 +1,155 @@
+/* What an administrator does to the server's database (`openmcim ctl`),
+ * and the demo deployment of `openmcim server --demo`. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "openmcim/factory.h"
+#include "server/server_internal.h"
+
+static bool name_ok(const char *s, size_t max)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0 || n > max)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
+			return false;
+	return true;
+}
+
+omc_err omc_server_subscriber_add(omc_db *db, const char *sho, const char *name, char token[48])
+{
+	OMC_ENSURE(db && token && name_ok(sho, 16) && name_ok(name, 32), OMC_ERR_BAD_ARG);
+	uint8_t h[32];
+	OMC_TRY(srv_token_new(token));
+	OMC_TRY(srv_token_hash(h, token));
+	sqlite3_stmt *q = NULL;
+	int rc = sqlite3_prepare_v2(db->h,
+				    "INSERT INTO sho_subscriber (operator, name, token_hash, created) VALUES (?1, ?2, ?3, ?4)",
+				    -1, &q, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(q, 1, sho, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(q, 3, h, 32, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 4, (sqlite3_int64)time(NULL));
+		rc = sqlite3_step(q);
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE) {
+		omc_memzero(token, 48);
+		OMC_BAIL(omc_db_err(rc));
+	}
+	return OMC_OK;
+}
+
+omc_err omc_server_reference_add(omc_db *db, const char *model, const char *json, size_t len)
+{
+	OMC_ENSURE(db && model && json && strlen(model) > 0 && strlen(model) < 64, OMC_ERR_BAD_ARG);
+	json_error_t je;
+	json_t *a = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
+	OMC_ENSURE(json_is_array(a) && json_array_size(a) > 0 && json_array_size(a) <= 16, OMC_ERR_BAD_FORMAT);
+	omc_err e = omc_db_exec(db, "BEGIN IMMEDIATE");
+	for (size_t i = 0; e == OMC_OK && i < json_array_size(a); i++) {
+		json_t *c = json_array_get(a, i);
+		const char *n = json_string_value(json_object_get(c, "name"));
+		const char *h = json_string_value(json_object_get(c, "sha256"));
+		uint8_t d[32];
+		char lower[65];
+		if (!n || strlen(n) == 0 || strlen(n) >= 32 || !h || omc_hex_decode(d, 32, h, strlen(h)) != OMC_OK ||
+		    omc_hex_encode(lower, sizeof lower, d, 32) != OMC_OK) {
+			e = OMC_ERR_BAD_FORMAT;
+			break;
+		}
+		sqlite3_stmt *q = NULL;
+		int rc = sqlite3_prepare_v2(db->h,
+					    "INSERT INTO pva_reference (model, component, digest) VALUES (?1, ?2, ?3)"
+					    " ON CONFLICT DO NOTHING",
+					    -1, &q, NULL);
+		if (rc == SQLITE_OK) {
+			sqlite3_bind_text(q, 1, model, -1, SQLITE_STATIC);
+			sqlite3_bind_text(q, 2, n, -1, SQLITE_STATIC);
+			sqlite3_bind_text(q, 3, lower, -1, SQLITE_STATIC);
+			rc = sqlite3_step(q);
+		}
+		sqlite3_finalize(q);
+		if (rc != SQLITE_DONE)
+			e = omc_db_err(rc);
+	}
+	json_decref(a);
+	if (e == OMC_OK)
+		e = omc_db_exec(db, "COMMIT");
+	if (e != OMC_OK)
+		(void)sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+	return e;
+}
+
+/* --- the demo deployment --------------------------------------------------------------- */
+
+static omc_err write_file(const char *dir, const char *name, const void *p, size_t n, mode_t mode)
+{
+	char path[600];
+	OMC_ENSURE(snprintf(path, sizeof path, "%s/%s", dir, name) < (int)sizeof path, OMC_ERR_BAD_ARG);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	if (fd < 0)
+		OMC_BAIL(errno == EEXIST ? OMC_ERR_EXISTS : OMC_ERR_IO);
+	bool ok = write(fd, p, n) == (ssize_t)n && fsync(fd) == 0;
+	ok &= close(fd) == 0;
+	OMC_ENSURE(ok, OMC_ERR_IO);
+	return OMC_OK;
+}
+
+omc_err omc_server_demo_setup(const char *dir)
+{
+	OMC_ENSURE(dir && strlen(dir) < 400, OMC_ERR_BAD_ARG);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		OMC_BAIL(OMC_ERR_IO);
+	char pki[512], db_path[512];
+	snprintf(pki, sizeof pki, "%s/pki", dir);
+	snprintf(db_path, sizeof db_path, "%s/openmcim.db", dir);
+	OMC_TRY(omc_factory_pki(pki));
+	uint8_t master[32];
+	OMC_DEFER_WIPE(master);
+	OMC_TRY(omc_rand_bytes(master, sizeof master));
+	OMC_TRY(write_file(dir, "master.key", master, sizeof master, 0600));
+	char conf[2048];
+	int n = snprintf(conf, sizeof conf,
+			 "# openmcim server: the demo deployment (openmcim server --demo)\n"
+			 "[server]\nlisten = 127.0.0.1\nport = 0\nthreads = 2\n"
+			 "db = %s\npki = %s\nmaster_key = %s/master.key\n"
+			 "roles = ccif vno bootstrap drf pva dpf\n\n"
+			 "[operator ico]\nkind = ico\nimsi_prefix = 00101\npcid_lifetime = 31536000\n\n"
+			 "[operator sho1]\nkind = sho\nimsi_prefix = 00102\nalg = milenage\n"
+			 "data_only = false\nvolume_cap = 0\n\n"
+			 "[operator sho2]\nkind = sho\nimsi_prefix = 00103\nalg = tuak\n"
+			 "data_only = true\nvolume_cap = 1048576\n\n"
+			 "[trust]\nm2mes_ca = %s/m2mes-ca.crt\npva = pva\n",
+			 db_path, pki, dir, pki);
+	OMC_ENSURE(n > 0 && (size_t)n < sizeof conf, OMC_ERR_BAD_ARG);
+	OMC_TRY(write_file(dir, "server.conf", conf, (size_t)n, 0600));
+	omc_db *db = NULL;
+	OMC_TRY(omc_db_open(&db, db_path));
+	char *refs = NULL, t1[48], t2[48];
+	omc_err e = omc_factory_references(NULL, &refs);
+	if (e == OMC_OK)
+		e = omc_server_reference_add(db, "openmcim-demo-gw", refs, strlen(refs));
+	omc_free(refs);
+	if (e == OMC_OK)
+		e = omc_server_subscriber_add(db, "sho1", "demo", t1);
+	if (e == OMC_OK)
+		e = omc_server_subscriber_add(db, "sho2", "demo", t2);
+	omc_db_close(db);
+	OMC_TRY(e);
+	char subs[256];
+	n = snprintf(subs, sizeof subs, "{\"sho1\":{\"demo\":\"%s\"},\"sho2\":{\"demo\":\"%s\"}}\n", t1, t2);
+	omc_memzero(t1, sizeof t1);
+	omc_memzero(t2, sizeof t2);
+	e = n > 0 && (size_t)n < sizeof subs ? write_file(dir, "subscribers.json", subs, (size_t)n, 0600) : OMC_ERR_BUG;
+	omc_memzero(subs, sizeof subs);
+	return e;
+}

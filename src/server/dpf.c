@@ -1,0 +1,486 @@
+/* The DPF of the registration operator (SEC-9, MGT-1): only on a valid
+ * validation token from a trusted PVA, obtains the MCIM from the device's
+ * SHO and encrypts it to the session key in the validated evidence, so
+ * only that TRE, in that session, can open it; stores the TRE's signed
+ * receipt and passes it to the SHO; queues signed commands for devices and
+ * collects their signed results. */
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "openmcim/tre.h"
+#include "server/server_internal.h"
+
+typedef struct token {
+	char tre[64], platform_id[32], nonce[96], jti[48], ev_sha[65];
+	int64_t exp;
+} token;
+
+/* "" or the refusal code. */
+static const char *token_check(omc_server *s, const char *tok, token *t)
+{
+	omc_jws_verified v = {0};
+	if (omc_jws_verify_x5c(&v, tok, strlen(tok), (const omc_cert *const *)s->pva_ca, s->n_pva_ca,
+			       "omc-validation+jwt", (time_t)srv_now(s)) != OMC_OK)
+		return "bad_token";
+	char cn[SRV_NAME_MAX + 8] = "";
+	bool ok = omc_cert_subject_cn(cn, sizeof cn, v.leaf) == OMC_OK && !strcmp(cn, s->pva_names[v.anchor]);
+	json_error_t je;
+	json_t *p = ok ? json_loadb((const char *)v.payload, v.len, JSON_REJECT_DUPLICATES, &je) : NULL;
+	omc_jws_verified_free(&v);
+	const char *f[5] = {json_string_value(json_object_get(p, "tre")),
+			    json_string_value(json_object_get(p, "platform_id")),
+			    json_string_value(json_object_get(p, "nonce")), json_string_value(json_object_get(p, "jti")),
+			    json_string_value(json_object_get(p, "evidence_sha256"))};
+	json_t *exp = json_object_get(p, "exp");
+	const char *iss = json_string_value(json_object_get(p, "iss"));
+	ok = ok && iss && !strcmp(iss, cn) && json_is_integer(exp);
+	for (int i = 0; ok && i < 5; i++)
+		ok = f[i] != NULL;
+	ok = ok && strlen(f[0]) < sizeof t->tre && strlen(f[1]) < sizeof t->platform_id &&
+	     strlen(f[2]) < sizeof t->nonce && strlen(f[3]) < sizeof t->jti && strlen(f[4]) == 64;
+	if (ok) {
+		memcpy(t->tre, f[0], strlen(f[0]) + 1);
+		memcpy(t->platform_id, f[1], strlen(f[1]) + 1);
+		memcpy(t->nonce, f[2], strlen(f[2]) + 1);
+		memcpy(t->jti, f[3], strlen(f[3]) + 1);
+		memcpy(t->ev_sha, f[4], 65);
+		t->exp = (int64_t)json_integer_value(exp);
+	}
+	json_decref(p);
+	if (!ok)
+		return "bad_token";
+	return t->exp < srv_now(s) ? "token_expired" : "";
+}
+
+static bool token_used(omc_server *s, const char *jti)
+{
+	sqlite3_stmt *q;
+	bool used = true;
+	srv_lock(s);
+	if (srv_sql(s, &q, "SELECT 1 FROM dpf_download WHERE token_jti = ?1") == OMC_OK) {
+		sqlite3_bind_text(q, 1, jti, -1, SQLITE_STATIC);
+		used = sqlite3_step(q) == SQLITE_ROW;
+		sqlite3_finalize(q);
+	}
+	srv_unlock(s);
+	return used;
+}
+
+static void download(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
+{
+	omc_server *s = l->s;
+	srv_session ss;
+	if (!srv_auth_session(l, req, resp, &ss))
+		return;
+	json_t *b = srv_body(l, req, resp);
+	const char *tok = b ? srv_str(l, resp, b, "token", 16, 64 * 1024) : NULL;
+	const char *ev = tok ? srv_str(l, resp, b, "evidence", 16, 256 * 1024) : NULL;
+	if (!ev) {
+		json_decref(b);
+		return;
+	}
+	token t;
+	memset(&t, 0, sizeof t);
+	omc_evidence e;
+	memset(&e, 0, sizeof e);
+	const char *why = token_check(s, tok, &t);
+	const char *msg = "the validation token is not from a trusted PVA";
+	uint8_t h[32], n[64];
+	unsigned hl = 0;
+	size_t nl = 0;
+	char hh[65];
+	if (!why[0] && token_used(s, t.jti)) {
+		why = "token_replayed";
+		msg = "the validation token was used already";
+	}
+	if (!strcmp(why, "token_expired"))
+		msg = "the validation token has expired";
+	if (!why[0] && (EVP_Digest(ev, strlen(ev), h, &hl, EVP_sha256(), NULL) != 1 ||
+			omc_hex_encode(hh, sizeof hh, h, 32) != OMC_OK || strcmp(hh, t.ev_sha) != 0)) {
+		why = "evidence_mismatch";
+		msg = "the evidence is not the one the token validated";
+	}
+	if (!why[0] && (omc_b64_decode(n, sizeof n, &nl, t.nonce, strlen(t.nonce), OMC_B64_URL) != OMC_OK ||
+			omc_evidence_verify(&e, ev, strlen(ev), (const omc_cert *const *)s->m2mes_ca, s->n_m2mes_ca, n,
+					    nl, (time_t)srv_now(s)) != OMC_OK ||
+			strcmp(e.tre_id, t.tre) != 0 || !e.eph_pub)) {
+		why = "evidence_mismatch";
+		msg = "the evidence does not verify, or carries no session key";
+	}
+	char sho[SRV_NAME_MAX] = "", state[16] = "";
+	if (!why[0]) {
+		srv_lock(s);
+		omc_err er = srv_drf_sho_of(s, t.platform_id, sho, state);
+		srv_unlock(s);
+		if (er != OMC_OK) {
+			why = "not_assigned";
+			msg = "no SHO has registered this device yet";
+		}
+	}
+	if (why[0]) {
+		omc_evidence_free(&e);
+		json_decref(b);
+		srv_lock(s);
+		srv_audit(s, "dpf", "device", "download", t.tre[0] ? t.tre : ss.imsi, "refused", why);
+		srv_unlock(s);
+		srv_fail(l, resp, !strcmp(why, "token_replayed") || !strcmp(why, "not_assigned") ? 409 : 403, why, msg);
+		return;
+	}
+	char peer[40];
+	snprintf(peer, sizeof peer, "sho.%s", sho);
+	int st = 0;
+	json_t *a = NULL;
+	omc_err er = srv_call(s, s->ro_key, s->ro_cert, "POST", srv_peer(s, peer), "/v1/mcims",
+			      json_pack("{s:s,s:s,s:s}", "tre", t.tre, "platform_id", t.platform_id, "nonce", t.nonce),
+			      &st, &a);
+	if (er != OMC_OK || st != 201) {
+		srv_fail_peer(l, resp, er == OMC_OK ? st : 0, a, "the SHO");
+		json_decref(a);
+		omc_evidence_free(&e);
+		json_decref(b);
+		return;
+	}
+	const char *sealed = json_string_value(json_object_get(a, "package"));
+	const char *mcim = json_string_value(json_object_get(a, "mcim"));
+	const char *imsi = json_string_value(json_object_get(a, "imsi"));
+	json_t *seqj = json_object_get(a, "seq");
+	uint8_t *inner = NULL;
+	size_t il = 0;
+	char *pkg = NULL;
+	er = sealed && mcim && imsi && json_is_integer(seqj) ? OMC_OK : OMC_ERR_BAD_FORMAT;
+	if (er == OMC_OK)
+		er = omc_jwe_decrypt(&inner, &il, sealed, strlen(sealed), s->ro_key);
+	if (er == OMC_OK)
+		er = omc_jwe_encrypt(&pkg, inner, il, e.eph_pub,
+				     "omc-mcim-package+jwe");
+	omc_free(inner); /* wiped: the signed MCIM holds K and OPc */
+	sqlite3_stmt *q;
+	srv_lock(s);
+	if (er == OMC_OK) {
+		er = srv_sql(s, &q,
+			     "INSERT INTO dpf_download (token_jti, tre_id, platform_id, sho, mcim_id, imsi, seq, state,"
+			     " created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'sent', ?8)");
+		if (er == OMC_OK) {
+			sqlite3_bind_text(q, 1, t.jti, -1, SQLITE_STATIC);
+			sqlite3_bind_text(q, 2, t.tre, -1, SQLITE_STATIC);
+			sqlite3_bind_text(q, 3, t.platform_id, -1, SQLITE_STATIC);
+			sqlite3_bind_text(q, 4, sho, -1, SQLITE_STATIC);
+			sqlite3_bind_text(q, 5, mcim, -1, SQLITE_STATIC);
+			sqlite3_bind_text(q, 6, imsi, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(q, 7, (sqlite3_int64)json_integer_value(seqj));
+			sqlite3_bind_int64(q, 8, (sqlite3_int64)srv_now(s));
+			int rc = sqlite3_step(q);
+			sqlite3_finalize(q);
+			er = rc == SQLITE_DONE ? OMC_OK : omc_db_err(rc);
+		}
+	}
+	if (er == OMC_OK)
+		srv_audit(s, "dpf", "device", "download", t.tre, "ok", mcim);
+	srv_unlock(s);
+	json_t *out = er == OMC_OK ? json_pack("{s:s,s:s,s:s}", "package", pkg, "mcim", mcim, "sho", sho) : NULL;
+	omc_free(pkg);
+	json_decref(a);
+	omc_evidence_free(&e);
+	json_decref(b);
+	if (!out) {
+		srv_fail(l, resp, er == OMC_ERR_EXISTS ? 409 : 500, er == OMC_ERR_EXISTS ? "token_replayed" : "internal",
+			 omc_err_name(er));
+		return;
+	}
+	srv_reply(l, resp, 200, out);
+}
+
+static void receipt(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
+{
+	omc_server *s = l->s;
+	srv_session ss;
+	if (!srv_auth_session(l, req, resp, &ss))
+		return;
+	json_t *b = srv_body(l, req, resp);
+	const char *rc = b ? srv_str(l, resp, b, "receipt", 16, 64 * 1024) : NULL;
+	if (!rc) {
+		json_decref(b);
+		return;
+	}
+	omc_jws_verified v = {0};
+	char cn[64] = "";
+	json_t *p = NULL;
+	json_error_t je;
+	if (omc_jws_verify_x5c(&v, rc, strlen(rc), (const omc_cert *const *)s->m2mes_ca, s->n_m2mes_ca, "omc-receipt+jwt",
+			       (time_t)srv_now(s)) == OMC_OK &&
+	    omc_cert_subject_cn(cn, sizeof cn, v.leaf) == OMC_OK)
+		p = json_loadb((const char *)v.payload, v.len, JSON_REJECT_DUPLICATES, &je);
+	omc_jws_verified_free(&v);
+	const char *tre = json_string_value(json_object_get(p, "tre"));
+	const char *iss = json_string_value(json_object_get(p, "iss"));
+	json_t *seq = json_object_get(p, "seq");
+	if (!tre || !iss || !json_is_integer(seq) || strcmp(tre, cn) != 0) {
+		json_decref(p);
+		json_decref(b);
+		srv_fail(l, resp, 403, "bad_signature", "the receipt is not signed by the TRE it names");
+		return;
+	}
+	sqlite3_stmt *q;
+	char plat[32] = "", mcim[41] = "";
+	srv_lock(s);
+	if (srv_sql(s, &q,
+		    "UPDATE dpf_download SET state = 'installed', receipt = ?4 WHERE tre_id = ?1 AND sho = ?2 AND seq = ?3"
+		    " RETURNING platform_id, mcim_id") == OMC_OK) {
+		sqlite3_bind_text(q, 1, tre, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, iss, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 3, (sqlite3_int64)json_integer_value(seq));
+		sqlite3_bind_text(q, 4, rc, -1, SQLITE_STATIC);
+		if (sqlite3_step(q) == SQLITE_ROW) {
+			snprintf(plat, sizeof plat, "%s", (const char *)sqlite3_column_text(q, 0));
+			snprintf(mcim, sizeof mcim, "%s", (const char *)sqlite3_column_text(q, 1));
+		}
+		sqlite3_finalize(q);
+	}
+	if (plat[0] && srv_sql(s, &q, "UPDATE drf_device SET state = 'provisioned', updated = ?2 WHERE platform_id = ?1") ==
+			       OMC_OK) {
+		sqlite3_bind_text(q, 1, plat, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 2, (sqlite3_int64)srv_now(s));
+		(void)sqlite3_step(q);
+		sqlite3_finalize(q);
+	}
+	if (plat[0])
+		srv_audit(s, "dpf", "device", "receipt", tre, "ok", mcim);
+	srv_unlock(s);
+	if (!plat[0]) {
+		json_decref(p);
+		json_decref(b);
+		srv_fail(l, resp, 404, "unknown_download", "no download of this DPF matches the receipt");
+		return;
+	}
+	char peer[40];
+	snprintf(peer, sizeof peer, "sho.%s", iss);
+	int st = 0;
+	json_t *a = NULL;
+	omc_err er = srv_call(s, s->ro_key, s->ro_cert, "POST", srv_peer(s, peer), "/v1/receipts",
+			      json_pack("{s:s}", "receipt", rc), &st, &a);
+	json_decref(p);
+	json_decref(b);
+	if (er != OMC_OK || st != 200) {
+		/* Stored here; the device sends it again and the SHO hears it then. */
+		srv_fail_peer(l, resp, er == OMC_OK ? st : 0, a, "the SHO");
+		json_decref(a);
+		return;
+	}
+	json_decref(a);
+	srv_reply(l, resp, 200, json_pack("{s:s,s:s}", "mcim", mcim, "state", "installed"));
+}
+
+/* --- commands ------------------------------------------------------------------------ */
+
+static size_t issuer_names(omc_server *s, const char **names, size_t cap)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->n_ops && n + 1 < cap; i++)
+		names[n++] = s->ops[i].name;
+	names[n++] = "ro";
+	return n;
+}
+
+static void cmd_queue(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
+{
+	omc_server *s = l->s;
+	const char *names[SRV_MAX_OPS + 1];
+	size_t nn = issuer_names(s, names, OMC_ARRAY_LEN(names));
+	char who[SRV_NAME_MAX];
+	if (!srv_auth_peer(l, req, resp, names, nn, who))
+		return;
+	json_t *b = srv_body(l, req, resp);
+	const char *tre = b ? srv_str(l, resp, b, "tre", 5, 63) : NULL;
+	const char *cmd = tre ? srv_str(l, resp, b, "command", 16, 64 * 1024) : NULL;
+	if (!cmd) {
+		json_decref(b);
+		return;
+	}
+	/* The TRE checks the signature; here only that the caller queues its own. */
+	uint8_t *pl = NULL;
+	size_t pn = 0;
+	json_t *p = NULL;
+	json_error_t je;
+	if (omc_jws_peek(&pl, &pn, cmd, strlen(cmd)) == OMC_OK)
+		p = json_loadb((const char *)pl, pn, 0, &je);
+	omc_free(pl);
+	const char *iss = json_string_value(json_object_get(p, "iss"));
+	const char *ptre = json_string_value(json_object_get(p, "tre"));
+	if (!iss || !ptre || strcmp(iss, who) != 0 || strcmp(ptre, tre) != 0) {
+		json_decref(p);
+		json_decref(b);
+		srv_fail(l, resp, 403, "not_yours", "the command is not the caller's, or not for that TRE");
+		return;
+	}
+	json_decref(p);
+	sqlite3_stmt *q;
+	int64_t id = 0;
+	srv_lock(s);
+	if (srv_sql(s, &q,
+		    "INSERT INTO dpf_command (tre_id, issuer, command, state, created) VALUES (?1, ?2, ?3, 'queued', ?4)"
+		    " RETURNING id") == OMC_OK) {
+		sqlite3_bind_text(q, 1, tre, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, who, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 3, cmd, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 4, (sqlite3_int64)srv_now(s));
+		if (sqlite3_step(q) == SQLITE_ROW)
+			id = (int64_t)sqlite3_column_int64(q, 0);
+		sqlite3_finalize(q);
+	}
+	if (id)
+		srv_audit(s, "dpf", who, "command_queue", tre, "ok", "queued");
+	srv_unlock(s);
+	json_decref(b);
+	if (!id) {
+		srv_fail(l, resp, 500, "internal", "not queued");
+		return;
+	}
+	srv_reply(l, resp, 201, json_pack("{s:I,s:s}", "id", (json_int_t)id, "state", "queued"));
+}
+
+/* The TRE of a session: by its PCID (the DRF saw it register) or by an
+ * MCIM an SHO here issued to it. */
+static bool tre_of_session(omc_server *s, const srv_session *ss, char tre[64])
+{
+	sqlite3_stmt *q;
+	bool ok = false;
+	srv_lock(s);
+	if (srv_sql(s, &q,
+		    "SELECT tre_id FROM drf_seen WHERE pcid_imsi = ?1 UNION ALL"
+		    " SELECT tre_id FROM sho_mcim WHERE imsi = ?1 LIMIT 1") == OMC_OK) {
+		sqlite3_bind_text(q, 1, ss->imsi, -1, SQLITE_STATIC);
+		if (sqlite3_step(q) == SQLITE_ROW) {
+			snprintf(tre, 64, "%s", (const char *)sqlite3_column_text(q, 0));
+			ok = true;
+		}
+		sqlite3_finalize(q);
+	}
+	srv_unlock(s);
+	return ok;
+}
+
+static void cmd_fetch(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
+{
+	omc_server *s = l->s;
+	srv_session ss;
+	if (!srv_auth_session(l, req, resp, &ss))
+		return;
+	char tre[64];
+	json_t *arr = json_array();
+	if (!tre_of_session(s, &ss, tre)) {
+		srv_reply(l, resp, 200, json_pack("{s:o}", "commands", arr));
+		return;
+	}
+	sqlite3_stmt *q;
+	srv_lock(s);
+	if (arr && srv_sql(s, &q,
+			   "SELECT id, command FROM dpf_command WHERE tre_id = ?1 AND state IN ('queued', 'fetched')"
+			   " ORDER BY id LIMIT 32") == OMC_OK) {
+		sqlite3_bind_text(q, 1, tre, -1, SQLITE_STATIC);
+		while (sqlite3_step(q) == SQLITE_ROW)
+			json_array_append_new(arr, json_pack("{s:I,s:s}", "id", (json_int_t)sqlite3_column_int64(q, 0),
+							     "command", (const char *)sqlite3_column_text(q, 1)));
+		sqlite3_finalize(q);
+	}
+	if (srv_sql(s, &q, "UPDATE dpf_command SET state = 'fetched' WHERE tre_id = ?1 AND state = 'queued'") == OMC_OK) {
+		sqlite3_bind_text(q, 1, tre, -1, SQLITE_STATIC);
+		(void)sqlite3_step(q);
+		sqlite3_finalize(q);
+	}
+	srv_unlock(s);
+	srv_reply(l, resp, 200, json_pack("{s:s,s:o}", "tre", tre, "commands", arr));
+}
+
+static void cmd_result(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
+{
+	omc_server *s = l->s;
+	srv_session ss;
+	if (!srv_auth_session(l, req, resp, &ss))
+		return;
+	json_t *b = srv_body(l, req, resp);
+	int64_t id = 0;
+	const char *res = b && srv_int(l, resp, b, "id", 1, INT64_MAX, &id) ? srv_str(l, resp, b, "result", 16, 64 * 1024)
+									: NULL;
+	if (!res) {
+		json_decref(b);
+		return;
+	}
+	omc_jws_verified v = {0};
+	char cn[64] = "";
+	bool sig = omc_jws_verify_x5c(&v, res, strlen(res), (const omc_cert *const *)s->m2mes_ca, s->n_m2mes_ca,
+				      "omc-command-result+jwt", (time_t)srv_now(s)) == OMC_OK &&
+		   omc_cert_subject_cn(cn, sizeof cn, v.leaf) == OMC_OK;
+	omc_jws_verified_free(&v);
+	if (!sig) {
+		json_decref(b);
+		srv_fail(l, resp, 403, "bad_signature", "the result is not signed by a TRE");
+		return;
+	}
+	sqlite3_stmt *q;
+	bool ok = false;
+	srv_lock(s);
+	if (srv_sql(s, &q,
+		    "UPDATE dpf_command SET state = 'done', result = ?3 WHERE id = ?1 AND tre_id = ?2 AND state <> 'done'") ==
+	    OMC_OK) {
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)id);
+		sqlite3_bind_text(q, 2, cn, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 3, res, -1, SQLITE_STATIC);
+		ok = sqlite3_step(q) == SQLITE_DONE && sqlite3_changes(s->db->h) == 1;
+		sqlite3_finalize(q);
+	}
+	srv_unlock(s);
+	json_decref(b);
+	if (!ok) {
+		srv_fail(l, resp, 404, "unknown_command", "no open command of this TRE has that id");
+		return;
+	}
+	srv_reply(l, resp, 200, json_pack("{s:I,s:s}", "id", (json_int_t)id, "state", "done"));
+}
+
+/* An issuer reads the state and the signed result of its command. */
+static void cmd_status(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
+{
+	omc_server *s = l->s;
+	const char *names[SRV_MAX_OPS + 1];
+	size_t nn = issuer_names(s, names, OMC_ARRAY_LEN(names));
+	char who[SRV_NAME_MAX];
+	if (!srv_auth_peer(l, req, resp, names, nn, who))
+		return;
+	json_t *b = srv_body(l, req, resp);
+	int64_t id = 0;
+	if (!b || !srv_int(l, resp, b, "id", 1, INT64_MAX, &id)) {
+		json_decref(b);
+		return;
+	}
+	json_decref(b);
+	sqlite3_stmt *q;
+	json_t *out = NULL;
+	srv_lock(s);
+	if (srv_sql(s, &q, "SELECT state, result, tre_id FROM dpf_command WHERE id = ?1 AND issuer = ?2") == OMC_OK) {
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)id);
+		sqlite3_bind_text(q, 2, who, -1, SQLITE_STATIC);
+		if (sqlite3_step(q) == SQLITE_ROW)
+			out = json_pack("{s:I,s:s,s:s,s:s?}", "id", (json_int_t)id, "tre",
+					(const char *)sqlite3_column_text(q, 2), "state",
+					(const char *)sqlite3_column_text(q, 0), "result",
+					(const char *)sqlite3_column_text(q, 1));
+		sqlite3_finalize(q);
+	}
+	srv_unlock(s);
+	if (!out) {
+		srv_fail(l, resp, 404, "unknown_command", "no command of the caller has that id");
+		return;
+	}
+	srv_reply(l, resp, 200, out);
+}
+
+void srv_routes_dpf(srv_listener *l)
+{
+	srv_route_add(l, "POST", "/v1/download", download);
+	srv_route_add(l, "POST", "/v1/receipts", receipt);
+	srv_route_add(l, "POST", "/v1/commands", cmd_queue);
+	srv_route_add(l, "GET", "/v1/commands", cmd_fetch);
+	srv_route_add(l, "POST", "/v1/results", cmd_result);
+	srv_route_add(l, "POST", "/v1/commands/status", cmd_status);
+}

@@ -1,0 +1,209 @@
+/* The DRF of the registration operator (SVC-1, TRE-6, EVAL-3): an SHO
+ * tells it which devices (by platform identity) a subscriber registered
+ * with it; a device registers with its PCID session and a TRE signature
+ * (evidence over a nonce made of its PCID IMSI and the time) and learns
+ * its SHO and the provisioning endpoints, or `pending`. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "openmcim/tre.h"
+#include "server/server_internal.h"
+
+omc_err srv_drf_sho_of(omc_server *s, const char *platform_id, char sho[SRV_NAME_MAX], char state[16])
+{
+	sqlite3_stmt *q;
+	OMC_TRY(srv_sql(s, &q, "SELECT sho, state FROM drf_device WHERE platform_id = ?1"));
+	sqlite3_bind_text(q, 1, platform_id, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		snprintf(sho, SRV_NAME_MAX, "%s", (const char *)sqlite3_column_text(q, 0));
+		snprintf(state, 16, "%s", (const char *)sqlite3_column_text(q, 1));
+	}
+	sqlite3_finalize(q);
+	OMC_ENSURE(rc == SQLITE_ROW, rc == SQLITE_DONE ? OMC_ERR_NOT_FOUND : omc_db_err(rc));
+	return OMC_OK;
+}
+
+/* The SHOs of the config may register devices. */
+static size_t sho_names(omc_server *s, const char **names, size_t cap)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->n_ops && n < cap; i++)
+		if (!s->ops[i].ico)
+			names[n++] = s->ops[i].name;
+	return n;
+}
+
+static bool platform_id_ok(const char *p)
+{
+	return p && strlen(p) == 21 && !strncmp(p, "plat-", 5) && strspn(p + 5, "0123456789abcdef") == 16;
+}
+
+static void assign(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
+{
+	omc_server *s = l->s;
+	const char *names[SRV_MAX_OPS];
+	size_t n = sho_names(s, names, SRV_MAX_OPS);
+	char who[SRV_NAME_MAX];
+	if (!srv_auth_peer(l, req, resp, names, n, who))
+		return;
+	json_t *b = srv_body(l, req, resp);
+	const char *plat = b ? srv_str(l, resp, b, "platform_id", 21, 21) : NULL;
+	if (plat && !platform_id_ok(plat)) {
+		srv_fail(l, resp, 400, "bad_request", "member platform_id: plat- and 16 hex digits");
+		plat = NULL;
+	}
+	if (!plat) {
+		json_decref(b);
+		return;
+	}
+	char sho[SRV_NAME_MAX] = "", state[16] = "";
+	int status = 500;
+	srv_lock(s);
+	if (srv_begin(s)) {
+		omc_err e = srv_drf_sho_of(s, plat, sho, state);
+		sqlite3_stmt *q;
+		if (e == OMC_ERR_NOT_FOUND && srv_sql(s, &q,
+						       "INSERT INTO drf_device (platform_id, sho, state, updated)"
+						       " VALUES (?1, ?2, 'assigned', ?3)") == OMC_OK) {
+			sqlite3_bind_text(q, 1, plat, -1, SQLITE_STATIC);
+			sqlite3_bind_text(q, 2, who, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(q, 3, (sqlite3_int64)srv_now(s));
+			status = sqlite3_step(q) == SQLITE_DONE ? 201 : 500;
+			sqlite3_finalize(q);
+			snprintf(state, sizeof state, "assigned");
+		} else if (e == OMC_OK) {
+			status = strcmp(sho, who) == 0 ? 200 : 409;
+		}
+		if (status == 201)
+			srv_audit(s, "drf", who, "assign", plat, "ok", "device registered with this SHO");
+		else if (status == 409)
+			srv_audit(s, "drf", who, "assign", plat, "refused", "registered with another SHO");
+		if (status == 201 && !srv_commit(s))
+			status = 500;
+		else if (status != 201)
+			srv_rollback(s);
+	}
+	srv_unlock(s);
+	json_decref(b);
+	if (status == 409)
+		srv_fail(l, resp, 409, "assigned_elsewhere", "the device is registered with another SHO");
+	else if (status == 500)
+		srv_fail(l, resp, 500, "internal", "not recorded");
+	else
+		srv_reply(l, resp, status, json_pack("{s:s,s:s,s:s}", "platform_id", plat, "sho", who, "state", state));
+}
+
+/* The nonce of a registration's evidence: SHA-256 of
+ * "omc/drf/v1/register" 0x00 IMSI 0x00 TIME (decimal). */
+omc_err omc_drf_nonce(uint8_t out[32], const char *imsi, int64_t t)
+{
+	OMC_ENSURE(out && imsi, OMC_ERR_BAD_ARG);
+	char in[96];
+	int n = snprintf(in, sizeof in, "omc/drf/v1/register%c%s%c%lld", 0, imsi, 0, (long long)t);
+	unsigned len = 0;
+	OMC_ENSURE(n > 0 && (size_t)n < sizeof in, OMC_ERR_BAD_ARG);
+	OMC_ENSURE(EVP_Digest(in, (size_t)n, out, &len, EVP_sha256(), NULL) == 1, OMC_ERR_CRYPTO);
+	return OMC_OK;
+}
+
+static void reg(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
+{
+	omc_server *s = l->s;
+	srv_session ss;
+	if (!srv_auth_session(l, req, resp, &ss))
+		return;
+	if (strcmp(ss.scope, "provisioning") != 0) {
+		srv_fail(l, resp, 403, "not_pcid", "registration is made with the PCID's session");
+		return;
+	}
+	json_t *b = srv_body(l, req, resp);
+	int64_t t = 0, now = srv_now(s);
+	const char *ev = b ? srv_str(l, resp, b, "evidence", 16, 256 * 1024) : NULL;
+	if (ev && !srv_int(l, resp, b, "time", 0, INT64_MAX, &t))
+		ev = NULL;
+	if (!ev) {
+		json_decref(b);
+		return;
+	}
+	if (t < now - 300 || t > now + 300) {
+		json_decref(b);
+		srv_fail(l, resp, 403, "stale", "member time: within 300 s of the DRF's clock");
+		return;
+	}
+	uint8_t nonce[32];
+	omc_evidence e;
+	memset(&e, 0, sizeof e);
+	if (omc_drf_nonce(nonce, ss.imsi, t) != OMC_OK ||
+	    omc_evidence_verify(&e, ev, strlen(ev), (const omc_cert *const *)s->m2mes_ca, s->n_m2mes_ca, nonce, 32,
+				(time_t)now) != OMC_OK) {
+		omc_evidence_free(&e);
+		json_decref(b);
+		srv_lock(s);
+		srv_audit(s, "drf", "device", "register", ss.imsi, "refused", "bad TRE signature");
+		srv_unlock(s);
+		srv_fail(l, resp, 403, "bad_signature", "the evidence does not verify for this session and time");
+		return;
+	}
+	json_decref(b);
+	char sho[SRV_NAME_MAX] = "", state[16] = "";
+	bool ok = false, known = false;
+	srv_lock(s);
+	sqlite3_stmt *q;
+	if (srv_begin(s)) {
+		ok = srv_sql(s, &q,
+			     "INSERT INTO drf_seen (platform_id, tre_id, pcid_imsi, updated) VALUES (?1, ?2, ?3, ?4)"
+			     " ON CONFLICT (platform_id) DO UPDATE SET tre_id = ?2, pcid_imsi = ?3, updated = ?4") == OMC_OK;
+		if (ok) {
+			sqlite3_bind_text(q, 1, e.platform_id, -1, SQLITE_STATIC);
+			sqlite3_bind_text(q, 2, e.tre_id, -1, SQLITE_STATIC);
+			sqlite3_bind_text(q, 3, ss.imsi, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(q, 4, (sqlite3_int64)now);
+			ok = sqlite3_step(q) == SQLITE_DONE;
+			sqlite3_finalize(q);
+		}
+		omc_err er = ok ? srv_drf_sho_of(s, e.platform_id, sho, state) : OMC_ERR_IO;
+		known = er == OMC_OK;
+		ok = ok && (known || er == OMC_ERR_NOT_FOUND);
+		if (ok && known &&
+		    srv_sql(s, &q,
+			    "UPDATE drf_device SET tre_id = ?2, pcid_imsi = ?3, updated = ?4,"
+			    " state = CASE state WHEN 'assigned' THEN 'registered' ELSE state END"
+			    " WHERE platform_id = ?1") == OMC_OK) {
+			sqlite3_bind_text(q, 1, e.platform_id, -1, SQLITE_STATIC);
+			sqlite3_bind_text(q, 2, e.tre_id, -1, SQLITE_STATIC);
+			sqlite3_bind_text(q, 3, ss.imsi, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(q, 4, (sqlite3_int64)now);
+			ok = sqlite3_step(q) == SQLITE_DONE;
+			sqlite3_finalize(q);
+		}
+		if (ok)
+			srv_audit(s, "drf", "device", "register", e.platform_id, "ok", known ? sho : "pending");
+		if (ok)
+			ok = srv_commit(s);
+		else
+			srv_rollback(s);
+	}
+	srv_unlock(s);
+	omc_evidence_free(&e);
+	if (!ok) {
+		srv_fail(l, resp, 500, "internal", "registration not recorded");
+		return;
+	}
+	if (!known) {
+		srv_reply(l, resp, 202, json_pack("{s:s,s:i}", "status", "pending", "retry_after", 30));
+		return;
+	}
+	const char *pva = srv_peer(s, "pva"), *dpf = srv_peer(s, "dpf");
+	srv_reply(l, resp, 200,
+		  json_pack("{s:s,s:s,s:s,s:s}", "status", "assigned", "sho", sho, "pva", pva ? pva : "", "dpf",
+			    dpf ? dpf : ""));
+}
+
+void srv_routes_drf(srv_listener *l)
+{
+	srv_route_add(l, "POST", "/v1/devices", assign);
+	srv_route_add(l, "POST", "/v1/register", reg);
+}

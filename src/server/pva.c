@@ -1,0 +1,320 @@
+/* The PVA (SEC-8, TRE-7, EVAL-1, EVAL-2): single-use, short-lived nonces;
+ * the TRE's evidence checked (chain to one of the trusted M2MES CAs,
+ * signature, nonce), then its policy: not locked down, the platform's own
+ * check passed, every measurement equal to a reference value of the model,
+ * boot count and store generation never lower than last time for this
+ * TRE, and a session key to download to. A pass earns a signed validation
+ * token (omc-validation+jwt); every refusal has its own code. */
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "openmcim/tre.h"
+#include "server/server_internal.h"
+
+static void nonce(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
+{
+	omc_server *s = l->s;
+	srv_session ss;
+	if (!srv_auth_session(l, req, resp, &ss))
+		return;
+	uint8_t n[32];
+	char nb[48];
+	int64_t now = srv_now(s), exp = now + s->nonce_lifetime;
+	bool ok = omc_rand_bytes(n, sizeof n) == OMC_OK && omc_b64_encode(nb, sizeof nb, n, 32, OMC_B64_URL) == OMC_OK;
+	sqlite3_stmt *q;
+	srv_lock(s);
+	if (ok && srv_sql(s, &q,
+			  "INSERT INTO pva_nonce (nonce, session, created, expires, used) VALUES (?1, ?2, ?3, ?4, 0)") ==
+			  OMC_OK) {
+		sqlite3_bind_text(q, 1, nb, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, ss.imsi, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 3, (sqlite3_int64)now);
+		sqlite3_bind_int64(q, 4, (sqlite3_int64)exp);
+		ok = sqlite3_step(q) == SQLITE_DONE;
+		sqlite3_finalize(q);
+	} else {
+		ok = false;
+	}
+	srv_unlock(s);
+	if (!ok) {
+		srv_fail(l, resp, 500, "internal", "no nonce");
+		return;
+	}
+	srv_reply(l, resp, 201, json_pack("{s:s,s:I}", "nonce", nb, "expires", (json_int_t)exp));
+}
+
+/* Spend the nonce the evidence names: "" if fine, else the refusal code. */
+static const char *spend_nonce(omc_server *s, const char *nb, const char *imsi)
+{
+	sqlite3_stmt *q;
+	const char *why = "unknown_nonce";
+	srv_lock(s);
+	if (srv_begin(s)) {
+		if (srv_sql(s, &q, "SELECT session, expires, used FROM pva_nonce WHERE nonce = ?1") == OMC_OK) {
+			sqlite3_bind_text(q, 1, nb, -1, SQLITE_STATIC);
+			if (sqlite3_step(q) == SQLITE_ROW) {
+				if (sqlite3_column_int(q, 2))
+					why = "nonce_used";
+				else if (sqlite3_column_int64(q, 1) < srv_now(s))
+					why = "nonce_expired";
+				else if (strcmp((const char *)sqlite3_column_text(q, 0), imsi) != 0)
+					why = "unknown_nonce"; /* another session's */
+				else
+					why = "";
+			}
+			sqlite3_finalize(q);
+		}
+		/* Used up by this attempt, whatever its outcome. */
+		if (why[0] != 'u' && srv_sql(s, &q, "UPDATE pva_nonce SET used = 1 WHERE nonce = ?1") == OMC_OK) {
+			sqlite3_bind_text(q, 1, nb, -1, SQLITE_STATIC);
+			if (sqlite3_step(q) != SQLITE_DONE)
+				why = "internal";
+			sqlite3_finalize(q);
+		}
+		if (!srv_commit(s))
+			why = "internal";
+	} else {
+		why = "internal";
+	}
+	srv_unlock(s);
+	return why;
+}
+
+static bool reference_ok(omc_server *s, const omc_evidence *e, const char **why, char *detail, size_t cap)
+{
+	sqlite3_stmt *q;
+	int64_t refs = 0;
+	srv_lock(s);
+	if (srv_sql(s, &q, "SELECT count(*) FROM pva_reference WHERE model = ?1") == OMC_OK) {
+		sqlite3_bind_text(q, 1, e->model, -1, SQLITE_STATIC);
+		if (sqlite3_step(q) == SQLITE_ROW)
+			refs = sqlite3_column_int64(q, 0);
+		sqlite3_finalize(q);
+	}
+	bool ok = refs > 0;
+	if (!ok) {
+		*why = "no_reference";
+		snprintf(detail, cap, "no reference values for model %.63s", e->model);
+	}
+	for (size_t i = 0; ok && i < e->n_measurements; i++) {
+		char h[65];
+		ok = omc_hex_encode(h, sizeof h, e->measurements[i].digest, 32) == OMC_OK &&
+		     srv_sql(s, &q, "SELECT 1 FROM pva_reference WHERE model = ?1 AND component = ?2 AND digest = ?3") ==
+			     OMC_OK;
+		if (ok) {
+			sqlite3_bind_text(q, 1, e->model, -1, SQLITE_STATIC);
+			sqlite3_bind_text(q, 2, e->measurements[i].name, -1, SQLITE_STATIC);
+			sqlite3_bind_text(q, 3, h, -1, SQLITE_STATIC);
+			ok = sqlite3_step(q) == SQLITE_ROW;
+			sqlite3_finalize(q);
+		}
+		if (!ok) {
+			*why = "measurement_mismatch";
+			snprintf(detail, cap, "component %.31s does not match a reference value", e->measurements[i].name);
+		}
+	}
+	srv_unlock(s);
+	return ok;
+}
+
+/* Counters never go down for a TRE; on a pass they are recorded. */
+static bool counters_ok(omc_server *s, const omc_evidence *e, const char **why)
+{
+	sqlite3_stmt *q;
+	bool ok = false;
+	srv_lock(s);
+	if (srv_begin(s)) {
+		int64_t boot = 0, gen = 0;
+		if (srv_sql(s, &q, "SELECT boot_count, generation FROM pva_device WHERE tre_id = ?1") == OMC_OK) {
+			sqlite3_bind_text(q, 1, e->tre_id, -1, SQLITE_STATIC);
+			if (sqlite3_step(q) == SQLITE_ROW) {
+				boot = sqlite3_column_int64(q, 0);
+				gen = sqlite3_column_int64(q, 1);
+			}
+			sqlite3_finalize(q);
+		}
+		ok = true;
+		if ((int64_t)e->boot_count < boot) {
+			*why = "boot_count_decreased";
+			ok = false;
+		} else if ((int64_t)e->generation < gen) {
+			*why = "generation_decreased";
+			ok = false;
+		}
+		if (ok && srv_sql(s, &q,
+				  "INSERT INTO pva_device (tre_id, boot_count, generation, updated) VALUES (?1, ?2, ?3, ?4)"
+				  " ON CONFLICT (tre_id) DO UPDATE SET boot_count = ?2, generation = ?3, updated = ?4") ==
+				  OMC_OK) {
+			sqlite3_bind_text(q, 1, e->tre_id, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(q, 2, (sqlite3_int64)e->boot_count);
+			sqlite3_bind_int64(q, 3, (sqlite3_int64)e->generation);
+			sqlite3_bind_int64(q, 4, (sqlite3_int64)srv_now(s));
+			ok = sqlite3_step(q) == SQLITE_DONE;
+			sqlite3_finalize(q);
+			if (!ok)
+				*why = "internal";
+		}
+		if (ok)
+			ok = srv_commit(s);
+		else
+			srv_rollback(s);
+	} else {
+		*why = "internal";
+	}
+	srv_unlock(s);
+	return ok;
+}
+
+static const struct {
+	const char *code;
+	int status;
+	const char *msg;
+} refusals[] = {
+	{"unknown_nonce", 403, "the evidence names no nonce this PVA gave to this session"},
+	{"nonce_used", 409, "the nonce was used already"},
+	{"nonce_expired", 403, "the nonce has expired"},
+	{"bad_signature", 403, "the evidence does not verify to a trusted M2MES CA"},
+	{"bad_format", 400, "the evidence is malformed"},
+	{"lockdown", 403, "the TRE is locked down"},
+	{"platform_anomaly", 403, "the platform failed its own check against the signed manifest"},
+	{"no_reference", 403, "no reference values for this model"},
+	{"measurement_mismatch", 403, "a measurement does not match the reference values"},
+	{"boot_count_decreased", 403, "the boot count is lower than before"},
+	{"generation_decreased", 403, "the store generation is lower than before"},
+	{"no_session_key", 403, "the evidence carries no session key"},
+	{"internal", 500, "internal error"},
+};
+
+static void refuse(srv_listener *l, omc_http_resp *resp, const char *code, const char *subject, const char *detail)
+{
+	for (size_t i = 0; i < OMC_ARRAY_LEN(refusals); i++)
+		if (!strcmp(refusals[i].code, code)) {
+			srv_lock(l->s);
+			srv_audit(l->s, "pva", "device", "validate", subject, "refused", detail && detail[0] ? detail : code);
+			srv_unlock(l->s);
+			srv_fail(l, resp, refusals[i].status, refusals[i].code, refusals[i].msg);
+			return;
+		}
+	srv_fail(l, resp, 500, "internal", "internal error");
+}
+
+static void validate(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
+{
+	omc_server *s = l->s;
+	srv_session ss;
+	if (!srv_auth_session(l, req, resp, &ss))
+		return;
+	json_t *b = srv_body(l, req, resp);
+	const char *ev = b ? srv_str(l, resp, b, "evidence", 16, 256 * 1024) : NULL;
+	if (!ev) {
+		json_decref(b);
+		return;
+	}
+	/* Which nonce: read before anything is trusted, then checked by
+	 * omc_evidence_verify against the nonce this PVA stored. */
+	uint8_t *pl = NULL, n[64];
+	size_t pn = 0, nl = 0;
+	json_t *pj = NULL;
+	json_error_t je;
+	const char *nb = NULL;
+	if (omc_jws_peek(&pl, &pn, ev, strlen(ev)) == OMC_OK)
+		pj = json_loadb((const char *)pl, pn, 0, &je);
+	omc_free(pl);
+	nb = json_string_value(json_object_get(pj, "eat_nonce"));
+	char nbuf[96] = "";
+	if (nb && strlen(nb) < sizeof nbuf)
+		snprintf(nbuf, sizeof nbuf, "%s", nb);
+	json_decref(pj);
+	if (!nbuf[0] || omc_b64_decode(n, sizeof n, &nl, nbuf, strlen(nbuf), OMC_B64_URL) != OMC_OK) {
+		json_decref(b);
+		refuse(l, resp, "bad_format", ss.imsi, "no nonce in the evidence");
+		return;
+	}
+	const char *why = spend_nonce(s, nbuf, ss.imsi);
+	if (why[0]) {
+		json_decref(b);
+		refuse(l, resp, why, ss.imsi, NULL);
+		return;
+	}
+	omc_evidence e;
+	memset(&e, 0, sizeof e);
+	omc_err er = omc_evidence_verify(&e, ev, strlen(ev), (const omc_cert *const *)s->m2mes_ca, s->n_m2mes_ca, n, nl,
+					 (time_t)srv_now(s));
+	char detail[128] = "";
+	if (er != OMC_OK)
+		why = er == OMC_ERR_BAD_FORMAT ? "bad_format" : "bad_signature";
+	else if (!strcmp(e.tre_state, "lockdown"))
+		why = "lockdown";
+	else if (!e.platform_ok)
+		why = "platform_anomaly";
+	for (size_t i = 0; !why[0] && i < e.n_measurements; i++)
+		if (!e.measurements[i].ok)
+			why = "platform_anomaly";
+	if (!why[0] && !reference_ok(s, &e, &why, detail, sizeof detail)) {
+		/* why and detail are set */
+	} else if (!why[0] && !e.eph_pub) {
+		why = "no_session_key";
+	} else if (!why[0] && !counters_ok(s, &e, &why)) {
+		/* why is set */
+	}
+	if (why[0]) {
+		refuse(l, resp, why, er == OMC_OK ? e.tre_id : ss.imsi, detail);
+		omc_evidence_free(&e);
+		json_decref(b);
+		return;
+	}
+	/* The token. */
+	uint8_t eh[32], r[16];
+	unsigned hl = 0;
+	char ehh[65], jti[32];
+	int64_t now = srv_now(s), exp = now + s->token_lifetime;
+	bool ok = EVP_Digest(ev, strlen(ev), eh, &hl, EVP_sha256(), NULL) == 1 &&
+		  omc_hex_encode(ehh, sizeof ehh, eh, 32) == OMC_OK && omc_rand_bytes(r, sizeof r) == OMC_OK &&
+		  omc_b64_encode(jti, sizeof jti, r, sizeof r, OMC_B64_URL) == OMC_OK;
+	json_t *p = ok ? json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:I,s:I}", "iss", "pva", "tre", e.tre_id,
+				   "platform_id", e.platform_id, "model", e.model, "evidence_sha256", ehh, "nonce",
+				   nbuf, "iat", (json_int_t)now, "exp", (json_int_t)exp, "jti", jti, "boot_count",
+				   (json_int_t)e.boot_count, "generation", (json_int_t)e.generation)
+		       : NULL;
+	char cn[SRV_NAME_MAX] = "pva";
+	if (p && omc_cert_subject_cn(cn, sizeof cn, s->pva_cert) == OMC_OK)
+		json_object_set_new(p, "iss", json_string(cn));
+	char *ps = p ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL, *tok = NULL;
+	json_decref(p);
+	const omc_cert *x5c[1] = {s->pva_cert};
+	ok = ps && omc_jws_sign(&tok, (const uint8_t *)ps, strlen(ps), s->pva_key, x5c, 1, "omc-validation+jwt") == OMC_OK;
+	omc_free(ps);
+	sqlite3_stmt *q;
+	srv_lock(s);
+	if (ok && srv_sql(s, &q, "INSERT INTO pva_token (jti, tre_id, issued, expires) VALUES (?1, ?2, ?3, ?4)") ==
+			  OMC_OK) {
+		sqlite3_bind_text(q, 1, jti, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, e.tre_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 3, (sqlite3_int64)now);
+		sqlite3_bind_int64(q, 4, (sqlite3_int64)exp);
+		ok = sqlite3_step(q) == SQLITE_DONE;
+		sqlite3_finalize(q);
+	} else {
+		ok = false;
+	}
+	if (ok)
+		srv_audit(s, "pva", "device", "validate", e.tre_id, "ok", "validation token issued");
+	srv_unlock(s);
+	omc_evidence_free(&e);
+	json_decref(b);
+	if (!ok) {
+		omc_free(tok);
+		srv_fail(l, resp, 500, "internal", "no token");
+		return;
+	}
+	json_t *out = json_pack("{s:s,s:I}", "token", tok, "expires", (json_int_t)exp);
+	omc_free(tok);
+	srv_reply(l, resp, 200, out);
+}
+
+void srv_routes_pva(srv_listener *l)
+{
+	srv_route_add(l, "POST", "/v1/nonce", nonce);
+	srv_route_add(l, "POST", "/v1/validate", validate);
+}

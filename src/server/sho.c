@@ -1,0 +1,374 @@
+/* An SHO (SVC-2, EVAL-3, EVAL-6, SEC-7): the subscriber API to register
+ * devices (told to the RO's DRF); MCIMs made for the DPF (an IMSI from the
+ * operator's range, fresh K and OPc or TOPc, the algorithm it chose, into
+ * its AuC with the service profile), signed with their ACL and profile,
+ * and handed to the DPF encrypted to the DPF's key; install receipts.
+ * An SHO reaches only its own devices and MCIMs. */
+#include <string.h>
+
+#include "server/server_internal.h"
+
+static const char *const ro_callers[] = {"ro"};
+
+static void dev_register(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
+{
+	omc_server *s = l->s;
+	char sub[33];
+	if (!srv_auth_subscriber(l, req, resp, sub))
+		return;
+	json_t *b = srv_body(l, req, resp);
+	const char *plat = b ? srv_str(l, resp, b, "platform_id", 21, 21) : NULL;
+	if (plat && (strncmp(plat, "plat-", 5) != 0 || strspn(plat + 5, "0123456789abcdef") != 16)) {
+		srv_fail(l, resp, 400, "bad_request", "member platform_id: plat- and 16 hex digits");
+		plat = NULL;
+	}
+	if (!plat) {
+		json_decref(b);
+		return;
+	}
+	/* Another subscriber's device of this SHO is refused before the DRF hears of it. */
+	sqlite3_stmt *q;
+	char owner[33] = "";
+	srv_lock(s);
+	if (srv_sql(s, &q, "SELECT subscriber FROM sho_device WHERE operator = ?1 AND platform_id = ?2") == OMC_OK) {
+		sqlite3_bind_text(q, 1, l->op->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, plat, -1, SQLITE_STATIC);
+		if (sqlite3_step(q) == SQLITE_ROW)
+			snprintf(owner, sizeof owner, "%s", (const char *)sqlite3_column_text(q, 0));
+		sqlite3_finalize(q);
+	}
+	srv_unlock(s);
+	if (owner[0] && strcmp(owner, sub) != 0) {
+		json_decref(b);
+		srv_fail(l, resp, 409, "other_subscriber", "the device is another subscriber's");
+		return;
+	}
+	int st = 0;
+	json_t *a = NULL;
+	omc_err e = srv_call(s, l->op->key, l->op->cert, "POST", srv_peer(s, "drf"), "/v1/devices",
+			     json_pack("{s:s}", "platform_id", plat), &st, &a);
+	if (e != OMC_OK || (st != 200 && st != 201)) {
+		srv_fail_peer(l, resp, e == OMC_OK ? st : 0, a, "the DRF");
+		json_decref(a);
+		json_decref(b);
+		return;
+	}
+	json_decref(a);
+	bool ok = false;
+	srv_lock(s);
+	if (srv_sql(s, &q,
+		    "INSERT INTO sho_device (operator, platform_id, subscriber, profile, state, created)"
+		    " VALUES (?1, ?2, ?3, '{}', 'registered', ?4) ON CONFLICT (operator, platform_id) DO NOTHING") ==
+	    OMC_OK) {
+		sqlite3_bind_text(q, 1, l->op->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, plat, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 3, sub, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 4, (sqlite3_int64)srv_now(s));
+		ok = sqlite3_step(q) == SQLITE_DONE;
+		sqlite3_finalize(q);
+	}
+	if (ok)
+		srv_audit(s, l->name, sub, "device_register", plat, "ok", "told the DRF");
+	srv_unlock(s);
+	json_decref(b);
+	if (!ok) {
+		srv_fail(l, resp, 500, "internal", "not recorded");
+		return;
+	}
+	srv_reply(l, resp, 201, json_pack("{s:s,s:s,s:s}", "platform_id", plat, "sho", l->op->name, "state", "registered"));
+}
+
+static void dev_list(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
+{
+	omc_server *s = l->s;
+	char sub[33];
+	if (!srv_auth_subscriber(l, req, resp, sub))
+		return;
+	json_t *arr = json_array();
+	sqlite3_stmt *q;
+	srv_lock(s);
+	if (arr && srv_sql(s, &q,
+			   "SELECT d.platform_id, coalesce(m.state, d.state), m.mcim_id, m.imsi FROM sho_device d"
+			   " LEFT JOIN sho_mcim m ON m.operator = d.operator AND m.platform_id = d.platform_id"
+			   " WHERE d.operator = ?1 AND d.subscriber = ?2 ORDER BY d.platform_id") == OMC_OK) {
+		sqlite3_bind_text(q, 1, l->op->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, sub, -1, SQLITE_STATIC);
+		while (sqlite3_step(q) == SQLITE_ROW) {
+			const char *mcim = (const char *)sqlite3_column_text(q, 2);
+			const char *imsi = (const char *)sqlite3_column_text(q, 3);
+			json_array_append_new(arr, json_pack("{s:s,s:s,s:s?,s:s?}", "platform_id",
+							     (const char *)sqlite3_column_text(q, 0), "state",
+							     (const char *)sqlite3_column_text(q, 1), "mcim", mcim, "imsi",
+							     imsi));
+		}
+		sqlite3_finalize(q);
+	}
+	srv_unlock(s);
+	srv_reply(l, resp, 200, arr ? json_pack("{s:o}", "devices", arr) : NULL);
+}
+
+typedef struct mcim_row {
+	char id[41], imsi[16], state[16], tre[64];
+	int64_t version;
+	bool found;
+} mcim_row;
+
+static omc_err mcim_of_device(omc_server *s, const srv_op *op, const char *plat, mcim_row *r)
+{
+	sqlite3_stmt *q;
+	memset(r, 0, sizeof *r);
+	OMC_TRY(srv_sql(s, &q,
+			"SELECT mcim_id, imsi, state, tre_id, version FROM sho_mcim WHERE operator = ?1 AND platform_id = ?2"
+			" AND state <> 'deleted' ORDER BY created DESC LIMIT 1"));
+	sqlite3_bind_text(q, 1, op->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, plat, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		snprintf(r->id, sizeof r->id, "%s", (const char *)sqlite3_column_text(q, 0));
+		snprintf(r->imsi, sizeof r->imsi, "%s", (const char *)sqlite3_column_text(q, 1));
+		snprintf(r->state, sizeof r->state, "%s", (const char *)sqlite3_column_text(q, 2));
+		snprintf(r->tre, sizeof r->tre, "%s", (const char *)sqlite3_column_text(q, 3));
+		r->version = (int64_t)sqlite3_column_int64(q, 4);
+		r->found = true;
+	}
+	sqlite3_finalize(q);
+	OMC_ENSURE(rc == SQLITE_ROW || rc == SQLITE_DONE, omc_db_err(rc));
+	return OMC_OK;
+}
+
+/* One transaction: a new MCIM (IMSI, credential into the AuC, the row),
+ * or the one issued before and never confirmed (the same IMSI and K: a
+ * retried download); and the next sequence number of this issuer. */
+static omc_err issue(omc_server *s, srv_op *op, const char *plat, const char *tre, mcim_row *r, omc_aka_cred *cred,
+		     int64_t *seq, int *status)
+{
+	*status = 500;
+	OMC_ENSURE(srv_begin(s), OMC_ERR_IO);
+	sqlite3_stmt *q;
+	bool registered = false;
+	omc_err e = srv_sql(s, &q, "SELECT 1 FROM sho_device WHERE operator = ?1 AND platform_id = ?2");
+	if (e == OMC_OK) {
+		sqlite3_bind_text(q, 1, op->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, plat, -1, SQLITE_STATIC);
+		registered = sqlite3_step(q) == SQLITE_ROW;
+		sqlite3_finalize(q);
+	}
+	if (e == OMC_OK && !registered) {
+		*status = 404;
+		e = OMC_ERR_NOT_FOUND;
+	}
+	if (e == OMC_OK)
+		e = mcim_of_device(s, op, plat, r);
+	if (e == OMC_OK && r->found && strcmp(r->state, "issued") != 0) {
+		*status = 409;
+		e = OMC_ERR_EXISTS;
+	}
+	if (e == OMC_OK && r->found && strcmp(r->tre, tre) != 0) {
+		*status = 409;
+		e = OMC_ERR_DENIED;
+	}
+	char cname[40];
+	snprintf(cname, sizeof cname, "seq.%s", op->name);
+	if (e == OMC_OK)
+		e = srv_counter_next(s, cname, seq);
+	if (e == OMC_OK && r->found) {
+		e = omc_auc_cred_get(op->auc, r->imsi, cred);
+	} else if (e == OMC_OK) {
+		int64_t n = 0;
+		snprintf(cname, sizeof cname, "msin.%s", op->name);
+		e = srv_counter_next(s, cname, &n);
+		size_t digits = 15 - strlen(op->imsi_prefix);
+		if (e == OMC_OK &&
+		    snprintf(r->imsi, sizeof r->imsi, "%s%0*lld", op->imsi_prefix, (int)digits, (long long)n) != 15)
+			e = OMC_ERR_EXHAUSTED;
+		/* The MCIM's id: the operator and the TRE's 16 hex digits. */
+		snprintf(r->id, sizeof r->id, "%s-%.16s", op->name, strlen(tre) > 4 ? tre + 4 : tre);
+		r->version = 1;
+		snprintf(r->state, sizeof r->state, "issued");
+		if (e == OMC_OK)
+			e = srv_cred_new(cred, op->alg);
+		char prof[96];
+		snprintf(prof, sizeof prof, "{\"data_only\":%s,\"volume_cap\":%llu}", op->data_only ? "true" : "false",
+			 (unsigned long long)op->volume_cap);
+		omc_auc_sub_opts ao = {.ind_bits = OMC_AKA_IND_BITS_DEFAULT, .profile = prof};
+		if (e == OMC_OK)
+			e = omc_auc_add_ex(op->auc, r->imsi, cred, &ao);
+		if (e == OMC_OK)
+			e = srv_sql(s, &q,
+				    "INSERT INTO sho_mcim (mcim_id, operator, platform_id, tre_id, imsi, version, state, seq,"
+				    " created, updated) VALUES (?1, ?2, ?3, ?4, ?5, 1, 'issued', ?6, ?7, ?7)");
+		if (e == OMC_OK) {
+			sqlite3_bind_text(q, 1, r->id, -1, SQLITE_STATIC);
+			sqlite3_bind_text(q, 2, op->name, -1, SQLITE_STATIC);
+			sqlite3_bind_text(q, 3, plat, -1, SQLITE_STATIC);
+			sqlite3_bind_text(q, 4, tre, -1, SQLITE_STATIC);
+			sqlite3_bind_text(q, 5, r->imsi, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(q, 6, (sqlite3_int64)*seq);
+			sqlite3_bind_int64(q, 7, (sqlite3_int64)srv_now(s));
+			int rc = sqlite3_step(q);
+			sqlite3_finalize(q);
+			e = rc == SQLITE_DONE ? OMC_OK : omc_db_err(rc);
+		}
+	}
+	if (e == OMC_OK) {
+		srv_audit(s, op->name, "ro", "mcim_issue", r->id, "ok", r->imsi);
+		if (!srv_commit(s))
+			e = OMC_ERR_IO;
+	} else {
+		srv_rollback(s);
+		omc_aka_cred_wipe(cred);
+	}
+	if (e == OMC_OK)
+		*status = 201;
+	return e;
+}
+
+static void mcim_make(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
+{
+	omc_server *s = l->s;
+	srv_op *op = l->op;
+	char who[SRV_NAME_MAX];
+	omc_cert *caller = NULL;
+	if (!srv_auth_peer_cert(l, req, resp, ro_callers, 1, who, &caller))
+		return;
+	json_t *b = srv_body(l, req, resp);
+	const char *tre = b ? srv_str(l, resp, b, "tre", 5, 63) : NULL;
+	const char *plat = tre ? srv_str(l, resp, b, "platform_id", 21, 21) : NULL;
+	const char *nonce = plat ? srv_str(l, resp, b, "nonce", 11, 86) : NULL;
+	if (!nonce) {
+		omc_cert_free(caller);
+		json_decref(b);
+		return;
+	}
+	mcim_row r;
+	omc_aka_cred cred;
+	OMC_DEFER_WIPE(cred);
+	int64_t seq = 0;
+	int status = 500;
+	srv_lock(s);
+	omc_err e = issue(s, op, plat, tre, &r, &cred, &seq, &status);
+	srv_unlock(s);
+	if (e != OMC_OK) {
+		omc_cert_free(caller);
+		json_decref(b);
+		if (status == 404)
+			srv_fail(l, resp, 404, "unknown_device", "no device of this SHO has that platform identity");
+		else if (status == 409 && e == OMC_ERR_EXISTS)
+			srv_fail(l, resp, 409, "installed", "the device holds an MCIM of this SHO already");
+		else if (status == 409)
+			srv_fail(l, resp, 409, "other_tre", "the MCIM was issued to another TRE");
+		else
+			srv_fail(l, resp, 500, "internal", omc_err_name(e));
+		return;
+	}
+	/* The MCIM in package form, the owner's signature, then sealed to the DPF. */
+	json_t *m = srv_cred_json(&cred);
+	omc_aka_cred_wipe(&cred);
+	bool ok = m && json_object_set_new(m, "id", json_string(r.id)) == 0 &&
+		  json_object_set_new(m, "owner", json_string(op->name)) == 0 &&
+		  json_object_set_new(m, "role", json_string("operational")) == 0 &&
+		  json_object_set_new(m, "type", json_string("usim")) == 0 &&
+		  json_object_set_new(m, "imsi", json_string(r.imsi)) == 0 &&
+		  json_object_set_new(m, "version", json_integer(r.version)) == 0 &&
+		  json_object_set_new(m, "acl", json_pack("[s]", "agent")) == 0 &&
+		  json_object_set_new(m, "profile", json_pack("{s:b,s:I}", "data_only", op->data_only, "volume_cap",
+							      (json_int_t)op->volume_cap)) == 0;
+	json_t *p = ok ? json_pack("{s:s,s:I,s:s,s:s,s:b,s:I,s:o}", "iss", op->name, "seq", (json_int_t)seq, "tre", tre,
+				   "nonce", nonce, "activate", true, "iat", (json_int_t)srv_now(s), "mcim", m)
+		       : NULL;
+	if (!p)
+		json_decref(m);
+	char *ps = p ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL, *jws = NULL, *jwe = NULL;
+	json_decref(p);
+	const omc_cert *x5c[1] = {op->cert};
+	omc_key *dpf = NULL;
+	e = ps ? omc_jws_sign(&jws, (const uint8_t *)ps, strlen(ps), op->key, x5c, 1, "omc-mcim-package+jwt") : OMC_ERR_NOMEM;
+	omc_free(ps); /* wiped: it held K and OPc */
+	if (e == OMC_OK)
+		e = omc_cert_public_key(&dpf, caller);
+	if (e == OMC_OK)
+		e = omc_jwe_encrypt(&jwe, (const uint8_t *)jws, strlen(jws), dpf, "omc-mcim-transfer+jwe");
+	omc_free(jws);
+	omc_key_free(dpf);
+	omc_cert_free(caller);
+	json_decref(b);
+	if (e != OMC_OK) {
+		srv_fail(l, resp, 500, "internal", omc_err_name(e));
+		return;
+	}
+	json_t *out = json_pack("{s:s,s:s,s:I,s:s}", "mcim", r.id, "imsi", r.imsi, "seq", (json_int_t)seq, "package", jwe);
+	omc_free(jwe);
+	srv_reply(l, resp, 201, out);
+}
+
+/* A receipt the DPF passes on: the TRE's signed word that it installed. */
+static void receipt(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
+{
+	omc_server *s = l->s;
+	char who[SRV_NAME_MAX];
+	if (!srv_auth_peer(l, req, resp, ro_callers, 1, who))
+		return;
+	json_t *b = srv_body(l, req, resp);
+	const char *rc = b ? srv_str(l, resp, b, "receipt", 16, 64 * 1024) : NULL;
+	if (!rc) {
+		json_decref(b);
+		return;
+	}
+	omc_jws_verified v = {0};
+	json_t *p = NULL;
+	char cn[64] = "";
+	json_error_t je;
+	bool sig = omc_jws_verify_x5c(&v, rc, strlen(rc), (const omc_cert *const *)s->m2mes_ca, s->n_m2mes_ca,
+				      "omc-receipt+jwt", (time_t)srv_now(s)) == OMC_OK &&
+		   omc_cert_subject_cn(cn, sizeof cn, v.leaf) == OMC_OK;
+	if (sig)
+		p = json_loadb((const char *)v.payload, v.len, JSON_REJECT_DUPLICATES, &je);
+	omc_jws_verified_free(&v);
+	const char *tre = json_string_value(json_object_get(p, "tre"));
+	const char *iss = json_string_value(json_object_get(p, "iss"));
+	const char *mcim = json_string_value(json_object_get(p, "mcim"));
+	if (!sig || !tre || !iss || !mcim || strcmp(tre, cn) != 0) {
+		json_decref(p);
+		json_decref(b);
+		srv_fail(l, resp, 403, "bad_signature", "the receipt is not signed by the TRE it names");
+		return;
+	}
+	if (strcmp(iss, l->op->name) != 0) {
+		json_decref(p);
+		json_decref(b);
+		srv_fail(l, resp, 403, "not_yours", "the receipt is for another SHO's MCIM");
+		return;
+	}
+	sqlite3_stmt *q;
+	bool ok = false;
+	srv_lock(s);
+	if (srv_sql(s, &q,
+		    "UPDATE sho_mcim SET state = 'installed', updated = ?4 WHERE mcim_id = ?1 AND operator = ?2"
+		    " AND tre_id = ?3 AND state IN ('issued', 'installed')") == OMC_OK) {
+		sqlite3_bind_text(q, 1, mcim, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, l->op->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 3, tre, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 4, (sqlite3_int64)srv_now(s));
+		ok = sqlite3_step(q) == SQLITE_DONE && sqlite3_changes(s->db->h) == 1;
+		sqlite3_finalize(q);
+	}
+	if (ok)
+		srv_audit(s, l->name, "ro", "receipt", mcim, "ok", tre);
+	srv_unlock(s);
+	json_t *out = ok ? json_pack("{s:s,s:s}", "mcim", mcim, "state", "installed") : NULL;
+	json_decref(p);
+	json_decref(b);
+	if (!ok) {
+		srv_fail(l, resp, 404, "unknown_mcim", "no MCIM of this SHO matches the receipt");
+		return;
+	}
+	srv_reply(l, resp, 200, out);
+}
+
+void srv_routes_sho(srv_listener *l)
+{
+	srv_route_add(l, "POST", "/v1/devices", dev_register);
+	srv_route_add(l, "GET", "/v1/devices", dev_list);
+	srv_route_add(l, "POST", "/v1/mcims", mcim_make);
+	srv_route_add(l, "POST", "/v1/receipts", receipt);
+}

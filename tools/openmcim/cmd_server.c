@@ -1,0 +1,153 @@
+/* openmcim server: the network roles (docs/server.md). */
+#define _XOPEN_SOURCE 700
+#include <ftw.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "openmcim/openmcim.h"
+
+static const char server_usage[] =
+	"usage: openmcim server --config FILE [--log-level LEVEL]\n"
+	"       openmcim server --demo [--dir DIR] [--log-level LEVEL]\n"
+	"\n"
+	"Runs the network roles of the config file: the AuC of every operator, the SHO\n"
+	"role of every operator of kind sho, and the CCIF, VNO, bootstrap, DRF, PVA and\n"
+	"DPF when [server] roles lists them; each on its own listener. docs/server.md\n"
+	"describes the file, docs/openapi.json every endpoint.\n"
+	"\n"
+	"--demo        every role on loopback with a fresh demo deployment in DIR (a new\n"
+	"              temporary directory by default, removed at exit): the demo PKI, a\n"
+	"              master key, server.conf, the PVA's reference values and a subscriber\n"
+	"              account per SHO (tokens in DIR/subscribers.json). A DIR that holds a\n"
+	"              deployment already (server.conf) is started again as it is.\n"
+	"--dir DIR     where the demo deployment lives (kept at exit)\n"
+	"--config FILE the config file\n"
+	"--log-level   err, wrn, inf or dbg (default wrn), on stderr\n"
+	"\n"
+	"Once every listener is up, the first line on stdout is one JSON object mapping\n"
+	"each role (\"ccif\", \"vno\", \"bootstrap\", \"drf\", \"pva\", \"dpf\", \"auc.OPERATOR\",\n"
+	"\"sho.OPERATOR\") to its base URL. It then runs until SIGINT or SIGTERM, and stops\n"
+	"every listener before it exits.\n"
+	"\n"
+	"Exit status: 0 stopped by a signal, 2 usage error, 3 failure (a bad config, a\n"
+	"port in use: the message says why).\n";
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+int cmd_server(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'}, {"demo", no_argument, NULL, 'd'},
+		{"dir", required_argument, NULL, 'D'},    {"log-level", required_argument, NULL, 'l'},
+		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+	};
+	const char *config = NULL, *dir = NULL, *level = "wrn";
+	bool demo = false;
+	opterr = 0;
+	optind = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'd':
+			demo = true;
+			break;
+		case 'D':
+			dir = optarg;
+			break;
+		case 'l':
+			level = optarg;
+			break;
+		case 'h':
+			fputs(server_usage, stdout);
+			return CLI_OK;
+		default:
+			return cli_usage_error("server", "unknown option '%s' (see --help)", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("server", "unexpected argument '%s'", argv[optind]);
+	if (demo == (config != NULL))
+		return cli_usage_error("server", "give exactly one of --config FILE and --demo");
+	if (dir && !demo)
+		return cli_usage_error("server", "--dir goes with --demo");
+	static const struct {
+		const char *name;
+		omc_log_level level;
+	} levels[] = {{"err", OMC_LOG_LEVEL_ERR}, {"wrn", OMC_LOG_LEVEL_WRN}, {"inf", OMC_LOG_LEVEL_INF},
+		      {"dbg", OMC_LOG_LEVEL_DBG}};
+	size_t li = 0;
+	while (li < sizeof levels / sizeof levels[0] && strcmp(levels[li].name, level) != 0)
+		li++;
+	if (li == sizeof levels / sizeof levels[0])
+		return cli_usage_error("server", "--log-level: err, wrn, inf or dbg");
+	omc_log_set_level(levels[li].level);
+
+	char tmp[64] = "", conf[600];
+	if (demo) {
+		if (!dir) {
+			snprintf(tmp, sizeof tmp, "/tmp/openmcim-server-XXXXXX");
+			if (!mkdtemp(tmp)) {
+				fprintf(stderr, "openmcim server: cannot make a temporary directory\n");
+				return CLI_ERROR;
+			}
+			dir = tmp;
+		}
+		if (strlen(dir) > 400)
+			return cli_usage_error("server", "--dir: path too long");
+		snprintf(conf, sizeof conf, "%s/server.conf", dir);
+		if (access(conf, F_OK) != 0) {
+			omc_err e = omc_server_demo_setup(dir);
+			if (e != OMC_OK) {
+				fprintf(stderr, "openmcim server: demo setup in %s: %s\n", dir, omc_err_str(e));
+				if (tmp[0])
+					nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+				return CLI_ERROR;
+			}
+		}
+		config = conf;
+	}
+	/* Block the stop signals before any thread starts, then wait for one. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	omc_server *s = NULL;
+	omc_server_opts so = {.config = config};
+	omc_err e = omc_server_start(&s, &so);
+	char *urls = NULL;
+	if (e == OMC_OK)
+		e = omc_server_urls(s, &urls);
+	if (e != OMC_OK) {
+		fprintf(stderr, "openmcim server: %s: %s\n", config, omc_err_str(e));
+		omc_server_stop(s);
+		if (tmp[0])
+			nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		return CLI_ERROR;
+	}
+	printf("%s\n", urls);
+	fflush(stdout);
+	omc_free(urls);
+	if (demo)
+		fprintf(stderr, "openmcim server: demo deployment in %s\n", dir);
+	int sig = 0;
+	sigwait(&set, &sig);
+	omc_server_stop(s);
+	if (tmp[0])
+		nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	return CLI_OK;
+}
