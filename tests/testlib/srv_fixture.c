@@ -1,0 +1,409 @@
+#include "srv_fixture.h"
+
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <sqlite3.h>
+
+#include "server/server_internal.h"
+
+static const omc_tre_caller sf_agent = {.kind = OMC_ACTOR_USER, .name = "agent"};
+
+static int64_t sf_clock(void *arg)
+{
+	sf_env *e = arg;
+	return (int64_t)time(NULL) + e->now_offset;
+}
+
+void sf_start(sf_env *e)
+{
+	omc_server_opts o = {.config = e->conf, .now = sf_clock, .now_arg = e};
+	omc_err er = omc_server_start(&e->srv, &o);
+	if (er != OMC_OK)
+		fail_msg("omc_server_start: %s at %s", omc_err_name(er), omc_err_source());
+	char *u = NULL;
+	assert_int_equal(omc_server_urls(e->srv, &u), OMC_OK);
+	json_error_t je;
+	json_decref(e->urls);
+	e->urls = json_loads(u, 0, &je);
+	omc_free(u);
+	assert_non_null(e->urls);
+}
+
+void sf_stop(sf_env *e)
+{
+	omc_server_stop(e->srv);
+	e->srv = NULL;
+}
+
+void sf_up(sf_env *e)
+{
+	memset(e, 0, sizeof *e);
+	snprintf(e->dir, sizeof e->dir, "/tmp/omc-srv-XXXXXX");
+	if (!mkdtemp(e->dir))
+		fail_msg("mkdtemp");
+	assert_int_equal(omc_server_demo_setup(e->dir), OMC_OK);
+	snprintf(e->conf, sizeof e->conf, "%s/server.conf", e->dir);
+	snprintf(e->pki, sizeof e->pki, "%s/pki", e->dir);
+	snprintf(e->db, sizeof e->db, "%s/openmcim.db", e->dir);
+	char path[128];
+	snprintf(path, sizeof path, "%s/subscribers.json", e->dir);
+	json_error_t je;
+	json_t *t = json_load_file(path, 0, &je);
+	assert_non_null(t);
+	snprintf(e->tokens[0], sizeof e->tokens[0], "%s",
+		 json_string_value(json_object_get(json_object_get(t, "sho1"), "demo")));
+	snprintf(e->tokens[1], sizeof e->tokens[1], "%s",
+		 json_string_value(json_object_get(json_object_get(t, "sho2"), "demo")));
+	json_decref(t);
+	assert_int_equal(strlen(e->tokens[0]), 43);
+	omc_http_client_opts co = {.timeout_ms = 20000};
+	assert_int_equal(omc_http_client_new(&e->http, &co), OMC_OK);
+	sf_start(e);
+}
+
+void sf_down(sf_env *e)
+{
+	sf_stop(e);
+	json_decref(e->urls);
+	omc_http_client_free(e->http);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", e->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", e->dir);
+	memset(e, 0, sizeof *e);
+}
+
+const char *sf_url(sf_env *e, const char *role)
+{
+	const char *u = json_string_value(json_object_get(e->urls, role));
+	if (!u)
+		fail_msg("no role %s", role);
+	return u;
+}
+
+int sf_call(sf_env *e, const char *method, const char *role, const char *path, const char *auth, const char *body,
+	    json_t **out)
+{
+	char url[256];
+	snprintf(url, sizeof url, "%s%s", sf_url(e, role), path);
+	int st = 0;
+	char *r = NULL;
+	size_t rl = 0;
+	omc_err er = omc_http_call_auth(e->http, method, url, auth, body, body ? strlen(body) : 0, &st, &r, &rl);
+	if (er != OMC_OK)
+		fail_msg("%s %s: %s", method, url, omc_err_name(er));
+	if (out) {
+		json_error_t je;
+		*out = json_loadb(r, rl, 0, &je);
+	}
+	omc_free(r);
+	return st;
+}
+
+int sf_signed(sf_env *e, const char *who, const char *method, const char *role, const char *path, const char *body,
+	      json_t **out)
+{
+	omc_key *k = NULL;
+	omc_cert *c = NULL;
+	assert_int_equal(omc_pki_load(e->pki, who, &k, &c), OMC_OK);
+	char *auth = NULL;
+	assert_int_equal(srv_sign_request(&auth, k, c, method, path, body, body ? strlen(body) : 0,
+					  (int64_t)time(NULL) + e->now_offset),
+			 OMC_OK);
+	omc_key_free(k);
+	omc_cert_free(c);
+	int st = sf_call(e, method, role, path, auth, body, out);
+	omc_free(auth);
+	return st;
+}
+
+int sf_bearer(sf_env *e, const char *token, const char *method, const char *role, const char *path,
+	      const char *body, json_t **out)
+{
+	char auth[256];
+	snprintf(auth, sizeof auth, "Bearer %s", token);
+	return sf_call(e, method, role, path, auth, body, out);
+}
+
+const char *sf_code(json_t *o)
+{
+	const char *c = json_string_value(json_object_get(o, "error"));
+	return c ? c : "";
+}
+
+/* --- devices --------------------------------------------------------------------------- */
+
+void sf_dev_make(sf_env *e, sf_dev *d, const char *pcid_json)
+{
+	memset(d, 0, sizeof *d);
+	assert_int_equal(omc_memfs_new(&d->fs), OMC_OK);
+	assert_int_equal(omc_store_io_mem_new(&d->io, d->fs, "dev/"), OMC_OK);
+	assert_int_equal(omc_store_io_mem_new(&d->store_io, d->fs, "dev/store/"), OMC_OK);
+	omc_factory_device_opts o = {.pki_dir = e->pki,
+				     .io = d->io,
+				     .store_io = d->store_io,
+				     .pcid_json = pcid_json,
+				     .pcid_json_len = pcid_json ? strlen(pcid_json) : 0};
+	char *rep = NULL;
+	omc_err er = omc_factory_device(&o, &rep);
+	if (er != OMC_OK)
+		fail_msg("factory device: %s at %s", omc_err_name(er), omc_err_source());
+	json_error_t je;
+	json_t *j = json_loads(rep, 0, &je);
+	assert_non_null(j);
+	snprintf(d->tre_id, sizeof d->tre_id, "%s", json_string_value(json_object_get(j, "tre_id")));
+	snprintf(d->platform_id, sizeof d->platform_id, "%s", json_string_value(json_object_get(j, "platform_id")));
+	snprintf(d->pcid_imsi, sizeof d->pcid_imsi, "%s", json_string_value(json_object_get(j, "pcid_imsi")));
+	snprintf(d->report, sizeof d->report, "%s", json_string_value(json_object_get(j, "pcid_report")));
+	json_decref(j);
+	omc_free(rep);
+	sf_dev_reboot(d);
+}
+
+void sf_dev_reboot(sf_dev *d)
+{
+	omc_tre_close(d->t);
+	omc_tre_opts o = {.io = d->io, .store_io = d->store_io, .count_boot = true};
+	omc_err er = omc_tre_open(&d->t, &o);
+	if (er != OMC_OK)
+		fail_msg("omc_tre_open: %s", omc_err_name(er));
+}
+
+void sf_dev_free(sf_dev *d)
+{
+	omc_tre_close(d->t);
+	omc_free(d->evidence);
+	omc_store_io_mem_free(d->io);
+	omc_store_io_mem_free(d->store_io);
+	omc_memfs_free(d->fs);
+	memset(d, 0, sizeof *d);
+}
+
+int sf_report_pcid(sf_env *e, sf_dev *d)
+{
+	json_t *b = json_pack("{s:s}", "report", d->report);
+	char *s = json_dumps(b, JSON_COMPACT);
+	json_decref(b);
+	json_t *out = NULL;
+	int st = sf_signed(e, "m2mes", "POST", "ccif", "/v1/reports", s, &out);
+	omc_free(s);
+	json_decref(out);
+	return st;
+}
+
+int sf_subscribe(sf_env *e, sf_dev *d, int sho)
+{
+	char body[128], role[16];
+	snprintf(body, sizeof body, "{\"platform_id\":\"%s\"}", d->platform_id);
+	snprintf(role, sizeof role, "sho.sho%d", sho);
+	return sf_bearer(e, e->tokens[sho - 1], "POST", role, "/v1/devices", body, NULL);
+}
+
+int sf_attach(sf_env *e, sf_dev *d, const char *mcim_id)
+{
+	omc_tre_mcim_info reg[16];
+	size_t n = 0;
+	assert_int_equal(omc_tre_registry(d->t, reg, 16, &n), OMC_OK);
+	const char *id = mcim_id ? mcim_id : "pcid", *imsi = NULL;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(reg[i].id, id))
+			imsi = reg[i].imsi;
+	assert_non_null(imsi);
+	for (int round = 0; round < 2; round++) {
+		char body[64];
+		snprintf(body, sizeof body, "{\"imsi\":\"%s\"}", imsi);
+		json_t *a = NULL;
+		int st = sf_call(e, "POST", "vno", "/v1/attach", NULL, body, &a);
+		if (st != 200) {
+			json_decref(a);
+			return st;
+		}
+		const char *att = json_string_value(json_object_get(a, "attach"));
+		const char *rh = json_string_value(json_object_get(a, "rand"));
+		const char *ah = json_string_value(json_object_get(a, "autn"));
+		uint8_t rand[16], autn[16];
+		assert_int_equal(omc_hex_decode(rand, 16, rh, strlen(rh)), OMC_OK);
+		assert_int_equal(omc_hex_decode(autn, 16, ah, strlen(ah)), OMC_OK);
+		omc_aka_check_result r;
+		assert_int_equal(omc_tre_aka(d->t, &sf_agent, id, rand, autn, 16, &r), OMC_OK);
+		char hex[80];
+		json_t *resp = NULL;
+		if (r.status == OMC_AKA_STATUS_SYNC_FAILURE) {
+			assert_int_equal(omc_hex_encode(hex, sizeof hex, r.auts, r.auts_len), OMC_OK);
+			char b2[256];
+			snprintf(b2, sizeof b2, "{\"attach\":\"%s\",\"auts\":\"%s\"}", att, hex);
+			json_decref(a);
+			st = sf_call(e, "POST", "vno", "/v1/attach/resync", NULL, b2, &resp);
+			json_decref(resp);
+			if (st != 200)
+				return st;
+			continue;
+		}
+		assert_int_equal(r.status, OMC_AKA_STATUS_OK);
+		assert_int_equal(omc_hex_encode(hex, sizeof hex, r.res, r.res_len), OMC_OK);
+		char b2[256];
+		snprintf(b2, sizeof b2, "{\"attach\":\"%s\",\"res\":\"%s\"}", att, hex);
+		json_decref(a);
+		st = sf_call(e, "POST", "vno", "/v1/attach/complete", NULL, b2, &resp);
+		if (st == 200)
+			snprintf(d->session, sizeof d->session, "%s",
+				 json_string_value(json_object_get(resp, "session")));
+		json_decref(resp);
+		return st;
+	}
+	return 0;
+}
+
+int sf_register(sf_env *e, sf_dev *d, json_t **out)
+{
+	int64_t t = (int64_t)time(NULL) + e->now_offset;
+	uint8_t nonce[32];
+	assert_int_equal(omc_drf_nonce(nonce, d->pcid_imsi, t), OMC_OK);
+	char *ev = NULL;
+	assert_int_equal(omc_tre_attest(d->t, nonce, 32, &ev), OMC_OK);
+	json_t *b = json_pack("{s:s,s:I}", "evidence", ev, "time", (json_int_t)t);
+	omc_free(ev);
+	char *s = json_dumps(b, JSON_COMPACT);
+	json_decref(b);
+	int st = sf_bearer(e, d->session, "POST", "drf", "/v1/register", s, out);
+	omc_free(s);
+	return st;
+}
+
+int sf_validate(sf_env *e, sf_dev *d)
+{
+	json_t *a = NULL;
+	int st = sf_bearer(e, d->session, "POST", "pva", "/v1/nonce", "{}", &a);
+	if (st != 201) {
+		json_decref(a);
+		return st;
+	}
+	const char *nb = json_string_value(json_object_get(a, "nonce"));
+	uint8_t n[64];
+	size_t nl = 0;
+	assert_int_equal(omc_b64_decode(n, sizeof n, &nl, nb, strlen(nb), OMC_B64_URL), OMC_OK);
+	json_decref(a);
+	omc_free(d->evidence);
+	d->evidence = NULL;
+	assert_int_equal(omc_tre_session_begin(d->t, n, nl, &d->evidence), OMC_OK);
+	json_t *b = json_pack("{s:s}", "evidence", d->evidence);
+	char *s = json_dumps(b, JSON_COMPACT);
+	json_decref(b);
+	st = sf_bearer(e, d->session, "POST", "pva", "/v1/validate", s, &a);
+	omc_free(s);
+	if (st == 200)
+		snprintf(d->token, sizeof d->token, "%s", json_string_value(json_object_get(a, "token")));
+	json_decref(a);
+	return st;
+}
+
+int sf_download(sf_env *e, sf_dev *d, char **receipt)
+{
+	json_t *b = json_pack("{s:s,s:s}", "token", d->token, "evidence", d->evidence);
+	char *s = json_dumps(b, JSON_COMPACT);
+	json_decref(b);
+	json_t *a = NULL;
+	int st = sf_bearer(e, d->session, "POST", "dpf", "/v1/download", s, &a);
+	omc_free(s);
+	if (st != 200) {
+		json_decref(a);
+		return st;
+	}
+	const char *pkg = json_string_value(json_object_get(a, "package"));
+	snprintf(d->mcim_id, sizeof d->mcim_id, "%s", json_string_value(json_object_get(a, "mcim")));
+	omc_err er = omc_tre_install(d->t, pkg, strlen(pkg), receipt);
+	json_decref(a);
+	if (er != OMC_OK)
+		fail_msg("install: %s at %s", omc_err_name(er), omc_err_source());
+	omc_tre_mcim_info reg[16];
+	size_t n = 0;
+	assert_int_equal(omc_tre_registry(d->t, reg, 16, &n), OMC_OK);
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(reg[i].id, d->mcim_id))
+			snprintf(d->mcim_imsi, sizeof d->mcim_imsi, "%s", reg[i].imsi);
+	return st;
+}
+
+int sf_send_receipt(sf_env *e, sf_dev *d, const char *receipt)
+{
+	json_t *b = json_pack("{s:s}", "receipt", receipt);
+	char *s = json_dumps(b, JSON_COMPACT);
+	json_decref(b);
+	int st = sf_bearer(e, d->session, "POST", "dpf", "/v1/receipts", s, NULL);
+	omc_free(s);
+	return st;
+}
+
+void sf_provision(sf_env *e, sf_dev *d, int sho)
+{
+	assert_int_equal(sf_subscribe(e, d, sho), 201);
+	assert_int_equal(sf_report_pcid(e, d), 201);
+	assert_int_equal(sf_attach(e, d, NULL), 200);
+	json_t *r = NULL;
+	assert_int_equal(sf_register(e, d, &r), 200);
+	char want[8];
+	snprintf(want, sizeof want, "sho%d", sho);
+	assert_string_equal(json_string_value(json_object_get(r, "sho")), want);
+	json_decref(r);
+	assert_int_equal(sf_validate(e, d), 200);
+	char *receipt = NULL;
+	assert_int_equal(sf_download(e, d, &receipt), 200);
+	assert_int_equal(sf_send_receipt(e, d, receipt), 200);
+	omc_free(receipt);
+	assert_int_equal(sf_attach(e, d, d->mcim_id), 200);
+}
+
+/* --- the database -------------------------------------------------------------------------- */
+
+void sf_db_digest(sf_env *e, uint8_t out[32])
+{
+	sqlite3 *h = NULL;
+	assert_int_equal(sqlite3_open_v2(e->db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(h, 5000);
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	assert_non_null(md);
+	assert_int_equal(EVP_DigestInit_ex(md, EVP_sha256(), NULL), 1);
+	sqlite3_stmt *t = NULL;
+	assert_int_equal(sqlite3_prepare_v2(h,
+					    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN"
+					    " ('audit', 'req_jti') ORDER BY name",
+					    -1, &t, NULL),
+			 SQLITE_OK);
+	while (sqlite3_step(t) == SQLITE_ROW) {
+		char sql[128];
+		snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY 1", (const char *)sqlite3_column_text(t, 0));
+		EVP_DigestUpdate(md, sql, strlen(sql));
+		sqlite3_stmt *q = NULL;
+		assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &q, NULL), SQLITE_OK);
+		while (sqlite3_step(q) == SQLITE_ROW)
+			for (int c = 0; c < sqlite3_column_count(q); c++) {
+				const void *p = sqlite3_column_blob(q, c);
+				int n = sqlite3_column_bytes(q, c);
+				EVP_DigestUpdate(md, &n, sizeof n);
+				if (p)
+					EVP_DigestUpdate(md, p, (size_t)n);
+			}
+		sqlite3_finalize(q);
+	}
+	sqlite3_finalize(t);
+	unsigned l = 0;
+	assert_int_equal(EVP_DigestFinal_ex(md, out, &l), 1);
+	EVP_MD_CTX_free(md);
+	sqlite3_close(h);
+}
+
+long sf_db_count(sf_env *e, const char *sql)
+{
+	sqlite3 *h = NULL;
+	assert_int_equal(sqlite3_open_v2(e->db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(h, 5000);
+	sqlite3_stmt *q = NULL;
+	assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &q, NULL), SQLITE_OK);
+	long n = sqlite3_step(q) == SQLITE_ROW ? (long)sqlite3_column_int64(q, 0) : -1;
+	sqlite3_finalize(q);
+	sqlite3_close(h);
+	return n;
+}

@@ -1,0 +1,88 @@
+/* Test fixture for `openmcim server`: a demo deployment in a temporary
+ * directory, the server started in-process (restartable), HTTP calls as a
+ * device, a subscriber or a signed peer, and devices made by the factory
+ * with the deployment's PKI, driven through the whole provisioning story
+ * the way the agent will. */
+#ifndef OMC_SRV_FIXTURE_H
+#define OMC_SRV_FIXTURE_H
+
+#include "testlib.h"
+
+#include <jansson.h>
+
+#include "openmcim/openmcim.h"
+
+typedef struct sf_env {
+	char dir[64];
+	char conf[128];
+	char pki[128];
+	char db[128];
+	char tokens[2][64]; /* the demo subscribers of sho1 and sho2 */
+	omc_server *srv;
+	json_t *urls;
+	omc_http_client *http;
+	int64_t now_offset; /* added to the server's clock */
+} sf_env;
+
+/* Make the deployment and start the server. */
+void sf_up(sf_env *e);
+/* Stop the server (the deployment stays); sf_start brings it back. */
+void sf_stop(sf_env *e);
+void sf_start(sf_env *e);
+/* Stop and remove everything. */
+void sf_down(sf_env *e);
+/* A role's base URL ("vno", "sho.sho1", ...). */
+const char *sf_url(sf_env *e, const char *role);
+
+/* One call: body may be NULL; auth is the whole Authorization value or
+ * NULL. *out gets the answer as JSON (NULL if it is not JSON); the status
+ * is returned. */
+int sf_call(sf_env *e, const char *method, const char *role, const char *path, const char *auth, const char *body,
+	    json_t **out);
+/* The same signed as PKI entity `who` (a server calling a server). */
+int sf_signed(sf_env *e, const char *who, const char *method, const char *role, const char *path, const char *body,
+	      json_t **out);
+/* The same with "Bearer TOKEN". */
+int sf_bearer(sf_env *e, const char *token, const char *method, const char *role, const char *path,
+	      const char *body, json_t **out);
+/* The error code of an answer ("" when none). */
+const char *sf_code(json_t *o);
+
+/* A device of the deployment's factory, on its own memfs. */
+typedef struct sf_dev {
+	omc_memfs *fs;
+	omc_store_io *io, *store_io;
+	omc_tre *t;
+	char tre_id[64], platform_id[64], pcid_imsi[16];
+	char report[8192]; /* the PCID report JWE */
+	char session[64];  /* the VNO session of the last attach */
+	char mcim_id[41], mcim_imsi[16];
+	char *evidence; /* the last session evidence */
+	char token[4096];
+} sf_dev;
+/* pcid_json as for omc_factory_device (NULL: generated). */
+void sf_dev_make(sf_env *e, sf_dev *d, const char *pcid_json);
+void sf_dev_free(sf_dev *d);
+/* Close and open its TRE again (a reboot). */
+void sf_dev_reboot(sf_dev *d);
+
+/* The steps of the story; each returns the HTTP status of its last call
+ * (and asserts nothing itself, so tests can check refusals). */
+int sf_report_pcid(sf_env *e, sf_dev *d);                       /* CCIF, as the M2MES */
+int sf_subscribe(sf_env *e, sf_dev *d, int sho);                 /* sho 1 or 2, as its demo subscriber */
+int sf_attach(sf_env *e, sf_dev *d, const char *mcim_id);        /* AKA at the VNO: a session in d->session */
+int sf_register(sf_env *e, sf_dev *d, json_t **out);            /* DRF */
+int sf_validate(sf_env *e, sf_dev *d);                          /* PVA nonce, session, validate: d->token */
+int sf_download(sf_env *e, sf_dev *d, char **receipt);          /* DPF download and TRE install */
+int sf_send_receipt(sf_env *e, sf_dev *d, const char *receipt); /* DPF receipts */
+/* All of it, asserting every step: subscribe with sho, report, attach with
+ * the PCID, register, validate, download, receipt, attach with the MCIM. */
+void sf_provision(sf_env *e, sf_dev *d, int sho);
+
+/* SHA-256 over every row of every table but audit and req_jti: equal
+ * before and after a refusal means the refusal changed nothing. */
+void sf_db_digest(sf_env *e, uint8_t out[32]);
+/* Count rows: SELECT count(*) ... */
+long sf_db_count(sf_env *e, const char *sql);
+
+#endif
