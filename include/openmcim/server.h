@@ -35,6 +35,8 @@ typedef struct omc_auc omc_auc;
 OMC_API OMC_MUST_USE omc_err omc_auc_open(omc_auc **a, omc_db *db, const char *operator_name,
 					   const uint8_t master[OMC_STATIC_LEN(32)]);
 OMC_API void omc_auc_close(omc_auc *a);
+/* The clock of expiry checks and records (seconds); NULL: time(NULL). */
+OMC_API void omc_auc_set_clock(omc_auc *a, int64_t (*now)(void *arg), void *arg);
 
 /* A subscriber: IMSI (6..15 digits), its credential, IND bits (0..8;
  * OMC_AKA_IND_BITS_DEFAULT for the usual 5). OMC_ERR_EXISTS if the IMSI is

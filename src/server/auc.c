@@ -28,7 +28,22 @@ struct omc_auc {
 	omc_db *db;
 	char op[17];
 	uint8_t k_sec[32];
+	int64_t (*now)(void *);
+	void *now_arg;
 };
+
+void omc_auc_set_clock(omc_auc *a, int64_t (*now)(void *arg), void *arg)
+{
+	if (!a)
+		return;
+	a->now = now;
+	a->now_arg = arg;
+}
+
+static int64_t auc_now(const omc_auc *a)
+{
+	return a->now ? a->now(a->now_arg) : (int64_t)time(NULL);
+}
 
 static bool valid_imsi(const char *s)
 {
@@ -185,7 +200,7 @@ omc_err omc_auc_add_ex(omc_auc *a, const char *imsi, const omc_aka_cred *cred, c
 		sqlite3_bind_text(st, 3, omc_aka_alg_name(cred->alg), -1, SQLITE_STATIC);
 		sqlite3_bind_blob(st, 4, sealed, (int)sl, SQLITE_STATIC);
 		sqlite3_bind_int(st, 5, (int)o->ind_bits);
-		sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
+		sqlite3_bind_int64(st, 6, (sqlite3_int64)auc_now(a));
 		sqlite3_bind_int64(st, 7, (sqlite3_int64)o->expires);
 		sqlite3_bind_text(st, 8, profile, -1, SQLITE_STATIC);
 		rc = sqlite3_step(st);
@@ -257,7 +272,7 @@ static omc_err log_avs(omc_auc *a, const char *imsi, const uint8_t (*sqn)[6], co
 	sqlite3_stmt *st = NULL;
 	int rc = sqlite3_prepare_v2(a->db->h, "INSERT INTO auc_av_log (imsi, sqn, rand, issued) VALUES (?1, ?2, ?3, ?4)",
 				    -1, &st, NULL);
-	sqlite3_int64 now = (sqlite3_int64)time(NULL);
+	sqlite3_int64 now = (sqlite3_int64)auc_now(a);
 	for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
 		sqlite3_bind_text(st, 1, imsi, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, (sqlite3_int64)omc_load_be48(sqn[i]));
@@ -288,7 +303,7 @@ omc_err omc_auc_vectors(omc_auc *a, const char *imsi, const uint8_t amf[2], omc_
 	omc_err e = load(&r, a, imsi);
 	if (e == OMC_OK && !r.enabled)
 		e = OMC_ERR_DENIED;
-	if (e == OMC_OK && r.expires != 0 && r.expires <= (int64_t)time(NULL))
+	if (e == OMC_OK && r.expires != 0 && r.expires <= auc_now(a))
 		e = OMC_ERR_BAD_STATE;
 	for (size_t i = 0; e == OMC_OK && i < n; i++)
 		e = omc_aka_sqn_he_next(sqn[i], &r.he);

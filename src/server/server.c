@@ -927,6 +927,8 @@ static omc_err configure(omc_server *s, const omc_server_opts *o)
 	for (size_t i = 0; i < s->n_ops; i++) {
 		srv_op *op = &s->ops[i];
 		OMC_TRY(omc_auc_open(&op->auc, s->db, op->name, master));
+		if (s->now)
+			omc_auc_set_clock(op->auc, s->now, s->now_arg);
 		OMC_TRY(load_entity(s, op->name, &op->key, &op->cert));
 	}
 	if (s->hosts[SRV_VNO])
