@@ -16,8 +16,9 @@
  * updates; ico, sho1, sho2: operators (MCIM packages, commands); ro:
  * registration operator; pva: platform validation authority; ccif:
  * credential issuing function; vno: the visited network (its signed requests
- * to the home AuCs). */
-#define OMC_PKI_ENTITIES {"m2mes", "tre-vendor", "ico", "sho1", "sho2", "ro", "pva", "ccif", "vno"}
+ * to the home AuCs); tls: the TLS server certificate of `openmcim server`
+ * on loopback (subjectAltName IP 127.0.0.1 and DNS localhost). */
+#define OMC_PKI_ENTITIES {"m2mes", "tre-vendor", "ico", "sho1", "sho2", "ro", "pva", "ccif", "vno", "tls"}
 
 /* Make the demo PKI in dir (created if absent; existing files refused:
  * OMC_ERR_EXISTS). */

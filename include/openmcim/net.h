@@ -55,6 +55,10 @@ typedef struct omc_http_server_opts {
 	size_t n_routes;
 	unsigned threads;             /* 0: 2 */
 	size_t body_max;              /* 0: OMC_HTTP_BODY_MAX; larger bodies are 413 */
+	/* HTTPS (libmicrohttpd's TLS, GnuTLS): the certificate chain and the
+	 * encrypted PKCS#8 key in PEM with its passphrase; all NULL: plain
+	 * HTTP. Kept by reference until the server stops. */
+	const char *tls_cert_pem, *tls_key_pem, *tls_key_pass;
 } omc_http_server_opts;
 
 typedef struct omc_http_server omc_http_server;
@@ -84,6 +88,7 @@ typedef struct omc_http_client omc_http_client;
 typedef struct omc_http_client_opts {
 	unsigned timeout_ms; /* whole request; 0: 10000 */
 	size_t body_max;     /* response body; 0: OMC_HTTP_BODY_MAX */
+	const char *ca_file; /* HTTPS: the CA certificates (PEM file) to trust; NULL: the system's */
 } omc_http_client_opts;
 
 /* One client per thread (it keeps its connections open). o may be NULL. */

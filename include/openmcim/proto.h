@@ -71,6 +71,8 @@ typedef struct omc_cert_req {
 	bool ca;                 /* basicConstraints CA:TRUE, keyCertSign */
 	unsigned days;           /* validity from now - 1 hour */
 	uint64_t serial;         /* 0: random */
+	const char *san;         /* optional: subjectAltName ("IP:127.0.0.1,DNS:localhost"),
+				  * and the extended key usage serverAuth: a TLS server */
 } omc_cert_req;
 
 /* Issue a certificate for subject_pub, signed by issuer_key; issuer NULL

@@ -14,6 +14,7 @@ struct omc_http_client {
 	CURL *h;
 	unsigned timeout_ms;
 	size_t body_max;
+	char ca_file[512];
 };
 
 typedef struct sink {
@@ -56,6 +57,14 @@ omc_err omc_http_client_new(omc_http_client **out, const omc_http_client_opts *o
 	}
 	c->timeout_ms = o && o->timeout_ms ? o->timeout_ms : 10000;
 	c->body_max = o && o->body_max ? o->body_max : OMC_HTTP_BODY_MAX;
+	if (o && o->ca_file) {
+		size_t n = strlen(o->ca_file);
+		if (n >= sizeof c->ca_file) {
+			omc_http_client_free(c);
+			OMC_BAIL(OMC_ERR_BAD_ARG);
+		}
+		memcpy(c->ca_file, o->ca_file, n + 1);
+	}
 	*out = c;
 	return OMC_OK;
 }
@@ -91,6 +100,8 @@ omc_err omc_http_call_auth(omc_http_client *c, const char *method, const char *u
 	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
+	if (c->ca_file[0])
+		curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &k);

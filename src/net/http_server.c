@@ -218,10 +218,24 @@ omc_err omc_http_server_start(omc_http_server **out, const omc_http_server_opts 
 	s->n_routes = o->n_routes;
 	s->body_max = o->body_max ? o->body_max : OMC_HTTP_BODY_MAX;
 	unsigned threads = o->threads ? o->threads : 2;
-	s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request, s,
-				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-				MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-				MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+	bool tls = o->tls_cert_pem || o->tls_key_pem;
+	if (tls && (!o->tls_cert_pem || !o->tls_key_pem || !o->tls_key_pass ||
+		    MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)) {
+		omc_free(s);
+		OMC_BAIL(tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES ? OMC_ERR_UNSUPPORTED : OMC_ERR_BAD_ARG);
+	}
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0);
+	if (tls)
+		s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+					MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, threads,
+					MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+					MHD_OPTION_HTTPS_MEM_CERT, o->tls_cert_pem, MHD_OPTION_HTTPS_MEM_KEY,
+					o->tls_key_pem, MHD_OPTION_HTTPS_KEY_PASSWORD, o->tls_key_pass, MHD_OPTION_END);
+	else
+		s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+					MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, threads,
+					MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+					MHD_OPTION_END);
 	if (!s->d) {
 		omc_free(s);
 		OMC_BAIL(OMC_ERR_IO);

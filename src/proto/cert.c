@@ -255,6 +255,10 @@ omc_err omc_proto_cert_issue_unchecked(omc_cert **out, const omc_cert_req *req, 
 			req->ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature,keyAgreement"));
 	OMC_TRY(add_ext(x, &v3, NID_subject_key_identifier, "hash"));
 	OMC_TRY(add_ext(x, &v3, NID_authority_key_identifier, "keyid:always"));
+	if (req->san) {
+		OMC_TRY(add_ext(x, &v3, NID_subject_alt_name, req->san));
+		OMC_TRY(add_ext(x, &v3, NID_ext_key_usage, "serverAuth"));
+	}
 	OMC_OSSL_ENSURE(X509_sign(x, issuer_key->pkey, EVP_sha256()) > 0, OMC_ERR_CRYPTO);
 	return cert_wrap(out, &x);
 }

@@ -498,28 +498,26 @@ fail:
 
 /* --- calls to other roles: one client per thread ------------------------------------------------- */
 
-static pthread_key_t client_key;
-static pthread_once_t client_once = PTHREAD_ONCE_INIT;
-
 static void client_free(void *c)
 {
 	omc_http_client_free(c);
 }
 
-static void client_key_make(void)
+/* Each thread of a server keeps its own client (and its connections);
+ * the key is the server's, so the threads' clients go when they do. */
+static omc_http_client *thread_client(omc_server *s)
 {
-	(void)pthread_key_create(&client_key, client_free);
-}
-
-static omc_http_client *thread_client(void)
-{
-	pthread_once(&client_once, client_key_make);
-	omc_http_client *c = pthread_getspecific(client_key);
+	if (!s->client_key_made)
+		return NULL;
+	omc_http_client *c = pthread_getspecific(s->client_key);
 	if (!c) {
-		omc_http_client_opts o = {.timeout_ms = 15000};
+		omc_http_client_opts o = {.timeout_ms = 15000, .ca_file = s->tls ? s->tls_ca : NULL};
 		if (omc_http_client_new(&c, &o) != OMC_OK)
 			return NULL;
-		(void)pthread_setspecific(client_key, c);
+		if (pthread_setspecific(s->client_key, c) != 0) {
+			omc_http_client_free(c);
+			return NULL;
+		}
 	}
 	return c;
 }
@@ -532,7 +530,7 @@ omc_err srv_call(omc_server *s, const omc_key *key, const omc_cert *cert, const 
 	char *b = body ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(body);
 	OMC_ENSURE(base != NULL, OMC_ERR_NOT_FOUND);
-	omc_http_client *c = thread_client();
+	omc_http_client *c = thread_client(s);
 	char url[SRV_URL_MAX + 128];
 	char *auth = NULL;
 	omc_err e = c ? OMC_OK : OMC_ERR_NOMEM;
@@ -759,6 +757,8 @@ static int on_ini(void *user, const char *section, const char *name, const char 
 			ok = copy(c->master, sizeof c->master, value);
 		else if (!strcmp(name, "roles"))
 			ok = copy(c->roles, sizeof c->roles, value);
+		else if (!strcmp(name, "tls"))
+			ok = parse_bool(value, &s->tls);
 		else if (!strcmp(name, "session_lifetime"))
 			ok = parse_u64(value, 30 * 86400, &u) && u > 0 && ((s->session_lifetime = (int64_t)u), true);
 		else if (!strcmp(name, "nonce_lifetime"))
@@ -874,13 +874,17 @@ static omc_err add_listener(omc_server *s, srv_role role, srv_op *op)
 				   .port = (uint16_t)(s->port ? s->port + s->n_ls : 0),
 				   .routes = l->routes,
 				   .n_routes = l->n_routes,
-				   .threads = s->threads};
+				   .threads = s->threads,
+				   .tls_cert_pem = s->tls ? s->tls_cert_pem : NULL,
+				   .tls_key_pem = s->tls ? s->tls_key_pem : NULL,
+				   .tls_key_pass = s->tls ? s->tls_pass : NULL};
 	omc_err e = omc_http_server_start(&l->http, &ho);
 	if (e != OMC_OK) {
 		OMC_LOG_ERR("server", "%s: cannot listen on %s:%u", l->name, s->listen, (unsigned)ho.port);
 		return e;
 	}
-	snprintf(l->url, sizeof l->url, "http://%s:%u", s->listen, (unsigned)omc_http_server_port(l->http));
+	snprintf(l->url, sizeof l->url, "%s://%s:%u", s->tls ? "https" : "http", s->listen,
+		 (unsigned)omc_http_server_port(l->http));
 	s->n_ls++;
 	/* A role hosted here is its own peer, unless the config names another URL. */
 	if (!srv_peer(s, l->name) && s->n_peers < OMC_ARRAY_LEN(s->peer)) {
@@ -966,6 +970,27 @@ static omc_err configure(omc_server *s, const omc_server_opts *o)
 		OMC_TRY(omc_pki_load(s->pki, "m2mes-ca", NULL, &s->m2mes_ca[0]));
 		s->n_m2mes_ca = 1;
 	}
+	if (s->tls) {
+		/* The key goes to GnuTLS encrypted, under a passphrase of this run. */
+		omc_key *k = NULL;
+		omc_cert *tc = NULL;
+		uint8_t pass[32];
+		size_t n = 0;
+		OMC_DEFER_WIPE(pass);
+		OMC_TRY(load_entity(s, "tls", &k, &tc));
+		omc_err e = omc_rand_bytes(pass, sizeof pass);
+		if (e == OMC_OK)
+			e = omc_key_to_pem(&s->tls_key_pem, &n, k, true, pass, sizeof pass);
+		if (e == OMC_OK)
+			e = omc_hex_encode(s->tls_pass, sizeof s->tls_pass, pass, sizeof pass);
+		if (e == OMC_OK)
+			e = omc_cert_to_pem(&s->tls_cert_pem, &n, tc);
+		omc_key_free(k);
+		omc_cert_free(tc);
+		OMC_TRY(e);
+		OMC_ENSURE(snprintf(s->tls_ca, sizeof s->tls_ca, "%s/tls-ca.crt", s->pki) < (int)sizeof s->tls_ca,
+			   OMC_ERR_BAD_ARG);
+	}
 	if (s->n_pva_ca == 0) {
 		snprintf(s->pva_names[0], SRV_NAME_MAX, "pva");
 		s->n_pva_ca = 1;
@@ -989,7 +1014,10 @@ omc_err omc_server_start(omc_server **out, const omc_server_opts *o)
 	pthread_mutex_init(&s->mlock, NULL);
 	s->now = o->now;
 	s->now_arg = o->now_arg;
-	omc_err e = configure(s, o);
+	omc_err e = pthread_key_create(&s->client_key, client_free) == 0 ? OMC_OK : OMC_ERR_NOMEM;
+	s->client_key_made = e == OMC_OK;
+	if (e == OMC_OK)
+		e = configure(s, o);
 	/* Listeners in a fixed order, so that fixed ports are predictable:
 	 * the AuC of every operator, the SHOs, then the shared roles. */
 	for (size_t i = 0; e == OMC_OK && i < s->n_ops; i++)
@@ -1047,8 +1075,14 @@ void omc_server_stop(omc_server *s)
 {
 	if (!s)
 		return;
+	/* The pools' threads end here, and with them their clients. */
 	for (size_t i = 0; i < s->n_ls; i++)
 		omc_http_server_stop(s->ls[i].http);
+	if (s->client_key_made)
+		pthread_key_delete(s->client_key);
+	omc_free(s->tls_key_pem);
+	omc_free(s->tls_cert_pem);
+	omc_memzero(s->tls_pass, sizeof s->tls_pass);
 	for (size_t i = 0; i < s->n_ops; i++) {
 		omc_auc_close(s->ops[i].auc);
 		omc_key_free(s->ops[i].key);

@@ -127,6 +127,14 @@ struct omc_server {
 		omc_cert *ca;
 	} anchors[32];
 	size_t n_anchors;
+	/* HTTPS: the listeners' certificate and key (the key encrypted under a
+	 * passphrase made for this run), and the CA file the callers trust */
+	bool tls;
+	char *tls_cert_pem, *tls_key_pem;
+	char tls_pass[65];
+	char tls_ca[300];
+	pthread_key_t client_key;
+	bool client_key_made;
 };
 
 int64_t srv_now(omc_server *s);

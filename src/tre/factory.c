@@ -102,6 +102,8 @@ omc_err omc_factory_pki(const char *dir)
 		/* The signing certificate's CN is the entity's name: it is the
 		 * "iss" of everything the entity signs. */
 		omc_cert_req req = {.subject_cn = entities[i], .subject_org = "openmcim demo", .ca = false, .days = 825};
+		if (!strcmp(entities[i], "tls"))
+			req.san = "IP:127.0.0.1,DNS:localhost";
 		omc_err e = omc_key_generate(&ca_key);
 		if (e == OMC_OK)
 			e = omc_cert_issue(&ca, &ca_req, ca_key, NULL, ca_key);

@@ -40,6 +40,11 @@ void sf_stop(sf_env *e)
 
 void sf_up(sf_env *e)
 {
+	sf_up_opts(e, false);
+}
+
+void sf_up_opts(sf_env *e, bool tls)
+{
 	memset(e, 0, sizeof *e);
 	snprintf(e->dir, sizeof e->dir, "/tmp/omc-srv-XXXXXX");
 	if (!mkdtemp(e->dir))
@@ -59,7 +64,24 @@ void sf_up(sf_env *e)
 		 json_string_value(json_object_get(json_object_get(t, "sho2"), "demo")));
 	json_decref(t);
 	assert_int_equal(strlen(e->tokens[0]), 43);
-	omc_http_client_opts co = {.timeout_ms = 20000};
+	char ca[160];
+	snprintf(ca, sizeof ca, "%s/tls-ca.crt", e->pki);
+	if (tls) {
+		FILE *f = fopen(e->conf, "r");
+		assert_non_null(f);
+		char buf[4096];
+		size_t n = fread(buf, 1, sizeof buf - 1, f);
+		fclose(f);
+		buf[n] = 0;
+		char *p = strstr(buf, "tls = false");
+		assert_non_null(p);
+		memcpy(p, "tls = true ", 11);
+		f = fopen(e->conf, "w");
+		assert_non_null(f);
+		assert_int_equal(fwrite(buf, 1, n, f), n);
+		fclose(f);
+	}
+	omc_http_client_opts co = {.timeout_ms = 20000, .ca_file = tls ? ca : NULL};
 	assert_int_equal(omc_http_client_new(&e->http, &co), OMC_OK);
 	sf_start(e);
 }
@@ -84,9 +106,13 @@ const char *sf_url(sf_env *e, const char *role)
 	return u;
 }
 
+sf_hooks sf_hook;
+
 int sf_call(sf_env *e, const char *method, const char *role, const char *path, const char *auth, const char *body,
 	    json_t **out)
 {
+	if (sf_hook.before)
+		sf_hook.before(sf_hook.arg, e, method, role, path);
 	char url[256];
 	snprintf(url, sizeof url, "%s%s", sf_url(e, role), path);
 	int st = 0;
@@ -95,6 +121,8 @@ int sf_call(sf_env *e, const char *method, const char *role, const char *path, c
 	omc_err er = omc_http_call_auth(e->http, method, url, auth, body, body ? strlen(body) : 0, &st, &r, &rl);
 	if (er != OMC_OK)
 		fail_msg("%s %s: %s", method, url, omc_err_name(er));
+	if (sf_hook.answer)
+		sf_hook.answer(sf_hook.arg, st, r, rl);
 	if (out) {
 		json_error_t je;
 		*out = json_loadb(r, rl, 0, &je);

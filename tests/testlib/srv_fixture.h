@@ -26,6 +26,8 @@ typedef struct sf_env {
 
 /* Make the deployment and start the server. */
 void sf_up(sf_env *e);
+/* The same, with HTTPS on every listener when tls. */
+void sf_up_opts(sf_env *e, bool tls);
 /* Stop the server (the deployment stays); sf_start brings it back. */
 void sf_stop(sf_env *e);
 void sf_start(sf_env *e);
@@ -39,6 +41,16 @@ const char *sf_url(sf_env *e, const char *role);
  * is returned. */
 int sf_call(sf_env *e, const char *method, const char *role, const char *path, const char *auth, const char *body,
 	    json_t **out);
+/* Optional hooks, process-wide (all NULL: none; set them from one thread
+ * only): sf_call calls `before` with each call it is about to make (it may
+ * restart the server: the URL is looked up after it returns) and `answer`
+ * with each answer's status and body. */
+typedef struct sf_hooks {
+	void (*before)(void *arg, sf_env *e, const char *method, const char *role, const char *path);
+	void (*answer)(void *arg, int status, const char *body, size_t len);
+	void *arg;
+} sf_hooks;
+extern sf_hooks sf_hook;
 /* The same signed as PKI entity `who` (a server calling a server). */
 int sf_signed(sf_env *e, const char *who, const char *method, const char *role, const char *path, const char *body,
 	      json_t **out);

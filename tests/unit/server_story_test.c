@@ -238,6 +238,31 @@ static void test_command_round_trip(void **state)
 	sf_down(&e);
 }
 
+/* The whole story over HTTPS: every listener with libmicrohttpd's TLS, the
+ * roles calling each other and the device calling them through TLS with
+ * the deployment's CA; a client that does not trust that CA gets nowhere. */
+static void test_story_over_https(void **state)
+{
+	(void)state;
+	sf_env e;
+	sf_up_opts(&e, true);
+	assert_int_equal(strncmp(sf_url(&e, "vno"), "https://127.0.0.1:", 18), 0);
+	sf_dev d;
+	sf_dev_make(&e, &d, NULL);
+	sf_provision(&e, &d, 1);
+	omc_http_client *plain = NULL;
+	assert_int_equal(omc_http_client_new(&plain, NULL), OMC_OK);
+	char url[200];
+	snprintf(url, sizeof url, "%s/healthz", sf_url(&e, "vno"));
+	int st = 0;
+	char *r = NULL;
+	size_t rl = 0;
+	assert_int_equal(omc_http_call(plain, "GET", url, NULL, 0, &st, &r, &rl), OMC_ERR_IO);
+	omc_http_client_free(plain);
+	sf_dev_free(&d);
+	sf_down(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -248,6 +273,7 @@ int main(void)
 		cmocka_unit_test(test_pcid_lifetime),
 		cmocka_unit_test(test_bootstrap_signed),
 		cmocka_unit_test(test_command_round_trip),
+		cmocka_unit_test(test_story_over_https),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
