@@ -175,7 +175,6 @@ static void report(srv_listener *l, const omc_http_req *req, omc_http_resp *resp
 	srv_op *ico = ico_of(s);
 	uint8_t *jws = NULL;
 	size_t jl = 0;
-	omc_jws_verified v = {0};
 	json_t *p = NULL;
 	omc_aka_cred cred;
 	OMC_DEFER_WIPE(cred);
@@ -185,12 +184,8 @@ static void report(srv_listener *l, const omc_http_req *req, omc_http_resp *resp
 	if (omc_jwe_decrypt(&jws, &jl, jwe, strlen(jwe), ico->key) != OMC_OK)
 		goto fail;
 	msg = "the report is not signed by a device of a trusted M2MES";
-	if (omc_jws_verify_x5c(&v, (const char *)jws, jl, (const omc_cert *const *)s->m2mes_ca, s->n_m2mes_ca,
-			       "omc-pcid-report+jwt", (time_t)srv_now(s)) != OMC_OK ||
-	    omc_cert_subject_cn(cn, sizeof cn, v.leaf) != OMC_OK)
+	if (!srv_tre_signed(s, (const char *)jws, jl, "omc-pcid-report+jwt", &p, cn))
 		goto fail;
-	json_error_t je;
-	p = json_loadb((const char *)v.payload, v.len, JSON_REJECT_DUPLICATES, &je);
 	const char *imsi = json_string_value(json_object_get(p, "imsi"));
 	const char *tre = json_string_value(json_object_get(p, "tre_id"));
 	json_t *exp = json_object_get(p, "expires");
@@ -227,7 +222,6 @@ static void report(srv_listener *l, const omc_http_req *req, omc_http_resp *resp
 	json_t *out = json_pack("{s:s,s:s,s:I,s:s}", "imsi", imsi, "tre_id", tre, "expires",
 				(json_int_t)json_integer_value(exp), "mode", mode);
 	json_decref(p);
-	omc_jws_verified_free(&v);
 	omc_free(jws);
 	json_decref(b);
 	srv_reply(l, resp, 201, out);
@@ -235,7 +229,6 @@ static void report(srv_listener *l, const omc_http_req *req, omc_http_resp *resp
 fail:
 	omc_aka_cred_wipe(&cred);
 	json_decref(p);
-	omc_jws_verified_free(&v);
 	omc_free(jws);
 	json_decref(b);
 	srv_fail(l, resp, status, code, msg);

@@ -203,15 +203,9 @@ static void receipt(srv_listener *l, const omc_http_req *req, omc_http_resp *res
 		json_decref(b);
 		return;
 	}
-	omc_jws_verified v = {0};
-	char cn[64] = "";
+	char cn[64];
 	json_t *p = NULL;
-	json_error_t je;
-	if (omc_jws_verify_x5c(&v, rc, strlen(rc), (const omc_cert *const *)s->m2mes_ca, s->n_m2mes_ca, "omc-receipt+jwt",
-			       (time_t)srv_now(s)) == OMC_OK &&
-	    omc_cert_subject_cn(cn, sizeof cn, v.leaf) == OMC_OK)
-		p = json_loadb((const char *)v.payload, v.len, JSON_REJECT_DUPLICATES, &je);
-	omc_jws_verified_free(&v);
+	(void)srv_tre_signed(s, rc, strlen(rc), "omc-receipt+jwt", &p, cn);
 	const char *tre = json_string_value(json_object_get(p, "tre"));
 	const char *iss = json_string_value(json_object_get(p, "iss"));
 	json_t *seq = json_object_get(p, "seq");
@@ -406,12 +400,10 @@ static void cmd_result(srv_listener *l, const omc_http_req *req, omc_http_resp *
 		json_decref(b);
 		return;
 	}
-	omc_jws_verified v = {0};
-	char cn[64] = "";
-	bool sig = omc_jws_verify_x5c(&v, res, strlen(res), (const omc_cert *const *)s->m2mes_ca, s->n_m2mes_ca,
-				      "omc-command-result+jwt", (time_t)srv_now(s)) == OMC_OK &&
-		   omc_cert_subject_cn(cn, sizeof cn, v.leaf) == OMC_OK;
-	omc_jws_verified_free(&v);
+	char cn[64];
+	json_t *claims = NULL;
+	bool sig = srv_tre_signed(s, res, strlen(res), "omc-command-result+jwt", &claims, cn);
+	json_decref(claims);
 	if (!sig) {
 		json_decref(b);
 		srv_fail(l, resp, 403, "bad_signature", "the result is not signed by a TRE");

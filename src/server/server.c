@@ -1149,3 +1149,23 @@ void srv_fail_peer(srv_listener *l, omc_http_resp *resp, int status, json_t *ans
 	snprintf(msg, sizeof msg, "%s did not answer (status %d)", peer, status);
 	srv_fail(l, resp, 502, "peer_unavailable", msg);
 }
+
+bool srv_tre_signed(omc_server *s, const char *jws, size_t len, const char *typ, json_t **claims, char cn[64])
+{
+	*claims = NULL;
+	cn[0] = 0;
+	omc_jws_verified v = {0};
+	json_error_t je;
+	if (omc_jws_verify_x5c(&v, jws, len, (const omc_cert *const *)s->m2mes_ca, s->n_m2mes_ca, typ,
+			       (time_t)srv_now(s)) == OMC_OK &&
+	    omc_cert_subject_cn(cn, 64, v.leaf) == OMC_OK)
+		*claims = json_loadb((const char *)v.payload, v.len, JSON_REJECT_DUPLICATES, &je);
+	omc_jws_verified_free(&v);
+	if (*claims && !json_is_object(*claims)) {
+		json_decref(*claims);
+		*claims = NULL;
+	}
+	if (!*claims)
+		cn[0] = 0;
+	return *claims != NULL;
+}

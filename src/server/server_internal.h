@@ -246,6 +246,11 @@ OMC_MUST_USE omc_err srv_cred_new(omc_aka_cred *c, omc_aka_alg alg);
 json_t *srv_cred_json(const omc_aka_cred *c);
 OMC_MUST_USE omc_err srv_cred_from_json(omc_aka_cred *c, json_t *o);
 
+/* A JWS a TRE signed (receipt, command result, PCID report): typ, chain
+ * to a trusted M2MES CA at the server's clock; *claims the payload object
+ * (the caller frees it), cn the signer's CN (the TRE's id). */
+bool srv_tre_signed(omc_server *s, const char *jws, size_t len, const char *typ, json_t **claims, char cn[64]);
+
 /* The metrics page. */
 void srv_metrics(srv_listener *l, const omc_http_req *req, omc_http_resp *resp);
 

@@ -314,16 +314,9 @@ static void receipt(srv_listener *l, const omc_http_req *req, omc_http_resp *res
 		json_decref(b);
 		return;
 	}
-	omc_jws_verified v = {0};
 	json_t *p = NULL;
-	char cn[64] = "";
-	json_error_t je;
-	bool sig = omc_jws_verify_x5c(&v, rc, strlen(rc), (const omc_cert *const *)s->m2mes_ca, s->n_m2mes_ca,
-				      "omc-receipt+jwt", (time_t)srv_now(s)) == OMC_OK &&
-		   omc_cert_subject_cn(cn, sizeof cn, v.leaf) == OMC_OK;
-	if (sig)
-		p = json_loadb((const char *)v.payload, v.len, JSON_REJECT_DUPLICATES, &je);
-	omc_jws_verified_free(&v);
+	char cn[64];
+	bool sig = srv_tre_signed(s, rc, strlen(rc), "omc-receipt+jwt", &p, cn);
 	const char *tre = json_string_value(json_object_get(p, "tre"));
 	const char *iss = json_string_value(json_object_get(p, "iss"));
 	const char *mcim = json_string_value(json_object_get(p, "mcim"));
