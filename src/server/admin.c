@@ -129,6 +129,8 @@ omc_err omc_server_demo_setup(const char *dir)
 			 "[operator sho1]\nkind = sho\nimsi_prefix = 00102\nalg = milenage\n"
 			 "data_only = false\nvolume_cap = 0\n\n"
 			 "[operator sho2]\nkind = sho\nimsi_prefix = 00103\nalg = tuak\n"
+			 "tuak_mac_bits = 128\ntuak_res_bits = 128\ntuak_ck_bits = 256\ntuak_ik_bits = 256\n"
+			 "tuak_iterations = 2\n"
 			 "data_only = true\nvolume_cap = 1048576\n\n"
 			 "[trust]\nm2mes_ca = %s/m2mes-ca.crt\npva = pva\n",
 			 db_path, pki, dir, pki);

@@ -84,7 +84,7 @@ static void generate(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 	int64_t now = srv_now(s), exp = now + ico->pcid_lifetime;
 	omc_err e = OMC_OK;
 	for (int64_t i = 0; e == OMC_OK && i < count; i++)
-		e = srv_cred_new(&cred[i], alg);
+		e = srv_cred_new(&cred[i], alg, NULL);
 	srv_lock(s);
 	if (e == OMC_OK && !srv_begin(s))
 		e = OMC_ERR_IO;

@@ -5,7 +5,7 @@
 
 #include "server/server_internal.h"
 
-omc_err srv_cred_new(omc_aka_cred *c, omc_aka_alg alg)
+omc_err srv_cred_new(omc_aka_cred *c, omc_aka_alg alg, const omc_aka_tuak_params *tuak)
 {
 	uint8_t k[32], op[32];
 	OMC_DEFER_WIPE(k);
@@ -19,7 +19,7 @@ omc_err srv_cred_new(omc_aka_cred *c, omc_aka_alg alg)
 	OMC_ENSURE(alg == OMC_AKA_ALG_TUAK, OMC_ERR_BAD_ARG);
 	omc_aka_tuak_params p;
 	omc_aka_tuak_params_default(&p);
-	return omc_aka_tuak_init(&c->u.tuak, k, 16, op, &p);
+	return omc_aka_tuak_init(&c->u.tuak, k, 16, op, tuak ? tuak : &p);
 }
 
 static json_t *hex_str(const uint8_t *p, size_t n)

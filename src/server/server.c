@@ -773,6 +773,7 @@ static int on_ini(void *user, const char *section, const char *name, const char 
 			memcpy(op->name, opname, strlen(opname) + 1);
 			op->alg = OMC_AKA_ALG_MILENAGE;
 			op->pcid_lifetime = 365 * 86400;
+			omc_aka_tuak_params_default(&op->tuak);
 		}
 		if (!op)
 			ok = false;
@@ -783,6 +784,16 @@ static int on_ini(void *user, const char *section, const char *name, const char 
 		else if (!strcmp(name, "alg"))
 			ok = (!strcmp(value, "milenage") || !strcmp(value, "tuak")) &&
 			     ((op->alg = value[0] == 'm' ? OMC_AKA_ALG_MILENAGE : OMC_AKA_ALG_TUAK), true);
+		else if (!strcmp(name, "tuak_mac_bits"))
+			ok = parse_u64(value, 256, &u) && ((op->tuak.mac_bits = (unsigned)u), true);
+		else if (!strcmp(name, "tuak_res_bits"))
+			ok = parse_u64(value, 256, &u) && ((op->tuak.res_bits = (unsigned)u), true);
+		else if (!strcmp(name, "tuak_ck_bits"))
+			ok = parse_u64(value, 256, &u) && ((op->tuak.ck_bits = (unsigned)u), true);
+		else if (!strcmp(name, "tuak_ik_bits"))
+			ok = parse_u64(value, 256, &u) && ((op->tuak.ik_bits = (unsigned)u), true);
+		else if (!strcmp(name, "tuak_iterations"))
+			ok = parse_u64(value, 65535, &u) && u > 0 && ((op->tuak.iterations = (unsigned)u), true);
 		else if (!strcmp(name, "data_only"))
 			ok = parse_bool(value, &op->data_only);
 		else if (!strcmp(name, "volume_cap"))
@@ -916,6 +927,17 @@ static omc_err configure(omc_server *s, const omc_server_opts *o)
 	if (!c.db[0] || !s->pki[0] || !c.master[0]) {
 		OMC_LOG_ERR("server", "%s: [server] needs db, pki and master_key", o->config);
 		OMC_BAIL(OMC_ERR_BAD_FORMAT);
+	}
+	for (size_t i = 0; i < s->n_ops; i++) {
+		omc_aka_tuak t;
+		uint8_t k[16] = {1}, top[32] = {1};
+		if (omc_aka_tuak_init(&t, k, sizeof k, top, &s->ops[i].tuak) != OMC_OK) {
+			OMC_LOG_ERR("server", "%s: operator %s: TUAK parameters out of range (MAC 64/128/256, RES "
+					      "32/64/128/256, CK and IK 128/256 bits)",
+				    o->config, s->ops[i].name);
+			OMC_BAIL(OMC_ERR_BAD_FORMAT);
+		}
+		omc_aka_tuak_wipe(&t);
 	}
 	for (size_t i = 0; i < s->n_ops; i++)
 		if (!s->ops[i].imsi_prefix[0]) {

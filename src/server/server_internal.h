@@ -51,6 +51,7 @@ typedef struct srv_op {
 	bool ico;            /* the ICO (its AuC holds PCIDs) or an SHO */
 	char imsi_prefix[7]; /* MCC and MNC: 5 or 6 digits */
 	omc_aka_alg alg;     /* the algorithm of the MCIMs an SHO issues */
+	omc_aka_tuak_params tuak; /* and, for TUAK, its parameters (EVAL-6) */
 	bool data_only;      /* the service profile of its MCIMs (SEC-7) */
 	uint64_t volume_cap;
 	int64_t pcid_lifetime; /* ICO: seconds */
@@ -242,7 +243,7 @@ void srv_fail_peer(srv_listener *l, omc_http_resp *resp, int status, json_t *ans
 /* Credentials (cred.c): fresh random ones (TUAK with the default
  * parameters), their JSON form {"alg", "k", "opc"} or {"alg", "k",
  * "tuak": {...}}, and back. */
-OMC_MUST_USE omc_err srv_cred_new(omc_aka_cred *c, omc_aka_alg alg);
+OMC_MUST_USE omc_err srv_cred_new(omc_aka_cred *c, omc_aka_alg alg, const omc_aka_tuak_params *tuak);
 json_t *srv_cred_json(const omc_aka_cred *c);
 OMC_MUST_USE omc_err srv_cred_from_json(omc_aka_cred *c, json_t *o);
 

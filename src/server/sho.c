@@ -186,7 +186,7 @@ static omc_err issue(omc_server *s, srv_op *op, const char *plat, const char *tr
 		r->version = 1;
 		snprintf(r->state, sizeof r->state, "issued");
 		if (e == OMC_OK)
-			e = srv_cred_new(cred, op->alg);
+			e = srv_cred_new(cred, op->alg, &op->tuak);
 		char prof[96];
 		snprintf(prof, sizeof prof, "{\"data_only\":%s,\"volume_cap\":%llu}", op->data_only ? "true" : "false",
 			 (unsigned long long)op->volume_cap);

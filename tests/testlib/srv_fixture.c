@@ -252,11 +252,12 @@ int sf_attach(sf_env *e, sf_dev *d, const char *mcim_id)
 		const char *att = json_string_value(json_object_get(a, "attach"));
 		const char *rh = json_string_value(json_object_get(a, "rand"));
 		const char *ah = json_string_value(json_object_get(a, "autn"));
-		uint8_t rand[16], autn[16];
+		uint8_t rand[16], autn[OMC_AKA_MAX_AUTN_LEN];
+		size_t al = 0;
 		assert_int_equal(omc_hex_decode(rand, 16, rh, strlen(rh)), OMC_OK);
-		assert_int_equal(omc_hex_decode(autn, 16, ah, strlen(ah)), OMC_OK);
+		assert_int_equal(omc_hex_decode_var(autn, sizeof autn, &al, ah, strlen(ah)), OMC_OK);
 		omc_aka_check_result r;
-		assert_int_equal(omc_tre_aka(d->t, &sf_agent, id, rand, autn, 16, &r), OMC_OK);
+		assert_int_equal(omc_tre_aka(d->t, &sf_agent, id, rand, autn, al, &r), OMC_OK);
 		char hex[80];
 		json_t *resp = NULL;
 		if (r.status == OMC_AKA_STATUS_SYNC_FAILURE) {

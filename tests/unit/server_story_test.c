@@ -41,6 +41,13 @@ static void test_story_sho2_tuak_profile(void **state)
 		if (!strcmp(reg[i].id, d.mcim_id))
 			tuak = !strcmp(reg[i].alg, "tuak") && reg[i].data_only && reg[i].volume_cap == 1048576;
 	assert_true(tuak);
+	/* EVAL-6: sho2's TUAK parameters (MAC 128 bits: a 24-byte AUTN). */
+	char body[64];
+	snprintf(body, sizeof body, "{\"imsi\":\"%s\"}", d.mcim_imsi);
+	json_t *a = NULL;
+	assert_int_equal(sf_call(&e, "POST", "vno", "/v1/attach", NULL, body, &a), 200);
+	assert_int_equal(strlen(json_string_value(json_object_get(a, "autn"))), 48);
+	json_decref(a);
 	/* data only, 1 MiB cap (SEC-7) */
 	json_t *o = NULL;
 	assert_int_equal(sf_bearer(&e, d.session, "POST", "vno", "/v1/sms", "{}", &o), 403);
