@@ -11,6 +11,7 @@
 #include "openmcim/net.h"
 #include "openmcim/proto.h"
 #include "openmcim/server.h"
+#include "openmcim/agent.h"
 #include "openmcim/store.h"
 #include "openmcim/tre.h"
 #include "openmcim/util.h"

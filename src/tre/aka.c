@@ -45,10 +45,6 @@ static omc_err run(omc_tre *t, const omc_tre_caller *caller, const char *app_id,
 	char actor[48], subject[96];
 	snprintf(actor, sizeof actor, "user:%.32s", caller->name);
 	snprintf(subject, sizeof subject, "mcim:%.40s", key_id);
-	if (!t->platform_ok) {
-		omc_tre_audit(t, "aka", actor, subject, "refused", "platform anomaly");
-		OMC_BAIL(OMC_ERR_TAMPERED);
-	}
 	omc_mcim app, key;
 	memset(&app, 0, sizeof app);
 	memset(&key, 0, sizeof key); /* initialisation, not a wipe: lint: allow */
@@ -62,6 +58,16 @@ static omc_err run(omc_tre *t, const omc_tre_caller *caller, const char *app_id,
 		omc_mcim_wipe(&app);
 		omc_mcim_wipe(&key);
 		return e;
+	}
+	/* SEC-3: a platform that failed its measurement runs no operational
+	 * MCIM. The PCID still gives its provisional connectivity, which
+	 * reaches only the provisioning services: the PVA sees the evidence
+	 * (and refuses it, with its reason), a vendor's update can come. */
+	if (!t->platform_ok && (app.role != OMC_MCIM_ROLE_BOOTSTRAP || key.role != OMC_MCIM_ROLE_BOOTSTRAP)) {
+		omc_mcim_wipe(&app);
+		omc_mcim_wipe(&key);
+		omc_tre_audit(t, "aka", actor, subject, "refused", "platform anomaly");
+		OMC_BAIL(OMC_ERR_TAMPERED);
 	}
 	/* MGT-7: the ACL provisioned with the MCIM says who may run it. */
 	if (caller->kind != OMC_ACTOR_USER || !named(app.acl, app.n_acl, caller->name)) {

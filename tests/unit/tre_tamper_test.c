@@ -36,11 +36,12 @@ static const char *verdict(tf_dev *d)
 				v = "MCIM blocked";
 	}
 	if (!strcmp(v, "platform anomaly")) {
-		/* ... and then no MCIM is usable (SEC-3). */
+		/* ... and then no operational MCIM is usable (SEC-3); the PCID
+		 * is, for provisional connectivity only. */
 		uint8_t rand[16] = {1}, autn[16] = {2};
 		omc_aka_check_result r;
 		omc_tre_caller agent = {.kind = OMC_ACTOR_USER, .name = "agent"};
-		assert_int_equal(omc_tre_aka(t, &agent, "pcid", rand, autn, 16, &r), OMC_ERR_TAMPERED);
+		assert_int_equal(omc_tre_aka(t, &agent, "t1", rand, autn, 16, &r), OMC_ERR_TAMPERED);
 	}
 	omc_tre_close(t);
 	return v;

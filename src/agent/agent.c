@@ -1,0 +1,812 @@
+/* The M2ME agent: one table of states, one function per state, each
+ * returning the outcome of its step; omc_agent_step applies it (the next
+ * state, a retry with backoff and jitter, or a wait) and saves the state
+ * atomically. docs/agent.md. */
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "openmcim/agent.h"
+#include "openmcim/net.h"
+#include "openmcim/proto.h"
+#include "openmcim/server.h"
+#include "util/util_internal.h"
+
+#define URL_MAX 160
+#define TOKEN_MAX 128
+
+struct omc_agent {
+	omc_agent_tre tre;
+	omc_store_io *io;
+	char state_path[128];
+	char vno[URL_MAX], bootstrap[URL_MAX], drf[URL_MAX], pva[URL_MAX], dpf[URL_MAX];
+	omc_cert *bootstrap_ca;
+	omc_http_client *http;
+	unsigned backoff_min, backoff_max, poll_ms;
+	uint64_t rng;
+	/* the state, as saved */
+	omc_agent_state state;
+	char session[TOKEN_MAX], scope[16];
+	char sho[17], mcim_id[41], mcim_imsi[16];
+	char *evidence, *token, *receipt;
+	char last_error[128];
+	unsigned failures, commands;
+	bool pending;
+	/* this run */
+	unsigned steps;
+	bool polled;
+};
+
+static const char *const state_names[OMC_AGENT_STATE_COUNT] = {
+	"boot",     "attach_pcid", "bootstrap",   "register",    "validate",
+	"download", "receipt",     "attach_mcim", "operational", "lockdown",
+};
+
+const char *omc_agent_state_name(omc_agent_state s)
+{
+	return (unsigned)s < OMC_AGENT_STATE_COUNT ? state_names[s] : "unknown";
+}
+
+/* --- the TRE in this process ------------------------------------------------------------- */
+
+typedef omc_agent_local local_tre;
+
+static omc_err l_state(void *ctx, omc_tre_state *st)
+{
+	*st = omc_tre_get_state(((local_tre *)ctx)->t);
+	return OMC_OK;
+}
+
+static omc_err l_registry(void *ctx, omc_tre_mcim_info *out, size_t cap, size_t *n)
+{
+	return omc_tre_registry(((local_tre *)ctx)->t, out, cap, n);
+}
+
+static omc_err l_attest(void *ctx, const uint8_t *nonce, size_t len, char **ev)
+{
+	return omc_tre_attest(((local_tre *)ctx)->t, nonce, len, ev);
+}
+
+static omc_err l_session(void *ctx, const uint8_t *nonce, size_t len, char **ev)
+{
+	return omc_tre_session_begin(((local_tre *)ctx)->t, nonce, len, ev);
+}
+
+static omc_err l_install(void *ctx, const char *pkg, size_t len, char **receipt)
+{
+	return omc_tre_install(((local_tre *)ctx)->t, pkg, len, receipt);
+}
+
+static omc_err l_command(void *ctx, const char *cmd, size_t len, char **result, bool *applied)
+{
+	return omc_tre_command(((local_tre *)ctx)->t, cmd, len, result, applied);
+}
+
+static omc_err l_aka(void *ctx, const char *id, const uint8_t rand[16], const uint8_t *autn, size_t al,
+		     omc_aka_check_result *out)
+{
+	local_tre *lt = ctx;
+	omc_tre_caller c = {.kind = OMC_ACTOR_USER};
+	memcpy(c.name, lt->user, sizeof c.name);
+	return omc_tre_aka(lt->t, &c, id, rand, autn, al, out);
+}
+
+void omc_agent_tre_local(omc_agent_tre *ops, omc_agent_local *lt, omc_tre *t, const char *user)
+{
+	lt->t = t;
+	snprintf(lt->user, sizeof lt->user, "%s", user ? user : "agent");
+	*ops = (omc_agent_tre){.ctx = lt,
+			       .state = l_state,
+			       .registry = l_registry,
+			       .attest = l_attest,
+			       .session_begin = l_session,
+			       .install = l_install,
+			       .command = l_command,
+			       .aka = l_aka};
+}
+
+/* --- saving and loading ------------------------------------------------------------------------ */
+
+static json_t *str_or_null(const char *s)
+{
+	return s && s[0] ? json_string(s) : json_null();
+}
+
+static omc_err save(omc_agent *a)
+{
+	if (!a->io)
+		return OMC_OK;
+	json_t *o = json_pack("{s:i,s:s,s:o,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:s,s:i,s:i,s:b}", "version", 1,
+			      "state", state_names[a->state], "session", str_or_null(a->session), "scope", a->scope,
+			      "drf", a->drf, "pva", a->pva, "dpf", a->dpf, "sho", a->sho, "mcim_id", a->mcim_id,
+			      "mcim_imsi", a->mcim_imsi, "evidence", str_or_null(a->evidence), "token",
+			      str_or_null(a->token), "receipt", str_or_null(a->receipt), "last_error", a->last_error,
+			      "failures", (int)a->failures, "commands", (int)a->commands, "pending", a->pending);
+	char *s = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(o);
+	OMC_ENSURE(s != NULL, OMC_ERR_NOMEM);
+	char tmp[160];
+	snprintf(tmp, sizeof tmp, "%s.tmp", a->state_path);
+	/* A temporary file a crash left behind may be longer: not reused. */
+	omc_err e = a->io->exists(a->io->ctx, tmp) == OMC_OK ? a->io->unlink(a->io->ctx, tmp) : OMC_OK;
+	if (e == OMC_OK)
+		e = a->io->pwrite(a->io->ctx, tmp, 0, (const uint8_t *)s, strlen(s));
+	if (e == OMC_OK)
+		e = a->io->sync(a->io->ctx, tmp);
+	if (e == OMC_OK)
+		e = a->io->rename(a->io->ctx, tmp, a->state_path);
+	if (e == OMC_OK)
+		e = a->io->sync_dir(a->io->ctx, "");
+	omc_free(s);
+	return e;
+}
+
+static bool copy_str(char *dst, size_t cap, json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	if (json_is_null(v) || !v) {
+		dst[0] = 0;
+		return true;
+	}
+	const char *s = json_string_value(v);
+	if (!s || strlen(s) >= cap)
+		return false;
+	memcpy(dst, s, strlen(s) + 1);
+	return true;
+}
+
+static bool dup_str(char **dst, json_t *o, const char *key)
+{
+	omc_free(*dst);
+	*dst = NULL;
+	const char *s = json_string_value(json_object_get(o, key));
+	if (!s)
+		return true;
+	size_t n = strlen(s);
+	*dst = omc_alloc(n + 1);
+	if (!*dst)
+		return false;
+	memcpy(*dst, s, n + 1);
+	return true;
+}
+
+static omc_err load(omc_agent *a)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	omc_err e = a->io ? a->io->read(a->io->ctx, a->state_path, &buf, &len) : OMC_ERR_NOT_FOUND;
+	if (e == OMC_ERR_NOT_FOUND)
+		return OMC_OK;
+	OMC_TRY(e);
+	json_error_t je;
+	json_t *o = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &je);
+	omc_free(buf);
+	const char *st = json_string_value(json_object_get(o, "state"));
+	bool ok = st != NULL;
+	a->state = OMC_AGENT_BOOT;
+	for (int i = 0; ok && i < OMC_AGENT_STATE_COUNT; i++)
+		if (!strcmp(st, state_names[i]))
+			a->state = (omc_agent_state)i;
+	ok = ok && copy_str(a->session, sizeof a->session, o, "session") &&
+	     copy_str(a->scope, sizeof a->scope, o, "scope") && copy_str(a->drf, sizeof a->drf, o, "drf") &&
+	     copy_str(a->pva, sizeof a->pva, o, "pva") && copy_str(a->dpf, sizeof a->dpf, o, "dpf") &&
+	     copy_str(a->sho, sizeof a->sho, o, "sho") && copy_str(a->mcim_id, sizeof a->mcim_id, o, "mcim_id") &&
+	     copy_str(a->mcim_imsi, sizeof a->mcim_imsi, o, "mcim_imsi") &&
+	     copy_str(a->last_error, sizeof a->last_error, o, "last_error") && dup_str(&a->evidence, o, "evidence") &&
+	     dup_str(&a->token, o, "token") && dup_str(&a->receipt, o, "receipt");
+	a->failures = (unsigned)json_integer_value(json_object_get(o, "failures"));
+	a->commands = (unsigned)json_integer_value(json_object_get(o, "commands"));
+	a->pending = json_is_true(json_object_get(o, "pending"));
+	json_decref(o);
+	if (!ok) {
+		/* A state file that does not read: start over from the TRE. */
+		OMC_LOG_WRN("agent", "%s unreadable: starting from boot", a->state_path);
+		a->state = OMC_AGENT_BOOT;
+	}
+	return OMC_OK;
+}
+
+/* --- HTTP --------------------------------------------------------------------------------------- */
+
+/* The status (0: no answer); *out the JSON answer or NULL. */
+static int call(omc_agent *a, const char *method, const char *base, const char *path, bool with_session,
+		json_t *body, json_t **out)
+{
+	*out = NULL;
+	char url[URL_MAX + 64], auth[TOKEN_MAX + 8];
+	snprintf(url, sizeof url, "%s%s", base, path);
+	snprintf(auth, sizeof auth, "Bearer %s", a->session);
+	char *b = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	int st = 0;
+	char *r = NULL;
+	size_t rl = 0;
+	if (!base[0] || omc_http_call_auth(a->http, method, url, with_session ? auth : NULL, b, b ? strlen(b) : 0, &st, &r,
+					  &rl) != OMC_OK)
+		st = 0;
+	omc_free(b);
+	if (r && rl) {
+		json_error_t je;
+		*out = json_loadb(r, rl, 0, &je);
+	}
+	omc_free(r);
+	return st;
+}
+
+static void set_error(omc_agent *a, const char *what, int status, json_t *ans)
+{
+	const char *code = json_string_value(json_object_get(ans, "error"));
+	if (status == 0)
+		snprintf(a->last_error, sizeof a->last_error, "%s: no answer", what);
+	else
+		snprintf(a->last_error, sizeof a->last_error, "%s: %d %.60s", what, status, code ? code : "");
+}
+
+/* --- the steps ------------------------------------------------------------------------------------ */
+
+typedef enum outcome_kind { NEXT, RETRY, WAIT } outcome_kind;
+typedef struct outcome {
+	outcome_kind kind;
+	omc_agent_state next; /* NEXT */
+	unsigned wait_ms;     /* WAIT */
+} outcome;
+
+static outcome go(omc_agent_state s)
+{
+	return (outcome){NEXT, s, 0};
+}
+
+static outcome retry(void)
+{
+	return (outcome){RETRY, OMC_AGENT_BOOT, 0};
+}
+
+/* A refusal that means the session is gone: attach again. */
+static bool session_lost(int st, json_t *ans)
+{
+	const char *code = json_string_value(json_object_get(ans, "error"));
+	return st == 401 && code && (!strcmp(code, "session_expired") || !strcmp(code, "no_session"));
+}
+
+static const char *imsi_of(omc_agent *a, const char *id, char out[16])
+{
+	omc_tre_mcim_info reg[64];
+	size_t n = 0;
+	if (a->tre.registry(a->tre.ctx, reg, 64, &n) != OMC_OK)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(reg[i].id, id) && reg[i].state == OMC_MCIM_ACTIVATED) {
+			snprintf(out, 16, "%s", reg[i].imsi);
+			return out;
+		}
+	return NULL;
+}
+
+/* AKA at the VNO with MCIM id (a resynchronisation at most once). */
+static int attach(omc_agent *a, const char *id, json_t **ans)
+{
+	*ans = NULL;
+	char imsi[16];
+	if (!imsi_of(a, id, imsi)) {
+		snprintf(a->last_error, sizeof a->last_error, "attach: no activated MCIM %.40s", id);
+		return -1;
+	}
+	for (int round = 0; round < 2; round++) {
+		json_t *c = NULL;
+		int st = call(a, "POST", a->vno, "/v1/attach", false, json_pack("{s:s}", "imsi", imsi), &c);
+		if (st != 200) {
+			*ans = c;
+			return st;
+		}
+		const char *att = json_string_value(json_object_get(c, "attach"));
+		const char *rh = json_string_value(json_object_get(c, "rand"));
+		const char *ah = json_string_value(json_object_get(c, "autn"));
+		uint8_t rand[16], autn[OMC_AKA_MAX_AUTN_LEN];
+		size_t al = 0;
+		omc_aka_check_result r;
+		OMC_DEFER_WIPE(r);
+		if (!att || !rh || !ah || omc_hex_decode(rand, 16, rh, strlen(rh)) != OMC_OK ||
+		    omc_hex_decode_var(autn, sizeof autn, &al, ah, strlen(ah)) != OMC_OK ||
+		    a->tre.aka(a->tre.ctx, id, rand, autn, al, &r) != OMC_OK) {
+			json_decref(c);
+			snprintf(a->last_error, sizeof a->last_error, "attach: the TRE refused the challenge");
+			return -1;
+		}
+		char hex[2 * OMC_AKA_MAX_AUTS_LEN + 1];
+		json_t *body = NULL;
+		const char *path = NULL;
+		if (r.status == OMC_AKA_STATUS_SYNC_FAILURE && round == 0 &&
+		    omc_hex_encode(hex, sizeof hex, r.auts, r.auts_len) == OMC_OK) {
+			body = json_pack("{s:s,s:s}", "attach", att, "auts", hex);
+			path = "/v1/attach/resync";
+		} else if (r.status == OMC_AKA_STATUS_OK && omc_hex_encode(hex, sizeof hex, r.res, r.res_len) == OMC_OK) {
+			body = json_pack("{s:s,s:s}", "attach", att, "res", hex);
+			path = "/v1/attach/complete";
+		}
+		if (!path) {
+			json_decref(c);
+			snprintf(a->last_error, sizeof a->last_error, "attach: the network failed authentication");
+			return -1;
+		}
+		json_decref(c);
+		omc_memzero(hex, sizeof hex);
+		int st2 = call(a, "POST", a->vno, path, false, body, &c);
+		if (st2 == 200 && !strcmp(path, "/v1/attach/resync")) {
+			json_decref(c);
+			continue;
+		}
+		*ans = c;
+		return st2;
+	}
+	return -1;
+}
+
+static outcome take_session(omc_agent *a, int st, json_t *ans, const char *want_scope)
+{
+	const char *tok = json_string_value(json_object_get(ans, "session"));
+	const char *scope = json_string_value(json_object_get(ans, "scope"));
+	if (st != 200 || !tok || strlen(tok) >= sizeof a->session || !scope || strcmp(scope, want_scope) != 0) {
+		if (st > 0)
+			set_error(a, "attach", st, ans);
+		json_decref(ans);
+		return retry();
+	}
+	snprintf(a->session, sizeof a->session, "%s", tok);
+	snprintf(a->scope, sizeof a->scope, "%s", scope);
+	json_decref(ans);
+	return go(OMC_AGENT_BOOT); /* the caller picks the state */
+}
+
+static outcome st_boot(omc_agent *a)
+{
+	omc_tre_state ts;
+	if (a->tre.state(a->tre.ctx, &ts) != OMC_OK)
+		return retry();
+	if (ts == OMC_TRE_LOCKDOWN)
+		return go(OMC_AGENT_LOCKDOWN);
+	/* An operational MCIM already activated: attach with it. */
+	omc_tre_mcim_info reg[64];
+	size_t n = 0;
+	if (a->tre.registry(a->tre.ctx, reg, 64, &n) != OMC_OK)
+		return retry();
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(reg[i].role, "operational") && reg[i].state == OMC_MCIM_ACTIVATED) {
+			snprintf(a->mcim_id, sizeof a->mcim_id, "%s", reg[i].id);
+			snprintf(a->mcim_imsi, sizeof a->mcim_imsi, "%s", reg[i].imsi);
+			snprintf(a->sho, sizeof a->sho, "%s", reg[i].owner);
+			return go(a->receipt ? OMC_AGENT_RECEIPT : OMC_AGENT_ATTACH_MCIM);
+		}
+	return go(OMC_AGENT_ATTACH_PCID);
+}
+
+static outcome st_attach_pcid(omc_agent *a)
+{
+	json_t *ans = NULL;
+	int st = attach(a, "pcid", &ans);
+	outcome o = take_session(a, st, ans, "provisioning");
+	if (o.kind != NEXT)
+		return o;
+	return go(a->drf[0] && a->pva[0] && a->dpf[0] ? OMC_AGENT_REGISTER : OMC_AGENT_BOOTSTRAP);
+}
+
+static bool url_ok(const char *u)
+{
+	return u && strlen(u) < URL_MAX && (!strncmp(u, "http://", 7) || !strncmp(u, "https://", 8));
+}
+
+static outcome st_bootstrap(omc_agent *a)
+{
+	json_t *ans = NULL;
+	int st = call(a, "GET", a->bootstrap, "/v1/bootstrap", true, NULL, &ans);
+	if (session_lost(st, ans)) {
+		json_decref(ans);
+		return go(OMC_AGENT_ATTACH_PCID);
+	}
+	const char *jws = json_string_value(json_object_get(ans, "bootstrap"));
+	omc_jws_verified v = {0};
+	const omc_cert *anchors[1] = {a->bootstrap_ca};
+	json_t *p = NULL;
+	if (st == 200 && jws && a->bootstrap_ca &&
+	    omc_jws_verify_x5c(&v, jws, strlen(jws), anchors, 1, "omc-bootstrap+jwt", 0) == OMC_OK) {
+		json_error_t je;
+		p = json_loadb((const char *)v.payload, v.len, 0, &je);
+	}
+	omc_jws_verified_free(&v);
+	const char *drf = json_string_value(json_object_get(p, "drf"));
+	const char *pva = json_string_value(json_object_get(p, "pva"));
+	const char *dpf = json_string_value(json_object_get(p, "dpf"));
+	bool ok = url_ok(drf) && url_ok(pva) && url_ok(dpf);
+	if (ok) {
+		snprintf(a->drf, sizeof a->drf, "%s", drf);
+		snprintf(a->pva, sizeof a->pva, "%s", pva);
+		snprintf(a->dpf, sizeof a->dpf, "%s", dpf);
+	} else if (st == 200) {
+		snprintf(a->last_error, sizeof a->last_error, "bootstrap: the answer is not signed by the ICO");
+	} else {
+		set_error(a, "bootstrap", st, ans);
+	}
+	json_decref(p);
+	json_decref(ans);
+	return ok ? go(OMC_AGENT_REGISTER) : retry();
+}
+
+static outcome st_register(omc_agent *a)
+{
+	char pcid[16];
+	if (!imsi_of(a, "pcid", pcid))
+		return retry();
+	int64_t t = (int64_t)time(NULL);
+	uint8_t nonce[32];
+	char *ev = NULL;
+	if (omc_drf_nonce(nonce, pcid, t) != OMC_OK || a->tre.attest(a->tre.ctx, nonce, 32, &ev) != OMC_OK)
+		return retry();
+	json_t *ans = NULL;
+	int st = call(a, "POST", a->drf, "/v1/register", true, json_pack("{s:s,s:I}", "evidence", ev, "time", (json_int_t)t),
+		      &ans);
+	omc_free(ev);
+	if (session_lost(st, ans)) {
+		json_decref(ans);
+		return go(OMC_AGENT_ATTACH_PCID);
+	}
+	if (st == 202) {
+		json_int_t after = json_integer_value(json_object_get(ans, "retry_after"));
+		json_decref(ans);
+		a->pending = true;
+		snprintf(a->last_error, sizeof a->last_error, "register: pending (no SHO yet)");
+		unsigned ms = after > 0 && after < 3600 ? (unsigned)after * 1000u : a->backoff_max;
+		return (outcome){WAIT, OMC_AGENT_REGISTER, ms < a->backoff_max ? ms : a->backoff_max};
+	}
+	const char *sho = json_string_value(json_object_get(ans, "sho"));
+	if (st != 200 || !sho || strlen(sho) >= sizeof a->sho) {
+		set_error(a, "register", st, ans);
+		json_decref(ans);
+		return retry();
+	}
+	a->pending = false;
+	snprintf(a->sho, sizeof a->sho, "%s", sho);
+	/* The DRF's endpoints, when it gives them, win over the bootstrap's. */
+	const char *pva = json_string_value(json_object_get(ans, "pva"));
+	const char *dpf = json_string_value(json_object_get(ans, "dpf"));
+	if (url_ok(pva))
+		snprintf(a->pva, sizeof a->pva, "%s", pva);
+	if (url_ok(dpf))
+		snprintf(a->dpf, sizeof a->dpf, "%s", dpf);
+	json_decref(ans);
+	return go(OMC_AGENT_VALIDATE);
+}
+
+static outcome st_validate(omc_agent *a)
+{
+	json_t *ans = NULL;
+	int st = call(a, "POST", a->pva, "/v1/nonce", true, json_object(), &ans);
+	if (session_lost(st, ans)) {
+		json_decref(ans);
+		return go(OMC_AGENT_ATTACH_PCID);
+	}
+	const char *nb = json_string_value(json_object_get(ans, "nonce"));
+	uint8_t n[64];
+	size_t nl = 0;
+	if (st != 201 || !nb || omc_b64_decode(n, sizeof n, &nl, nb, strlen(nb), OMC_B64_URL) != OMC_OK) {
+		set_error(a, "nonce", st, ans);
+		json_decref(ans);
+		return retry();
+	}
+	json_decref(ans);
+	omc_free(a->evidence);
+	a->evidence = NULL;
+	if (a->tre.session_begin(a->tre.ctx, n, nl, &a->evidence) != OMC_OK) {
+		snprintf(a->last_error, sizeof a->last_error, "validate: the TRE opened no session");
+		return retry();
+	}
+	st = call(a, "POST", a->pva, "/v1/validate", true, json_pack("{s:s}", "evidence", a->evidence), &ans);
+	const char *tok = json_string_value(json_object_get(ans, "token"));
+	if (st != 200 || !tok) {
+		set_error(a, "validate", st, ans);
+		bool lost = session_lost(st, ans);
+		json_decref(ans);
+		return lost ? go(OMC_AGENT_ATTACH_PCID) : retry();
+	}
+	size_t tl = strlen(tok);
+	omc_free(a->token);
+	a->token = omc_alloc(tl + 1);
+	if (a->token)
+		memcpy(a->token, tok, tl + 1);
+	json_decref(ans);
+	return a->token ? go(OMC_AGENT_DOWNLOAD) : retry();
+}
+
+static outcome st_download(omc_agent *a)
+{
+	if (!a->token || !a->evidence)
+		return go(OMC_AGENT_VALIDATE);
+	json_t *ans = NULL;
+	int st = call(a, "POST", a->dpf, "/v1/download", true,
+		      json_pack("{s:s,s:s}", "token", a->token, "evidence", a->evidence), &ans);
+	const char *code = json_string_value(json_object_get(ans, "error"));
+	if (session_lost(st, ans)) {
+		json_decref(ans);
+		return go(OMC_AGENT_ATTACH_PCID);
+	}
+	const char *pkg = json_string_value(json_object_get(ans, "package"));
+	const char *mcim = json_string_value(json_object_get(ans, "mcim"));
+	if (st != 200 || !pkg || !mcim || strlen(mcim) >= sizeof a->mcim_id) {
+		set_error(a, "download", st, ans);
+		/* A token used up or stale: validate again. */
+		bool again = code && (!strcmp(code, "token_replayed") || !strcmp(code, "token_expired") ||
+				      !strcmp(code, "evidence_mismatch"));
+		json_decref(ans);
+		if (again) {
+			omc_free(a->token);
+			a->token = NULL;
+			return go(OMC_AGENT_VALIDATE);
+		}
+		return retry();
+	}
+	char *receipt = NULL;
+	omc_err e = a->tre.install(a->tre.ctx, pkg, strlen(pkg), &receipt);
+	snprintf(a->mcim_id, sizeof a->mcim_id, "%s", mcim);
+	json_decref(ans);
+	omc_free(a->token);
+	a->token = NULL;
+	if (e == OMC_ERR_EXISTS) {
+		/* Installed before (an answer lost): the MCIM is here already. */
+		return go(OMC_AGENT_BOOT);
+	}
+	if (e != OMC_OK) {
+		snprintf(a->last_error, sizeof a->last_error, "install: %s", omc_err_name(e));
+		return go(OMC_AGENT_VALIDATE);
+	}
+	omc_free(a->receipt);
+	a->receipt = receipt;
+	return go(OMC_AGENT_RECEIPT);
+}
+
+static outcome st_receipt(omc_agent *a)
+{
+	if (!a->receipt)
+		return go(OMC_AGENT_ATTACH_MCIM);
+	json_t *ans = NULL;
+	int st = call(a, "POST", a->dpf, "/v1/receipts", true, json_pack("{s:s}", "receipt", a->receipt), &ans);
+	if (session_lost(st, ans)) {
+		json_decref(ans);
+		return go(OMC_AGENT_ATTACH_PCID);
+	}
+	if (st != 200) {
+		set_error(a, "receipt", st, ans);
+		json_decref(ans);
+		return retry();
+	}
+	json_decref(ans);
+	omc_free(a->receipt);
+	a->receipt = NULL;
+	return go(OMC_AGENT_ATTACH_MCIM);
+}
+
+static outcome st_attach_mcim(omc_agent *a)
+{
+	char imsi[16];
+	if (!a->mcim_id[0] || !imsi_of(a, a->mcim_id, imsi))
+		return go(OMC_AGENT_BOOT);
+	snprintf(a->mcim_imsi, sizeof a->mcim_imsi, "%s", imsi);
+	json_t *ans = NULL;
+	int st = attach(a, a->mcim_id, &ans);
+	outcome o = take_session(a, st, ans, "operational");
+	return o.kind == NEXT ? go(OMC_AGENT_OPERATIONAL) : o;
+}
+
+static outcome st_operational(omc_agent *a)
+{
+	json_t *ans = NULL;
+	int st = call(a, "GET", a->dpf, "/v1/commands", true, NULL, &ans);
+	if (session_lost(st, ans)) {
+		json_decref(ans);
+		return go(OMC_AGENT_ATTACH_MCIM);
+	}
+	if (st != 200) {
+		set_error(a, "commands", st, ans);
+		json_decref(ans);
+		return retry();
+	}
+	json_t *cmds = json_object_get(ans, "commands");
+	for (size_t i = 0; i < json_array_size(cmds); i++) {
+		json_t *c = json_array_get(cmds, i);
+		const char *cmd = json_string_value(json_object_get(c, "command"));
+		json_t *id = json_object_get(c, "id");
+		char *result = NULL;
+		bool applied = false;
+		if (!cmd || !json_is_integer(id) || a->tre.command(a->tre.ctx, cmd, strlen(cmd), &result, &applied) != OMC_OK)
+			continue;
+		json_t *r = NULL;
+		int rs = call(a, "POST", a->dpf, "/v1/results", true,
+			      json_pack("{s:I,s:s}", "id", json_integer_value(id), "result", result), &r);
+		omc_free(result);
+		json_decref(r);
+		if (rs == 200)
+			a->commands++;
+	}
+	json_decref(ans);
+	a->polled = true;
+	/* A command may have changed the TRE: look again. */
+	omc_tre_state ts;
+	if (a->tre.state(a->tre.ctx, &ts) == OMC_OK && ts == OMC_TRE_LOCKDOWN)
+		return go(OMC_AGENT_LOCKDOWN);
+	char imsi[16];
+	if (!imsi_of(a, a->mcim_id, imsi))
+		return go(OMC_AGENT_BOOT);
+	return (outcome){WAIT, OMC_AGENT_OPERATIONAL, a->poll_ms};
+}
+
+static outcome st_lockdown(omc_agent *a)
+{
+	/* No network activity (TRE-4): only watch for a recovery. */
+	omc_tre_state ts;
+	if (a->tre.state(a->tre.ctx, &ts) == OMC_OK && ts != OMC_TRE_LOCKDOWN)
+		return go(OMC_AGENT_BOOT);
+	return (outcome){WAIT, OMC_AGENT_LOCKDOWN, a->backoff_max};
+}
+
+static outcome (*const steps[OMC_AGENT_STATE_COUNT])(omc_agent *) = {
+	[OMC_AGENT_BOOT] = st_boot,
+	[OMC_AGENT_ATTACH_PCID] = st_attach_pcid,
+	[OMC_AGENT_BOOTSTRAP] = st_bootstrap,
+	[OMC_AGENT_REGISTER] = st_register,
+	[OMC_AGENT_VALIDATE] = st_validate,
+	[OMC_AGENT_DOWNLOAD] = st_download,
+	[OMC_AGENT_RECEIPT] = st_receipt,
+	[OMC_AGENT_ATTACH_MCIM] = st_attach_mcim,
+	[OMC_AGENT_OPERATIONAL] = st_operational,
+	[OMC_AGENT_LOCKDOWN] = st_lockdown,
+};
+
+/* --- the machine ------------------------------------------------------------------------------- */
+
+static uint64_t next_rand(omc_agent *a)
+{
+	/* xorshift64*: jitter only, nothing secret. */
+	a->rng ^= a->rng >> 12;
+	a->rng ^= a->rng << 25;
+	a->rng ^= a->rng >> 27;
+	return a->rng * 2685821657736338717ull;
+}
+
+static unsigned backoff(omc_agent *a)
+{
+	uint64_t ms = a->backoff_min;
+	for (unsigned i = 1; i < a->failures && ms < a->backoff_max; i++)
+		ms *= 2;
+	if (ms > a->backoff_max)
+		ms = a->backoff_max;
+	/* full jitter over [ms/2, ms] */
+	return (unsigned)(ms / 2 + next_rand(a) % (ms / 2 + 1));
+}
+
+omc_err omc_agent_step(omc_agent *a, unsigned *wait_ms)
+{
+	OMC_ENSURE(a && wait_ms, OMC_ERR_BAD_ARG);
+	*wait_ms = 0;
+	a->steps++;
+	omc_tre_state ts;
+	/* Lockdown stops everything else, whatever the saved state says. */
+	if (a->state != OMC_AGENT_LOCKDOWN && a->tre.state(a->tre.ctx, &ts) == OMC_OK && ts == OMC_TRE_LOCKDOWN)
+		a->state = OMC_AGENT_LOCKDOWN;
+	omc_agent_state before = a->state;
+	outcome o = steps[a->state](a);
+	switch (o.kind) {
+	case NEXT:
+		a->state = o.next;
+		if (o.next != before || before == OMC_AGENT_BOOT)
+			a->failures = 0;
+		if (o.next != OMC_AGENT_REGISTER)
+			a->pending = false;
+		break;
+	case RETRY:
+		a->failures++;
+		*wait_ms = backoff(a);
+		break;
+	case WAIT:
+		a->state = o.next;
+		*wait_ms = o.wait_ms;
+		break;
+	}
+	return save(a);
+}
+
+omc_err omc_agent_run(omc_agent *a, unsigned timeout_ms)
+{
+	OMC_ENSURE(a != NULL, OMC_ERR_BAD_ARG);
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	a->polled = false;
+	for (;;) {
+		unsigned w = 0;
+		OMC_TRY(omc_agent_step(a, &w));
+		if ((a->state == OMC_AGENT_OPERATIONAL && a->polled) || a->state == OMC_AGENT_LOCKDOWN)
+			return OMC_OK;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		uint64_t el = (uint64_t)(t.tv_sec - t0.tv_sec) * 1000u + (uint64_t)((t.tv_nsec - t0.tv_nsec) / 1000000);
+		if (el + w >= timeout_ms)
+			OMC_BAIL(OMC_ERR_BAD_STATE);
+		if (w) {
+			struct timespec d = {.tv_sec = w / 1000, .tv_nsec = (long)(w % 1000) * 1000000L};
+			nanosleep(&d, NULL);
+		}
+	}
+}
+
+omc_err omc_agent_new(omc_agent **out, const omc_agent_opts *o)
+{
+	OMC_ENSURE(out && o && o->tre.state && o->tre.registry && o->tre.attest && o->tre.session_begin &&
+			   o->tre.install && o->tre.command && o->tre.aka && url_ok(o->vno_url) && url_ok(o->bootstrap_url),
+		   OMC_ERR_BAD_ARG);
+	OMC_ENSURE(!o->io || (o->state_path && strlen(o->state_path) > 0 && strlen(o->state_path) < 120), OMC_ERR_BAD_ARG);
+	*out = NULL;
+	omc_proto_init();
+	omc_agent *a = omc_calloc(1, sizeof *a);
+	OMC_ENSURE(a != NULL, OMC_ERR_NOMEM);
+	a->tre = o->tre;
+	a->io = o->io;
+	if (o->state_path)
+		snprintf(a->state_path, sizeof a->state_path, "%s", o->state_path);
+	snprintf(a->vno, sizeof a->vno, "%s", o->vno_url);
+	snprintf(a->bootstrap, sizeof a->bootstrap, "%s", o->bootstrap_url);
+	a->backoff_min = o->backoff_min_ms ? o->backoff_min_ms : 200;
+	a->backoff_max = o->backoff_max_ms ? o->backoff_max_ms : 30000;
+	if (a->backoff_max < a->backoff_min)
+		a->backoff_max = a->backoff_min;
+	a->poll_ms = o->poll_ms ? o->poll_ms : 30000;
+	a->rng = o->seed;
+	omc_err e = OMC_OK;
+	if (!a->rng)
+		e = omc_rand_bytes((uint8_t *)&a->rng, sizeof a->rng);
+	a->rng |= 1;
+	omc_http_client_opts co = {.timeout_ms = 15000, .ca_file = o->tls_ca};
+	if (e == OMC_OK)
+		e = omc_http_client_new(&a->http, &co);
+	if (e == OMC_OK && o->bootstrap_ca) {
+		omc_store_io *io = NULL;
+		uint8_t *pem = NULL;
+		size_t len = 0;
+		e = omc_store_io_posix_new(&io, "/");
+		if (e == OMC_OK)
+			e = io->read(io->ctx, o->bootstrap_ca[0] == '/' ? o->bootstrap_ca + 1 : o->bootstrap_ca, &pem, &len);
+		omc_store_io_posix_free(io);
+		if (e == OMC_OK)
+			e = omc_cert_from_pem(&a->bootstrap_ca, (const char *)pem, len);
+		omc_free(pem);
+	}
+	if (e == OMC_OK)
+		e = load(a);
+	if (e != OMC_OK) {
+		omc_agent_free(a);
+		return e;
+	}
+	*out = a;
+	return OMC_OK;
+}
+
+void omc_agent_free(omc_agent *a)
+{
+	if (!a)
+		return;
+	omc_http_client_free(a->http);
+	omc_cert_free(a->bootstrap_ca);
+	omc_free(a->evidence);
+	omc_free(a->token);
+	omc_free(a->receipt);
+	omc_free(a);
+}
+
+void omc_agent_info_get(const omc_agent *a, omc_agent_info *info)
+{
+	memset(info, 0, sizeof *info);
+	info->state = a->state;
+	snprintf(info->sho, sizeof info->sho, "%s", a->sho);
+	snprintf(info->mcim_id, sizeof info->mcim_id, "%s", a->mcim_id);
+	snprintf(info->mcim_imsi, sizeof info->mcim_imsi, "%s", a->mcim_imsi);
+	snprintf(info->last_error, sizeof info->last_error, "%s", a->last_error);
+	info->failures = a->failures;
+	info->steps = a->steps;
+	info->commands = a->commands;
+	info->pending = a->pending;
+}
