@@ -14,6 +14,7 @@
 #include "openmcim/aka.h"
 #include "openmcim/common.h"
 #include "openmcim/err.h"
+#include "openmcim/proto.h"
 
 /* --- the database ------------------------------------------------------------ */
 typedef struct omc_db omc_db;
@@ -93,6 +94,14 @@ OMC_API OMC_MUST_USE omc_err omc_auc_info_get(omc_auc *a, const char *imsi, omc_
  * member in decimal (docs/server.md, DRF). */
 OMC_API OMC_MUST_USE omc_err omc_drf_nonce(uint8_t out[OMC_STATIC_LEN(32)], const char *pcid_imsi, int64_t time);
 
+/* The Authorization header value of a signed request from one server (or
+ * the M2MES) to another: "OMC-JWS " and a JWS (typ omc-request+jwt, x5c
+ * the signer's certificate) over the method, the path, the body's SHA-256,
+ * the time and a fresh id (docs/server.md). *auth from omc_alloc. */
+OMC_API OMC_MUST_USE omc_err omc_server_sign_request(char **auth, const omc_key *key, const omc_cert *cert,
+						      const char *method, const char *path, const char *body,
+						      size_t body_len, int64_t now);
+
 /* --- `openmcim server`: the roles behind HTTP -------------------------------------- */
 /* One process hosts any set of roles: for each operator of the config its
  * AuC (and, for an SHO, the SHO role), and the CCIF, VNO, bootstrap, DRF,
@@ -140,5 +149,94 @@ OMC_API OMC_MUST_USE omc_err omc_server_reference_add(omc_db *db, const char *mo
  * role as in omc_server_urls; GET /healthz and GET /metrics included), for
  * docs and the test that holds docs/openapi.json to the code. */
 OMC_API OMC_MUST_USE omc_err omc_server_routes(omc_server *s, char **json);
+
+/* --- administration (`openmcim ctl`, docs/cli-ctl.md) -------------------------------- */
+/* What an administrator's tool reads of the config file: [server] db,
+ * master_key and pki, and each [operator NAME]'s kind, imsi_prefix and alg,
+ * with the rules omc_server_start applies to them (other keys are left to
+ * it). Paths are as written: a relative one is relative to the current
+ * directory, as for the server. */
+#define OMC_SERVER_OPS_MAX 8
+typedef struct omc_server_config_op {
+	char name[17];       /* a-z 0-9 _ -, 1..16 */
+	bool ico;            /* kind = ico; else sho (the default) */
+	char imsi_prefix[7]; /* 5 or 6 digits */
+	omc_aka_alg alg;     /* an SHO's MCIMs; OMC_AKA_ALG_MILENAGE by default */
+} omc_server_config_op;
+typedef struct omc_server_config {
+	char db[512], master_key[512], pki[512];
+	omc_server_config_op ops[OMC_SERVER_OPS_MAX];
+	size_t n_ops;
+} omc_server_config;
+/* OMC_ERR_IO if unreadable; OMC_ERR_BAD_FORMAT for a line that does not
+ * parse, a bad value of those keys, more than OMC_SERVER_OPS_MAX operators,
+ * an operator without imsi_prefix, or no db or master_key (the log says
+ * which). */
+OMC_API OMC_MUST_USE omc_err omc_server_config_read(omc_server_config *c, const char *path);
+/* The operator of that name in c, or NULL. */
+OMC_API const omc_server_config_op *omc_server_config_op_find(const omc_server_config *c, const char *name);
+/* Append "[operator NAME]" with kind, imsi_prefix and (kind sho) alg to the
+ * config file: under an exclusive flock of the file, the old text and the
+ * section go to a new file beside it (fsync), renamed over it (directory
+ * fsync'd); the mode is kept. Afterwards the file is exactly the old one or
+ * the new one. OMC_ERR_EXISTS if the name or the IMSI prefix is taken,
+ * OMC_ERR_EXHAUSTED if the file has OMC_SERVER_OPS_MAX operators already,
+ * OMC_ERR_BAD_ARG for a bad name or prefix. The server reads its config at
+ * start only, and needs the operator's key and certificate in its PKI. */
+OMC_API OMC_MUST_USE omc_err omc_server_config_operator_add(const char *path, const omc_server_config_op *op);
+/* The master key file as the server reads it: exactly 32 bytes, no access
+ * for group or others (else OMC_ERR_BAD_FORMAT; OMC_ERR_IO if it does not
+ * open). out is wiped on failure. */
+OMC_API OMC_MUST_USE omc_err omc_server_master_read(uint8_t out[OMC_STATIC_LEN(32)], const char *path);
+
+typedef struct omc_server_op_stats {
+	uint64_t subscribers; /* in the operator's AuC */
+	uint64_t enabled;     /* of these, not disabled */
+	uint64_t accounts;    /* subscriber accounts of an SHO (omc_server_subscriber_add) */
+	uint64_t devices;     /* devices registered at an SHO */
+} omc_server_op_stats;
+OMC_API OMC_MUST_USE omc_err omc_server_operator_stats(omc_db *db, const char *op, omc_server_op_stats *st);
+
+/* The operator's AuC subscribers, public fields only, by IMSI: a JSON array
+ * of {"imsi", "alg", "seq_he", "enabled", "expires", "profile" (object),
+ * "avs_issued"}, omc_alloc'd. The sealed secrets are never read: there is no
+ * export of K, OPc or TOPc. */
+OMC_API OMC_MUST_USE omc_err omc_server_subscribers_export(omc_db *db, const char *op, char **json);
+
+/* Subscribers of operator op (of c) from JSON lines (text, len; empty lines
+ * skipped): {"imsi", "alg" ("milenage", the default, or "tuak"), "k", "opc"}
+ * or {"imsi", "alg": "tuak", "k", "tuak": {"topc", "iterations",
+ * "mac_bits", "res_bits", "ck_bits", "ik_bits"}}, optional "expires" and
+ * "profile" as in omc_auc_sub_opts; no other member. Each IMSI must route
+ * to op (the longest IMSI prefix of c). All in one transaction: either
+ * every line is imported or none. OMC_ERR_BAD_FORMAT or OMC_ERR_EXISTS (an
+ * IMSI known already) with r->line and r->why saying which line and why
+ * (never quoting it); OMC_ERR_CORRUPT if master does not open a subscriber
+ * the database holds already; OMC_ERR_NOT_FOUND if op is not in c. Each
+ * credential is sealed under master (SEC-12) and every copy made here is
+ * wiped; text is the caller's to wipe. */
+typedef struct omc_server_import_result {
+	size_t imported;
+	size_t line; /* 1-based; 0: no line's fault */
+	char why[96];
+} omc_server_import_result;
+OMC_API OMC_MUST_USE omc_err omc_server_subscribers_import(omc_db *db, const omc_server_config *c, const char *op,
+							   const uint8_t master[OMC_STATIC_LEN(32)], const char *text,
+							   size_t len, omc_server_import_result *r);
+
+/* The devices the SHOs and the DRF of db know (of SHO sho; NULL: all): a
+ * JSON array, by platform id, of {"platform_id", "tre_id", "sho",
+ * "subscriber", "state", "drf_state", "mcim_id", "imsi", "version",
+ * "pcid_imsi"}, one element per MCIM an SHO issued for the device (or one
+ * with "mcim_id" null). state: the MCIM's at the SHO, else the device's
+ * there ("registered"), null if only the DRF knows it; drf_state: the
+ * DRF's ("assigned", "registered", "provisioned") or null. omc_alloc'd. */
+OMC_API OMC_MUST_USE omc_err omc_server_devices_list(omc_db *db, const char *sho, char **json);
+
+/* The newest `limit` (0: all) audit records of the network side, oldest
+ * first: a JSON array of {"id", "time", "role", "actor", "event",
+ * "subject", "result", "detail"}. role NULL: every role; "sho" takes
+ * "sho.sho1" and every other "sho.NAME" too. omc_alloc'd. */
+OMC_API OMC_MUST_USE omc_err omc_server_audit_list(omc_db *db, const char *role, uint64_t limit, char **json);
 
 #endif

@@ -157,3 +157,10 @@ omc_err omc_server_demo_setup(const char *dir)
 	omc_memzero(subs, sizeof subs);
 	return e;
 }
+
+omc_err omc_server_sign_request(char **auth, const omc_key *key, const omc_cert *cert, const char *method,
+				const char *path, const char *body, size_t body_len, int64_t now)
+{
+	OMC_ENSURE(auth && key && cert && method && path && (body || body_len == 0), OMC_ERR_BAD_ARG);
+	return srv_sign_request(auth, key, cert, method, path, body, body_len, now);
+}

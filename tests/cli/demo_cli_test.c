@@ -1,7 +1,11 @@
-/* `openmcim demo` (make demo) runs every step of its story and says so: exit
- * 0, every step line ends in "ok", none FAILED, and the temporary directory
- * it worked in is gone afterwards. Runs the real binary (argv[1]).
- * covers: SEC-4, TRE-3, TRE-4, TRE-7, TRE-8, TRE-11, MGT-1, SEC-5, SEC-9, SEC-12 */
+/* `openmcim demo` (make demo) runs its fleet through the network story and
+ * every step of the engine's and the TRE's stories, and says so: exit 0,
+ * a table row per device, operational and attached, every step line ends
+ * in "ok", none FAILED, and the temporary directories it worked in are
+ * gone afterwards. --json gives the summary object. Runs the real binary
+ * (argv[1]).
+ * covers: SEC-4, TRE-3, TRE-4, TRE-7, TRE-8, TRE-11, MGT-1, SEC-5, SEC-9, SEC-12,
+ * NET-1, NET-4, SVC-1, SVC-2, SEC-8, CCIF-2, EVAL-3 */
 #include "testlib.h"
 
 #include <sys/stat.h>
@@ -19,11 +23,26 @@ static void test_demo(void **state)
 		fail_msg("demo: exit %d\n%s\n%s", rc, out, err);
 	assert_null(strstr(out, "FAILED"));
 	assert_non_null(strstr(out, "Every step behaved as specified."));
-	size_t steps = 0;
-	char dir[128] = "";
+	assert_non_null(strstr(out, "20 of 20 devices provisioned, 20 attached with their MCIM"));
+	size_t steps = 0, rows = 0;
+	char dir[128] = "", fleet_dir[128] = "";
+	bool stories = false;
 	for (char *line = strtok(out, "\n"); line; line = strtok(NULL, "\n")) {
 		size_t n = strlen(line);
-		if (n > 3 && !strncmp(line, "  ", 2)) {
+		if (!strncmp(line, "  dev", 5) && strncmp(line, "  device ", 9) != 0) {
+			/* device, TRE, state, MCIM, SHO, attach */
+			if (!strstr(line, " operational ") || !strstr(line, "ok (operational session)") ||
+			    (!strstr(line, " sho1 ") && !strstr(line, " sho2 ")))
+				fail_msg("device not provisioned: %s", line);
+			rows++;
+			continue;
+		}
+		const char *in = strstr(line, "database in ");
+		if (in)
+			snprintf(fleet_dir, sizeof fleet_dir, "%s", in + 12);
+		if (strstr(line, "The AKA engine, then the TRE"))
+			stories = true;
+		if (stories && n > 3 && !strncmp(line, "  ", 2)) {
 			if (strcmp(line + n - 3, " ok") != 0)
 				fail_msg("step not ok: %s", line);
 			steps++;
@@ -33,9 +52,52 @@ static void test_demo(void **state)
 			snprintf(dir, sizeof dir, "%.*s", (int)strcspn(at + 12, ":"), at + 12);
 	}
 	assert_true(steps >= 19); /* 2 x 5 AKA steps and 9 TRE steps */
+	assert_int_equal(rows, 20);
 	assert_true(dir[0] == '/');
+	assert_true(fleet_dir[0] == '/');
 	struct stat st;
 	assert_int_not_equal(stat(dir, &st), 0); /* cleaned up */
+	assert_int_not_equal(stat(fleet_dir, &st), 0);
+}
+
+static void test_demo_json(void **state)
+{
+	(void)state;
+	char cmd[512];
+	snprintf(cmd, sizeof cmd, "'%s' demo --devices 5 --json", bin);
+	int rc = tl_run(cmd, out, sizeof out, err, sizeof err);
+	if (rc != 0)
+		fail_msg("demo --json: exit %d\n%s\n%s", rc, out, err);
+	json_error_t je;
+	json_t *o = json_loads(out, 0, &je);
+	if (!o)
+		fail_msg("not one JSON object: %s", out);
+	assert_int_equal(json_integer_value(json_object_get(o, "devices")), 5);
+	assert_int_equal(json_integer_value(json_object_get(o, "provisioned")), 5);
+	assert_int_equal(json_integer_value(json_object_get(o, "attached")), 5);
+	assert_true(json_is_array(json_object_get(o, "failures")));
+	assert_int_equal(json_array_size(json_object_get(o, "failures")), 0);
+	json_decref(o);
+}
+
+static void test_demo_usage(void **state)
+{
+	(void)state;
+	const char *bad[] = {"--devices", "--devices x", "--devices 1001", "--frob", "extra"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		char cmd[512];
+		snprintf(cmd, sizeof cmd, "'%s' demo %s", bin, bad[i]);
+		int rc = tl_run(cmd, out, sizeof out, err, sizeof err);
+		if (rc != 2)
+			fail_msg("demo %s: exit %d, want 2", bad[i], rc);
+		assert_string_equal(out, "");
+		assert_true(strlen(err) > 0 && strchr(err, '\n') == err + strlen(err) - 1);
+	}
+	char cmd[512];
+	snprintf(cmd, sizeof cmd, "'%s' demo --help", bin);
+	assert_int_equal(tl_run(cmd, out, sizeof out, err, sizeof err), 0);
+	assert_non_null(strstr(out, "--devices N"));
+	assert_non_null(strstr(out, "\"provisioned\""));
 }
 
 int main(int argc, char **argv)
@@ -47,6 +109,8 @@ int main(int argc, char **argv)
 	bin = argv[1];
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_demo),
+		cmocka_unit_test(test_demo_json),
+		cmocka_unit_test(test_demo_usage),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,9 +26,12 @@ int cmd_bench(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 /* The demo's TRE part (demo_tre.c): the number of failed steps. */
 int demo_tre(void);
+/* The demo's network part (demo_fleet.c): 0 every device attached, 1 not, -1 interrupted. */
+int demo_fleet(unsigned n, bool json_out, unsigned *provisioned, unsigned *attached);
 int cmd_factory(int argc, char **argv);
 int cmd_tre(int argc, char **argv);
 int cmd_server(int argc, char **argv);
+int cmd_ctl(int argc, char **argv);
 
 /* Read a whole file (at most max bytes) into an omc_alloc'd, NUL-terminated
  * buffer (omc_free wipes it); on failure prints the one-line error naming

@@ -1,8 +1,9 @@
-/* openmcim demo: until the end-to-end story exists (issue 5), the AKA
- * engine's story: an authentication centre and a USIM that share a key,
- * a challenge, a replay caught by SQN freshness, resynchronisation, and the
- * same with TUAK; then the TRE's (demo_tre.c). Keys are random and never
- * printed. */
+/* openmcim demo: the network story with a fleet (demo_fleet.c); then the
+ * AKA engine's story: an authentication centre and a USIM that share a
+ * key, a challenge, a replay caught by SQN freshness, resynchronisation,
+ * and the same with TUAK; then the TRE's on files (demo_tre.c). Keys are
+ * random and never printed. */
+#include <getopt.h>
 #include <string.h>
 
 #include "cli.h"
@@ -74,28 +75,81 @@ static int story(omc_aka_cred *cred)
 	return fails;
 }
 
+static const char demo_usage[] =
+	"usage: openmcim demo [--devices N] [--json]\n"
+	"\n"
+	"First the network story: every role of `openmcim server` on loopback with a\n"
+	"fresh demo deployment (one ICO, two SHOs, the RO's DRF and DPF, a PVA, a CCIF,\n"
+	"a VNO) in a temporary directory; a fleet of N devices (default 20, at most\n"
+	"1000) made in the factory step, their PCIDs reported to the CCIF, each\n"
+	"registered with sho1 or sho2 by a subscriber; then each device's agent runs:\n"
+	"attach with the PCID, bootstrap, registration, platform validation, MCIM\n"
+	"download and install, receipt, attach with the MCIM, a command poll. A progress\n"
+	"bar on a terminal, and a table: device, state, MCIM, SHO, attach result.\n"
+	"\n"
+	"Then the AKA engine's story with fresh random keys (never printed): an\n"
+	"authentication centre and a USIM for MILENAGE and for TUAK, a replay caught by\n"
+	"SQN freshness, resynchronisation with AUTS, and a forged AUTN. Then the TRE, on\n"
+	"files in a temporary directory: the factory makes a PKI and a device, an SHO's\n"
+	"AuC (SQLite) and MCIM, the package encrypted to the TRE's session key after its\n"
+	"evidence is checked, install, AKA inside, a restart, tamper and lockdown, the\n"
+	"RO's signed recovery, and the audit log checked as a remote party would.\n"
+	"\n"
+	"--devices N  the fleet's size (0 skips the network story)\n"
+	"--json       the network story only, and one JSON object on stdout:\n"
+	"             {\"devices\", \"provisioned\", \"attached\" (integers), \"failures\"\n"
+	"             (a list of {device, tre_id, state, error}), \"interrupted\"}\n"
+	"\n"
+	"Everything it started is stopped and its temporary directories removed, also\n"
+	"on Ctrl-C. Exit status: 0 if every device was provisioned and attached (and,\n"
+	"without --json, every step behaved as specified), 1 otherwise, 2 usage error,\n"
+	"130 interrupted.\n";
+
 int cmd_demo(int argc, char **argv)
 {
-	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		printf("usage: openmcim demo\n\n"
-		       "Runs the AKA engine's story with fresh random keys (never printed): an\n"
-		       "authentication centre and a USIM for MILENAGE and for TUAK, a replay caught by\n"
-		       "SQN freshness, resynchronisation with AUTS, and a forged AUTN. Then the TRE, on\n"
-		       "files in a temporary directory: the factory makes a PKI and a device, an SHO's\n"
-		       "AuC (SQLite) and MCIM, the package encrypted to the TRE's session key after its\n"
-		       "evidence is checked, install, AKA inside, a restart, tamper and lockdown, the\n"
-		       "RO's signed recovery, and the audit log checked as a remote party would. The\n"
-		       "full story over the network joins it as the servers and the agent land.\n"
-		       "Exit status 0 if every step behaved as specified.\n");
-		return CLI_OK;
+	static const struct option opts[] = {{"devices", required_argument, NULL, 'n'},
+					     {"json", no_argument, NULL, 'j'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	unsigned long devices = 20;
+	bool json_out = false;
+	opterr = 0;
+	optind = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			if (!cli_uint_opt("demo", "--devices", optarg, 0, 1000, &devices))
+				return CLI_USAGE;
+			break;
+		case 'j':
+			json_out = true;
+			break;
+		case 'h':
+			fputs(demo_usage, stdout);
+			return CLI_OK;
+		default:
+			return cli_usage_error("demo", "unknown option '%s' (see --help)", argv[optind - 1]);
+		}
 	}
-	if (argc > 1)
-		return cli_usage_error("demo", "unexpected argument '%s'", argv[1]);
-
+	if (optind < argc)
+		return cli_usage_error("demo", "unexpected argument '%s'", argv[optind]);
+	unsigned prov = 0, att = 0;
+	int fleet_rc = 0;
+	if (devices > 0 || json_out) {
+		if (!json_out)
+			printf("openmcim %s demo\n\n", omc_version());
+		fleet_rc = demo_fleet((unsigned)devices, json_out, &prov, &att);
+		if (fleet_rc < 0)
+			return 130;
+		if (json_out)
+			return fleet_rc == 0 ? CLI_OK : CLI_FAIL;
+		printf("\n");
+	}
 	omc_aka_cred cred;
 	uint8_t k[32], opc[32];
 	int fails = 0;
-	printf("openmcim %s demo: the AKA engine, then the TRE\n\n", omc_version());
+	printf("The AKA engine, then the TRE\n\n");
 
 	printf("MILENAGE (TS 35.206), random K and OPc:\n");
 	memset(&cred, 0, sizeof cred);
@@ -125,5 +179,5 @@ int cmd_demo(int argc, char **argv)
 	printf("\n");
 	fails += demo_tre();
 	printf("\n%s\n", fails ? "Some steps FAILED." : "Every step behaved as specified.");
-	return fails ? CLI_FAIL : CLI_OK;
+	return fails || fleet_rc ? CLI_FAIL : CLI_OK;
 }

@@ -1,0 +1,322 @@
+/* openmcim demo, the network part: every role of `openmcim server` on
+ * loopback with a fresh demo deployment, a fleet made in the factory step
+ * (TREs on real files), its PCIDs reported to the CCIF, each device
+ * registered with an SHO by the demo subscriber, then each device's agent
+ * runs the story (attach with the PCID, bootstrap, DRF, PVA, DPF, install,
+ * receipt, attach with the MCIM, a command poll). A progress bar on a
+ * terminal, a table at the end. Nothing secret is printed. */
+#define _XOPEN_SOURCE 700
+#include <ftw.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "openmcim/openmcim.h"
+
+typedef struct fleet_dev {
+	char dir[128], tre_id[64], platform_id[32], pcid_imsi[16];
+	char *report;
+	int sho;
+	bool registered, reported;
+	omc_agent_info info;
+	bool ran, ok;
+	char error[128];
+} fleet_dev;
+
+typedef struct fleet {
+	char dir[64], pki[128], ico_ca[160];
+	omc_server *srv;
+	json_t *urls;
+	char tokens[2][64];
+	fleet_dev *devs;
+	unsigned n;
+	unsigned next, done; /* atomics */
+	bool quiet;
+} fleet;
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static const char *url(fleet *f, const char *role)
+{
+	const char *u = json_string_value(json_object_get(f->urls, role));
+	return u ? u : "";
+}
+
+static int http(omc_http_client *c, const char *method, const char *base, const char *path, const char *auth,
+		const char *body, json_t **out)
+{
+	char u[256];
+	snprintf(u, sizeof u, "%s%s", base, path);
+	int st = 0;
+	char *r = NULL;
+	size_t rl = 0;
+	if (omc_http_call_auth(c, method, u, auth, body, body ? strlen(body) : 0, &st, &r, &rl) != OMC_OK)
+		st = 0;
+	if (out) {
+		json_error_t je;
+		*out = r ? json_loadb(r, rl, 0, &je) : NULL;
+	}
+	omc_free(r);
+	return st;
+}
+
+static bool setup(fleet *f)
+{
+	snprintf(f->dir, sizeof f->dir, "/tmp/openmcim-demo-XXXXXX");
+	if (!mkdtemp(f->dir))
+		return false;
+	snprintf(f->pki, sizeof f->pki, "%s/pki", f->dir);
+	snprintf(f->ico_ca, sizeof f->ico_ca, "%s/ico-ca.crt", f->pki);
+	char conf[128], subs[128];
+	snprintf(conf, sizeof conf, "%s/server.conf", f->dir);
+	snprintf(subs, sizeof subs, "%s/subscribers.json", f->dir);
+	if (omc_server_demo_setup(f->dir) != OMC_OK)
+		return false;
+	omc_server_opts so = {.config = conf};
+	char *u = NULL;
+	if (omc_server_start(&f->srv, &so) != OMC_OK || omc_server_urls(f->srv, &u) != OMC_OK)
+		return false;
+	json_error_t je;
+	f->urls = json_loads(u, 0, &je);
+	omc_free(u);
+	json_t *t = json_load_file(subs, 0, &je);
+	const char *t1 = json_string_value(json_object_get(json_object_get(t, "sho1"), "demo"));
+	const char *t2 = json_string_value(json_object_get(json_object_get(t, "sho2"), "demo"));
+	bool ok = f->urls && t1 && t2 && strlen(t1) < 64 && strlen(t2) < 64;
+	if (ok) {
+		snprintf(f->tokens[0], sizeof f->tokens[0], "%s", t1);
+		snprintf(f->tokens[1], sizeof f->tokens[1], "%s", t2);
+	}
+	json_decref(t);
+	return ok;
+}
+
+/* The factory step, the CCIF report (as the M2MES) and the subscriber's
+ * registration with its SHO. */
+static bool make_devices(fleet *f)
+{
+	omc_key *mk = NULL;
+	omc_cert *mc = NULL;
+	omc_http_client *c = NULL;
+	if (omc_pki_load(f->pki, "m2mes", &mk, &mc) != OMC_OK || omc_http_client_new(&c, NULL) != OMC_OK) {
+		omc_key_free(mk);
+		omc_cert_free(mc);
+		return false;
+	}
+	char devroot[96];
+	snprintf(devroot, sizeof devroot, "%s/devices", f->dir);
+	bool ok = mkdir(devroot, 0700) == 0;
+	for (unsigned i = 0; ok && i < f->n && !stop_flag; i++) {
+		fleet_dev *d = &f->devs[i];
+		snprintf(d->dir, sizeof d->dir, "%s/dev%03u", devroot, i + 1);
+		d->sho = 1 + (int)(i % 2);
+		char *rep = NULL;
+		omc_factory_device_opts fo = {.pki_dir = f->pki, .dir = d->dir};
+		ok = mkdir(d->dir, 0700) == 0 && omc_factory_device(&fo, &rep) == OMC_OK;
+		json_error_t je;
+		json_t *j = ok ? json_loads(rep, 0, &je) : NULL;
+		omc_free(rep);
+		const char *tre = json_string_value(json_object_get(j, "tre_id"));
+		const char *plat = json_string_value(json_object_get(j, "platform_id"));
+		const char *imsi = json_string_value(json_object_get(j, "pcid_imsi"));
+		json_t *report = json_object_get(j, "pcid_report");
+		ok = tre && plat && imsi && json_is_string(report);
+		if (ok) {
+			snprintf(d->tre_id, sizeof d->tre_id, "%s", tre);
+			snprintf(d->platform_id, sizeof d->platform_id, "%s", plat);
+			snprintf(d->pcid_imsi, sizeof d->pcid_imsi, "%s", imsi);
+		}
+		/* CCIF-2: the PCID reaches the ICO's AuC encrypted. */
+		json_t *b = ok ? json_pack("{s:O}", "report", report) : NULL;
+		char *bs = b ? json_dumps(b, JSON_COMPACT) : NULL, *auth = NULL;
+		json_decref(b);
+		json_decref(j);
+		ok = ok && bs &&
+		     omc_server_sign_request(&auth, mk, mc, "POST", "/v1/reports", bs, strlen(bs), (int64_t)time(NULL)) ==
+			     OMC_OK;
+		d->reported = ok && http(c, "POST", url(f, "ccif"), "/v1/reports", auth, bs, NULL) == 201;
+		omc_free(auth);
+		omc_free(bs);
+		/* EVAL-3: the subscriber registers the device with the SHO it chose. */
+		char body[96], bearer[96], role[16];
+		snprintf(body, sizeof body, "{\"platform_id\":\"%s\"}", d->platform_id);
+		snprintf(bearer, sizeof bearer, "Bearer %s", f->tokens[d->sho - 1]);
+		snprintf(role, sizeof role, "sho.sho%d", d->sho);
+		d->registered = ok && http(c, "POST", url(f, role), "/v1/devices", bearer, body, NULL) == 201;
+		ok = ok && d->reported && d->registered;
+	}
+	omc_http_client_free(c);
+	omc_key_free(mk);
+	omc_cert_free(mc);
+	return ok && !stop_flag;
+}
+
+static void run_device(fleet *f, fleet_dev *d)
+{
+	omc_tre *t = NULL;
+	omc_tre_opts to = {.dir = d->dir, .count_boot = true};
+	omc_store_io *io = NULL;
+	omc_agent *a = NULL;
+	omc_agent_local local;
+	omc_err e = omc_tre_open(&t, &to);
+	if (e == OMC_OK)
+		e = omc_store_io_posix_new(&io, d->dir);
+	if (e == OMC_OK) {
+		omc_agent_opts ao = {.io = io,
+				     .state_path = "agent.state",
+				     .vno_url = url(f, "vno"),
+				     .bootstrap_url = url(f, "bootstrap"),
+				     .bootstrap_ca = f->ico_ca,
+				     .backoff_min_ms = 50,
+				     .backoff_max_ms = 1000,
+				     .poll_ms = 100};
+		omc_agent_tre_local(&ao.tre, &local, t, "agent");
+		e = omc_agent_new(&a, &ao);
+	}
+	if (e == OMC_OK)
+		e = omc_agent_run(a, 60000);
+	if (a)
+		omc_agent_info_get(a, &d->info);
+	d->ok = e == OMC_OK && d->info.state == OMC_AGENT_OPERATIONAL;
+	if (!d->ok)
+		snprintf(d->error, sizeof d->error, "%s", d->info.last_error[0] ? d->info.last_error : omc_err_name(e));
+	d->ran = true;
+	omc_agent_free(a);
+	omc_store_io_posix_free(io);
+	omc_tre_close(t);
+}
+
+static void *worker(void *arg)
+{
+	fleet *f = arg;
+	for (;;) {
+		unsigned i = __atomic_fetch_add(&f->next, 1, __ATOMIC_RELAXED);
+		if (i >= f->n || stop_flag)
+			break;
+		run_device(f, &f->devs[i]);
+		__atomic_fetch_add(&f->done, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void progress(const fleet *f, unsigned done)
+{
+	if (f->quiet || !isatty(STDERR_FILENO))
+		return;
+	char bar[41];
+	unsigned fill = f->n ? done * 40 / f->n : 40;
+	for (unsigned i = 0; i < 40; i++)
+		bar[i] = i < fill ? '#' : '.';
+	bar[40] = 0;
+	fprintf(stderr, "\r  [%s] %u/%u devices", bar, done, f->n);
+	fflush(stderr);
+}
+
+int demo_fleet(unsigned n, bool json_out, unsigned *provisioned, unsigned *attached)
+{
+	fleet f;
+	memset(&f, 0, sizeof f);
+	f.n = n;
+	f.quiet = json_out;
+	f.devs = omc_calloc(n ? n : 1, sizeof *f.devs);
+	struct sigaction sa, old_int, old_term;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_sigint;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	stop_flag = 0;
+	omc_log_set_level(OMC_LOG_LEVEL_ERR);
+	bool ok = f.devs && setup(&f);
+	if (!json_out)
+		printf("The network story: every role on loopback, %u devices from the factory\n", n);
+	if (ok && !json_out)
+		printf("  server roles up (%zu listeners), demo PKI and database in %s\n", json_object_size(f.urls),
+		       f.dir);
+	ok = ok && make_devices(&f);
+	if (ok && !json_out)
+		printf("  factory: %u devices; PCIDs reported to the CCIF; each registered with an SHO\n", n);
+	if (ok) {
+		pthread_t th[4];
+		unsigned nth = n < 4 ? (n ? n : 1) : 4, started = 0;
+		for (unsigned i = 0; i < nth; i++)
+			if (pthread_create(&th[i], NULL, worker, &f) == 0)
+				started++;
+		unsigned done;
+		while ((done = __atomic_load_n(&f.done, __ATOMIC_RELAXED)) < n && !stop_flag && started) {
+			progress(&f, done);
+			struct timespec ts = {0, 100 * 1000 * 1000};
+			nanosleep(&ts, NULL);
+		}
+		for (unsigned i = 0; i < started; i++)
+			pthread_join(th[i], NULL);
+		progress(&f, __atomic_load_n(&f.done, __ATOMIC_RELAXED));
+		if (!f.quiet && isatty(STDERR_FILENO))
+			fputc('\n', stderr);
+	}
+	*provisioned = *attached = 0;
+	json_t *fails = json_array();
+	if (!json_out && ok) {
+		printf("\n  %-8s %-22s %-12s %-24s %-5s %s\n", "device", "TRE", "state", "MCIM", "SHO", "attach");
+	}
+	for (unsigned i = 0; i < n && f.devs; i++) {
+		fleet_dev *d = &f.devs[i];
+		bool prov = d->ran && d->info.mcim_id[0] && d->info.state >= OMC_AGENT_ATTACH_MCIM &&
+			    d->info.state != OMC_AGENT_LOCKDOWN;
+		*provisioned += prov;
+		*attached += d->ok;
+		if (!d->ok)
+			json_array_append_new(fails, json_pack("{s:i,s:s,s:s,s:s}", "device", (int)i + 1, "tre_id", d->tre_id,
+							       "state", omc_agent_state_name(d->info.state), "error",
+							       d->ran ? d->error : "not run"));
+		if (!json_out && ok)
+			printf("  dev%03u   %-22s %-12s %-24s %-5s %s\n", i + 1, d->tre_id, omc_agent_state_name(d->info.state),
+			       d->info.mcim_id[0] ? d->info.mcim_id : "-", d->info.sho[0] ? d->info.sho : "-",
+			       d->ok ? "ok (operational session)" : d->ran ? d->error : "not run");
+	}
+	if (json_out) {
+		json_t *o = json_pack("{s:i,s:i,s:i,s:o,s:b}", "devices", (int)n, "provisioned", (int)*provisioned, "attached",
+				      (int)*attached, "failures", fails, "interrupted", stop_flag != 0);
+		char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+		if (s)
+			printf("%s\n", s);
+		omc_free(s);
+		json_decref(o);
+	} else {
+		if (!ok)
+			printf("  setup FAILED%s\n", stop_flag ? " (interrupted)" : "");
+		printf("\n  %u of %u devices provisioned, %u attached with their MCIM\n", *provisioned, n, *attached);
+		json_decref(fails);
+	}
+	omc_server_stop(f.srv);
+	json_decref(f.urls);
+	for (unsigned i = 0; i < n && f.devs; i++)
+		omc_free(f.devs[i].report);
+	omc_free(f.devs);
+	if (f.dir[0] && f.dir[5])
+		nftw(f.dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	int rc = stop_flag ? -1 : ok && *attached == n ? 0 : 1;
+	return rc;
+}
