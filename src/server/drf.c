@@ -87,13 +87,13 @@ static void assign(srv_listener *l, const omc_http_req *req, omc_http_resp *resp
 			srv_rollback(s);
 	}
 	srv_unlock(s);
-	json_decref(b);
 	if (status == 409)
 		srv_fail(l, resp, 409, "assigned_elsewhere", "the device is registered with another SHO");
 	else if (status == 500)
 		srv_fail(l, resp, 500, "internal", "not recorded");
 	else
 		srv_reply(l, resp, status, json_pack("{s:s,s:s,s:s}", "platform_id", plat, "sho", who, "state", state));
+	json_decref(b); /* plat lives in b */
 }
 
 /* The nonce of a registration's evidence: SHA-256 of

@@ -70,12 +70,14 @@ static void dev_register(srv_listener *l, const omc_http_req *req, omc_http_resp
 	if (ok)
 		srv_audit(s, l->name, sub, "device_register", plat, "ok", "told the DRF");
 	srv_unlock(s);
-	json_decref(b);
 	if (!ok) {
+		json_decref(b);
 		srv_fail(l, resp, 500, "internal", "not recorded");
 		return;
 	}
+	/* plat lives in b: b goes only once the answer is packed. */
 	srv_reply(l, resp, 201, json_pack("{s:s,s:s,s:s}", "platform_id", plat, "sho", l->op->name, "state", "registered"));
+	json_decref(b);
 }
 
 static void dev_list(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
