@@ -764,13 +764,9 @@ omc_err omc_agent_new(omc_agent **out, const omc_agent_opts *o)
 	if (e == OMC_OK)
 		e = omc_http_client_new(&a->http, &co);
 	if (e == OMC_OK && o->bootstrap_ca) {
-		omc_store_io *io = NULL;
 		uint8_t *pem = NULL;
 		size_t len = 0;
-		e = omc_store_io_posix_new(&io, "/");
-		if (e == OMC_OK)
-			e = io->read(io->ctx, o->bootstrap_ca[0] == '/' ? o->bootstrap_ca + 1 : o->bootstrap_ca, &pem, &len);
-		omc_store_io_posix_free(io);
+		e = omc_read_file(o->bootstrap_ca, &pem, &len, 64 * 1024);
 		if (e == OMC_OK)
 			e = omc_cert_from_pem(&a->bootstrap_ca, (const char *)pem, len);
 		omc_free(pem);

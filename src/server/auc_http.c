@@ -15,6 +15,9 @@ static void fail_auc(srv_listener *l, omc_http_resp *resp, omc_err e)
 	case OMC_ERR_BAD_STATE: srv_fail(l, resp, 403, "expired", "the subscription has expired"); break;
 	case OMC_ERR_EXHAUSTED: srv_fail(l, resp, 403, "sqn_exhausted", "the SQN space is used up"); break;
 	case OMC_ERR_MAC_FAILURE: srv_fail(l, resp, 403, "bad_auts", "AUTS is not the subscriber's"); break;
+	case OMC_ERR_BAD_LENGTH:
+		srv_fail(l, resp, 400, "bad_request", "member auts: the length does not fit the subscriber's algorithm");
+		break;
 	default: srv_fail(l, resp, 500, "internal", omc_err_name(e)); break;
 	}
 }

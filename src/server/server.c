@@ -527,9 +527,12 @@ omc_err srv_call(omc_server *s, const omc_key *key, const omc_cert *cert, const 
 {
 	*out = NULL;
 	*status = 0;
+	if (!base) {
+		json_decref(body);
+		OMC_BAIL(OMC_ERR_NOT_FOUND);
+	}
 	char *b = body ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(body);
-	OMC_ENSURE(base != NULL, OMC_ERR_NOT_FOUND);
 	omc_http_client *c = thread_client(s);
 	char url[SRV_URL_MAX + 128];
 	char *auth = NULL;
@@ -860,6 +863,10 @@ static bool role_listed(const char *roles, const char *r)
 static omc_err add_listener(omc_server *s, srv_role role, srv_op *op)
 {
 	OMC_ENSURE(s->n_ls < SRV_MAX_LISTENERS, OMC_ERR_EXHAUSTED);
+	if (s->port && s->port + s->n_ls > 65535) {
+		OMC_LOG_ERR("server", "[server] port %u: listener %zu would be past port 65535", s->port, s->n_ls + 1);
+		OMC_BAIL(OMC_ERR_BAD_FORMAT);
+	}
 	srv_listener *l = &s->ls[s->n_ls];
 	memset(l, 0, sizeof *l);
 	l->s = s;
@@ -978,10 +985,9 @@ static omc_err configure(omc_server *s, const omc_server_opts *o)
 	for (size_t i = 0; i < c.n_m2mes_ca; i++) {
 		uint8_t *pem;
 		size_t len;
-		omc_store_io *io;
-		OMC_TRY(omc_store_io_posix_new(&io, "/"));
-		omc_err e = io->read(io->ctx, c.m2mes_ca[i][0] == '/' ? c.m2mes_ca[i] + 1 : c.m2mes_ca[i], &pem, &len);
-		omc_store_io_posix_free(io);
+		omc_err e = omc_read_file(c.m2mes_ca[i], &pem, &len, 64 * 1024);
+		if (e != OMC_OK)
+			OMC_LOG_ERR("server", "[trust] m2mes_ca %s: %s", c.m2mes_ca[i], omc_err_str(e));
 		OMC_TRY(e);
 		e = omc_cert_from_pem(&s->m2mes_ca[s->n_m2mes_ca], (const char *)pem, len);
 		omc_free(pem);

@@ -213,7 +213,9 @@ static omc_err issue(omc_server *s, srv_op *op, const char *plat, const char *tr
 		}
 	}
 	if (e == OMC_OK) {
-		srv_audit(s, op->name, "ro", "mcim_issue", r->id, "ok", r->imsi);
+		char role[32];
+		snprintf(role, sizeof role, "sho.%s", op->name);
+		srv_audit(s, role, "ro", "mcim_issue", r->id, "ok", r->imsi);
 		if (!srv_commit(s))
 			e = OMC_ERR_IO;
 	} else {

@@ -118,7 +118,7 @@ static omc_err get_uint(uint64_t *out, const json_t *obj, const char *key, bool 
 
 static omc_err get_hex(uint8_t *out, size_t len, const json_t *obj, const char *key)
 {
-	const char *s;
+	const char *s = NULL;
 	OMC_TRY(get_str(&s, obj, key, true));
 	OMC_ENSURE(strlen(s) == 2 * len, OMC_ERR_BAD_FORMAT);
 	OMC_ENSURE(omc_hex_decode(out, len, s, 2 * len) == OMC_OK, OMC_ERR_BAD_FORMAT);
@@ -174,16 +174,16 @@ static omc_err parse_tuak(omc_mcim *m, const json_t *o)
 	uint8_t k[32], topc[32];
 	OMC_DEFER_WIPE(k);
 	OMC_DEFER_WIPE(topc);
-	const char *ks;
+	const char *ks = NULL;
 	OMC_TRY(get_str(&ks, o, "k", true));
 	size_t k_len = strlen(ks) / 2;
 	OMC_ENSURE(k_len == 16 || k_len == 32, OMC_ERR_BAD_FORMAT);
 	OMC_TRY(get_hex(k, k_len, o, "k"));
 	OMC_TRY(get_hex(topc, 32, t, "topc"));
-	uint64_t it, mb, rb, cb, ib;
+	uint64_t it = 0, mb = 0, rb = 0, cb = 0, ib = 0;
 	OMC_TRY(get_uint(&it, t, "iterations", false, 1, OMC_AKA_TUAK_MAX_ITERATIONS));
 	OMC_TRY(get_uint(&mb, t, "mac_bits", false, 64, 256));
-	OMC_TRY(get_uint(&rb, t, "res_bits", false, 64, 256));
+	OMC_TRY(get_uint(&rb, t, "res_bits", false, 32, 256));
 	OMC_TRY(get_uint(&cb, t, "ck_bits", false, 128, 256));
 	OMC_TRY(get_uint(&ib, t, "ik_bits", false, 128, 256));
 	omc_aka_tuak_params p = {.mac_bits = (unsigned)mb,
@@ -217,7 +217,7 @@ static omc_err parse_sqn(omc_mcim *m, const json_t *o, bool from_package)
 	}
 	static const char *const keys[] = {"ind_bits", "delta", "age_limit", "seq", NULL};
 	OMC_TRY(only_keys(s, keys));
-	uint64_t delta, age;
+	uint64_t delta = 0, age = 0;
 	OMC_TRY(get_uint(&ind, s, "ind_bits", true, 0, OMC_AKA_IND_BITS_MAX));
 	OMC_TRY(get_uint(&delta, s, "delta", true, 0, UINT64_C(1) << 48));
 	OMC_TRY(get_uint(&age, s, "age_limit", true, 0, UINT64_C(1) << 48));
@@ -265,7 +265,7 @@ static omc_err parse_all(omc_mcim *m, const json_t *o, bool from_package)
 						 "tuak", "sqn", "acl",   "share",   "profile", "version",
 						 "expires", "state", "block_reason", NULL};
 	OMC_TRY(only_keys(o, from_package ? pkg_keys : store_keys));
-	const char *s;
+	const char *s = NULL;
 	OMC_TRY(get_str(&s, o, "id", true));
 	OMC_ENSURE(omc_mcim_valid_id(s, OMC_MCIM_ID_MAX), OMC_ERR_BAD_FORMAT);
 	OMC_TRY(copy_str(m->id, sizeof m->id, s));

@@ -81,6 +81,11 @@ OMC_API OMC_MUST_USE omc_err omc_aead_open(uint8_t *pt, const uint8_t key[OMC_ST
 					    size_t aad_len, const uint8_t *ct, size_t len,
 					    const uint8_t tag[OMC_STATIC_LEN(OMC_AEAD_TAG_LEN)]);
 
+/* The whole file at path (absolute or relative to the current directory),
+ * NUL-terminated, at most max bytes (else OMC_ERR_TOO_LARGE); *buf from
+ * omc_alloc. OMC_ERR_NOT_FOUND if it does not exist (src/util/file.c). */
+OMC_MUST_USE omc_err omc_read_file(const char *path, uint8_t **buf, size_t *len, size_t max);
+
 /* Test-only hooks exist only in the test archive (omc_t). */
 #ifdef OMC_TEST_HOOKS
 /* Make the n-th allocation from now fail (1 = the next one); 0 disables. */
