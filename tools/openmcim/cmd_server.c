@@ -75,7 +75,8 @@ int cmd_server(int argc, char **argv)
 			fputs(server_usage, stdout);
 			return CLI_OK;
 		default:
-			return cli_usage_error("server", "unknown option '%s' (see --help)", argv[optind - 1]);
+			return cli_usage_error("server", "unknown option or missing value: '%s' (see --help)",
+					       argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
@@ -96,6 +97,15 @@ int cmd_server(int argc, char **argv)
 		return cli_usage_error("server", "--log-level: err, wrn, inf or dbg");
 	omc_log_set_level(levels[li].level);
 
+	/* Block the stop signals before any thread starts, then wait for one.
+	 * Blocked before the demo setup too: a stop signal during it is taken
+	 * once the server is up, so no half-made deployment and no temporary
+	 * directory are left behind. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	char tmp[64] = "", conf[600];
 	if (demo) {
 		if (!dir) {
@@ -120,12 +130,6 @@ int cmd_server(int argc, char **argv)
 		}
 		config = conf;
 	}
-	/* Block the stop signals before any thread starts, then wait for one. */
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	omc_server *s = NULL;
 	omc_server_opts so = {.config = config};
 	omc_err e = omc_server_start(&s, &so);
