@@ -178,8 +178,9 @@ OMC_API const omc_server_config_op *omc_server_config_op_find(const omc_server_c
 /* Append "[operator NAME]" with kind, imsi_prefix and (kind sho) alg to the
  * config file: under an exclusive flock of the file, the old text and the
  * section go to a new file beside it (fsync), renamed over it (directory
- * fsync'd); the mode is kept. Afterwards the file is exactly the old one or
- * the new one. OMC_ERR_EXISTS if the name or the IMSI prefix is taken,
+ * fsync'd); its mode and owner are kept (OMC_ERR_IO if the owner cannot
+ * be). Afterwards the file is exactly the old one or the new one.
+ * OMC_ERR_EXISTS if the name or the IMSI prefix is taken,
  * OMC_ERR_EXHAUSTED if the file has OMC_SERVER_OPS_MAX operators already,
  * OMC_ERR_BAD_ARG for a bad name or prefix. The server reads its config at
  * start only, and needs the operator's key and certificate in its PKI. */

@@ -7,6 +7,7 @@
 static const cli_cmd commands[] = {
 	{"aka", "3GPP AKA algorithms: vectors and challenge checks (MILENAGE, TUAK)", cmd_aka},
 	{"bench", "benchmarks, each figure beside its bound measured in the same run", cmd_bench},
+	{"ctl", "administer a server's deployment: operators, subscribers, devices, audit", cmd_ctl},
 	{"demo", "a guided run of what openmcim does so far", cmd_demo},
 	{"factory", "the factory step: demo PKI and devices (TRE, identity, PCID)", cmd_factory},
 	{"server", "the network roles: AuC, CCIF, VNO, bootstrap, DRF, PVA, SHO, DPF", cmd_server},
