@@ -67,6 +67,40 @@ static bool token_used(omc_server *s, const char *jti)
 	return used;
 }
 
+/* Claim the token before the SHO is asked (caller holds the lock): of
+ * downloads racing with one token, one gets the row and the others are
+ * refused having changed nothing (SEC-9). OMC_ERR_EXISTS if it is taken.
+ * The row is completed when the package is made, released otherwise. */
+static omc_err token_claim(omc_server *s, const token *t, const char *sho)
+{
+	sqlite3_stmt *q;
+	OMC_TRY(srv_sql(s, &q,
+			"INSERT INTO dpf_download (token_jti, tre_id, platform_id, sho, mcim_id, imsi, seq, state, created)"
+			" VALUES (?1, ?2, ?3, ?4, '', '', 0, 'claimed', ?5)"));
+	sqlite3_bind_text(q, 1, t->jti, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, t->tre, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, t->platform_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, sho, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 5, (sqlite3_int64)srv_now(s));
+	int rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	OMC_ENSURE(rc == SQLITE_DONE, omc_db_err(rc));
+	return OMC_OK;
+}
+
+/* The download failed after the claim: the token may be tried again. */
+static void token_release(omc_server *s, const char *jti)
+{
+	sqlite3_stmt *q;
+	srv_lock(s);
+	if (srv_sql(s, &q, "DELETE FROM dpf_download WHERE token_jti = ?1 AND state = 'claimed'") == OMC_OK) {
+		sqlite3_bind_text(q, 1, jti, -1, SQLITE_STATIC);
+		(void)sqlite3_step(q);
+		sqlite3_finalize(q);
+	}
+	srv_unlock(s);
+}
+
 static void download(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
 {
 	omc_server *s = l->s;
@@ -112,10 +146,17 @@ static void download(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 	if (!why[0]) {
 		srv_lock(s);
 		omc_err er = srv_drf_sho_of(s, t.platform_id, sho, state);
+		omc_err cl = er == OMC_OK ? token_claim(s, &t, sho) : OMC_OK;
 		srv_unlock(s);
 		if (er != OMC_OK) {
 			why = "not_assigned";
 			msg = "no SHO has registered this device yet";
+		} else if (cl == OMC_ERR_EXISTS) {
+			why = "token_replayed";
+			msg = "the validation token was used already";
+		} else if (cl != OMC_OK) {
+			why = "internal";
+			msg = "the download was not recorded";
 		}
 	}
 	if (why[0]) {
@@ -124,7 +165,8 @@ static void download(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 		srv_lock(s);
 		srv_audit(s, "dpf", "device", "download", t.tre[0] ? t.tre : ss.imsi, "refused", why);
 		srv_unlock(s);
-		srv_fail(l, resp, !strcmp(why, "token_replayed") || !strcmp(why, "not_assigned") ? 409 : 403, why, msg);
+		int status = !strcmp(why, "token_replayed") || !strcmp(why, "not_assigned") ? 409 : 403;
+		srv_fail(l, resp, !strcmp(why, "internal") ? 500 : status, why, msg);
 		return;
 	}
 	char peer[40];
@@ -135,6 +177,7 @@ static void download(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 			      json_pack("{s:s,s:s,s:s}", "tre", t.tre, "platform_id", t.platform_id, "nonce", t.nonce),
 			      &st, &a);
 	if (er != OMC_OK || st != 201) {
+		token_release(s, t.jti);
 		srv_fail_peer(l, resp, er == OMC_OK ? st : 0, a, "the SHO");
 		json_decref(a);
 		omc_evidence_free(&e);
@@ -159,25 +202,24 @@ static void download(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 	srv_lock(s);
 	if (er == OMC_OK) {
 		er = srv_sql(s, &q,
-			     "INSERT INTO dpf_download (token_jti, tre_id, platform_id, sho, mcim_id, imsi, seq, state,"
-			     " created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'sent', ?8)");
+			     "UPDATE dpf_download SET mcim_id = ?2, imsi = ?3, seq = ?4, state = 'sent', created = ?5"
+			     " WHERE token_jti = ?1 AND state = 'claimed'");
 		if (er == OMC_OK) {
 			sqlite3_bind_text(q, 1, t.jti, -1, SQLITE_STATIC);
-			sqlite3_bind_text(q, 2, t.tre, -1, SQLITE_STATIC);
-			sqlite3_bind_text(q, 3, t.platform_id, -1, SQLITE_STATIC);
-			sqlite3_bind_text(q, 4, sho, -1, SQLITE_STATIC);
-			sqlite3_bind_text(q, 5, mcim, -1, SQLITE_STATIC);
-			sqlite3_bind_text(q, 6, imsi, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(q, 7, (sqlite3_int64)json_integer_value(seqj));
-			sqlite3_bind_int64(q, 8, (sqlite3_int64)srv_now(s));
+			sqlite3_bind_text(q, 2, mcim, -1, SQLITE_STATIC);
+			sqlite3_bind_text(q, 3, imsi, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(q, 4, (sqlite3_int64)json_integer_value(seqj));
+			sqlite3_bind_int64(q, 5, (sqlite3_int64)srv_now(s));
 			int rc = sqlite3_step(q);
+			er = rc != SQLITE_DONE ? omc_db_err(rc) : sqlite3_changes(s->db->h) == 1 ? OMC_OK : OMC_ERR_BUG;
 			sqlite3_finalize(q);
-			er = rc == SQLITE_DONE ? OMC_OK : omc_db_err(rc);
 		}
 	}
 	if (er == OMC_OK)
 		srv_audit(s, "dpf", "device", "download", t.tre, "ok", mcim);
 	srv_unlock(s);
+	if (er != OMC_OK)
+		token_release(s, t.jti);
 	json_t *out = er == OMC_OK ? json_pack("{s:s,s:s,s:s}", "package", pkg, "mcim", mcim, "sho", sho) : NULL;
 	omc_free(pkg);
 	json_decref(a);

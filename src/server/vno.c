@@ -230,6 +230,13 @@ static void resync(srv_listener *l, const omc_http_req *req, omc_http_resp *resp
 	const char *id = srv_str(l, resp, b, "attach", 16, 64);
 	const char *auts = id ? srv_str(l, resp, b, "auts", 28, 76) : NULL;
 	attach_row r;
+	uint8_t ab[38];
+	size_t al = 0;
+	/* Checked before the challenge is taken: a malformed request uses nothing up. */
+	if (auts && omc_hex_decode_var(ab, sizeof ab, &al, auts, strlen(auts)) != OMC_OK) {
+		srv_fail(l, resp, 400, "bad_request", "member auts: 14 to 38 bytes in hex");
+		auts = NULL;
+	}
 	if (auts && !take_attach(s, id, &r)) {
 		srv_fail(l, resp, 404, "unknown_attach", "no such challenge (answered already, or too old)");
 		auts = NULL;
