@@ -36,6 +36,13 @@ static void nonce(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
 	} else {
 		ok = false;
 	}
+	/* Nonces past their life (used or not) can go: an evidence naming
+	 * one is then unknown_nonce instead of nonce_expired. */
+	if (ok && srv_sql(s, &q, "DELETE FROM pva_nonce WHERE expires < ?1") == OMC_OK) {
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)(now - 3600));
+		(void)sqlite3_step(q);
+		sqlite3_finalize(q);
+	}
 	srv_unlock(s);
 	if (!ok) {
 		srv_fail(l, resp, 500, "internal", "no nonce");

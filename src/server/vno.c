@@ -60,11 +60,12 @@ static void attach(srv_listener *l, const omc_http_req *req, omc_http_resp *resp
 		  omc_hex_decode_var(xres, sizeof xres, &xl, xres_h, strlen(xres_h)) == OMC_OK && xl >= 4 &&
 		  sha256(xh, xres, xl) && srv_token_new(id) == OMC_OK;
 	omc_memzero(xres, sizeof xres);
-	char *ps = ok ? json_dumps(json_pack("{s:b,s:b,s:I}", "provisional", provisional, "data_only",
-					     json_is_true(json_object_get(prof, "data_only")), "volume_cap",
-					     (json_int_t)json_integer_value(json_object_get(prof, "volume_cap"))),
-				   JSON_COMPACT | JSON_SORT_KEYS)
-		       : NULL;
+	json_t *pj = ok ? json_pack("{s:b,s:b,s:I}", "provisional", provisional, "data_only",
+				    json_is_true(json_object_get(prof, "data_only")), "volume_cap",
+				    (json_int_t)json_integer_value(json_object_get(prof, "volume_cap")))
+			: NULL;
+	char *ps = pj ? json_dumps(pj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(pj);
 	if (!ok) {
 		omc_free(ps);
 		json_decref(a);
@@ -88,6 +89,12 @@ static void attach(srv_listener *l, const omc_http_req *req, omc_http_resp *resp
 		sqlite3_finalize(q);
 	} else {
 		ok = false;
+	}
+	/* Challenges nobody answered within their 5 minutes can go. */
+	if (ok && srv_sql(s, &q, "DELETE FROM vno_attach WHERE created < ?1") == OMC_OK) {
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)(srv_now(s) - 300));
+		(void)sqlite3_step(q);
+		sqlite3_finalize(q);
 	}
 	srv_unlock(s);
 	json_t *out = ok ? json_pack("{s:s,s:s,s:s,s:s}", "attach", id, "rand", rand_h, "autn", autn_h, "home",
