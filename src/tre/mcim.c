@@ -180,10 +180,13 @@ static omc_err parse_tuak(omc_mcim *m, const json_t *o)
 	OMC_ENSURE(k_len == 16 || k_len == 32, OMC_ERR_BAD_FORMAT);
 	OMC_TRY(get_hex(k, k_len, o, "k"));
 	OMC_TRY(get_hex(topc, 32, t, "topc"));
+	/* The fifth argument is the default for an absent member (the lengths
+	 * omc_aka_tuak_params_default gives, as the AuC assumes), not a minimum:
+	 * omc_aka_tuak_init refuses lengths outside the lists. */
 	uint64_t it = 0, mb = 0, rb = 0, cb = 0, ib = 0;
 	OMC_TRY(get_uint(&it, t, "iterations", false, 1, OMC_AKA_TUAK_MAX_ITERATIONS));
 	OMC_TRY(get_uint(&mb, t, "mac_bits", false, 64, 256));
-	OMC_TRY(get_uint(&rb, t, "res_bits", false, 32, 256));
+	OMC_TRY(get_uint(&rb, t, "res_bits", false, 64, 256));
 	OMC_TRY(get_uint(&cb, t, "ck_bits", false, 128, 256));
 	OMC_TRY(get_uint(&ib, t, "ik_bits", false, 128, 256));
 	omc_aka_tuak_params p = {.mac_bits = (unsigned)mb,
