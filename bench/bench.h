@@ -13,8 +13,11 @@ typedef struct bench_opts {
 } bench_opts;
 
 double bench_now(void);
-/* Pin the calling thread to the CPU it runs on (one core). */
+/* Pin the calling thread to the CPU it runs on (one core); bench_unpin
+ * gives it back every CPU it had before the first bench_pin (threads it
+ * starts afterwards inherit that). */
 void bench_pin(void);
+void bench_unpin(void);
 
 int bench_aka(const bench_opts *o);
 int bench_tre(const bench_opts *o);
