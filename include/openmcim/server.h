@@ -142,7 +142,8 @@ OMC_API OMC_MUST_USE omc_err omc_server_demo_setup(const char *dir);
 OMC_API OMC_MUST_USE omc_err omc_server_subscriber_add(omc_db *db, const char *sho, const char *name,
 						       char token[OMC_STATIC_LEN(48)]);
 /* The PVA's reference values of a model, as omc_factory_references gives
- * them ([{"name", "sha256"}]). */
+ * them ([{"name", "sha256"}]); an entry may add "version": the evidence's
+ * sw_version it holds for (absent: every version). */
 OMC_API OMC_MUST_USE omc_err omc_server_reference_add(omc_db *db, const char *model, const char *json, size_t len);
 
 /* The routes every listener answers: [{"role", "method", "path"}] (the

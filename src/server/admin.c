@@ -59,22 +59,27 @@ omc_err omc_server_reference_add(omc_db *db, const char *model, const char *json
 		json_t *c = json_array_get(a, i);
 		const char *n = json_string_value(json_object_get(c, "name"));
 		const char *h = json_string_value(json_object_get(c, "sha256"));
+		json_t *vj = json_object_get(c, "version");
+		const char *ver = vj ? json_string_value(vj) : "";
 		uint8_t d[32];
 		char lower[65];
-		if (!n || strlen(n) == 0 || strlen(n) >= 32 || !h || omc_hex_decode(d, 32, h, strlen(h)) != OMC_OK ||
+		if (!n || strlen(n) == 0 || strlen(n) >= 32 || !ver || strlen(ver) >= 16 || !h ||
+		    omc_hex_decode(d, 32, h, strlen(h)) != OMC_OK ||
 		    omc_hex_encode(lower, sizeof lower, d, 32) != OMC_OK) {
 			e = OMC_ERR_BAD_FORMAT;
 			break;
 		}
 		sqlite3_stmt *q = NULL;
 		int rc = sqlite3_prepare_v2(db->h,
-					    "INSERT INTO pva_reference (model, component, digest) VALUES (?1, ?2, ?3)"
+					    "INSERT INTO pva_reference (model, version, component, digest)"
+					    " VALUES (?1, ?4, ?2, ?3)"
 					    " ON CONFLICT DO NOTHING",
 					    -1, &q, NULL);
 		if (rc == SQLITE_OK) {
 			sqlite3_bind_text(q, 1, model, -1, SQLITE_STATIC);
 			sqlite3_bind_text(q, 2, n, -1, SQLITE_STATIC);
 			sqlite3_bind_text(q, 3, lower, -1, SQLITE_STATIC);
+			sqlite3_bind_text(q, 4, ver, -1, SQLITE_STATIC);
 			rc = sqlite3_step(q);
 		}
 		sqlite3_finalize(q);

@@ -93,8 +93,11 @@ static bool reference_ok(omc_server *s, const omc_evidence *e, const char **why,
 	sqlite3_stmt *q;
 	int64_t refs = 0;
 	srv_lock(s);
-	if (srv_sql(s, &q, "SELECT count(*) FROM pva_reference WHERE model = ?1") == OMC_OK) {
+	/* Reference values per model, and per software version when a row
+	 * names one ("" holds for every version). */
+	if (srv_sql(s, &q, "SELECT count(*) FROM pva_reference WHERE model = ?1 AND version IN ('', ?2)") == OMC_OK) {
 		sqlite3_bind_text(q, 1, e->model, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, e->sw_version, -1, SQLITE_STATIC);
 		if (sqlite3_step(q) == SQLITE_ROW)
 			refs = sqlite3_column_int64(q, 0);
 		sqlite3_finalize(q);
@@ -102,17 +105,19 @@ static bool reference_ok(omc_server *s, const omc_evidence *e, const char **why,
 	bool ok = refs > 0;
 	if (!ok) {
 		*why = "no_reference";
-		snprintf(detail, cap, "no reference values for model %.63s", e->model);
+		snprintf(detail, cap, "no reference values for model %.63s version %.15s", e->model, e->sw_version);
 	}
 	for (size_t i = 0; ok && i < e->n_measurements; i++) {
 		char h[65];
 		ok = omc_hex_encode(h, sizeof h, e->measurements[i].digest, 32) == OMC_OK &&
-		     srv_sql(s, &q, "SELECT 1 FROM pva_reference WHERE model = ?1 AND component = ?2 AND digest = ?3") ==
-			     OMC_OK;
+		     srv_sql(s, &q,
+			     "SELECT 1 FROM pva_reference WHERE model = ?1 AND component = ?2 AND digest = ?3"
+			     " AND version IN ('', ?4)") == OMC_OK;
 		if (ok) {
 			sqlite3_bind_text(q, 1, e->model, -1, SQLITE_STATIC);
 			sqlite3_bind_text(q, 2, e->measurements[i].name, -1, SQLITE_STATIC);
 			sqlite3_bind_text(q, 3, h, -1, SQLITE_STATIC);
+			sqlite3_bind_text(q, 4, e->sw_version, -1, SQLITE_STATIC);
 			ok = sqlite3_step(q) == SQLITE_ROW;
 			sqlite3_finalize(q);
 		}

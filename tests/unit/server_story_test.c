@@ -3,6 +3,8 @@
  * EVAL-1, SVC-2, SEC-9, MGT-1, SEC-7, EVAL-3, EVAL-6. */
 #include "srv_fixture.h"
 
+#include <sqlite3.h>
+
 static void test_story_sho1_milenage(void **state)
 {
 	(void)state;
@@ -270,6 +272,55 @@ static void test_story_over_https(void **state)
 	sf_down(&e);
 }
 
+/* SEC-8, EVAL-1: reference values per model and software version. Values
+ * that hold for another version only do not pass; values for this one do. */
+static void test_pva_references_per_version(void **state)
+{
+	(void)state;
+	sf_env e;
+	sf_up(&e);
+	sf_stop(&e);
+	omc_db *db = NULL;
+	assert_int_equal(omc_db_open(&db, e.db), OMC_OK);
+	char *refs = NULL;
+	assert_int_equal(omc_factory_references(NULL, &refs), OMC_OK);
+	json_error_t je;
+	json_t *a = json_loads(refs, 0, &je);
+	omc_free(refs);
+	size_t i;
+	json_t *v;
+	json_array_foreach(a, i, v) json_object_set_new(v, "version", json_string("9.9.9"));
+	char *s = json_dumps(a, JSON_COMPACT);
+	json_decref(a);
+	sqlite3 *h = NULL;
+	assert_int_equal(sqlite3_open(e.db, &h), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(h, "DELETE FROM pva_reference", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(h);
+	assert_int_equal(omc_server_reference_add(db, "openmcim-demo-gw", s, strlen(s)), OMC_OK);
+	omc_free(s);
+	sf_start(&e);
+	sf_dev d;
+	sf_dev_make(&e, &d, NULL);
+	assert_int_equal(sf_subscribe(&e, &d, 1), 201);
+	assert_int_equal(sf_report_pcid(&e, &d), 201);
+	assert_int_equal(sf_attach(&e, &d, NULL), 200);
+	assert_int_equal(sf_register(&e, &d, NULL), 200);
+	assert_int_equal(sf_validate(&e, &d), 403);
+	/* The same values for this library's version. */
+	assert_int_equal(omc_factory_references(NULL, &refs), OMC_OK);
+	a = json_loads(refs, 0, &je);
+	omc_free(refs);
+	json_array_foreach(a, i, v) json_object_set_new(v, "version", json_string(omc_version()));
+	s = json_dumps(a, JSON_COMPACT);
+	json_decref(a);
+	assert_int_equal(omc_server_reference_add(db, "openmcim-demo-gw", s, strlen(s)), OMC_OK);
+	omc_free(s);
+	omc_db_close(db);
+	assert_int_equal(sf_validate(&e, &d), 200);
+	sf_dev_free(&d);
+	sf_down(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -281,6 +332,7 @@ int main(void)
 		cmocka_unit_test(test_bootstrap_signed),
 		cmocka_unit_test(test_command_round_trip),
 		cmocka_unit_test(test_story_over_https),
+		cmocka_unit_test(test_pva_references_per_version),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
