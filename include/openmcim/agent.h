@@ -100,6 +100,7 @@ typedef struct omc_agent_info {
 	unsigned failures;    /* consecutive failures of the current state */
 	unsigned steps;       /* steps taken since omc_agent_new */
 	unsigned commands;    /* commands carried to the TRE and answered */
+	unsigned polls;       /* command polls that got an answer, since omc_agent_new */
 	bool pending;         /* the DRF said pending at the last try */
 } omc_agent_info;
 OMC_API void omc_agent_info_get(const omc_agent *a, omc_agent_info *info);

@@ -34,7 +34,7 @@ struct omc_agent {
 	unsigned failures, commands;
 	bool pending;
 	/* this run */
-	unsigned steps;
+	unsigned steps, polls;
 	bool polled;
 };
 
@@ -627,6 +627,7 @@ static outcome st_operational(omc_agent *a)
 	}
 	json_decref(ans);
 	a->polled = true;
+	a->polls++;
 	/* A command may have changed the TRE: look again. */
 	omc_tre_state ts;
 	if (a->tre.state(a->tre.ctx, &ts) == OMC_OK && ts == OMC_TRE_LOCKDOWN)
@@ -804,5 +805,6 @@ void omc_agent_info_get(const omc_agent *a, omc_agent_info *info)
 	info->failures = a->failures;
 	info->steps = a->steps;
 	info->commands = a->commands;
+	info->polls = a->polls;
 	info->pending = a->pending;
 }

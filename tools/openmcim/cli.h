@@ -31,6 +31,7 @@ int demo_fleet(unsigned n, bool json_out, unsigned *provisioned, unsigned *attac
 int cmd_factory(int argc, char **argv);
 int cmd_tre(int argc, char **argv);
 int cmd_server(int argc, char **argv);
+int cmd_agent(int argc, char **argv);
 int cmd_ctl(int argc, char **argv);
 
 /* Read a whole file (at most max bytes) into an omc_alloc'd, NUL-terminated

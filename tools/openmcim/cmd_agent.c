@@ -1,0 +1,199 @@
+/* openmcim agent: the M2ME agent (docs/agent.md) on a TRE directory. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "openmcim/openmcim.h"
+
+static const char agent_usage[] =
+	"usage: openmcim agent --tre TREDIR --vno URL --bootstrap URL --bootstrap-ca PEM\n"
+	"                      [--tls-ca PEM] [--state FILE] [--until operational]\n"
+	"                      [--timeout SECONDS] [--poll-ms N] [--backoff-max-ms N] [--json]\n"
+	"\n"
+	"Runs the M2ME agent (docs/agent.md) on the TRE in TREDIR: attach with the PCID at\n"
+	"the VNO, the ICO's bootstrap answer (checked against the CA in PEM), registration\n"
+	"with the DRF (pending until a subscriber has registered the device with an SHO),\n"
+	"validation by the PVA, the MCIM's download and install, the receipt, attach with\n"
+	"the MCIM, then polling the DPF for signed commands. The state is saved in FILE\n"
+	"(default TREDIR/agent.state) after every step, so an agent started again goes on\n"
+	"where it was. In lockdown it does nothing on the network.\n"
+	"\n"
+	"--until operational  stop once attached with the MCIM and one command poll done\n"
+	"                     (without it: run until SIGTERM or SIGINT)\n"
+	"--timeout SECONDS    with --until: give up after this long (default 120)\n"
+	"--poll-ms N          between command polls (default 30000)\n"
+	"--backoff-max-ms N   the longest wait after failures (default 30000)\n"
+	"--tls-ca PEM         the CA of HTTPS listeners\n"
+	"--json               at the end, one JSON object on stdout: state, sho, mcim_id,\n"
+	"                     mcim_imsi, last_error, failures, steps, commands, pending\n"
+	"\n"
+	"Exit status: 0 operational (with --until) or stopped by a signal; 1 not there in\n"
+	"time, or in lockdown; 2 usage error; 3 the TRE or the state could not be opened.\n";
+
+static volatile sig_atomic_t agent_stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	agent_stop = 1;
+}
+
+static void print_info(const omc_agent_info *in, bool json_out)
+{
+	if (json_out) {
+		json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:i,s:i,s:b}", "state", omc_agent_state_name(in->state),
+				      "sho", in->sho, "mcim_id", in->mcim_id, "mcim_imsi", in->mcim_imsi, "last_error",
+				      in->last_error, "failures", (int)in->failures, "steps", (int)in->steps, "commands",
+				      (int)in->commands, "pending", in->pending);
+		char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+		if (s)
+			printf("%s\n", s);
+		omc_free(s);
+		json_decref(o);
+		return;
+	}
+	printf("state      %s\nsho        %s\nmcim       %s\nimsi       %s\nsteps      %u\ncommands   %u\n",
+	       omc_agent_state_name(in->state), in->sho[0] ? in->sho : "-", in->mcim_id[0] ? in->mcim_id : "-",
+	       in->mcim_imsi[0] ? in->mcim_imsi : "-", in->steps, in->commands);
+	if (in->last_error[0])
+		printf("last error %s\n", in->last_error);
+}
+
+int cmd_agent(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"tre", required_argument, NULL, 't'},          {"vno", required_argument, NULL, 'v'},
+		{"bootstrap", required_argument, NULL, 'b'},    {"bootstrap-ca", required_argument, NULL, 'c'},
+		{"tls-ca", required_argument, NULL, 'T'},       {"state", required_argument, NULL, 's'},
+		{"until", required_argument, NULL, 'u'},        {"timeout", required_argument, NULL, 'o'},
+		{"poll-ms", required_argument, NULL, 'p'},      {"backoff-max-ms", required_argument, NULL, 'B'},
+		{"json", no_argument, NULL, 'j'},               {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *tre = NULL, *vno = NULL, *boot = NULL, *ca = NULL, *tls = NULL, *state = "agent.state";
+	bool until = false, json_out = false;
+	unsigned long timeout = 120, poll = 30000, bmax = 30000;
+	opterr = 0;
+	optind = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 't': tre = optarg; break;
+		case 'v': vno = optarg; break;
+		case 'b': boot = optarg; break;
+		case 'c': ca = optarg; break;
+		case 'T': tls = optarg; break;
+		case 's': state = optarg; break;
+		case 'u':
+			if (strcmp(optarg, "operational") != 0)
+				return cli_usage_error("agent", "--until: only 'operational'");
+			until = true;
+			break;
+		case 'o':
+			if (!cli_uint_opt("agent", "--timeout", optarg, 1, 86400, &timeout))
+				return CLI_USAGE;
+			break;
+		case 'p':
+			if (!cli_uint_opt("agent", "--poll-ms", optarg, 10, 3600000, &poll))
+				return CLI_USAGE;
+			break;
+		case 'B':
+			if (!cli_uint_opt("agent", "--backoff-max-ms", optarg, 10, 3600000, &bmax))
+				return CLI_USAGE;
+			break;
+		case 'j': json_out = true; break;
+		case 'h': fputs(agent_usage, stdout); return CLI_OK;
+		default:
+			return cli_usage_error("agent", "unknown option or missing value: '%s' (see --help)", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("agent", "unexpected argument '%s'", argv[optind]);
+	if (!tre || !vno || !boot || !ca)
+		return cli_usage_error("agent", "--tre, --vno, --bootstrap and --bootstrap-ca are required");
+	if (strncmp(vno, "http://", 7) && strncmp(vno, "https://", 8))
+		return cli_usage_error("agent", "--vno: an http:// or https:// URL");
+	if (strncmp(boot, "http://", 7) && strncmp(boot, "https://", 8))
+		return cli_usage_error("agent", "--bootstrap: an http:// or https:// URL");
+	if (strchr(state, '/') || strlen(state) > 100)
+		return cli_usage_error("agent", "--state: a file name in TREDIR");
+	omc_log_set_level(OMC_LOG_LEVEL_ERR);
+
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	omc_tre *t = NULL;
+	omc_store_io *io = NULL;
+	omc_agent *a = NULL;
+	omc_agent_local local;
+	omc_tre_opts to = {.dir = tre, .count_boot = true};
+	omc_err e = omc_tre_open(&t, &to);
+	if (e == OMC_OK)
+		e = omc_store_io_posix_new(&io, tre);
+	if (e == OMC_OK) {
+		omc_agent_opts ao = {.io = io,
+				     .state_path = state,
+				     .vno_url = vno,
+				     .bootstrap_url = boot,
+				     .bootstrap_ca = ca,
+				     .tls_ca = tls,
+				     .backoff_max_ms = (unsigned)bmax,
+				     .poll_ms = (unsigned)poll};
+		omc_agent_tre_local(&ao.tre, &local, t, "agent");
+		e = omc_agent_new(&a, &ao);
+	}
+	if (e != OMC_OK) {
+		fprintf(stderr, "openmcim agent: %s: %s\n", tre, omc_err_str(e));
+		omc_agent_free(a);
+		omc_store_io_posix_free(io);
+		omc_tre_close(t);
+		return CLI_ERROR;
+	}
+	int rc = CLI_OK;
+	struct timespec t0, now;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!agent_stop) {
+		unsigned w = 0;
+		omc_agent_info in;
+		if (omc_agent_step(a, &w) != OMC_OK) {
+			fprintf(stderr, "openmcim agent: the state could not be saved\n");
+			rc = CLI_ERROR;
+			break;
+		}
+		omc_agent_info_get(a, &in);
+		if (until && in.state == OMC_AGENT_OPERATIONAL && in.polls > 0)
+			break;
+		if (until && in.state == OMC_AGENT_LOCKDOWN) {
+			rc = CLI_FAIL;
+			break;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		double el = (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
+		if (until && el + w / 1000.0 > (double)timeout) {
+			rc = CLI_FAIL;
+			break;
+		}
+		/* Sleep in slices, so that a signal ends the wait at once. */
+		while (w > 0 && !agent_stop) {
+			unsigned slice = w < 100 ? w : 100;
+			struct timespec d = {.tv_sec = 0, .tv_nsec = (long)slice * 1000000L};
+			nanosleep(&d, NULL);
+			w -= slice;
+		}
+	}
+	omc_agent_info in;
+	omc_agent_info_get(a, &in);
+	print_info(&in, json_out);
+	omc_agent_free(a);
+	omc_store_io_posix_free(io);
+	omc_tre_close(t);
+	return rc;
+}
