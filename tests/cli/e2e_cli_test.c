@@ -491,6 +491,32 @@ static void test_kill_server_at_20_points(void **state)
 	check_fleet(40);
 }
 
+/* The agent's CLI contract: usage errors exit 2 with one line on stderr
+ * and nothing on stdout; an unopenable TRE exits 3. */
+static void test_agent_usage(void **state)
+{
+	(void)state;
+	char out[4096], err[4096], cmd[1024];
+	const char *bad[] = {"", "--tre /nonexistent", "--tre x --vno ftp://a --bootstrap http://b --bootstrap-ca c",
+			     "--tre x --vno http://a --bootstrap http://b --bootstrap-ca c --until never",
+			     "--tre x --vno http://a --bootstrap http://b --bootstrap-ca c --state a/b", "--frob"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(cmd, sizeof cmd, "'%s' agent %s", bin, bad[i]);
+		int rc = tl_run(cmd, out, sizeof out, err, sizeof err);
+		if (rc != 2)
+			fail_msg("agent %s: exit %d, want 2", bad[i], rc);
+		assert_string_equal(out, "");
+		assert_true(strlen(err) > 0 && strchr(err, '\n') == err + strlen(err) - 1);
+	}
+	snprintf(cmd, sizeof cmd, "'%s' agent --tre %s/none --vno http://127.0.0.1:1 --bootstrap http://127.0.0.1:1"
+			      " --bootstrap-ca %s",
+		 bin, root, ico_ca);
+	assert_int_equal(tl_run(cmd, out, sizeof out, err, sizeof err), 3);
+	snprintf(cmd, sizeof cmd, "'%s' agent --help", bin);
+	assert_int_equal(tl_run(cmd, out, sizeof out, err, sizeof err), 0);
+	assert_non_null(strstr(out, "--until operational"));
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -500,6 +526,7 @@ int main(int argc, char **argv)
 	bin = argv[1];
 	signal(SIGPIPE, SIG_IGN);
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_agent_usage),
 		cmocka_unit_test(test_story),
 		cmocka_unit_test(test_pending_then_registered),
 		cmocka_unit_test(test_modified_component_refused),
