@@ -30,6 +30,7 @@ int demo_tre(void);
 int demo_fleet(unsigned n, bool json_out, unsigned *provisioned, unsigned *attached);
 int cmd_factory(int argc, char **argv);
 int cmd_tre(int argc, char **argv);
+int cmd_tred(int argc, char **argv);
 int cmd_server(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 int cmd_ctl(int argc, char **argv);

@@ -13,6 +13,7 @@ static const cli_cmd commands[] = {
 	{"server", "the network roles: AuC, CCIF, VNO, bootstrap, DRF, PVA, SHO, DPF", cmd_server},
 	{"agent", "the M2ME agent: a device from its PCID to its MCIM, then commands", cmd_agent},
 	{"tre", "inspect and administer a TRE: status, registry, audit, users, tamper", cmd_tre},
+	{"tred", "the TRE daemon: the TRE behind a Unix socket, for the agent and local tools", cmd_tred},
 };
 
 static void usage(FILE *f)
