@@ -1,4 +1,6 @@
-/* openmcim tre: inspect and administer a TRE in a directory. */
+/* openmcim tre: inspect and administer a TRE in a directory, or through
+ * the TRE daemon's socket (--socket, docs/tred.md): every command works
+ * either way, with the same output and exit statuses. */
 #include <getopt.h>
 #include <string.h>
 
@@ -7,9 +9,14 @@
 #include "cli.h"
 #include "openmcim/openmcim.h"
 #include "openmcim/tre.h"
+#include "openmcim/tred.h"
 
 static const char tre_usage[] =
 	"usage: openmcim tre --dir TREDIR <command> [options]\n"
+	"       openmcim tre --socket PATH <command> [options]\n"
+	"\n"
+	"--socket PATH reaches the TRE through its daemon ('openmcim tred'); every command\n"
+	"works the same way there.\n"
 	"\n"
 	"Commands:\n"
 	"  status [--json]            TRE state, generation, boot count, platform check, MCIMs\n"
@@ -33,12 +40,62 @@ static const char tre_usage[] =
 	"status --json prints {\"state\":\"pristine\"|\"provisioned\"|\"lockdown\", \"generation\":N,\n"
 	"\"mcims\":[{\"id\",\"owner\",\"role\",\"state\"}], ...}.\n"
 	"Exit status: 0 success, 1 a negative result (audit not intact, refused), 2 usage error,\n"
-	"3 the TRE could not be opened or the operation failed.\n";
+	"3 the TRE could not be opened (or its daemon reached) or the operation failed.\n";
 
 typedef struct tre_args {
-	const char *dir, *reason, *auth, *nonce, *role, *as;
+	const char *dir, *sock, *reason, *auth, *nonce, *role, *as;
 	bool json, verify;
 } tre_args;
+
+/* The TRE in this process (--dir) or behind its daemon (--socket): one of
+ * the two is set, and each be_* asks the one that is. */
+typedef struct tre_be {
+	omc_tre *t;
+	omc_tred_client *c;
+} tre_be;
+
+static omc_err be_status(tre_be *b, omc_tre_status *st)
+{
+	return b->t ? omc_tre_get_status(b->t, st) : omc_tred_status(b->c, st);
+}
+
+static omc_err be_registry(tre_be *b, omc_tre_mcim_info *out, size_t cap, size_t *n)
+{
+	return b->t ? omc_tre_registry(b->t, out, cap, n) : omc_tred_registry(b->c, out, cap, n);
+}
+
+static omc_err be_audit_verify(tre_be *b, uint64_t *n)
+{
+	return b->t ? omc_tre_audit_verify(b->t, n) : omc_tred_audit_verify(b->c, n);
+}
+
+static omc_err be_audit_export(tre_be *b, char **buf, size_t *len)
+{
+	return b->t ? omc_tre_audit_export(b->t, buf, len) : omc_tred_audit_export(b->c, buf, len);
+}
+
+static omc_err be_users(tre_be *b, omc_tre_user_info *u, size_t cap, size_t *n)
+{
+	return b->t ? omc_tre_user_list(b->t, u, cap, n) : omc_tred_user_list(b->c, u, cap, n);
+}
+
+static omc_err be_state(tre_be *b, omc_tre_state *st)
+{
+	if (b->t) {
+		*st = omc_tre_get_state(b->t);
+		return OMC_OK;
+	}
+	omc_tre_status s;
+	omc_err e = omc_tred_status(b->c, &s);
+	*st = s.state;
+	return e;
+}
+
+static void be_close(tre_be *b)
+{
+	omc_tre_close(b->t);
+	omc_tred_disconnect(b->c);
+}
 
 static int fail(const char *cmd, omc_err e)
 {
@@ -46,10 +103,20 @@ static int fail(const char *cmd, omc_err e)
 	return omc_err_category(e) == OMC_CAT_USAGE ? CLI_USAGE : CLI_ERROR;
 }
 
-static int open_tre(omc_tre **t, const tre_args *a, bool readonly, const char *cmd)
+static int open_tre(tre_be *b, const tre_args *a, bool readonly, const char *cmd)
 {
+	*b = (tre_be){0};
+	if (a->sock) {
+		omc_err e = omc_tred_connect(&b->c, a->sock);
+		if (e != OMC_OK) {
+			fprintf(stderr, "openmcim tre %s: cannot reach the TRE daemon at '%s': %s\n", cmd, a->sock,
+				omc_err_str(e));
+			return CLI_ERROR;
+		}
+		return CLI_OK;
+	}
 	omc_tre_opts o = {.dir = a->dir, .readonly = readonly};
-	omc_err e = omc_tre_open(t, &o);
+	omc_err e = omc_tre_open(&b->t, &o);
 	if (e != OMC_OK) {
 		fprintf(stderr, "openmcim tre %s: cannot open TRE in '%s': %s\n", cmd, a->dir, omc_err_str(e));
 		return CLI_ERROR;
@@ -57,13 +124,16 @@ static int open_tre(omc_tre **t, const tre_args *a, bool readonly, const char *c
 	return CLI_OK;
 }
 
-static int do_status(omc_tre *t, const tre_args *a, bool registry_only)
+static int do_status(tre_be *b, const tre_args *a, bool registry_only)
 {
 	omc_tre_status st;
 	omc_tre_mcim_info reg[64];
 	size_t n = 0;
-	if (omc_tre_get_status(t, &st) != OMC_OK || omc_tre_registry(t, reg, 64, &n) != OMC_OK)
-		return fail("status", OMC_ERR_BUG);
+	omc_err e = registry_only ? OMC_OK : be_status(b, &st);
+	if (e == OMC_OK)
+		e = be_registry(b, reg, 64, &n);
+	if (e != OMC_OK)
+		return b->t ? fail("status", OMC_ERR_BUG) : fail(registry_only ? "registry" : "status", e);
 	if (a->json) {
 		json_t *o = json_object(), *ms = json_array();
 		for (size_t i = 0; i < n; i++)
@@ -110,11 +180,11 @@ static int do_status(omc_tre *t, const tre_args *a, bool registry_only)
 	return CLI_OK;
 }
 
-static int do_audit(omc_tre *t, const tre_args *a)
+static int do_audit(tre_be *b, const tre_args *a)
 {
 	if (a->verify) {
 		uint64_t n = 0;
-		omc_err e = omc_tre_audit_verify(t, &n);
+		omc_err e = be_audit_verify(b, &n);
 		if (a->json)
 			printf("{\"intact\":%s,\"records\":%llu}\n", e == OMC_OK ? "true" : "false", (unsigned long long)n);
 		else if (e == OMC_OK)
@@ -125,7 +195,7 @@ static int do_audit(omc_tre *t, const tre_args *a)
 	}
 	char *buf;
 	size_t len;
-	omc_err e = omc_tre_audit_export(t, &buf, &len);
+	omc_err e = be_audit_export(b, &buf, &len);
 	if (e != OMC_OK)
 		return fail("audit", e);
 	if (a->json) {
@@ -173,8 +243,51 @@ static bool read_pin(char **pin, size_t *len)
 	return true;
 }
 
-static int do_user(omc_tre *t, const tre_args *a, const char *sub, const char *name)
+/* A refusal (a wrong PIN, not an admin) exits 1, any other failure 3. */
+static int user_fail(const char *sub, omc_err e)
 {
+	if (omc_err_category(e) == OMC_CAT_POLICY || omc_err_category(e) == OMC_CAT_AUTH) {
+		fail(sub, e);
+		return CLI_FAIL;
+	}
+	return fail(sub, e);
+}
+
+/* Through the daemon: the PINs are read first (the admin's, then the new
+ * user's), and the daemon checks the admin's before the change. */
+static int do_user_socket(omc_tred_client *c, const tre_args *a, const char *sub, const char *name)
+{
+	const char *label = !strcmp(sub, "user-add")   ? "tre user-add"
+			    : !strcmp(sub, "user-del") ? "tre user-del"
+						       : "tre user-unblock";
+	bool add = !strcmp(sub, "user-add");
+	if (add && !a->role)
+		return cli_usage_error("tre user-add", "missing --role");
+	char *apin = NULL, *pin = NULL;
+	size_t apin_len = 0, pin_len = 0;
+	if (a->as && !read_pin(&apin, &apin_len))
+		return cli_usage_error(label, "no admin PIN on stdin");
+	if (add && !read_pin(&pin, &pin_len)) {
+		omc_free(apin);
+		return cli_usage_error(label, "no PIN on stdin");
+	}
+	omc_err e;
+	if (add)
+		e = omc_tred_user_add(c, a->as, apin, apin_len, name, a->role, pin, pin_len);
+	else if (!strcmp(sub, "user-del"))
+		e = omc_tred_user_del(c, a->as, apin, apin_len, name);
+	else
+		e = omc_tred_user_unblock(c, a->as, apin, apin_len, name);
+	omc_free(apin); /* wipes */
+	omc_free(pin);
+	return e == OMC_OK ? CLI_OK : user_fail(sub, e);
+}
+
+static int do_user(tre_be *b, const tre_args *a, const char *sub, const char *name)
+{
+	if (b->c)
+		return do_user_socket(b->c, a, sub, name);
+	omc_tre *t = b->t;
 	omc_tre_caller admin = {0}, *adminp = NULL;
 	char *pin = NULL;
 	size_t pin_len = 0;
@@ -212,12 +325,13 @@ static int do_user(omc_tre *t, const tre_args *a, const char *sub, const char *n
 	return CLI_OK;
 }
 
-static int do_users(omc_tre *t, const tre_args *a)
+static int do_users(tre_be *b, const tre_args *a)
 {
 	omc_tre_user_info u[32];
 	size_t n;
-	if (omc_tre_user_list(t, u, 32, &n) != OMC_OK)
-		return fail("users", OMC_ERR_BUG);
+	omc_err ue = be_users(b, u, 32, &n);
+	if (ue != OMC_OK)
+		return fail("users", b->t ? OMC_ERR_BUG : ue);
 	if (a->json) {
 		json_t *arr = json_array();
 		for (size_t i = 0; i < n; i++)
@@ -238,6 +352,7 @@ int cmd_tre(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"dir", required_argument, NULL, 'd'},    {"json", no_argument, NULL, 'j'},
+		{"socket", required_argument, NULL, 'S'},
 		{"verify", no_argument, NULL, 'v'},       {"reason", required_argument, NULL, 'r'},
 		{"auth", required_argument, NULL, 'a'},   {"nonce", required_argument, NULL, 'n'},
 		{"role", required_argument, NULL, 'R'},   {"as", required_argument, NULL, 's'},
@@ -251,6 +366,9 @@ int cmd_tre(int argc, char **argv)
 		switch (c) {
 		case 'd':
 			a.dir = optarg;
+			break;
+		case 'S':
+			a.sock = optarg;
 			break;
 		case 'j':
 			a.json = true;
@@ -288,8 +406,10 @@ int cmd_tre(int argc, char **argv)
 	const char *arg = optind < argc ? argv[optind++] : NULL;
 	if (optind < argc)
 		return cli_usage_error("tre", "unexpected argument '%s'", argv[optind]);
-	if (!a.dir)
-		return cli_usage_error("tre", "missing --dir");
+	if (a.dir && a.sock)
+		return cli_usage_error("tre", "give one of --dir and --socket");
+	if (!a.dir && !a.sock)
+		return cli_usage_error("tre", "missing --dir (or --socket)");
 	bool needs_arg = !strcmp(sub, "user-add") || !strcmp(sub, "user-del") || !strcmp(sub, "user-unblock");
 	if (needs_arg != (arg != NULL))
 		return cli_usage_error("tre", needs_arg ? "%s needs a user name" : "unexpected argument after %s", sub);
@@ -330,8 +450,8 @@ int cmd_tre(int argc, char **argv)
 
 	bool readonly = !strcmp(sub, "status") || !strcmp(sub, "registry") || !strcmp(sub, "audit") ||
 			!strcmp(sub, "certs") || !strcmp(sub, "users") || !strcmp(sub, "recovery-counter");
-	omc_tre *t;
-	int rc = open_tre(&t, &a, readonly, sub);
+	tre_be be;
+	int rc = open_tre(&be, &a, readonly, sub);
 	if (rc != CLI_OK) {
 		omc_free(auth);
 		return rc;
@@ -339,24 +459,29 @@ int cmd_tre(int argc, char **argv)
 	omc_err e = OMC_OK;
 	char *out = NULL;
 	size_t out_len = 0;
+	omc_tre *t = be.t;
+	omc_tred_client *cl = be.c;
 	if (!strcmp(sub, "status")) {
-		rc = do_status(t, &a, false);
+		rc = do_status(&be, &a, false);
 	} else if (!strcmp(sub, "registry")) {
-		rc = do_status(t, &a, true);
+		rc = do_status(&be, &a, true);
 	} else if (!strcmp(sub, "audit")) {
-		rc = do_audit(t, &a);
+		rc = do_audit(&be, &a);
 	} else if (!strcmp(sub, "users")) {
-		rc = do_users(t, &a);
+		rc = do_users(&be, &a);
 	} else if (!strcmp(sub, "user-add") || !strcmp(sub, "user-del") || !strcmp(sub, "user-unblock")) {
-		rc = do_user(t, &a, sub, arg);
+		rc = do_user(&be, &a, sub, arg);
 	} else if (!strcmp(sub, "tamper")) {
-		e = omc_tre_tamper(t, a.reason);
+		e = t ? omc_tre_tamper(t, a.reason) : omc_tred_tamper(cl, a.reason);
 		if (e == OMC_OK)
 			printf("{\"state\":\"lockdown\"}\n");
 	} else if (!strcmp(sub, "recover")) {
-		e = omc_tre_recover(t, auth, auth_len);
+		e = t ? omc_tre_recover(t, auth, auth_len) : omc_tred_recover(cl, auth, auth_len);
+		omc_tre_state now = OMC_TRE_PRISTINE;
 		if (e == OMC_OK)
-			printf("{\"state\":\"%s\"}\n", omc_tre_state_name(omc_tre_get_state(t)));
+			e = be_state(&be, &now);
+		if (e == OMC_OK)
+			printf("{\"state\":\"%s\"}\n", omc_tre_state_name(now));
 		else if (omc_err_category(e) == OMC_CAT_AUTH || omc_err_category(e) == OMC_CAT_POLICY ||
 			 omc_err_category(e) == OMC_CAT_INPUT || e == OMC_ERR_TAMPERED)
 			rc = (fail(sub, e), CLI_FAIL), e = OMC_OK; /* refused, malformed ones included */
@@ -367,20 +492,20 @@ int cmd_tre(int argc, char **argv)
 			e = OMC_OK;
 	} else if (!strcmp(sub, "recovery-counter")) {
 		uint64_t ctr;
-		e = omc_tre_recovery_counter(t, &ctr);
+		e = t ? omc_tre_recovery_counter(t, &ctr) : omc_tred_recovery_counter(cl, &ctr);
 		omc_tre_status st;
 		if (e == OMC_OK)
-			e = omc_tre_get_status(t, &st);
+			e = be_status(&be, &st);
 		if (e == OMC_OK)
 			printf("{\"tre_id\":\"%s\",\"counter\":%llu}\n", st.tre_id, (unsigned long long)ctr);
 	} else if (!strcmp(sub, "checkpoint")) {
-		e = omc_tre_audit_checkpoint(t, &out);
+		e = t ? omc_tre_audit_checkpoint(t, &out) : omc_tred_audit_checkpoint(cl, &out);
 		if (e == OMC_ERR_TAMPERED) /* the audit log is not intact: a negative result */
 			rc = (fail(sub, e), CLI_FAIL), e = OMC_OK;
 	} else if (!strcmp(sub, "attest")) {
-		e = omc_tre_attest(t, nonce, nonce_len, &out);
+		e = t ? omc_tre_attest(t, nonce, nonce_len, &out) : omc_tred_attest(cl, nonce, nonce_len, &out);
 	} else if (!strcmp(sub, "certs")) {
-		e = omc_tre_certificates(t, &out, &out_len);
+		e = t ? omc_tre_certificates(t, &out, &out_len) : omc_tred_certificates(cl, &out, &out_len);
 	}
 	if (out) {
 		fputs(out, stdout);
@@ -389,7 +514,7 @@ int cmd_tre(int argc, char **argv)
 		omc_free(out);
 	}
 	omc_free(auth);
-	omc_tre_close(t);
+	be_close(&be);
 	if (e != OMC_OK)
 		return fail(sub, e);
 	return rc;
