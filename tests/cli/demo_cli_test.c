@@ -8,7 +8,12 @@
  * NET-1, NET-4, SVC-1, SVC-2, SEC-8, CCIF-2, EVAL-3 */
 #include "testlib.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 static const char *bin;
 static char out[65536], err[16384];
@@ -80,6 +85,68 @@ static void test_demo_json(void **state)
 	json_decref(o);
 }
 
+/* Ctrl-C: everything it started stops (the server process, the workers),
+ * its directories go, and it exits 130. */
+static void test_demo_interrupted(void **state)
+{
+	(void)state;
+	char path[] = "/tmp/omc-demo-int-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	pid_t p = fork();
+	if (p == 0) {
+		dup2(fd, 1);
+		int nul = open("/dev/null", O_WRONLY);
+		dup2(nul, 2);
+		execl(bin, bin, "demo", "--devices", "200", (char *)NULL);
+		_exit(127);
+	}
+	/* Wait for the server line, then interrupt. */
+	int server = 0;
+	for (int i = 0; i < 500 && !server; i++) {
+		struct timespec d = {0, 20 * 1000 * 1000};
+		nanosleep(&d, NULL);
+		FILE *f = fopen(path, "r");
+		char line[512];
+		while (f && fgets(line, sizeof line, f))
+			if (sscanf(line, "  openmcim server (pid %d)", &server) == 1)
+				break;
+		if (f)
+			fclose(f);
+	}
+	assert_true(server > 0);
+	assert_int_equal(kill(server, 0), 0);
+	kill(p, SIGINT);
+	int st = 0;
+	assert_int_equal(waitpid(p, &st, 0), p);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 130);
+	/* The server went with it (it may take a moment to be reaped by init). */
+	bool gone = false;
+	for (int i = 0; i < 100 && !gone; i++) {
+		gone = kill(server, 0) != 0;
+		if (!gone) {
+			struct timespec d = {0, 20 * 1000 * 1000};
+			nanosleep(&d, NULL);
+		}
+	}
+	assert_true(gone);
+	FILE *f = fopen(path, "r");
+	char line[512], dir[128] = "";
+	while (f && fgets(line, sizeof line, f)) {
+		const char *in = strstr(line, "database in ");
+		if (in)
+			snprintf(dir, sizeof dir, "%.*s", (int)strcspn(in + 12, "\n"), in + 12);
+	}
+	if (f)
+		fclose(f);
+	close(fd);
+	unlink(path);
+	assert_true(dir[0] == '/');
+	struct stat sb;
+	assert_int_not_equal(stat(dir, &sb), 0);
+}
+
 static void test_demo_usage(void **state)
 {
 	(void)state;
@@ -111,6 +178,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_demo),
 		cmocka_unit_test(test_demo_json),
 		cmocka_unit_test(test_demo_usage),
+		cmocka_unit_test(test_demo_interrupted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

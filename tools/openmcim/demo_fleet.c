@@ -1,14 +1,19 @@
 /* openmcim demo, the network part: every role of `openmcim server` on
- * loopback with a fresh demo deployment, a fleet made in the factory step
+ * loopback with a fresh demo deployment (the server in a process of its
+ * own, this binary's `server --config`), a fleet made in the factory step
  * (TREs on real files), its PCIDs reported to the CCIF, each device
  * registered with an SHO by the demo subscriber, then each device's agent
  * runs the story (attach with the PCID, bootstrap, DRF, PVA, DPF, install,
  * receipt, attach with the MCIM, a command poll). A progress bar on a
  * terminal, a table at the end. Nothing secret is printed. */
 #define _XOPEN_SOURCE 700
+#include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -32,7 +37,7 @@ typedef struct fleet_dev {
 
 typedef struct fleet {
 	char dir[64], pki[128], ico_ca[160];
-	omc_server *srv;
+	pid_t server;
 	json_t *urls;
 	char tokens[2][64];
 	fleet_dev *devs;
@@ -93,13 +98,47 @@ static bool setup(fleet *f)
 	snprintf(subs, sizeof subs, "%s/subscribers.json", f->dir);
 	if (omc_server_demo_setup(f->dir) != OMC_OK)
 		return false;
-	omc_server_opts so = {.config = conf};
-	char *u = NULL;
-	if (omc_server_start(&f->srv, &so) != OMC_OK || omc_server_urls(f->srv, &u) != OMC_OK)
+	/* `openmcim server --config` in a process of its own; its first line
+	 * on stdout is the role -> URL map. It goes when this process does. */
+	int pfd[2];
+	if (pipe(pfd) != 0)
 		return false;
+	pid_t parent = getpid();
+	f->server = fork();
+	if (f->server == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(1);
+		int nul = open("/dev/null", O_RDWR);
+		dup2(pfd[1], STDOUT_FILENO);
+		if (nul >= 0)
+			dup2(nul, STDERR_FILENO);
+		close(pfd[0]);
+		execl("/proc/self/exe", "openmcim", "server", "--config", conf, "--log-level", "err", (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	if (f->server < 0) {
+		close(pfd[0]);
+		return false;
+	}
+	char line[4096];
+	size_t n = 0;
+	bool got = false;
+	while (!got && n < sizeof line - 1 && !stop_flag) {
+		struct pollfd p = {.fd = pfd[0], .events = POLLIN};
+		if (poll(&p, 1, 30000) <= 0)
+			break;
+		ssize_t r = read(pfd[0], line + n, sizeof line - 1 - n);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		line[n] = 0;
+		got = strchr(line, '\n') != NULL;
+	}
+	close(pfd[0]);
 	json_error_t je;
-	f->urls = json_loads(u, 0, &je);
-	omc_free(u);
+	f->urls = got ? json_loads(line, JSON_DISABLE_EOF_CHECK, &je) : NULL;
 	json_t *t = json_load_file(subs, 0, &je);
 	const char *t1 = json_string_value(json_object_get(json_object_get(t, "sho1"), "demo"));
 	const char *t2 = json_string_value(json_object_get(json_object_get(t, "sho2"), "demo"));
@@ -251,11 +290,13 @@ int demo_fleet(unsigned n, bool json_out, unsigned *provisioned, unsigned *attac
 	if (!json_out)
 		printf("The network story: every role on loopback, %u devices from the factory\n", n);
 	if (ok && !json_out)
-		printf("  server roles up (%zu listeners), demo PKI and database in %s\n", json_object_size(f.urls),
-		       f.dir);
+		printf("  openmcim server (pid %d): %zu listeners on loopback, demo PKI and database in %s\n",
+		       (int)f.server, json_object_size(f.urls), f.dir);
+	fflush(stdout); /* a pipe or a file sees progress as it happens */
 	ok = ok && make_devices(&f);
 	if (ok && !json_out)
 		printf("  factory: %u devices; PCIDs reported to the CCIF; each registered with an SHO\n", n);
+	fflush(stdout);
 	if (ok) {
 		pthread_t th[4];
 		unsigned nth = n < 4 ? (n ? n : 1) : 4, started = 0;
@@ -308,7 +349,10 @@ int demo_fleet(unsigned n, bool json_out, unsigned *provisioned, unsigned *attac
 		printf("\n  %u of %u devices provisioned, %u attached with their MCIM\n", *provisioned, n, *attached);
 		json_decref(fails);
 	}
-	omc_server_stop(f.srv);
+	if (f.server > 0) {
+		kill(f.server, SIGTERM);
+		waitpid(f.server, NULL, 0);
+	}
 	json_decref(f.urls);
 	for (unsigned i = 0; i < n && f.devs; i++)
 		omc_free(f.devs[i].report);
