@@ -102,6 +102,10 @@ OMC_API OMC_MUST_USE omc_err omc_tred_call(omc_tred_client *c, const char *reque
  * (evidence, receipts, results, records, PEM) are omc_alloc'd. */
 OMC_API OMC_MUST_USE omc_err omc_tred_status(omc_tred_client *c, omc_tre_status *st);
 OMC_API OMC_MUST_USE omc_err omc_tred_registry(omc_tred_client *c, omc_tre_mcim_info *out, size_t cap, size_t *n);
+/* Both in one request: the status answer carries the registry, and it is
+ * what a peer the daemon does not map may read. */
+OMC_API OMC_MUST_USE omc_err omc_tred_status_registry(omc_tred_client *c, omc_tre_status *st,
+						       omc_tre_mcim_info *out, size_t cap, size_t *n);
 OMC_API OMC_MUST_USE omc_err omc_tred_attest(omc_tred_client *c, const uint8_t *nonce, size_t nonce_len,
 					      char **evidence);
 OMC_API OMC_MUST_USE omc_err omc_tred_session_begin(omc_tred_client *c, const uint8_t *nonce, size_t nonce_len,

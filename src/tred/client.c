@@ -400,6 +400,19 @@ omc_err omc_tred_status(omc_tred_client *c, omc_tre_status *st)
 	return e;
 }
 
+omc_err omc_tred_status_registry(omc_tred_client *c, omc_tre_status *st, omc_tre_mcim_info *out, size_t cap,
+				 size_t *n)
+{
+	OMC_ENSURE(st && n && (out || cap == 0), OMC_ERR_BAD_ARG);
+	json_t *a;
+	OMC_TRY(rpc(c, request("status"), &a));
+	omc_err e = status_from(a, st);
+	if (e == OMC_OK)
+		e = registry_from(a, out, cap, n);
+	json_decref(a);
+	return e;
+}
+
 omc_err omc_tred_registry(omc_tred_client *c, omc_tre_mcim_info *out, size_t cap, size_t *n)
 {
 	OMC_ENSURE(n && (out || cap == 0), OMC_ERR_BAD_ARG);

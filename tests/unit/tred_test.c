@@ -734,6 +734,10 @@ static void test_peer_credentials(void **state)
 	omc_tre_mcim_info reg[64];
 	size_t n;
 	assert_err(omc_tred_registry(c, reg, 64, &n), OMC_ERR_DENIED);
+	/* The status carries the registry: ids and states, no secret. */
+	assert_err(omc_tred_status_registry(c, &s, reg, 64, &n), OMC_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(reg[0].id, "pcid");
 	assert_err(omc_tred_tamper(c, "not mine to say"), OMC_ERR_DENIED);
 	omc_aka_av av;
 	tf_av(&av, K1, OPC1, 33);

@@ -129,9 +129,13 @@ static int do_status(tre_be *b, const tre_args *a, bool registry_only)
 	omc_tre_status st;
 	omc_tre_mcim_info reg[64];
 	size_t n = 0;
-	omc_err e = registry_only ? OMC_OK : be_status(b, &st);
-	if (e == OMC_OK)
+	omc_err e;
+	if (registry_only)
 		e = be_registry(b, reg, 64, &n);
+	else if (b->c) /* one request: a peer the daemon does not map may read the status */
+		e = omc_tred_status_registry(b->c, &st, reg, 64, &n);
+	else if ((e = omc_tre_get_status(b->t, &st)) == OMC_OK)
+		e = omc_tre_registry(b->t, reg, 64, &n);
 	if (e != OMC_OK)
 		return b->t ? fail("status", OMC_ERR_BUG) : fail(registry_only ? "registry" : "status", e);
 	if (a->json) {

@@ -31,6 +31,20 @@ static const char tred_usage[] =
 
 static omc_tred_daemon *volatile running;
 
+/* While the daemon starts, its own errors are kept, not printed: the last
+ * one becomes the command's one-line error. Every other line goes to
+ * stderr as the default sink writes it (the TRE's warnings among them). */
+static char start_error[256];
+
+static void start_log(void *arg, omc_log_level level, const char *module, const char *msg)
+{
+	(void)arg;
+	if (level == OMC_LOG_LEVEL_ERR && !strcmp(module, "tred"))
+		snprintf(start_error, sizeof start_error, "%s", msg);
+	else
+		fprintf(stderr, "openmcim[%s] %s: %s\n", module, omc_log_level_name(level), msg);
+}
+
 static void on_stop(int sig)
 {
 	(void)sig;
@@ -114,9 +128,14 @@ int cmd_tred(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	omc_tred_daemon *d = NULL;
 	omc_tred_opts o = {.dir = dir, .socket_path = sock, .users_file = users};
+	omc_log_set_handler(start_log, NULL);
 	omc_err e = omc_tred_daemon_new(&d, &o);
+	omc_log_set_handler(NULL, NULL);
 	if (e != OMC_OK) {
-		fprintf(stderr, "openmcim tred: cannot serve %s on %s: %s\n", dir, sock, omc_err_str(e));
+		if (start_error[0])
+			fprintf(stderr, "openmcim tred: %s\n", start_error);
+		else
+			fprintf(stderr, "openmcim tred: cannot serve %s on %s: %s\n", dir, sock, omc_err_str(e));
 		return CLI_ERROR;
 	}
 	running = d;
