@@ -43,13 +43,20 @@ omc_err omc_proto_key_wrap(omc_key **out, EVP_PKEY **pkey, bool priv)
 {
 	OMC_TRY(omc_proto_pkey_check_p256(*pkey));
 	/* The public point must be on the curve; a private scalar must be in
-	 * range and match it. */
+	 * range and match it. For a public key the quick check suffices: it
+	 * refuses the point at infinity, coordinates outside [0, p) and points
+	 * off the curve (SEC 1 3.2.2.1 steps 1 to 3). The key is on P-256
+	 * (checked above), whose cofactor is 1: every point on it has order n,
+	 * so the last step of full validation (n Q = O, which
+	 * EVP_PKEY_public_check computes: a scalar multiplication per key, the
+	 * price of an ECDH) cannot fail, and partial validation is full
+	 * validation (SP 800-56A rev. 3, 5.6.2.3.4). */
 	OMC_AUTO(EVP_PKEY_CTX) chk = EVP_PKEY_CTX_new_from_pkey(NULL, *pkey, NULL);
 	OMC_OSSL_ENSURE(chk != NULL, OMC_ERR_NOMEM);
 	if (priv)
 		OMC_OSSL_ENSURE(EVP_PKEY_check(chk) == 1, OMC_ERR_BAD_FORMAT);
 	else
-		OMC_OSSL_ENSURE(EVP_PKEY_public_check(chk) == 1, OMC_ERR_BAD_FORMAT);
+		OMC_OSSL_ENSURE(EVP_PKEY_public_check_quick(chk) == 1, OMC_ERR_BAD_FORMAT);
 	omc_key *k = omc_calloc(1, sizeof *k);
 	OMC_ENSURE(k != NULL, OMC_ERR_NOMEM);
 	k->pkey = *pkey;
