@@ -10,6 +10,7 @@
  * and a validity from one hour before now (clock skew) to now + days.
  * What comes in is refused unless it is one DER certificate (nothing after
  * it), v3, with a P-256 key and an ecdsa-with-SHA256 signature. */
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 
@@ -20,13 +21,116 @@
 
 #define SERIAL_RANDOM_LEN 16
 
+/* --- the parse cache (proto_internal.h) --------------------------------------------------- */
+
+static struct {
+	pthread_mutex_t lock;
+	uint64_t tick;
+	struct {
+		uint8_t fp[32];
+		X509 *x; /* one reference of the cache's own */
+		uint64_t used;
+	} e[OMC_CERT_CACHE_N];
+#ifdef OMC_TEST_HOOKS
+	bool off;
+	unsigned long hits;
+#endif
+} cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static bool cache_on(void)
+{
+#ifdef OMC_TEST_HOOKS
+	return !cache.off;
+#else
+	return true;
+#endif
+}
+
+/* A new reference to the X509 parsed from the DER of SHA-256 fp, or NULL. */
+static X509 *cache_get(const uint8_t fp[32])
+{
+	X509 *x = NULL;
+	if (!cache_on())
+		return NULL;
+	pthread_mutex_lock(&cache.lock);
+	for (size_t i = 0; i < OMC_CERT_CACHE_N && !x; i++)
+		if (cache.e[i].x && memcmp(cache.e[i].fp, fp, 32) == 0 && X509_up_ref(cache.e[i].x) == 1) {
+			x = cache.e[i].x;
+			cache.e[i].used = ++cache.tick;
+#ifdef OMC_TEST_HOOKS
+			cache.hits++;
+#endif
+		}
+	pthread_mutex_unlock(&cache.lock);
+	return x;
+}
+
+/* Keep x (a reference of its own) in the slot used longest ago. A cache
+ * that keeps nothing only makes the next parse slower: nothing can fail. */
+static void cache_put(const uint8_t fp[32], X509 *x)
+{
+	if (!cache_on() || X509_up_ref(x) != 1)
+		return;
+	X509 *drop = NULL;
+	pthread_mutex_lock(&cache.lock);
+	size_t v = 0;
+	bool there = false;
+	for (size_t i = 0; i < OMC_CERT_CACHE_N && !there; i++) {
+		if (cache.e[i].x && memcmp(cache.e[i].fp, fp, 32) == 0)
+			there = true; /* another thread parsed it meanwhile */
+		else if (cache.e[v].x && (!cache.e[i].x || cache.e[i].used < cache.e[v].used))
+			v = i;
+	}
+	if (there) {
+		drop = x;
+	} else {
+		drop = cache.e[v].x;
+		cache.e[v].x = x;
+		memcpy(cache.e[v].fp, fp, 32);
+		cache.e[v].used = ++cache.tick;
+	}
+	pthread_mutex_unlock(&cache.lock);
+	X509_free(drop);
+}
+
+#ifdef OMC_TEST_HOOKS
+void omc_test_proto_cache(bool on)
+{
+	X509 *drop[OMC_CERT_CACHE_N];
+	pthread_mutex_lock(&cache.lock);
+	cache.off = !on;
+	for (size_t i = 0; i < OMC_CERT_CACHE_N; i++) {
+		drop[i] = cache.e[i].x;
+		cache.e[i].x = NULL;
+	}
+	pthread_mutex_unlock(&cache.lock);
+	for (size_t i = 0; i < OMC_CERT_CACHE_N; i++)
+		X509_free(drop[i]);
+	omc_proto_chain_cache_clear();
+}
+
+bool omc_test_proto_cache_on(void)
+{
+	return cache_on();
+}
+
+unsigned long omc_test_cert_cache_hits(void)
+{
+	pthread_mutex_lock(&cache.lock);
+	unsigned long n = cache.hits;
+	pthread_mutex_unlock(&cache.lock);
+	return n;
+}
+#endif
+
 /* --- parse ---------------------------------------------------------------------------- */
 
-static omc_err cert_wrap(omc_cert **out, X509 **x)
+static omc_err cert_wrap(omc_cert **out, X509 **x, const uint8_t fp[32])
 {
 	omc_cert *c = omc_calloc(1, sizeof *c);
 	OMC_ENSURE(c != NULL, OMC_ERR_NOMEM);
 	c->x = *x;
+	memcpy(c->fp, fp, 32);
 	*x = NULL;
 	*out = c;
 	return OMC_OK;
@@ -38,6 +142,13 @@ omc_err omc_proto_cert_parse_der(omc_cert **out, const uint8_t *der, size_t len)
 	*out = NULL;
 	OMC_ENSURE(len <= OMC_CERT_DER_MAX, OMC_ERR_TOO_LARGE);
 	OMC_ENSURE(len > 0, OMC_ERR_BAD_FORMAT);
+	uint8_t fp[32];
+	unsigned fl = 0;
+	/* It can fail only for want of memory. */
+	OMC_OSSL_ENSURE(EVP_Digest(der, len, fp, &fl, EVP_sha256(), NULL) == 1 && fl == 32, OMC_ERR_NOMEM);
+	OMC_AUTO(X509) hit = cache_get(fp);
+	if (hit)
+		return cert_wrap(out, &hit, fp);
 	const unsigned char *p = der;
 	OMC_AUTO(X509) x = d2i_X509(NULL, &p, (long)len);
 	OMC_OSSL_ENSURE(x != NULL, OMC_ERR_BAD_FORMAT);
@@ -53,7 +164,8 @@ omc_err omc_proto_cert_parse_der(omc_cert **out, const uint8_t *der, size_t len)
 	const EVP_PKEY *pk = X509_get0_pubkey(x);
 	OMC_OSSL_ENSURE(pk != NULL, OMC_ERR_BAD_FORMAT);
 	OMC_TRY(omc_proto_pkey_check_p256(pk));
-	return cert_wrap(out, &x);
+	cache_put(fp, x);
+	return cert_wrap(out, &x, fp);
 }
 
 omc_err omc_cert_from_der(omc_cert **c, const uint8_t *der, size_t len)
@@ -101,7 +213,7 @@ omc_err omc_cert_dup(omc_cert **out, const omc_cert *c)
 	/* A certificate never changes once made: the handles share it. */
 	OMC_OSSL_ENSURE(X509_up_ref(c->x) == 1, OMC_ERR_CRYPTO);
 	X509 *x = c->x;
-	omc_err e = cert_wrap(out, &x);
+	omc_err e = cert_wrap(out, &x, c->fp);
 	if (e != OMC_OK)
 		X509_free(x);
 	return e;
@@ -172,9 +284,7 @@ omc_err omc_cert_subject_cn(char *buf, size_t cap, const omc_cert *c)
 omc_err omc_cert_fingerprint(uint8_t out[OMC_STATIC_LEN(32)], const omc_cert *c)
 {
 	OMC_ENSURE(out != NULL && c != NULL, OMC_ERR_BAD_ARG);
-	omc_proto_init();
-	unsigned int n = 0;
-	OMC_OSSL_ENSURE(X509_digest(c->x, EVP_sha256(), out, &n) == 1 && n == 32, OMC_ERR_CRYPTO);
+	memcpy(out, c->fp, 32);
 	return OMC_OK;
 }
 
@@ -260,7 +370,10 @@ omc_err omc_proto_cert_issue_unchecked(omc_cert **out, const omc_cert_req *req, 
 		OMC_TRY(add_ext(x, &v3, NID_ext_key_usage, "serverAuth"));
 	}
 	OMC_OSSL_ENSURE(X509_sign(x, issuer_key->pkey, EVP_sha256()) > 0, OMC_ERR_CRYPTO);
-	return cert_wrap(out, &x);
+	uint8_t fp[32];
+	unsigned int n = 0;
+	OMC_OSSL_ENSURE(X509_digest(x, EVP_sha256(), fp, &n) == 1 && n == 32, OMC_ERR_CRYPTO);
+	return cert_wrap(out, &x, fp);
 }
 
 omc_err omc_cert_issue(omc_cert **out, const omc_cert_req *req, const omc_key *subject_pub, const omc_cert *issuer,

@@ -35,7 +35,8 @@ struct omc_key {
 };
 
 struct omc_cert {
-	X509 *x; /* v3, P-256 key, ecdsa-with-SHA256 (checked on parse) */
+	X509 *x;        /* v3, P-256 key, ecdsa-with-SHA256 (checked on parse) */
+	uint8_t fp[32]; /* SHA-256 of its DER: omc_cert_fingerprint */
 };
 
 /* --- limits (checked before anything is parsed) ------------------------------ */
@@ -172,6 +173,26 @@ OMC_MUST_USE omc_err omc_proto_key_from_jwk_json(omc_key **k, const json_t *jwk)
 /* One certificate from DER: canonical DER only (it must encode back to the
  * same bytes), v3, a P-256 key, signed with ecdsa-with-SHA256. */
 OMC_MUST_USE omc_err omc_proto_cert_parse_der(omc_cert **out, const uint8_t *der, size_t len);
+/* The parse cache (cert.c): the X509 of DER bytes already parsed and found
+ * acceptable by omc_proto_cert_parse_der, under the SHA-256 of the bytes. A
+ * certificate never changes once parsed, so the handles share it
+ * (X509_up_ref, as omc_cert_dup does); a parse of the same bytes can only
+ * give the same result, so a hit skips d2i, the re-encoding check and the
+ * key checks. Holds only public data; thread-safe. */
+#define OMC_CERT_CACHE_N 64
+/* The chain cache (cert_verify.c): chains that verified, by their
+ * certificates' and anchors' fingerprints. */
+#define OMC_CHAIN_CACHE_N 64
+#ifdef OMC_TEST_HOOKS
+/* Both caches on (the default) or off; off empties them. */
+OMC_API void omc_test_proto_cache(bool on);
+OMC_API bool omc_test_proto_cache_on(void);
+/* Hits of the two caches since the start. */
+OMC_API unsigned long omc_test_cert_cache_hits(void);
+OMC_API unsigned long omc_test_chain_cache_hits(void);
+#endif
+void omc_proto_chain_cache_clear(void);
+
 /* omc_cert_issue without its policy checks (issuer must be a CA, key pairs
  * must match): only the tests use it, to make certificates that must fail. */
 OMC_MUST_USE omc_err omc_proto_cert_issue_unchecked(omc_cert **out, const omc_cert_req *req,

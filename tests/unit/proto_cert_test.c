@@ -5,7 +5,10 @@
  * partial-chain rule (a pinned intermediate that issued the leaf, and
  * nothing deeper); the extensions every issued certificate carries; PEM and
  * DER both ways, strictly (trailing bytes, truncation, other key types);
- * subject CN and fingerprint; the issuing policy; allocation failure.
+ * subject CN and fingerprint; the issuing policy; allocation failure. The
+ * parse and chain caches: a hit gives what a full run gives, the time is
+ * checked on every hit, ambiguous paths are never kept. Every test runs
+ * twice, with the caches and without.
  * covers: TRE-3, TRE-7, TRE-9, SEC-9 */
 #include "testlib.h"
 
@@ -546,20 +549,158 @@ static void test_alloc_failure(void **state)
 	assert_err(verify(p->leaf, p->inter, NULL, p->root, NULL, 0, NULL), OMC_OK);
 }
 
+/* --- the caches ------------------------------------------------------------------------------ */
+
+/* A chain verified once is verified from the cache, with the anchor it
+ * reached, and only while every certificate of its path is within its
+ * validity; a chain with two anchors of the same name is never kept. */
+static void test_chain_cache(void **state)
+{
+	pki *p = *state;
+	if (!omc_test_proto_cache_on())
+		skip();
+	omc_test_proto_cache(true); /* empty */
+	time_t now = time(NULL);
+	size_t anchor = 99;
+	unsigned long h = omc_test_chain_cache_hits();
+	assert_err(verify(p->leaf, p->inter, NULL, p->root, NULL, 0, &anchor), OMC_OK);
+	assert_int_equal(omc_test_chain_cache_hits(), h);
+	anchor = 99;
+	assert_err(verify(p->leaf, p->inter, NULL, p->root, NULL, 0, &anchor), OMC_OK);
+	assert_int_equal(anchor, 0);
+	assert_int_equal(omc_test_chain_cache_hits(), h + 1);
+	assert_err(verify(p->leaf, p->inter, NULL, p->root, NULL, now + 300 * (time_t)DAY, NULL), OMC_OK);
+	assert_int_equal(omc_test_chain_cache_hits(), h + 2);
+	/* Out of the leaf's validity, the root's, before the leaf's: refused,
+	 * and the entry still serves within. */
+	assert_err(verify(p->leaf, p->inter, NULL, p->root, NULL, now + 400 * (time_t)DAY, NULL),
+		   OMC_ERR_BAD_SIGNATURE);
+	assert_err(verify(p->leaf, p->inter, NULL, p->root, NULL, now + 20 * 366 * (time_t)DAY, NULL),
+		   OMC_ERR_BAD_SIGNATURE);
+	assert_err(verify(p->leaf, p->inter, NULL, p->root, NULL, now - 2 * (time_t)DAY, NULL),
+		   OMC_ERR_BAD_SIGNATURE);
+	assert_int_equal(omc_test_chain_cache_hits(), h + 2);
+	assert_err(verify(p->leaf, p->inter, NULL, p->root, NULL, now, NULL), OMC_OK);
+	assert_int_equal(omc_test_chain_cache_hits(), h + 3);
+	/* Another order of the same certificates is another chain. */
+	omc_key *k = gen();
+	omc_cert *ca2 = issue("Another CA", true, 30, k, NULL, k);
+	assert_err(verify(p->leaf, p->inter, NULL, ca2, p->root, 0, &anchor), OMC_OK);
+	assert_int_equal(anchor, 1);
+	assert_err(verify(p->leaf, p->inter, NULL, p->root, ca2, 0, &anchor), OMC_OK);
+	assert_int_equal(anchor, 0);
+	h = omc_test_chain_cache_hits();
+	assert_err(verify(p->leaf, p->inter, NULL, ca2, p->root, 0, &anchor), OMC_OK);
+	assert_int_equal(anchor, 1);
+	assert_int_equal(omc_test_chain_cache_hits(), h + 1);
+	/* The anchor's own validity is checked on a hit too (ca2 lives 30
+	 * days, the leaf it issued 365). */
+	omc_key *kl = gen();
+	omc_cert *leaf2 = issue("leaf2.example", false, 365, kl, ca2, k);
+	assert_err(verify(leaf2, NULL, NULL, ca2, NULL, 0, NULL), OMC_OK);
+	assert_err(verify(leaf2, NULL, NULL, ca2, NULL, now + 31 * (time_t)DAY, NULL), OMC_ERR_BAD_SIGNATURE);
+	/* Two anchors of the same name: ambiguous, never kept (other_root is
+	 * "Test Root CA" too). */
+	h = omc_test_chain_cache_hits();
+	for (int i = 0; i < 3; i++) {
+		assert_err(verify(p->leaf, p->inter, NULL, p->other_root, p->root, 0, &anchor), OMC_OK);
+		assert_int_equal(anchor, 1);
+	}
+	assert_int_equal(omc_test_chain_cache_hits(), h);
+	/* Refusals are not kept: refused each time, in full. */
+	for (int i = 0; i < 3; i++)
+		assert_err(verify(p->leaf, p->inter, NULL, ca2, NULL, 0, NULL), OMC_ERR_BAD_SIGNATURE);
+	assert_int_equal(omc_test_chain_cache_hits(), h);
+	/* The partial chain: a pinned intermediate, kept; expired, refused. */
+	assert_err(verify(p->leaf, NULL, NULL, p->inter, NULL, 0, &anchor), OMC_OK);
+	assert_err(verify(p->leaf, NULL, NULL, p->inter, NULL, 0, &anchor), OMC_OK);
+	assert_int_equal(anchor, 0);
+	assert_int_equal(omc_test_chain_cache_hits(), h + 1);
+	assert_err(verify(p->leaf, NULL, NULL, p->inter, NULL, now + 400 * (time_t)DAY, NULL), OMC_ERR_BAD_SIGNATURE);
+	/* More chains than the cache holds: the oldest go, nothing breaks. */
+	for (int i = 0; i < OMC_CHAIN_CACHE_N + 8; i++) {
+		omc_key *ki = gen();
+		omc_cert *ci = issue("many", false, 1, ki, p->inter, p->inter_k);
+		assert_err(verify(ci, p->inter, NULL, p->root, NULL, 0, NULL), OMC_OK);
+		omc_cert_free(ci);
+		omc_key_free(ki);
+	}
+	assert_err(verify(p->leaf, p->inter, NULL, p->root, NULL, 0, &anchor), OMC_OK);
+	assert_int_equal(anchor, 0);
+	omc_cert_free(leaf2);
+	omc_cert_free(ca2);
+	omc_key_free(kl);
+	omc_key_free(k);
+}
+
+/* The same DER parses to a handle on the same certificate; each handle
+ * lives on its own; what is refused is refused again. */
+static void test_parse_cache(void **state)
+{
+	pki *p = *state;
+	if (!omc_test_proto_cache_on())
+		skip();
+	uint8_t *der = NULL, fp[32], fp2[32];
+	size_t n = 0;
+	assert_err(omc_cert_to_der(&der, &n, p->leaf), OMC_OK);
+	omc_cert *a = NULL, *b = NULL;
+	unsigned long h = omc_test_cert_cache_hits();
+	assert_err(omc_cert_from_der(&a, der, n), OMC_OK);
+	assert_err(omc_cert_from_der(&b, der, n), OMC_OK);
+	assert_true(omc_test_cert_cache_hits() > h);
+	assert_err(omc_cert_fingerprint(fp, a), OMC_OK);
+	assert_err(omc_cert_fingerprint(fp2, p->leaf), OMC_OK);
+	assert_memory_equal(fp, fp2, 32);
+	omc_cert_free(a);
+	assert_err(omc_cert_fingerprint(fp, b), OMC_OK);
+	assert_memory_equal(fp, fp2, 32);
+	assert_err(verify(b, p->inter, NULL, p->root, NULL, 0, NULL), OMC_OK);
+	char cn[64];
+	assert_err(omc_cert_subject_cn(cn, sizeof cn, b), OMC_OK);
+	assert_string_equal(cn, "leaf.example");
+	omc_cert_free(b);
+	/* One bit of the signature changed: other bytes, refused each time. */
+	der[n - 1] ^= 1;
+	for (int i = 0; i < 2; i++) {
+		assert_err(omc_cert_from_der(&a, der, n), OMC_OK);
+		assert_err(verify(a, p->inter, NULL, p->root, NULL, 0, NULL), OMC_ERR_BAD_SIGNATURE);
+		omc_cert_free(a);
+	}
+	/* Bytes after the certificate: refused each time. */
+	uint8_t *more = calloc(1, n + 1);
+	assert_non_null(more);
+	memcpy(more, der, n);
+	more[n - 1] ^= 1;
+	for (int i = 0; i < 2; i++) {
+		assert_err(omc_cert_from_der(&a, more, n + 1), OMC_ERR_BAD_FORMAT);
+		assert_null(a);
+	}
+	free(more);
+	omc_free(der);
+}
+
+static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(test_chain_verifies),
+	cmocka_unit_test(test_chain_refused),
+	cmocka_unit_test(test_leaf_as_ca),
+	cmocka_unit_test(test_tampered),
+	cmocka_unit_test(test_partial_chain),
+	cmocka_unit_test(test_profile),
+	cmocka_unit_test(test_issue_policy),
+	cmocka_unit_test(test_pem_der_round_trip),
+	cmocka_unit_test(test_other_algorithms_refused),
+	cmocka_unit_test(test_subject_and_key),
+	cmocka_unit_test(test_alloc_failure),
+	cmocka_unit_test(test_chain_cache),
+	cmocka_unit_test(test_parse_cache),
+};
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_chain_verifies),
-		cmocka_unit_test(test_chain_refused),
-		cmocka_unit_test(test_leaf_as_ca),
-		cmocka_unit_test(test_tampered),
-		cmocka_unit_test(test_partial_chain),
-		cmocka_unit_test(test_profile),
-		cmocka_unit_test(test_issue_policy),
-		cmocka_unit_test(test_pem_der_round_trip),
-		cmocka_unit_test(test_other_algorithms_refused),
-		cmocka_unit_test(test_subject_and_key),
-		cmocka_unit_test(test_alloc_failure),
-	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	/* With the caches (as shipped), then without them: the same outcomes. */
+	int failed = cmocka_run_group_tests_name("proto_cert, caches on", tests, setup, teardown);
+	omc_test_proto_cache(false);
+	failed += cmocka_run_group_tests_name("proto_cert, caches off", tests, setup, teardown);
+	omc_test_proto_cache(true);
+	return failed;
 }

@@ -13,6 +13,8 @@
  * private, missing; truncated tags and IVs.
  * Both: oversized input refused before anything is parsed; random input;
  * allocation failure at every point; allocations routed through omc_alloc.
+ * Every test runs twice: with the certificate caches of src/proto (as
+ * shipped) and without them.
  * covers: TRE-7, TRE-9, SEC-6, SEC-9, SEC-12 */
 #include "testlib.h"
 
@@ -1120,5 +1122,9 @@ int main(void)
 		cmocka_unit_test(test_alloc_failure),
 		cmocka_unit_test(test_threads),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	int failed = cmocka_run_group_tests_name("proto_jose, caches on", tests, setup, teardown);
+	omc_test_proto_cache(false);
+	failed += cmocka_run_group_tests_name("proto_jose, caches off", tests, setup, teardown);
+	omc_test_proto_cache(true);
+	return failed;
 }
