@@ -597,7 +597,9 @@ static void test_malformed_requests(void **state)
 		       "BAD_ARG");
 	/* A malformed request's answer does not quote it: a PIN stays inside. */
 	json_t *a = raw_ask(fd, "{\"op\":\"user_add\",\"new_pin\":493817x}");
-	assert_null(strstr(json_dumps(a, 0), "493817"));
+	char *dumped = json_dumps(a, 0);
+	assert_null(strstr(dumped, "493817"));
+	omc_free(dumped);
 	expect_refusal(a, "BAD_JSON");
 	/* The caller's id comes back, on answers and refusals. */
 	a = raw_ask(fd, "{\"op\":\"status\",\"id\":7}");
