@@ -516,7 +516,7 @@ omc_err tred_handle(omc_tre *t, const tred_peer *peer, const char *line, size_t 
 		    size_t *answer_len)
 {
 	omc_proto_init();
-	req r = {.t = t, .peer = peer, .out = json_object()};
+	req r = {.t = t, .peer = peer, .out = json_pack("{s:b}", "ok", 1)}; /* "ok" first, for the eye */
 	OMC_ENSURE(r.out != NULL, OMC_ERR_NOMEM);
 	const op_def *op = NULL;
 	omc_err res = dispatch(&r, line, len, &op);
@@ -525,8 +525,7 @@ omc_err tred_handle(omc_tre *t, const tred_peer *peer, const char *line, size_t 
 	if (id && !json_is_string(id) && !json_is_integer(id))
 		id = NULL;
 	omc_err e = res;
-	if (e == OMC_OK && (json_object_set_new(r.out, "ok", json_true()) != 0 ||
-			    (id && json_object_set(r.out, "id", id) != 0)))
+	if (e == OMC_OK && id && json_object_set(r.out, "id", id) != 0)
 		e = OMC_ERR_NOMEM;
 	if (e == OMC_OK)
 		e = dump_line(r.out, answer, answer_len);
