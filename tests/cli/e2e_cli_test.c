@@ -493,6 +493,52 @@ static void test_kill_server_at_20_points(void **state)
 	check_fleet(40);
 }
 
+/* TRE-1: the same story with the TRE behind its daemon: three processes
+ * (server, tred, agent). The agent holds no TRE handle of its own; the
+ * daemon runs AKA, attestation and install, and `tre --socket` reads the
+ * result from it. */
+static void test_story_through_tred(void **state)
+{
+	(void)state;
+	dev d;
+	dev_make(&d, "tred");
+	dev_subscribe(&d, 2);
+	char sock[200], tout[200], st[200], aout[200];
+	snprintf(sock, sizeof sock, "%s/tred.sock", root);
+	snprintf(tout, sizeof tout, "%s/tred.out", root);
+	snprintf(st, sizeof st, "%s/tred-agent.state", root);
+	snprintf(aout, sizeof aout, "%s/tred-agent.json", root);
+	const char *targv[] = {bin, "tred", "--dir", d.dir, "--socket", sock, NULL};
+	pid_t tred = spawn(targv, tout);
+	bool up = false;
+	for (int i = 0; i < 250 && !up; i++) {
+		msleep(20);
+		json_error_t je;
+		json_t *o = json_load_file(tout, 0, &je);
+		up = o && json_object_get(o, "socket");
+		json_decref(o);
+	}
+	assert_true(up);
+	const char *aargv[] = {bin, "agent", "--tred", sock, "--state", st, "--vno", url("vno"), "--bootstrap",
+			       url("bootstrap"), "--bootstrap-ca", ico_ca, "--until", "operational", "--timeout", "60",
+			       "--backoff-max-ms", "200", "--poll-ms", "50", "--json", NULL};
+	assert_int_equal(wait_exit(spawn(aargv, aout), 60000), 0);
+	json_error_t je;
+	json_t *info = json_load_file(aout, 0, &je);
+	assert_string_equal(json_string_value(json_object_get(info, "state")), "operational");
+	assert_string_equal(json_string_value(json_object_get(info, "sho")), "sho2");
+	char want[64];
+	snprintf(want, sizeof want, "%s", json_string_value(json_object_get(info, "mcim_id")));
+	json_decref(info);
+	char cmd[512], out[65536], err[4096];
+	snprintf(cmd, sizeof cmd, "'%s' tre --socket '%s' registry --json", bin, sock);
+	assert_int_equal(tl_run(cmd, out, sizeof out, err, sizeof err), 0);
+	assert_non_null(strstr(out, want));
+	kill(tred, SIGTERM);
+	assert_int_equal(wait_exit(tred, 10000), 0);
+	expect_one_mcim(&d);
+}
+
 /* The agent's CLI contract: usage errors exit 2 with one line on stderr
  * and nothing on stdout; an unopenable TRE exits 3. */
 static void test_agent_usage(void **state)
@@ -501,7 +547,9 @@ static void test_agent_usage(void **state)
 	char out[4096], err[4096], cmd[1024];
 	const char *bad[] = {"", "--tre /nonexistent", "--tre x --vno ftp://a --bootstrap http://b --bootstrap-ca c",
 			     "--tre x --vno http://a --bootstrap http://b --bootstrap-ca c --until never",
-			     "--tre x --vno http://a --bootstrap http://b --bootstrap-ca c --state a/b", "--frob"};
+			     "--tre x --vno http://a --bootstrap http://b --bootstrap-ca c --state a/b", "--frob",
+			     "--tre x --tred s --state p --vno http://a --bootstrap http://b --bootstrap-ca c",
+			     "--tred s --vno http://a --bootstrap http://b --bootstrap-ca c"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		snprintf(cmd, sizeof cmd, "'%s' agent %s", bin, bad[i]);
 		int rc = tl_run(cmd, out, sizeof out, err, sizeof err);
@@ -530,6 +578,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_agent_usage),
 		cmocka_unit_test(test_story),
+		cmocka_unit_test(test_story_through_tred),
 		cmocka_unit_test(test_pending_then_registered),
 		cmocka_unit_test(test_modified_component_refused),
 		cmocka_unit_test(test_kill_agent_at_20_points),

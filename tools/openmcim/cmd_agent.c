@@ -9,13 +9,18 @@
 
 #include "cli.h"
 #include "openmcim/openmcim.h"
+#include "openmcim/tred.h"
 
 static const char agent_usage[] =
 	"usage: openmcim agent --tre TREDIR --vno URL --bootstrap URL --bootstrap-ca PEM\n"
 	"                      [--tls-ca PEM] [--state FILE] [--until operational]\n"
 	"                      [--timeout SECONDS] [--poll-ms N] [--backoff-max-ms N] [--json]\n"
+	"       openmcim agent --tred SOCKET --state PATH --vno URL --bootstrap URL\n"
+	"                      --bootstrap-ca PEM [the same options]\n"
 	"\n"
-	"Runs the M2ME agent (docs/agent.md) on the TRE in TREDIR: attach with the PCID at\n"
+	"Runs the M2ME agent (docs/agent.md) on the TRE in TREDIR, or on the TRE the\n"
+	"daemon `openmcim tred` serves on SOCKET (then the state is the file PATH): attach\n"
+	"with the PCID at\n"
 	"the VNO, the ICO's bootstrap answer (checked against the CA in PEM), registration\n"
 	"with the DRF (pending until a subscriber has registered the device with an SHO),\n"
 	"validation by the PVA, the MCIM's download and install, the receipt, attach with\n"
@@ -73,9 +78,10 @@ int cmd_agent(int argc, char **argv)
 		{"until", required_argument, NULL, 'u'},        {"timeout", required_argument, NULL, 'o'},
 		{"poll-ms", required_argument, NULL, 'p'},      {"backoff-max-ms", required_argument, NULL, 'B'},
 		{"json", no_argument, NULL, 'j'},               {"help", no_argument, NULL, 'h'},
+		{"tred", required_argument, NULL, 'S'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *tre = NULL, *vno = NULL, *boot = NULL, *ca = NULL, *tls = NULL, *state = "agent.state";
+	const char *tre = NULL, *vno = NULL, *boot = NULL, *ca = NULL, *tls = NULL, *state = NULL, *sock = NULL;
 	bool until = false, json_out = false;
 	unsigned long timeout = 120, poll = 30000, bmax = 30000;
 	opterr = 0;
@@ -84,6 +90,7 @@ int cmd_agent(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 't': tre = optarg; break;
+		case 'S': sock = optarg; break;
 		case 'v': vno = optarg; break;
 		case 'b': boot = optarg; break;
 		case 'c': ca = optarg; break;
@@ -114,14 +121,33 @@ int cmd_agent(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_error("agent", "unexpected argument '%s'", argv[optind]);
-	if (!tre || !vno || !boot || !ca)
-		return cli_usage_error("agent", "--tre, --vno, --bootstrap and --bootstrap-ca are required");
+	if ((tre != NULL) == (sock != NULL))
+		return cli_usage_error("agent", "give exactly one of --tre TREDIR and --tred SOCKET");
+	if (!vno || !boot || !ca)
+		return cli_usage_error("agent", "--vno, --bootstrap and --bootstrap-ca are required");
+	if (sock && !state)
+		return cli_usage_error("agent", "--tred needs --state PATH");
 	if (strncmp(vno, "http://", 7) && strncmp(vno, "https://", 8))
 		return cli_usage_error("agent", "--vno: an http:// or https:// URL");
 	if (strncmp(boot, "http://", 7) && strncmp(boot, "https://", 8))
 		return cli_usage_error("agent", "--bootstrap: an http:// or https:// URL");
-	if (strchr(state, '/') || strlen(state) > 100)
+	/* The state: a file in TREDIR, or (with --tred) a path of its own. */
+	char state_dir[400] = ".", state_name[112] = "agent.state";
+	if (tre && state && (strchr(state, '/') || strlen(state) > 100))
 		return cli_usage_error("agent", "--state: a file name in TREDIR");
+	if (tre) {
+		snprintf(state_dir, sizeof state_dir, "%s", tre);
+		if (state)
+			snprintf(state_name, sizeof state_name, "%s", state);
+	} else {
+		const char *slash = strrchr(state, '/');
+		const char *name = slash ? slash + 1 : state;
+		if (!name[0] || strlen(name) > 100 || (slash && (size_t)(slash - state) >= sizeof state_dir))
+			return cli_usage_error("agent", "--state: a file path");
+		if (slash)
+			snprintf(state_dir, sizeof state_dir, "%.*s", slash == state ? 1 : (int)(slash - state), state);
+		snprintf(state_name, sizeof state_name, "%s", name);
+	}
 	omc_log_set_level(OMC_LOG_LEVEL_ERR);
 
 	struct sigaction sa;
@@ -131,30 +157,35 @@ int cmd_agent(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 
 	omc_tre *t = NULL;
+	omc_tred_client *tc = NULL;
 	omc_store_io *io = NULL;
 	omc_agent *a = NULL;
 	omc_agent_local local;
 	omc_tre_opts to = {.dir = tre, .count_boot = true};
-	omc_err e = omc_tre_open(&t, &to);
+	omc_err e = tre ? omc_tre_open(&t, &to) : omc_tred_connect(&tc, sock);
 	if (e == OMC_OK)
-		e = omc_store_io_posix_new(&io, tre);
+		e = omc_store_io_posix_new(&io, state_dir);
 	if (e == OMC_OK) {
 		omc_agent_opts ao = {.io = io,
-				     .state_path = state,
+				     .state_path = state_name,
 				     .vno_url = vno,
 				     .bootstrap_url = boot,
 				     .bootstrap_ca = ca,
 				     .tls_ca = tls,
 				     .backoff_max_ms = (unsigned)bmax,
 				     .poll_ms = (unsigned)poll};
-		omc_agent_tre_local(&ao.tre, &local, t, "agent");
+		if (t)
+			omc_agent_tre_local(&ao.tre, &local, t, "agent");
+		else
+			omc_tred_agent_tre(&ao.tre, tc);
 		e = omc_agent_new(&a, &ao);
 	}
 	if (e != OMC_OK) {
-		fprintf(stderr, "openmcim agent: %s: %s\n", tre, omc_err_str(e));
+		fprintf(stderr, "openmcim agent: %s: %s\n", tre ? tre : sock, omc_err_str(e));
 		omc_agent_free(a);
 		omc_store_io_posix_free(io);
 		omc_tre_close(t);
+		omc_tred_disconnect(tc);
 		return CLI_ERROR;
 	}
 	int rc = CLI_OK;
@@ -195,5 +226,6 @@ int cmd_agent(int argc, char **argv)
 	omc_agent_free(a);
 	omc_store_io_posix_free(io);
 	omc_tre_close(t);
+	omc_tred_disconnect(tc);
 	return rc;
 }
