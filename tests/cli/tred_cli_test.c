@@ -478,6 +478,9 @@ static void test_unmapped_peer(void **state)
 	expect_error(run("tre --socket '%s' registry --json", sock), 3, "not permitted");
 	expect_error(run("tre --socket '%s' tamper --reason x", sock), 3, "not permitted");
 	expect_error(run("tre --socket '%s' audit --json", sock), 3, "not permitted");
+	expect_error(run("tre --socket '%s' audit --verify", sock), 3, "not permitted");
+	expect_error(run("tre --socket '%s' recovery-counter", sock), 3, "not permitted");
+	expect_error(run("tre --socket '%s' attest --nonce 0011223344556677", sock), 3, "not permitted");
 	expect_error(run_in("4711\\n", "tre --socket '%s' user-add root --role admin", sock), 1, "not permitted");
 	assert_int_equal(run("tre --socket '%s' status --json", sock), 0);
 	assert_non_null(strstr(out, "\"state\":\"pristine\""));
