@@ -14,6 +14,7 @@
 #include "openmcim/agent.h"
 #include "openmcim/store.h"
 #include "openmcim/tre.h"
+#include "openmcim/tred.h"
 #include "openmcim/util.h"
 
 /* "0.1.0" */
