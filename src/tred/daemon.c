@@ -391,6 +391,12 @@ static bool conn_serve(omc_tred_daemon *d, conn *c)
 			return false;
 	}
 	scan(c);
+	/* A connection that sent one large request keeps no large buffer. */
+	if (c->in_len == 0 && c->in_cap > 4 * READ_CHUNK) {
+		omc_free(c->in);
+		c->in = NULL;
+		c->in_cap = 0;
+	}
 	return conn_flush(c);
 }
 
