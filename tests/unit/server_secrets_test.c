@@ -324,7 +324,7 @@ static void test_scanner_finds_planted(void **state)
 	assert_int_equal(rmdir(sub), 0);
 	assert_int_equal(rmdir(dir), 0);
 	k[0] ^= 1;
-	snprintf(buf, sizeof buf, "%02x%s", k[0], PCID1_K + 2);
+	snprintf(buf, sizeof buf, "%02x%s", k[0], &PCID1_K[2]);
 	assert_int_equal(scan("control: another K", buf, strlen(buf)), 0);
 	omc_memzero(k, sizeof k);
 	quiet = false;
