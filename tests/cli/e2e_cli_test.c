@@ -519,6 +519,12 @@ static void test_story_through_tred(void **state)
 		json_decref(o);
 	}
 	assert_true(up);
+	/* The daemon holds the TRE: an agent on the directory is refused. */
+	char cmd0[1024], o0[4096], e0[4096];
+	snprintf(cmd0, sizeof cmd0, "'%s' agent --tre '%s' --vno %s --bootstrap %s --bootstrap-ca %s --until operational",
+		 bin, d.dir, url("vno"), url("bootstrap"), ico_ca);
+	assert_int_equal(tl_run(cmd0, o0, sizeof o0, e0, sizeof e0), 3);
+	assert_non_null(strstr(e0, "holds this TRE"));
 	const char *aargv[] = {bin, "agent", "--tred", sock, "--state", st, "--vno", url("vno"), "--bootstrap",
 			       url("bootstrap"), "--bootstrap-ca", ico_ca, "--until", "operational", "--timeout", "60",
 			       "--backoff-max-ms", "200", "--poll-ms", "50", "--json", NULL};

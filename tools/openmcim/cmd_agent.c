@@ -1,6 +1,10 @@
 /* openmcim agent: the M2ME agent (docs/agent.md) on a TRE directory. */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -162,6 +166,19 @@ int cmd_agent(int argc, char **argv)
 	omc_agent *a = NULL;
 	omc_agent_local local;
 	omc_tre_opts to = {.dir = tre, .count_boot = true};
+	/* One process holds a TRE at a time: the same lock as the daemon's. */
+	int dir_fd = -1;
+	if (tre) {
+		dir_fd = open(tre, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dir_fd < 0 || flock(dir_fd, LOCK_EX | LOCK_NB) != 0) {
+			bool busy = dir_fd >= 0 && errno == EWOULDBLOCK;
+			fprintf(stderr, "openmcim agent: %s: %s\n", tre,
+				busy ? "another process (a tred daemon, an agent) holds this TRE" : "cannot open");
+			if (dir_fd >= 0)
+				close(dir_fd);
+			return CLI_ERROR;
+		}
+	}
 	omc_err e = tre ? omc_tre_open(&t, &to) : omc_tred_connect(&tc, sock);
 	if (e == OMC_OK)
 		e = omc_store_io_posix_new(&io, state_dir);
@@ -186,6 +203,8 @@ int cmd_agent(int argc, char **argv)
 		omc_store_io_posix_free(io);
 		omc_tre_close(t);
 		omc_tred_disconnect(tc);
+		if (dir_fd >= 0)
+			close(dir_fd);
 		return CLI_ERROR;
 	}
 	int rc = CLI_OK;
@@ -227,5 +246,7 @@ int cmd_agent(int argc, char **argv)
 	omc_store_io_posix_free(io);
 	omc_tre_close(t);
 	omc_tred_disconnect(tc);
+	if (dir_fd >= 0)
+		close(dir_fd);
 	return rc;
 }
