@@ -253,11 +253,18 @@ omc_err omc_cert_public_key(omc_key **k, const omc_cert *c)
 	OMC_ENSURE(k != NULL && c != NULL, OMC_ERR_BAD_ARG);
 	*k = NULL;
 	omc_proto_init();
-	omc_key view = {.pkey = X509_get0_pubkey(c->x), .priv = false};
-	OMC_OSSL_ENSURE(view.pkey != NULL, OMC_ERR_BAD_FORMAT);
-	uint8_t x[OMC_P256_LEN], y[OMC_P256_LEN];
-	OMC_TRY(omc_proto_key_xy(x, y, &view));
-	return omc_proto_key_from_xy(k, x, y);
+	/* The certificate's own key object, shared (a key never changes once
+	 * made): no export of the point and import into a new key, which
+	 * builds the curve again each time. The handle is checked as every
+	 * public key is (omc_proto_key_wrap: P-256, named curve, on the curve). */
+	OMC_AUTO(EVP_PKEY) pk = X509_get0_pubkey(c->x);
+	OMC_OSSL_ENSURE(pk != NULL, OMC_ERR_BAD_FORMAT);
+	if (EVP_PKEY_up_ref(pk) != 1) {
+		pk = NULL;
+		ERR_clear_error();
+		OMC_BAIL(OMC_ERR_CRYPTO);
+	}
+	return omc_proto_key_wrap(k, &pk, false);
 }
 
 omc_err omc_cert_subject_cn(char *buf, size_t cap, const omc_cert *c)

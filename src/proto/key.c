@@ -170,13 +170,15 @@ omc_err omc_key_public(omc_key **pub, const omc_key *k)
 
 bool omc_key_equal_public(const omc_key *a, const omc_key *b)
 {
-	uint8_t pa[2 * OMC_P256_LEN], pb[2 * OMC_P256_LEN];
-	if (!a || !b)
+	if (!a || !b || !a->pkey || !b->pkey)
 		return false;
-	if (omc_proto_key_xy(pa, pa + OMC_P256_LEN, a) != OMC_OK ||
-	    omc_proto_key_xy(pb, pb + OMC_P256_LEN, b) != OMC_OK)
-		return false;
-	return omc_ct_eq(pa, pb, sizeof pa) == 1;
+	/* The group and the public point (EC_GROUP_cmp, EC_POINT_cmp), without
+	 * exporting both points' coordinates: public values, so no need for a
+	 * constant-time compare. 0, -1 and -2 (different, other types, error)
+	 * are all "not equal". */
+	int r = EVP_PKEY_eq(a->pkey, b->pkey);
+	ERR_clear_error();
+	return r == 1;
 }
 
 /* --- PEM ------------------------------------------------------------------------------ */
