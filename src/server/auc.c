@@ -290,11 +290,12 @@ static void rollback(omc_auc *a)
 	(void)sqlite3_exec(a->db->h, "ROLLBACK", NULL, NULL, NULL);
 }
 
-omc_err omc_auc_vectors(omc_auc *a, const char *imsi, const uint8_t amf[2], omc_aka_av *out, size_t n)
+omc_err omc_auc_reserve(omc_auc_resv *out, omc_auc *a, const char *imsi, size_t n)
 {
-	OMC_ENSURE(a && amf && out && valid_imsi(imsi) && n >= 1 && n <= OMC_AUC_BATCH_MAX, OMC_ERR_BAD_ARG);
-	uint8_t sqn[OMC_AUC_BATCH_MAX][6], rand[OMC_AUC_BATCH_MAX][16];
-	OMC_TRY(omc_rand_bytes(&rand[0][0], n * 16));
+	OMC_ENSURE(out != NULL, OMC_ERR_BAD_ARG);
+	omc_memzero(out, sizeof *out);
+	OMC_ENSURE(a && valid_imsi(imsi) && n >= 1 && n <= OMC_AUC_BATCH_MAX, OMC_ERR_BAD_ARG);
+	OMC_TRY(omc_rand_bytes(&out->rand[0][0], n * 16));
 	sub_row r;
 	OMC_DEFER_WIPE(r);
 	/* Reserve and log, then commit, then compute: a crash after the
@@ -306,24 +307,59 @@ omc_err omc_auc_vectors(omc_auc *a, const char *imsi, const uint8_t amf[2], omc_
 	if (e == OMC_OK && r.expires != 0 && r.expires <= auc_now(a))
 		e = OMC_ERR_BAD_STATE;
 	for (size_t i = 0; e == OMC_OK && i < n; i++)
-		e = omc_aka_sqn_he_next(sqn[i], &r.he);
+		e = omc_aka_sqn_he_next(out->sqn[i], &r.he);
 	if (e == OMC_OK)
 		e = store_he(a, imsi, &r.he);
 	if (e == OMC_OK)
-		e = log_avs(a, imsi, (const uint8_t(*)[6])sqn, (const uint8_t(*)[16])rand, n);
+		e = log_avs(a, imsi, (const uint8_t(*)[6])out->sqn, (const uint8_t(*)[16])out->rand, n);
 	if (e == OMC_OK)
 		e = omc_db_exec(a->db, "COMMIT");
 	if (e != OMC_OK) {
 		rollback(a);
 		omc_aka_cred_wipe(&r.cred);
+		omc_memzero(out, sizeof *out);
 		return e;
 	}
-	for (size_t i = 0; e == OMC_OK && i < n; i++)
-		e = omc_aka_av_gen(&out[i], &r.cred, rand[i], sqn[i], amf);
+	out->cred = r.cred;
+	out->n = n;
 	omc_aka_cred_wipe(&r.cred);
+	return OMC_OK;
+}
+
+omc_err omc_auc_resv_vectors(omc_aka_av *out, omc_auc_resv *r, const uint8_t amf[2])
+{
+	OMC_ENSURE(out && r && amf && r->n >= 1 && r->n <= OMC_AUC_BATCH_MAX, OMC_ERR_BAD_ARG);
+	omc_err e = OMC_OK;
+	for (size_t i = 0; e == OMC_OK && i < r->n; i++)
+		e = omc_aka_av_gen(&out[i], &r->cred, r->rand[i], r->sqn[i], amf);
 	if (e != OMC_OK)
-		omc_memzero(out, n * sizeof *out);
+		omc_memzero(out, r->n * sizeof *out);
+	omc_auc_resv_wipe(r);
 	return e;
+}
+
+void omc_auc_resv_wipe(omc_auc_resv *r)
+{
+	if (!r)
+		return;
+	omc_aka_cred_wipe(&r->cred);
+	omc_memzero(r, sizeof *r);
+}
+
+omc_err omc_auc_vectors(omc_auc *a, const char *imsi, const uint8_t amf[2], omc_aka_av *out, size_t n)
+{
+	OMC_ENSURE(a && amf && out && valid_imsi(imsi) && n >= 1 && n <= OMC_AUC_BATCH_MAX, OMC_ERR_BAD_ARG);
+	omc_auc_resv r;
+	OMC_DEFER_WIPE(r);
+	OMC_TRY(omc_auc_reserve(&r, a, imsi, n));
+	/* Durable before any vector is made: at once with synchronous = FULL;
+	 * on a handle with group commit, after the flush. */
+	omc_err e = omc_db_sync(a->db, omc_db_written(a->db));
+	if (e != OMC_OK) {
+		omc_auc_resv_wipe(&r);
+		return e;
+	}
+	return omc_auc_resv_vectors(out, &r, amf);
 }
 
 omc_err omc_auc_resync(omc_auc *a, const char *imsi, const uint8_t rand[16], const uint8_t *auts, size_t auts_len,

@@ -48,12 +48,22 @@ static void vectors(srv_listener *l, const omc_http_req *req, omc_http_resp *res
 	}
 	omc_aka_av av[OMC_AUC_BATCH_MAX];
 	OMC_DEFER_WIPE(av);
+	omc_auc_resv rv;
+	OMC_DEFER_WIPE(rv);
 	omc_auc_info info;
 	srv_lock(s);
-	omc_err e = omc_auc_vectors(l->op->auc, imsi, amf, av, (size_t)n);
+	omc_err e = omc_auc_reserve(&rv, l->op->auc, imsi, (size_t)n);
 	if (e == OMC_OK)
 		e = omc_auc_info_get(l->op->auc, imsi, &info);
 	srv_unlock(s);
+	/* The SQN range and the vector log are durable before any vector is
+	 * made (docs/server.md, "AuC/HSS"): the flush happens outside the
+	 * lock, shared with whoever waits with this request. */
+	if (e == OMC_OK)
+		e = srv_durable(s);
+	if (e == OMC_OK)
+		e = omc_auc_resv_vectors(av, &rv, amf);
+	omc_auc_resv_wipe(&rv);
 	if (e != OMC_OK) {
 		json_decref(b);
 		fail_auc(l, resp, e);

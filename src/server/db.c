@@ -1,8 +1,25 @@
 /* The database of the network roles: SQLite in WAL mode with a busy
  * timeout, foreign keys on, and the schema migrated step by step through
  * PRAGMA user_version. Each step is one transaction, so a crash during a
- * migration leaves the previous version whole. */
+ * migration leaves the previous version whole.
+ *
+ * Group commit (omc_db_group_commit, for the server's one shared handle):
+ * synchronous = FULL flushes the WAL inside every COMMIT, under the lock
+ * that serialises the handle, so every commit of every role costs a flush
+ * of its own and everybody waits for it. With group commit the handle runs
+ * synchronous = NORMAL (the commit's frames are written to the WAL, not
+ * flushed) and the flush is omc_db_sync's: an fdatasync of the WAL, by one
+ * thread, outside that lock, for every commit written before it began. A
+ * commit is durable once its frames are (SQLite's WAL recovery keeps the
+ * longest valid prefix of the WAL); SQLite itself still flushes the WAL
+ * before every checkpoint and the database after it, so frames that a
+ * checkpoint copies and a WAL restart overwrites were flushed first. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "server/server_internal.h"
 
@@ -148,7 +165,8 @@ omc_err omc_db_open(omc_db **out, const char *path)
 	if (e == OMC_OK)
 		sqlite3_busy_timeout(db->h, 5000);
 	/* WAL: readers do not block the writer; synchronous=FULL: a commit
-	 * that returned is on disk (the AuC's SQN promise depends on it). */
+	 * that returned is on disk (the AuC's SQN promise depends on it), until
+	 * omc_db_group_commit hands the flushes to omc_db_sync. */
 	if (e == OMC_OK)
 		e = omc_db_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
 	if (e == OMC_OK)
@@ -166,7 +184,176 @@ void omc_db_close(omc_db *db)
 	if (!db)
 		return;
 	sqlite3_close(db->h);
+	if (db->group)
+		close(db->wal_fd);
+	omc_free(db->wal_path);
+	if (db->sync_made) {
+		pthread_mutex_destroy(&db->sync_lock);
+		pthread_cond_destroy(&db->sync_cv);
+	}
 	omc_free(db);
+}
+
+/* --- group commit -------------------------------------------------------------------------- */
+
+#ifdef OMC_TEST_HOOKS
+static void (*test_on_sync)(void *, const char *, uint64_t);
+static void *test_on_sync_arg;
+static atomic_bool test_fail_sync;
+
+void omc_test_db_on_sync(void (*fn)(void *arg, const char *wal, uint64_t len), void *arg)
+{
+	test_on_sync = fn;
+	test_on_sync_arg = arg;
+}
+
+void omc_test_db_fail_sync(void)
+{
+	atomic_store(&test_fail_sync, true);
+}
+#endif
+
+/* SQLite calls it after every commit that wrote frames, its frames written.
+ * Setting it replaces the automatic checkpoint of 1000 frames: done here as
+ * SQLite's own sqlite3WalDefaultHook does it (a passive checkpoint, which
+ * flushes the WAL before and the database after). */
+static int wal_hook(void *arg, sqlite3 *h, const char *name, int frames)
+{
+	omc_db *db = arg;
+	atomic_fetch_add(&db->written, 1);
+	if (frames >= 1000)
+		(void)sqlite3_wal_checkpoint_v2(h, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	return SQLITE_OK;
+}
+
+/* fsync of the directory that holds path: its entries (the WAL's) last. */
+static omc_err sync_dir_of(const char *path)
+{
+	size_t n = strlen(path);
+	char *dir = omc_alloc(n + 1);
+	OMC_ENSURE(dir != NULL, OMC_ERR_NOMEM);
+	memcpy(dir, path, n + 1);
+	int fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	omc_free(dir);
+	OMC_ENSURE(fd >= 0, OMC_ERR_IO);
+	int rc = fsync(fd);
+	close(fd);
+	OMC_ENSURE(rc == 0, OMC_ERR_IO);
+	return OMC_OK;
+}
+
+omc_err omc_db_group_commit(omc_db *db)
+{
+	OMC_ENSURE(db != NULL && !db->group, OMC_ERR_BAD_ARG);
+	const char *path = sqlite3_db_filename(db->h, "main");
+	OMC_ENSURE(path != NULL && path[0], OMC_ERR_BAD_ARG);
+	/* WAL mode (omc_db_open asked for it), and the WAL opened: a read does. */
+	sqlite3_stmt *st = NULL;
+	bool wal = sqlite3_prepare_v2(db->h, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK &&
+		   sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0) &&
+		   !strcmp((const char *)sqlite3_column_text(st, 0), "wal");
+	sqlite3_finalize(st);
+	if (!wal) {
+		OMC_LOG_WRN("db", "%s: not in WAL mode: every commit flushed on its own", path);
+		return OMC_OK;
+	}
+	OMC_TRY(omc_db_exec(db, "SELECT count(*) FROM sqlite_master"));
+	size_t pl = strlen(path);
+	db->wal_path = omc_alloc(pl + 5);
+	OMC_ENSURE(db->wal_path != NULL, OMC_ERR_NOMEM);
+	memcpy(db->wal_path, path, pl);
+	memcpy(db->wal_path + pl, "-wal", 5);
+	int fd = open(db->wal_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		OMC_LOG_ERR("db", "%s: cannot open the WAL: %s", db->wal_path, strerror(errno));
+		OMC_BAIL(OMC_ERR_IO);
+	}
+	/* The WAL's directory entry must last as its frames will. */
+	omc_err e = sync_dir_of(path);
+	if (e == OMC_OK && pthread_mutex_init(&db->sync_lock, NULL) != 0)
+		e = OMC_ERR_NOMEM;
+	if (e == OMC_OK && pthread_cond_init(&db->sync_cv, NULL) != 0) {
+		pthread_mutex_destroy(&db->sync_lock);
+		e = OMC_ERR_NOMEM;
+	}
+	if (e != OMC_OK) {
+		close(fd);
+		return e;
+	}
+	db->sync_made = true;
+	db->wal_fd = fd;
+	db->group = true;
+	sqlite3_wal_hook(db->h, wal_hook, db);
+	return omc_db_exec(db, "PRAGMA synchronous = NORMAL");
+}
+
+uint64_t omc_db_written(omc_db *db)
+{
+	return db && db->group ? atomic_load(&db->written) : 0;
+}
+
+uint64_t omc_db_syncs(omc_db *db)
+{
+	if (!db || !db->group)
+		return 0;
+	pthread_mutex_lock(&db->sync_lock);
+	uint64_t n = db->syncs;
+	pthread_mutex_unlock(&db->sync_lock);
+	return n;
+}
+
+/* One fdatasync of the WAL. The file is SQLite's for as long as the handle
+ * is open (only the last connection to close deletes it); a WAL without a
+ * name any more would be a flush of nothing, so it fails. */
+static omc_err wal_flush(omc_db *db)
+{
+	struct stat sb;
+	OMC_ENSURE(fstat(db->wal_fd, &sb) == 0 && sb.st_nlink > 0, OMC_ERR_IO);
+	int rc = fdatasync(db->wal_fd);
+#ifdef OMC_TEST_HOOKS
+	if (atomic_exchange(&test_fail_sync, false)) {
+		rc = -1;
+		errno = EIO;
+	}
+	if (rc == 0 && test_on_sync)
+		test_on_sync(test_on_sync_arg, db->wal_path, (uint64_t)sb.st_size);
+#endif
+	if (rc != 0) {
+		OMC_LOG_ERR("db", "fdatasync of the WAL failed: %s; nothing is durable from now on", strerror(errno));
+		OMC_BAIL(OMC_ERR_IO);
+	}
+	return OMC_OK;
+}
+
+omc_err omc_db_sync(omc_db *db, uint64_t n)
+{
+	if (!db || !db->group)
+		return OMC_OK;
+	pthread_mutex_lock(&db->sync_lock);
+	while (db->synced < n && db->sync_err == OMC_OK) {
+		if (db->syncing) {
+			/* One flush at a time: the next covers this thread too. */
+			pthread_cond_wait(&db->sync_cv, &db->sync_lock);
+			continue;
+		}
+		db->syncing = true;
+		/* Every commit counted here has its frames written (the hook runs
+		 * after the write), so the flush that follows covers them all. */
+		uint64_t upto = atomic_load(&db->written);
+		pthread_mutex_unlock(&db->sync_lock);
+		omc_err e = wal_flush(db);
+		pthread_mutex_lock(&db->sync_lock);
+		db->syncing = false;
+		db->syncs++;
+		if (e == OMC_OK && upto > db->synced)
+			db->synced = upto;
+		if (e != OMC_OK)
+			db->sync_err = e;
+		pthread_cond_broadcast(&db->sync_cv);
+	}
+	omc_err e = db->synced >= n ? OMC_OK : db->sync_err;
+	pthread_mutex_unlock(&db->sync_lock);
+	return e;
 }
 
 int omc_db_schema_version(omc_db *db)

@@ -30,9 +30,22 @@ void srv_lock(omc_server *s)
 	pthread_mutex_lock(&s->lock);
 }
 
+/* The commits of the database handle that the request this thread handles
+ * has made or may have read (the handle's count when it last let go of
+ * it): what must be durable before anything of the request leaves. */
+static _Thread_local uint64_t seen;
+
 void srv_unlock(omc_server *s)
 {
+	uint64_t w = omc_db_written(s->db);
+	if (w > seen)
+		seen = w;
 	pthread_mutex_unlock(&s->lock);
+}
+
+omc_err srv_durable(omc_server *s)
+{
+	return omc_db_sync(s->db, seen);
 }
 
 const char *srv_peer(omc_server *s, const char *name)
@@ -541,6 +554,9 @@ omc_err srv_call(omc_server *s, const omc_key *key, const omc_cert *cert, const 
 		e = OMC_ERR_BAD_ARG;
 	if (e == OMC_OK)
 		e = srv_sign_request(&auth, key, cert, method, path, b, b ? strlen(b) : 0, srv_now(s));
+	/* A call leaves the process as an answer does: what it rests on first. */
+	if (e == OMC_OK)
+		e = srv_durable(s);
 	char *r = NULL;
 	size_t rl = 0;
 	if (e == OMC_OK)
@@ -635,6 +651,11 @@ void srv_metrics(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
 	mprintf(&m, "# HELP omc_avs_issued_total Authentication vectors issued by the AuCs of this process.\n"
 		    "# TYPE omc_avs_issued_total counter\nomc_avs_issued_total %llu\n",
 		(unsigned long long)s->avs_issued);
+	mprintf(&m, "# HELP omc_db_commits_total Commits the roles of this process wrote to the database.\n"
+		    "# TYPE omc_db_commits_total counter\nomc_db_commits_total %llu\n"
+		    "# HELP omc_db_syncs_total Flushes (fdatasync) of the database's WAL that made them durable.\n"
+		    "# TYPE omc_db_syncs_total counter\nomc_db_syncs_total %llu\n",
+		(unsigned long long)omc_db_written(s->db), (unsigned long long)omc_db_syncs(s->db));
 	mprintf(&m, "# HELP omc_request_seconds Handling time of the role endpoints.\n"
 		    "# TYPE omc_request_seconds histogram\n");
 	uint64_t cum = 0;
@@ -676,7 +697,15 @@ static void trampoline(void *arg, const omc_http_req *req, omc_http_resp *resp)
 	srv_route *r = arg;
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	seen = 0;
 	r->fn(r->l, req, resp);
+	/* No answer leaves before every commit it made or read is durable
+	 * (group commit: the WAL's fdatasync, shared with the requests that
+	 * wait at the same time). If that cannot be, the answer is a 500,
+	 * whatever the handler meant to say. */
+	if (srv_durable(r->l->s) != OMC_OK)
+		srv_fail(r->l, resp, 500, "internal", "the database could not make the change durable");
+	seen = 0;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	observe(r->l->s, (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 }
@@ -957,6 +986,8 @@ static omc_err configure(omc_server *s, const omc_server_opts *o)
 	OMC_DEFER_WIPE(master);
 	OMC_TRY(read_master(c.master, master));
 	OMC_TRY(omc_db_open(&s->db, c.db));
+	/* One handle for every role: commits flushed together (docs/server.md). */
+	OMC_TRY(omc_db_group_commit(s->db));
 	for (size_t i = 0; i < s->n_ops; i++) {
 		srv_op *op = &s->ops[i];
 		OMC_TRY(omc_auc_open(&op->auc, s->db, op->name, master));

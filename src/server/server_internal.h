@@ -4,6 +4,7 @@
 #define OMC_SERVER_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include <jansson.h>
@@ -17,12 +18,70 @@
 
 struct omc_db {
 	sqlite3 *h;
+	/* Group commit (omc_db_group_commit); all zero without it. */
+	bool group;
+	int wal_fd;              /* the WAL, for fdatasync */
+	char *wal_path;
+	_Atomic uint64_t written; /* commits written to the WAL so far (WAL hook) */
+	pthread_mutex_t sync_lock;
+	pthread_cond_t sync_cv;
+	bool sync_made;     /* sync_lock and sync_cv exist */
+	uint64_t synced;    /* the first `synced` commits are durable */
+	bool syncing;       /* a thread is in fdatasync for the others */
+	omc_err sync_err;   /* sticky: an fdatasync failed, nothing more is durable */
+	uint64_t syncs;     /* fdatasyncs made */
 };
 
 /* Run SQL without results; the message of a failure goes to the log. */
 OMC_MUST_USE omc_err omc_db_exec(omc_db *db, const char *sql);
+
+/* Group commit, for a handle that several threads share (docs/server.md,
+ * "Database"). From this call on, a commit on the handle is written to the
+ * WAL but not flushed (synchronous = NORMAL), and omc_db_sync makes
+ * commits durable: one fdatasync of the WAL covers every commit written
+ * before it began, whichever thread made it, and threads that wait meanwhile
+ * share the next one. A handle without this call stays synchronous = FULL
+ * (every commit durable when it returns), and omc_db_sync does nothing.
+ * Call it once, before any other thread uses the handle. */
+OMC_MUST_USE omc_err omc_db_group_commit(omc_db *db);
+/* How many commits this handle has written: what a caller has made or seen
+ * once it reads this after its statements. */
+uint64_t omc_db_written(omc_db *db);
+/* Return when the first n commits of the handle are durable (at once if
+ * they are already, or without group commit). OMC_ERR_IO if an fdatasync
+ * failed: then no later commit is ever reported durable (the kernel may have
+ * dropped the pages), and the process must be restarted. Never call it
+ * while holding the lock that serialises the handle: that lock would be
+ * held for the fdatasync. */
+OMC_MUST_USE omc_err omc_db_sync(omc_db *db, uint64_t n);
+/* fdatasyncs made by omc_db_sync, for the metrics. */
+uint64_t omc_db_syncs(omc_db *db);
+#ifdef OMC_TEST_HOOKS
+/* Called after every fdatasync of omc_db_sync with the WAL's path and its
+ * length when the fdatasync began: what a power cut would keep at least. */
+OMC_API void omc_test_db_on_sync(void (*fn)(void *arg, const char *wal, uint64_t len), void *arg);
+/* Make the next fdatasync of omc_db_sync fail (as EIO would). */
+OMC_API void omc_test_db_fail_sync(void);
+#endif
 /* An SQLite result code as an omc_err (a constraint is OMC_ERR_EXISTS). */
 omc_err omc_db_err(int rc);
+
+/* omc_auc_vectors in two halves, for a caller that makes the commit durable
+ * itself (omc_db_sync) outside the lock that serialises the handle:
+ * omc_auc_reserve takes the SQN range and logs the vectors in one committed
+ * transaction, exactly as omc_auc_vectors does; once that commit is durable,
+ * and only then, omc_auc_resv_vectors computes the vectors (and wipes r).
+ * r holds the credential: a caller that does not make the vectors wipes it
+ * with omc_auc_resv_wipe. */
+typedef struct omc_auc_resv {
+	omc_aka_cred cred;
+	uint8_t sqn[OMC_AUC_BATCH_MAX][6];
+	uint8_t rand[OMC_AUC_BATCH_MAX][16];
+	size_t n;
+} omc_auc_resv;
+OMC_MUST_USE omc_err omc_auc_reserve(omc_auc_resv *r, omc_auc *a, const char *imsi, size_t n);
+OMC_MUST_USE omc_err omc_auc_resv_vectors(omc_aka_av *out, omc_auc_resv *r, const uint8_t amf[2]);
+void omc_auc_resv_wipe(omc_auc_resv *r);
 
 /* The subscriber's credential, for an SHO that issues the same MCIM again
  * (a download retried after a lost answer). The caller wipes it. */
@@ -139,8 +198,14 @@ struct omc_server {
 };
 
 int64_t srv_now(omc_server *s);
+/* The database handle, one thread at a time. srv_unlock also notes, for
+ * the request this thread handles, how many commits it has made or may
+ * have read: srv_durable waits until they are durable (never call it
+ * holding the lock). The route trampoline calls it before every answer,
+ * srv_call before every call to another role. */
 void srv_lock(omc_server *s);
 void srv_unlock(omc_server *s);
+OMC_MUST_USE omc_err srv_durable(omc_server *s);
 /* The base URL of a role ("drf", "sho.sho1", "auc.ico"), or NULL. */
 const char *srv_peer(omc_server *s, const char *name);
 srv_op *srv_op_find(omc_server *s, const char *name);
