@@ -68,36 +68,47 @@ static bool token_used(omc_server *s, const char *jti)
 }
 
 /* Claim the token before the SHO is asked (caller holds the lock): of
- * downloads racing with one token, one gets the row and the others are
- * refused having changed nothing (SEC-9). OMC_ERR_EXISTS if it is taken.
- * The row is completed when the package is made, released otherwise. */
-static omc_err token_claim(omc_server *s, const token *t, const char *sho)
+ * downloads racing with one token, one gets the claim and the others are
+ * refused having changed nothing (SEC-9). OMC_ERR_EXISTS if it is taken:
+ * by a download recorded, or by one in progress. The claim is in memory,
+ * for as long as the download runs: what makes a token single-use is the
+ * download's row (token_jti is unique), committed with its audit row and
+ * durable before the package leaves; a crash forgets a claim whose package
+ * never left, and the token can be tried again. */
+static omc_err token_claim(omc_server *s, const char *jti)
 {
 	sqlite3_stmt *q;
-	OMC_TRY(srv_sql(s, &q,
-			"INSERT INTO dpf_download (token_jti, tre_id, platform_id, sho, mcim_id, imsi, seq, state, created)"
-			" VALUES (?1, ?2, ?3, ?4, '', '', 0, 'claimed', ?5)"));
-	sqlite3_bind_text(q, 1, t->jti, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, t->tre, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 3, t->platform_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 4, sho, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 5, (sqlite3_int64)srv_now(s));
+	OMC_TRY(srv_sql(s, &q, "SELECT 1 FROM dpf_download WHERE token_jti = ?1"));
+	sqlite3_bind_text(q, 1, jti, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(q);
 	sqlite3_finalize(q);
-	OMC_ENSURE(rc == SQLITE_DONE, omc_db_err(rc));
+	OMC_ENSURE(rc == SQLITE_DONE || rc == SQLITE_ROW, omc_db_err(rc));
+	OMC_ENSURE(rc == SQLITE_DONE, OMC_ERR_EXISTS);
+	size_t free_slot = SRV_CLAIMS_MAX;
+	for (size_t i = 0; i < SRV_CLAIMS_MAX; i++) {
+		if (!s->claims[i][0])
+			free_slot = free_slot == SRV_CLAIMS_MAX ? i : free_slot;
+		else if (!strcmp(s->claims[i], jti))
+			OMC_BAIL(OMC_ERR_EXISTS);
+	}
+	/* One slot per handler thread of the DPF's listener at most. */
+	OMC_ENSURE(free_slot < SRV_CLAIMS_MAX, OMC_ERR_EXHAUSTED);
+	snprintf(s->claims[free_slot], sizeof s->claims[free_slot], "%s", jti);
 	return OMC_OK;
 }
 
-/* The download failed after the claim: the token may be tried again. */
+/* The download is over, made or not (caller holds the lock). */
+static void claim_drop(omc_server *s, const char *jti)
+{
+	for (size_t i = 0; i < SRV_CLAIMS_MAX; i++)
+		if (!strcmp(s->claims[i], jti))
+			s->claims[i][0] = 0;
+}
+
 static void token_release(omc_server *s, const char *jti)
 {
-	sqlite3_stmt *q;
 	srv_lock(s);
-	if (srv_sql(s, &q, "DELETE FROM dpf_download WHERE token_jti = ?1 AND state = 'claimed'") == OMC_OK) {
-		sqlite3_bind_text(q, 1, jti, -1, SQLITE_STATIC);
-		(void)sqlite3_step(q);
-		sqlite3_finalize(q);
-	}
+	claim_drop(s, jti);
 	srv_unlock(s);
 }
 
@@ -146,7 +157,7 @@ static void download(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 	if (!why[0]) {
 		srv_lock(s);
 		omc_err er = srv_drf_sho_of(s, t.platform_id, sho, state);
-		omc_err cl = er == OMC_OK ? token_claim(s, &t, sho) : OMC_OK;
+		omc_err cl = er == OMC_OK ? token_claim(s, t.jti) : OMC_OK;
 		srv_unlock(s);
 		if (er != OMC_OK) {
 			why = "not_assigned";
@@ -198,28 +209,38 @@ static void download(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 		er = omc_jwe_encrypt(&pkg, inner, il, e.eph_pub,
 				     "omc-mcim-package+jwe");
 	omc_free(inner); /* wiped: the signed MCIM holds K and OPc */
+	/* The download and its audit row in one transaction. */
 	sqlite3_stmt *q;
 	srv_lock(s);
+	if (er == OMC_OK && !srv_begin(s))
+		er = OMC_ERR_IO;
 	if (er == OMC_OK) {
 		er = srv_sql(s, &q,
-			     "UPDATE dpf_download SET mcim_id = ?2, imsi = ?3, seq = ?4, state = 'sent', created = ?5"
-			     " WHERE token_jti = ?1 AND state = 'claimed'");
+			     "INSERT INTO dpf_download (token_jti, tre_id, platform_id, sho, mcim_id, imsi, seq, state,"
+			     " created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'sent', ?8)");
 		if (er == OMC_OK) {
 			sqlite3_bind_text(q, 1, t.jti, -1, SQLITE_STATIC);
-			sqlite3_bind_text(q, 2, mcim, -1, SQLITE_STATIC);
-			sqlite3_bind_text(q, 3, imsi, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(q, 4, (sqlite3_int64)json_integer_value(seqj));
-			sqlite3_bind_int64(q, 5, (sqlite3_int64)srv_now(s));
+			sqlite3_bind_text(q, 2, t.tre, -1, SQLITE_STATIC);
+			sqlite3_bind_text(q, 3, t.platform_id, -1, SQLITE_STATIC);
+			sqlite3_bind_text(q, 4, sho, -1, SQLITE_STATIC);
+			sqlite3_bind_text(q, 5, mcim, -1, SQLITE_STATIC);
+			sqlite3_bind_text(q, 6, imsi, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(q, 7, (sqlite3_int64)json_integer_value(seqj));
+			sqlite3_bind_int64(q, 8, (sqlite3_int64)srv_now(s));
 			int rc = sqlite3_step(q);
-			er = rc != SQLITE_DONE ? omc_db_err(rc) : sqlite3_changes(s->db->h) == 1 ? OMC_OK : OMC_ERR_BUG;
+			er = omc_db_err(rc); /* a download of this token already: OMC_ERR_EXISTS */
 			sqlite3_finalize(q);
 		}
+		if (er == OMC_OK) {
+			srv_audit(s, "dpf", "device", "download", t.tre, "ok", mcim);
+			if (!srv_commit(s))
+				er = OMC_ERR_IO;
+		} else {
+			srv_rollback(s);
+		}
 	}
-	if (er == OMC_OK)
-		srv_audit(s, "dpf", "device", "download", t.tre, "ok", mcim);
+	claim_drop(s, t.jti);
 	srv_unlock(s);
-	if (er != OMC_OK)
-		token_release(s, t.jti);
 	json_t *out = er == OMC_OK ? json_pack("{s:s,s:s,s:s}", "package", pkg, "mcim", mcim, "sho", sho) : NULL;
 	omc_free(pkg);
 	json_decref(a);

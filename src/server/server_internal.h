@@ -92,6 +92,7 @@ OMC_MUST_USE omc_err omc_auc_cred_get(omc_auc *a, const char *imsi, omc_aka_cred
 #define SRV_MAX_LISTENERS 24
 #define SRV_URL_MAX 160
 #define SRV_NAME_MAX 17
+#define SRV_CLAIMS_MAX 64 /* [server] threads at most: downloads at once */
 
 typedef enum srv_role {
 	SRV_CCIF,
@@ -182,6 +183,8 @@ struct omc_server {
 	size_t n_codes;
 	uint64_t avs_issued, requests;
 	uint64_t jti_inserts;
+	/* the DPF: validation tokens of the downloads in progress (under lock) */
+	char claims[SRV_CLAIMS_MAX][48];
 	struct {
 		char name[SRV_NAME_MAX];
 		omc_cert *ca;
