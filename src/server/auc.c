@@ -45,6 +45,15 @@ static int64_t auc_now(const omc_auc *a)
 	return a->now ? a->now(a->now_arg) : (int64_t)time(NULL);
 }
 
+/* A statement of the handle's cache (omc_db_stmt), as an SQLite code. */
+static int prep(omc_auc *a, sqlite3_stmt **st, const char *sql)
+{
+	if (omc_db_stmt(a->db, st, sql) == OMC_OK)
+		return SQLITE_OK;
+	int rc = sqlite3_errcode(a->db->h);
+	return rc == SQLITE_OK ? SQLITE_ERROR : rc;
+}
+
 static bool valid_imsi(const char *s)
 {
 	size_t n = s ? strlen(s) : 0;
@@ -190,10 +199,9 @@ omc_err omc_auc_add_ex(omc_auc *a, const char *imsi, const omc_aka_cred *cred, c
 	size_t sl = 0;
 	OMC_TRY(seal(sealed, &sl, a, imsi, cred));
 	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(a->db->h,
+	int rc = prep(a, &st,
 				    "INSERT INTO auc_subscriber (imsi, operator, alg, secrets, ind_bits, seq_he, next_ind,"
-				    " enabled, created, expires, profile) VALUES (?1, ?2, ?3, ?4, ?5, 0, 0, 1, ?6, ?7, ?8)",
-				    -1, &st, NULL);
+				    " enabled, created, expires, profile) VALUES (?1, ?2, ?3, ?4, ?5, 0, 0, 1, ?6, ?7, ?8)");
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, imsi, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, a->op, -1, SQLITE_STATIC);
@@ -205,7 +213,7 @@ omc_err omc_auc_add_ex(omc_auc *a, const char *imsi, const omc_aka_cred *cred, c
 		sqlite3_bind_text(st, 8, profile, -1, SQLITE_STATIC);
 		rc = sqlite3_step(st);
 	}
-	sqlite3_finalize(st);
+	omc_db_done(a->db, st);
 	OMC_ENSURE(rc == SQLITE_DONE, omc_db_err(rc));
 	return OMC_OK;
 }
@@ -221,10 +229,9 @@ typedef struct sub_row {
 static omc_err load(sub_row *r, omc_auc *a, const char *imsi)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(a->db->h,
+	int rc = prep(a, &st,
 				    "SELECT secrets, ind_bits, seq_he, next_ind, enabled, expires FROM auc_subscriber"
-				    " WHERE imsi = ?1 AND operator = ?2",
-				    -1, &st, NULL);
+				    " WHERE imsi = ?1 AND operator = ?2");
 	omc_err e = rc == SQLITE_OK ? OMC_OK : omc_db_err(rc);
 	if (e == OMC_OK) {
 		sqlite3_bind_text(st, 1, imsi, -1, SQLITE_STATIC);
@@ -247,22 +254,21 @@ static omc_err load(sub_row *r, omc_auc *a, const char *imsi)
 		if (e == OMC_OK)
 			r->he.next_ind = (uint32_t)next;
 	}
-	sqlite3_finalize(st);
+	omc_db_done(a->db, st);
 	return e;
 }
 
 static omc_err store_he(omc_auc *a, const char *imsi, const omc_aka_sqn_he *he)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(a->db->h, "UPDATE auc_subscriber SET seq_he = ?1, next_ind = ?2 WHERE imsi = ?3", -1,
-				    &st, NULL);
+	int rc = prep(a, &st, "UPDATE auc_subscriber SET seq_he = ?1, next_ind = ?2 WHERE imsi = ?3");
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)he->seq);
 		sqlite3_bind_int64(st, 2, (sqlite3_int64)he->next_ind);
 		sqlite3_bind_text(st, 3, imsi, -1, SQLITE_STATIC);
 		rc = sqlite3_step(st);
 	}
-	sqlite3_finalize(st);
+	omc_db_done(a->db, st);
 	OMC_ENSURE(rc == SQLITE_DONE, omc_db_err(rc));
 	return OMC_OK;
 }
@@ -270,8 +276,7 @@ static omc_err store_he(omc_auc *a, const char *imsi, const omc_aka_sqn_he *he)
 static omc_err log_avs(omc_auc *a, const char *imsi, const uint8_t (*sqn)[6], const uint8_t (*rand)[16], size_t n)
 {
 	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(a->db->h, "INSERT INTO auc_av_log (imsi, sqn, rand, issued) VALUES (?1, ?2, ?3, ?4)",
-				    -1, &st, NULL);
+	int rc = prep(a, &st, "INSERT INTO auc_av_log (imsi, sqn, rand, issued) VALUES (?1, ?2, ?3, ?4)");
 	sqlite3_int64 now = (sqlite3_int64)auc_now(a);
 	for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
 		sqlite3_bind_text(st, 1, imsi, -1, SQLITE_STATIC);
@@ -280,7 +285,7 @@ static omc_err log_avs(omc_auc *a, const char *imsi, const uint8_t (*sqn)[6], co
 		sqlite3_bind_int64(st, 4, now);
 		rc = sqlite3_step(st) == SQLITE_DONE ? sqlite3_reset(st) : SQLITE_ERROR;
 	}
-	sqlite3_finalize(st);
+	omc_db_done(a->db, st);
 	OMC_ENSURE(rc == SQLITE_OK, omc_db_err(rc == SQLITE_ERROR ? sqlite3_errcode(a->db->h) : rc));
 	return OMC_OK;
 }
@@ -300,7 +305,7 @@ omc_err omc_auc_reserve(omc_auc_resv *out, omc_auc *a, const char *imsi, size_t 
 	OMC_DEFER_WIPE(r);
 	/* Reserve and log, then commit, then compute: a crash after the
 	 * commit skips SQNs, never repeats one (Annex C.3). */
-	OMC_TRY(omc_db_exec(a->db, "BEGIN IMMEDIATE"));
+	OMC_TRY(omc_db_run(a->db, "BEGIN IMMEDIATE"));
 	omc_err e = load(&r, a, imsi);
 	if (e == OMC_OK && !r.enabled)
 		e = OMC_ERR_DENIED;
@@ -313,7 +318,7 @@ omc_err omc_auc_reserve(omc_auc_resv *out, omc_auc *a, const char *imsi, size_t 
 	if (e == OMC_OK)
 		e = log_avs(a, imsi, (const uint8_t(*)[6])out->sqn, (const uint8_t(*)[16])out->rand, n);
 	if (e == OMC_OK)
-		e = omc_db_exec(a->db, "COMMIT");
+		e = omc_db_run(a->db, "COMMIT");
 	if (e != OMC_OK) {
 		rollback(a);
 		omc_aka_cred_wipe(&r.cred);
@@ -369,7 +374,7 @@ omc_err omc_auc_resync(omc_auc *a, const char *imsi, const uint8_t rand[16], con
 	*moved = false;
 	sub_row r;
 	OMC_DEFER_WIPE(r);
-	OMC_TRY(omc_db_exec(a->db, "BEGIN IMMEDIATE"));
+	OMC_TRY(omc_db_run(a->db, "BEGIN IMMEDIATE"));
 	omc_err e = load(&r, a, imsi);
 	uint64_t sqn_ms = 0;
 	if (e == OMC_OK)
@@ -377,7 +382,7 @@ omc_err omc_auc_resync(omc_auc *a, const char *imsi, const uint8_t rand[16], con
 	if (e == OMC_OK && *moved)
 		e = store_he(a, imsi, &r.he);
 	if (e == OMC_OK)
-		e = omc_db_exec(a->db, "COMMIT");
+		e = omc_db_run(a->db, "COMMIT");
 	if (e != OMC_OK) {
 		rollback(a);
 		*moved = false;
@@ -390,14 +395,13 @@ omc_err omc_auc_disable(omc_auc *a, const char *imsi)
 {
 	OMC_ENSURE(a && valid_imsi(imsi), OMC_ERR_BAD_ARG);
 	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(a->db->h, "UPDATE auc_subscriber SET enabled = 0 WHERE imsi = ?1 AND operator = ?2",
-				    -1, &st, NULL);
+	int rc = prep(a, &st, "UPDATE auc_subscriber SET enabled = 0 WHERE imsi = ?1 AND operator = ?2");
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_text(st, 1, imsi, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 2, a->op, -1, SQLITE_STATIC);
 		rc = sqlite3_step(st);
 	}
-	sqlite3_finalize(st);
+	omc_db_done(a->db, st);
 	OMC_ENSURE(rc == SQLITE_DONE, omc_db_err(rc));
 	OMC_ENSURE(sqlite3_changes(a->db->h) == 1, OMC_ERR_NOT_FOUND);
 	return OMC_OK;
@@ -408,11 +412,10 @@ omc_err omc_auc_info_get(omc_auc *a, const char *imsi, omc_auc_info *info)
 	OMC_ENSURE(a && info && valid_imsi(imsi), OMC_ERR_BAD_ARG);
 	memset(info, 0, sizeof *info);
 	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(a->db->h,
+	int rc = prep(a, &st,
 				    "SELECT alg, seq_he, enabled, (SELECT count(*) FROM auc_av_log l WHERE l.imsi = s.imsi),"
 				    " expires, profile"
-				    " FROM auc_subscriber s WHERE imsi = ?1 AND operator = ?2",
-				    -1, &st, NULL);
+				    " FROM auc_subscriber s WHERE imsi = ?1 AND operator = ?2");
 	omc_err e = rc == SQLITE_OK ? OMC_OK : omc_db_err(rc);
 	if (e == OMC_OK) {
 		sqlite3_bind_text(st, 1, imsi, -1, SQLITE_STATIC);
@@ -431,7 +434,7 @@ omc_err omc_auc_info_get(omc_auc *a, const char *imsi, omc_auc_info *info)
 		snprintf(info->profile, sizeof info->profile, "%s", prof ? prof : "{}");
 		memcpy(info->imsi, imsi, strlen(imsi) + 1);
 	}
-	sqlite3_finalize(st);
+	omc_db_done(a->db, st);
 	return e;
 }
 

@@ -38,7 +38,7 @@ static omc_err register_pcid(omc_server *s, srv_op *ico, const char *imsi, const
 	sqlite3_bind_int64(q, 5, (sqlite3_int64)srv_now(s));
 	sqlite3_bind_int64(q, 6, (sqlite3_int64)expires);
 	int rc = sqlite3_step(q);
-	sqlite3_finalize(q);
+	srv_sql_done(s, q);
 	OMC_ENSURE(rc == SQLITE_DONE, omc_db_err(rc));
 	return OMC_OK;
 }
@@ -152,7 +152,7 @@ static void report(srv_listener *l, const omc_http_req *req, omc_http_resp *resp
 					snprintf(who, sizeof who, "subscriber:%.16s", (const char *)sqlite3_column_text(q, 1));
 					ok = true;
 				}
-				sqlite3_finalize(q);
+				srv_sql_done(s, q);
 			}
 			srv_unlock(s);
 		}

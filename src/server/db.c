@@ -103,6 +103,60 @@ omc_err omc_db_exec(omc_db *db, const char *sql)
 	return OMC_OK;
 }
 
+omc_err omc_db_stmt(omc_db *db, sqlite3_stmt **st, const char *sql)
+{
+	*st = NULL;
+	size_t slot = OMC_DB_STMTS;
+	for (size_t i = 0; i < db->n_stmts && slot == OMC_DB_STMTS; i++)
+		if (db->stmts[i].sql == sql)
+			slot = i;
+	if (slot < OMC_DB_STMTS && !db->stmts[slot].busy && !strcmp(sqlite3_sql(db->stmts[slot].st), sql)) {
+		db->stmts[slot].busy = true;
+		*st = db->stmts[slot].st;
+		return OMC_OK;
+	}
+	int rc = sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+	if (rc != SQLITE_OK) {
+		OMC_LOG_ERR("db", "%s", sqlite3_errmsg(db->h));
+		*st = NULL;
+		OMC_BAIL(omc_db_err(rc));
+	}
+	/* Kept when the text is new and there is room; else finalized when done. */
+	if (slot == OMC_DB_STMTS && db->n_stmts < OMC_DB_STMTS) {
+		db->stmts[db->n_stmts].sql = sql;
+		db->stmts[db->n_stmts].st = *st;
+		db->stmts[db->n_stmts].busy = true;
+		db->n_stmts++;
+	}
+	return OMC_OK;
+}
+
+void omc_db_done(omc_db *db, sqlite3_stmt *st)
+{
+	if (!st)
+		return;
+	for (size_t i = 0; i < db->n_stmts; i++)
+		if (db->stmts[i].st == st) {
+			(void)sqlite3_reset(st);
+			(void)sqlite3_clear_bindings(st);
+			db->stmts[i].busy = false;
+			return;
+		}
+	sqlite3_finalize(st);
+}
+
+omc_err omc_db_run(omc_db *db, const char *sql)
+{
+	sqlite3_stmt *st;
+	OMC_TRY(omc_db_stmt(db, &st, sql));
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		OMC_LOG_ERR("db", "%s", sqlite3_errmsg(db->h));
+	omc_db_done(db, st);
+	OMC_ENSURE(rc == SQLITE_DONE || rc == SQLITE_ROW, omc_db_err(rc));
+	return OMC_OK;
+}
+
 omc_err omc_db_err(int rc)
 {
 	switch (rc & 0xff) {
@@ -183,6 +237,8 @@ void omc_db_close(omc_db *db)
 {
 	if (!db)
 		return;
+	for (size_t i = 0; i < db->n_stmts; i++)
+		sqlite3_finalize(db->stmts[i].st);
 	sqlite3_close(db->h);
 	if (db->group)
 		close(db->wal_fd);

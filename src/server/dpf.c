@@ -61,7 +61,7 @@ static bool token_used(omc_server *s, const char *jti)
 	if (srv_sql(s, &q, "SELECT 1 FROM dpf_download WHERE token_jti = ?1") == OMC_OK) {
 		sqlite3_bind_text(q, 1, jti, -1, SQLITE_STATIC);
 		used = sqlite3_step(q) == SQLITE_ROW;
-		sqlite3_finalize(q);
+		srv_sql_done(s, q);
 	}
 	srv_unlock(s);
 	return used;
@@ -81,7 +81,7 @@ static omc_err token_claim(omc_server *s, const char *jti)
 	OMC_TRY(srv_sql(s, &q, "SELECT 1 FROM dpf_download WHERE token_jti = ?1"));
 	sqlite3_bind_text(q, 1, jti, -1, SQLITE_STATIC);
 	int rc = sqlite3_step(q);
-	sqlite3_finalize(q);
+	srv_sql_done(s, q);
 	OMC_ENSURE(rc == SQLITE_DONE || rc == SQLITE_ROW, omc_db_err(rc));
 	OMC_ENSURE(rc == SQLITE_DONE, OMC_ERR_EXISTS);
 	size_t free_slot = SRV_CLAIMS_MAX;
@@ -229,7 +229,7 @@ static void download(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 			sqlite3_bind_int64(q, 8, (sqlite3_int64)srv_now(s));
 			int rc = sqlite3_step(q);
 			er = omc_db_err(rc); /* a download of this token already: OMC_ERR_EXISTS */
-			sqlite3_finalize(q);
+			srv_sql_done(s, q);
 		}
 		if (er == OMC_OK) {
 			srv_audit(s, "dpf", "device", "download", t.tre, "ok", mcim);
@@ -292,14 +292,14 @@ static void receipt(srv_listener *l, const omc_http_req *req, omc_http_resp *res
 			snprintf(plat, sizeof plat, "%s", (const char *)sqlite3_column_text(q, 0));
 			snprintf(mcim, sizeof mcim, "%s", (const char *)sqlite3_column_text(q, 1));
 		}
-		sqlite3_finalize(q);
+		srv_sql_done(s, q);
 	}
 	if (plat[0] && srv_sql(s, &q, "UPDATE drf_device SET state = 'provisioned', updated = ?2 WHERE platform_id = ?1") ==
 			       OMC_OK) {
 		sqlite3_bind_text(q, 1, plat, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(q, 2, (sqlite3_int64)srv_now(s));
 		(void)sqlite3_step(q);
-		sqlite3_finalize(q);
+		srv_sql_done(s, q);
 	}
 	if (plat[0])
 		srv_audit(s, "dpf", "device", "receipt", tre, "ok", mcim);
@@ -383,7 +383,7 @@ static void cmd_queue(srv_listener *l, const omc_http_req *req, omc_http_resp *r
 		sqlite3_bind_int64(q, 4, (sqlite3_int64)srv_now(s));
 		if (sqlite3_step(q) == SQLITE_ROW)
 			id = (int64_t)sqlite3_column_int64(q, 0);
-		sqlite3_finalize(q);
+		srv_sql_done(s, q);
 	}
 	if (id)
 		srv_audit(s, "dpf", who, "command_queue", tre, "ok", "queued");
@@ -411,7 +411,7 @@ static bool tre_of_session(omc_server *s, const srv_session *ss, char tre[64])
 			snprintf(tre, 64, "%s", (const char *)sqlite3_column_text(q, 0));
 			ok = true;
 		}
-		sqlite3_finalize(q);
+		srv_sql_done(s, q);
 	}
 	srv_unlock(s);
 	return ok;
@@ -438,12 +438,12 @@ static void cmd_fetch(srv_listener *l, const omc_http_req *req, omc_http_resp *r
 		while (sqlite3_step(q) == SQLITE_ROW)
 			json_array_append_new(arr, json_pack("{s:I,s:s}", "id", (json_int_t)sqlite3_column_int64(q, 0),
 							     "command", (const char *)sqlite3_column_text(q, 1)));
-		sqlite3_finalize(q);
+		srv_sql_done(s, q);
 	}
 	if (srv_sql(s, &q, "UPDATE dpf_command SET state = 'fetched' WHERE tre_id = ?1 AND state = 'queued'") == OMC_OK) {
 		sqlite3_bind_text(q, 1, tre, -1, SQLITE_STATIC);
 		(void)sqlite3_step(q);
-		sqlite3_finalize(q);
+		srv_sql_done(s, q);
 	}
 	srv_unlock(s);
 	srv_reply(l, resp, 200, json_pack("{s:s,s:o}", "tre", tre, "commands", arr));
@@ -482,7 +482,7 @@ static void cmd_result(srv_listener *l, const omc_http_req *req, omc_http_resp *
 		sqlite3_bind_text(q, 2, cn, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 3, res, -1, SQLITE_STATIC);
 		ok = sqlite3_step(q) == SQLITE_DONE && sqlite3_changes(s->db->h) == 1;
-		sqlite3_finalize(q);
+		srv_sql_done(s, q);
 	}
 	srv_unlock(s);
 	json_decref(b);
@@ -520,7 +520,7 @@ static void cmd_status(srv_listener *l, const omc_http_req *req, omc_http_resp *
 					(const char *)sqlite3_column_text(q, 2), "state",
 					(const char *)sqlite3_column_text(q, 0), "result",
 					(const char *)sqlite3_column_text(q, 1));
-		sqlite3_finalize(q);
+		srv_sql_done(s, q);
 	}
 	srv_unlock(s);
 	if (!out) {

@@ -21,7 +21,7 @@ omc_err srv_drf_sho_of(omc_server *s, const char *platform_id, char sho[SRV_NAME
 		snprintf(sho, SRV_NAME_MAX, "%s", (const char *)sqlite3_column_text(q, 0));
 		snprintf(state, 16, "%s", (const char *)sqlite3_column_text(q, 1));
 	}
-	sqlite3_finalize(q);
+	srv_sql_done(s, q);
 	OMC_ENSURE(rc == SQLITE_ROW, rc == SQLITE_DONE ? OMC_ERR_NOT_FOUND : omc_db_err(rc));
 	return OMC_OK;
 }
@@ -72,7 +72,7 @@ static void assign(srv_listener *l, const omc_http_req *req, omc_http_resp *resp
 			sqlite3_bind_text(q, 2, who, -1, SQLITE_STATIC);
 			sqlite3_bind_int64(q, 3, (sqlite3_int64)srv_now(s));
 			status = sqlite3_step(q) == SQLITE_DONE ? 201 : 500;
-			sqlite3_finalize(q);
+			srv_sql_done(s, q);
 			snprintf(state, sizeof state, "assigned");
 		} else if (e == OMC_OK) {
 			status = strcmp(sho, who) == 0 ? 200 : 409;
@@ -162,7 +162,7 @@ static void reg(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
 			sqlite3_bind_text(q, 3, ss.imsi, -1, SQLITE_STATIC);
 			sqlite3_bind_int64(q, 4, (sqlite3_int64)now);
 			ok = sqlite3_step(q) == SQLITE_DONE;
-			sqlite3_finalize(q);
+			srv_sql_done(s, q);
 		}
 		omc_err er = ok ? srv_drf_sho_of(s, e.platform_id, sho, state) : OMC_ERR_IO;
 		known = er == OMC_OK;
@@ -177,7 +177,7 @@ static void reg(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
 			sqlite3_bind_text(q, 3, ss.imsi, -1, SQLITE_STATIC);
 			sqlite3_bind_int64(q, 4, (sqlite3_int64)now);
 			ok = sqlite3_step(q) == SQLITE_DONE;
-			sqlite3_finalize(q);
+			srv_sql_done(s, q);
 		}
 		if (ok)
 			srv_audit(s, "drf", "device", "register", e.platform_id, "ok", known ? sho : "pending");

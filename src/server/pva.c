@@ -32,7 +32,7 @@ static void nonce(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
 		sqlite3_bind_int64(q, 3, (sqlite3_int64)now);
 		sqlite3_bind_int64(q, 4, (sqlite3_int64)exp);
 		ok = sqlite3_step(q) == SQLITE_DONE;
-		sqlite3_finalize(q);
+		srv_sql_done(s, q);
 	} else {
 		ok = false;
 	}
@@ -41,7 +41,7 @@ static void nonce(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
 	if (ok && srv_sql(s, &q, "DELETE FROM pva_nonce WHERE expires < ?1") == OMC_OK) {
 		sqlite3_bind_int64(q, 1, (sqlite3_int64)(now - 3600));
 		(void)sqlite3_step(q);
-		sqlite3_finalize(q);
+		srv_sql_done(s, q);
 	}
 	srv_unlock(s);
 	if (!ok) {
@@ -70,14 +70,14 @@ static const char *spend_nonce(omc_server *s, const char *nb, const char *imsi)
 				else
 					why = "";
 			}
-			sqlite3_finalize(q);
+			srv_sql_done(s, q);
 		}
 		/* Used up by this attempt, whatever its outcome. */
 		if (why[0] != 'u' && srv_sql(s, &q, "UPDATE pva_nonce SET used = 1 WHERE nonce = ?1") == OMC_OK) {
 			sqlite3_bind_text(q, 1, nb, -1, SQLITE_STATIC);
 			if (sqlite3_step(q) != SQLITE_DONE)
 				why = "internal";
-			sqlite3_finalize(q);
+			srv_sql_done(s, q);
 		}
 		if (!srv_commit(s))
 			why = "internal";
@@ -100,7 +100,7 @@ static bool reference_ok(omc_server *s, const omc_evidence *e, const char **why,
 		sqlite3_bind_text(q, 2, e->sw_version, -1, SQLITE_STATIC);
 		if (sqlite3_step(q) == SQLITE_ROW)
 			refs = sqlite3_column_int64(q, 0);
-		sqlite3_finalize(q);
+		srv_sql_done(s, q);
 	}
 	bool ok = refs > 0;
 	if (!ok) {
@@ -119,7 +119,7 @@ static bool reference_ok(omc_server *s, const omc_evidence *e, const char **why,
 			sqlite3_bind_text(q, 3, h, -1, SQLITE_STATIC);
 			sqlite3_bind_text(q, 4, e->sw_version, -1, SQLITE_STATIC);
 			ok = sqlite3_step(q) == SQLITE_ROW;
-			sqlite3_finalize(q);
+			srv_sql_done(s, q);
 		}
 		if (!ok) {
 			*why = "measurement_mismatch";
@@ -144,7 +144,7 @@ static bool counters_ok(omc_server *s, const omc_evidence *e, const char **why)
 				boot = sqlite3_column_int64(q, 0);
 				gen = sqlite3_column_int64(q, 1);
 			}
-			sqlite3_finalize(q);
+			srv_sql_done(s, q);
 		}
 		ok = true;
 		if ((int64_t)e->boot_count < boot) {
@@ -163,7 +163,7 @@ static bool counters_ok(omc_server *s, const omc_evidence *e, const char **why)
 			sqlite3_bind_int64(q, 3, (sqlite3_int64)e->generation);
 			sqlite3_bind_int64(q, 4, (sqlite3_int64)srv_now(s));
 			ok = sqlite3_step(q) == SQLITE_DONE;
-			sqlite3_finalize(q);
+			srv_sql_done(s, q);
 			if (!ok)
 				*why = "internal";
 		}
@@ -306,7 +306,7 @@ static void validate(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 		sqlite3_bind_int64(q, 3, (sqlite3_int64)now);
 		sqlite3_bind_int64(q, 4, (sqlite3_int64)exp);
 		ok = sqlite3_step(q) == SQLITE_DONE;
-		sqlite3_finalize(q);
+		srv_sql_done(s, q);
 	} else {
 		ok = false;
 	}

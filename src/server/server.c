@@ -192,23 +192,22 @@ bool srv_int(srv_listener *l, omc_http_resp *resp, json_t *o, const char *key, i
 
 omc_err srv_sql(omc_server *s, sqlite3_stmt **st, const char *sql)
 {
-	int rc = sqlite3_prepare_v2(s->db->h, sql, -1, st, NULL);
-	if (rc != SQLITE_OK) {
-		OMC_LOG_ERR("db", "%s", sqlite3_errmsg(s->db->h));
-		*st = NULL;
-		OMC_BAIL(omc_db_err(rc));
-	}
-	return OMC_OK;
+	return omc_db_stmt(s->db, st, sql);
+}
+
+void srv_sql_done(omc_server *s, sqlite3_stmt *st)
+{
+	omc_db_done(s->db, st);
 }
 
 bool srv_begin(omc_server *s)
 {
-	return omc_db_exec(s->db, "BEGIN IMMEDIATE") == OMC_OK;
+	return omc_db_run(s->db, "BEGIN IMMEDIATE") == OMC_OK;
 }
 
 bool srv_commit(omc_server *s)
 {
-	if (omc_db_exec(s->db, "COMMIT") == OMC_OK)
+	if (omc_db_run(s->db, "COMMIT") == OMC_OK)
 		return true;
 	srv_rollback(s);
 	return false;
@@ -229,7 +228,7 @@ omc_err srv_counter_next(omc_server *s, const char *name, int64_t *v)
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		*v = (int64_t)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	srv_sql_done(s, st);
 	OMC_ENSURE(rc == SQLITE_ROW, omc_db_err(rc));
 	return OMC_OK;
 }
@@ -251,7 +250,7 @@ void srv_audit(omc_server *s, const char *role, const char *actor, const char *e
 	sqlite3_bind_text(st, 7, detail, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		OMC_LOG_ERR("server", "audit record not written: %s", sqlite3_errmsg(s->db->h));
-	sqlite3_finalize(st);
+	srv_sql_done(s, st);
 }
 
 /* --- tokens -------------------------------------------------------------------------------- */
@@ -308,7 +307,7 @@ bool srv_auth_session(srv_listener *l, const omc_http_req *req, omc_http_resp *r
 			expired = sqlite3_column_int64(st, 6) <= srv_now(s);
 			ok = !expired;
 		}
-		sqlite3_finalize(st);
+		srv_sql_done(s, st);
 	}
 	srv_unlock(s);
 	if (!ok)
@@ -334,7 +333,7 @@ bool srv_auth_subscriber(srv_listener *l, const omc_http_req *req, omc_http_resp
 				snprintf(name, 33, "%s", (const char *)sqlite3_column_text(st, 0));
 				ok = true;
 			}
-			sqlite3_finalize(st);
+			srv_sql_done(s, st);
 		}
 		srv_unlock(s);
 	}
@@ -417,14 +416,14 @@ static bool jti_fresh(omc_server *s, const char *jti, int64_t now)
 		sqlite3_bind_text(st, 1, jti, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
 		ok = sqlite3_step(st) == SQLITE_DONE;
-		sqlite3_finalize(st);
+		srv_sql_done(s, st);
 	}
 	/* A jti older than twice the skew can no longer come back: forget it. */
 	if (ok && ++s->jti_inserts % 1024 == 0 &&
 	    srv_sql(s, &st, "DELETE FROM req_jti WHERE seen < ?1") == OMC_OK) {
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)(now - 2 * REQ_SKEW));
 		(void)sqlite3_step(st);
-		sqlite3_finalize(st);
+		srv_sql_done(s, st);
 	}
 	srv_unlock(s);
 	return ok;
@@ -675,7 +674,7 @@ void srv_metrics(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
 		while (sqlite3_step(q) == SQLITE_ROW)
 			mprintf(&m, "omc_devices{state=\"%s\"} %lld\n", (const char *)sqlite3_column_text(q, 0),
 				(long long)sqlite3_column_int64(q, 1));
-		sqlite3_finalize(q);
+		srv_sql_done(s, q);
 	}
 	srv_unlock(s);
 	if (m.oom) {

@@ -16,6 +16,8 @@
 #include "openmcim/server.h"
 #include "util/util_internal.h"
 
+#define OMC_DB_STMTS 96 /* prepared statements kept per handle */
+
 struct omc_db {
 	sqlite3 *h;
 	/* Group commit (omc_db_group_commit); all zero without it. */
@@ -30,10 +32,30 @@ struct omc_db {
 	bool syncing;       /* a thread is in fdatasync for the others */
 	omc_err sync_err;   /* sticky: an fdatasync failed, nothing more is durable */
 	uint64_t syncs;     /* fdatasyncs made */
+	/* Prepared statements, by the address of their SQL (omc_db_stmt). */
+	struct {
+		const char *sql;
+		sqlite3_stmt *st;
+		bool busy; /* handed out, not given back yet */
+	} stmts[OMC_DB_STMTS];
+	size_t n_stmts;
 };
 
 /* Run SQL without results; the message of a failure goes to the log. */
 OMC_MUST_USE omc_err omc_db_exec(omc_db *db, const char *sql);
+/* A prepared statement of sql (one statement), from the handle's cache:
+ * SQLite parses and plans each SQL text once per handle, not on every use.
+ * sql is kept by its address, so give string literals (another text at the
+ * same address is told apart by its content, and prepared anew). Give the
+ * statement back with omc_db_done (it is reset and its bindings cleared,
+ * so no pointer to the caller's buffers stays behind), never with
+ * sqlite3_finalize. A statement of the cache in use is prepared again for
+ * a second user, and finalized when given back. By whoever holds the
+ * handle (one thread at a time). */
+OMC_MUST_USE omc_err omc_db_stmt(omc_db *db, sqlite3_stmt **st, const char *sql);
+void omc_db_done(omc_db *db, sqlite3_stmt *st);
+/* One statement without results through the cache (BEGIN, COMMIT...). */
+OMC_MUST_USE omc_err omc_db_run(omc_db *db, const char *sql);
 
 /* Group commit, for a handle that several threads share (docs/server.md,
  * "Database"). From this call on, a commit on the handle is written to the
@@ -281,8 +303,10 @@ void srv_audit(omc_server *s, const char *role, const char *actor, const char *e
  * the next value of name, starting at 1. */
 OMC_MUST_USE omc_err srv_counter_next(omc_server *s, const char *name, int64_t *v);
 
-/* Small SQL helpers (caller holds the lock). */
+/* Small SQL helpers (caller holds the lock). srv_sql gives a statement of
+ * the handle's cache (omc_db_stmt): give it back with srv_sql_done. */
 OMC_MUST_USE omc_err srv_sql(omc_server *s, sqlite3_stmt **st, const char *sql);
+void srv_sql_done(omc_server *s, sqlite3_stmt *st);
 bool srv_begin(omc_server *s);
 bool srv_commit(omc_server *s);
 void srv_rollback(omc_server *s);

@@ -35,7 +35,7 @@ static void dev_register(srv_listener *l, const omc_http_req *req, omc_http_resp
 		sqlite3_bind_text(q, 2, plat, -1, SQLITE_STATIC);
 		if (sqlite3_step(q) == SQLITE_ROW)
 			snprintf(owner, sizeof owner, "%s", (const char *)sqlite3_column_text(q, 0));
-		sqlite3_finalize(q);
+		srv_sql_done(s, q);
 	}
 	srv_unlock(s);
 	if (owner[0] && strcmp(owner, sub) != 0) {
@@ -65,7 +65,7 @@ static void dev_register(srv_listener *l, const omc_http_req *req, omc_http_resp
 		sqlite3_bind_text(q, 3, sub, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(q, 4, (sqlite3_int64)srv_now(s));
 		ok = sqlite3_step(q) == SQLITE_DONE;
-		sqlite3_finalize(q);
+		srv_sql_done(s, q);
 	}
 	if (ok)
 		srv_audit(s, l->name, sub, "device_register", plat, "ok", "told the DRF");
@@ -103,7 +103,7 @@ static void dev_list(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 							     (const char *)sqlite3_column_text(q, 1), "mcim", mcim, "imsi",
 							     imsi));
 		}
-		sqlite3_finalize(q);
+		srv_sql_done(s, q);
 	}
 	srv_unlock(s);
 	srv_reply(l, resp, 200, arr ? json_pack("{s:o}", "devices", arr) : NULL);
@@ -133,7 +133,7 @@ static omc_err mcim_of_device(omc_server *s, const srv_op *op, const char *plat,
 		r->version = (int64_t)sqlite3_column_int64(q, 4);
 		r->found = true;
 	}
-	sqlite3_finalize(q);
+	srv_sql_done(s, q);
 	OMC_ENSURE(rc == SQLITE_ROW || rc == SQLITE_DONE, omc_db_err(rc));
 	return OMC_OK;
 }
@@ -153,7 +153,7 @@ static omc_err issue(omc_server *s, srv_op *op, const char *plat, const char *tr
 		sqlite3_bind_text(q, 1, op->name, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 2, plat, -1, SQLITE_STATIC);
 		registered = sqlite3_step(q) == SQLITE_ROW;
-		sqlite3_finalize(q);
+		srv_sql_done(s, q);
 	}
 	if (e == OMC_OK && !registered) {
 		*status = 404;
@@ -208,7 +208,7 @@ static omc_err issue(omc_server *s, srv_op *op, const char *plat, const char *tr
 			sqlite3_bind_int64(q, 6, (sqlite3_int64)*seq);
 			sqlite3_bind_int64(q, 7, (sqlite3_int64)srv_now(s));
 			int rc = sqlite3_step(q);
-			sqlite3_finalize(q);
+			srv_sql_done(s, q);
 			e = rc == SQLITE_DONE ? OMC_OK : omc_db_err(rc);
 		}
 	}
@@ -347,7 +347,7 @@ static void receipt(srv_listener *l, const omc_http_req *req, omc_http_resp *res
 		sqlite3_bind_text(q, 3, tre, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(q, 4, (sqlite3_int64)srv_now(s));
 		ok = sqlite3_step(q) == SQLITE_DONE && sqlite3_changes(s->db->h) == 1;
-		sqlite3_finalize(q);
+		srv_sql_done(s, q);
 	}
 	if (ok)
 		srv_audit(s, l->name, "ro", "receipt", mcim, "ok", tre);

@@ -86,7 +86,7 @@ static void attach(srv_listener *l, const omc_http_req *req, omc_http_resp *resp
 		sqlite3_bind_text(q, 6, ps, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(q, 7, (sqlite3_int64)srv_now(s));
 		ok = sqlite3_step(q) == SQLITE_DONE;
-		sqlite3_finalize(q);
+		srv_sql_done(s, q);
 	} else {
 		ok = false;
 	}
@@ -94,7 +94,7 @@ static void attach(srv_listener *l, const omc_http_req *req, omc_http_resp *resp
 	if (ok && srv_sql(s, &q, "DELETE FROM vno_attach WHERE created < ?1") == OMC_OK) {
 		sqlite3_bind_int64(q, 1, (sqlite3_int64)(srv_now(s) - 300));
 		(void)sqlite3_step(q);
-		sqlite3_finalize(q);
+		srv_sql_done(s, q);
 	}
 	srv_unlock(s);
 	json_t *out = ok ? json_pack("{s:s,s:s,s:s,s:s}", "attach", id, "rand", rand_h, "autn", autn_h, "home",
@@ -137,12 +137,12 @@ static bool take_attach(omc_server *s, const char *id, attach_row *r)
 				r->created = (int64_t)sqlite3_column_int64(q, 5);
 				ok = true;
 			}
-			sqlite3_finalize(q);
+			srv_sql_done(s, q);
 		}
 		if (ok && srv_sql(s, &q, "DELETE FROM vno_attach WHERE id = ?1") == OMC_OK) {
 			sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
 			ok = sqlite3_step(q) == SQLITE_DONE;
-			sqlite3_finalize(q);
+			srv_sql_done(s, q);
 		}
 		if (ok)
 			ok = srv_commit(s);
@@ -210,7 +210,7 @@ static void complete(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 		sqlite3_bind_int64(q, 7, (sqlite3_int64)now);
 		sqlite3_bind_int64(q, 8, (sqlite3_int64)exp);
 		ok = sqlite3_step(q) == SQLITE_DONE;
-		sqlite3_finalize(q);
+		srv_sql_done(s, q);
 	} else {
 		ok = false;
 	}
@@ -302,7 +302,7 @@ static void data(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
 		capped = rc == SQLITE_DONE;
 		if (ok)
 			used = (uint64_t)sqlite3_column_int64(q, 0);
-		sqlite3_finalize(q);
+		srv_sql_done(s, q);
 	}
 	if (capped)
 		srv_audit(s, "vno", "device", "data", ss.imsi, "refused", "volume cap reached");
