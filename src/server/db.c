@@ -88,6 +88,10 @@ static const char *const migrations[] = {
 	"CREATE TABLE dpf_command (id INTEGER PRIMARY KEY, tre_id TEXT NOT NULL, issuer TEXT NOT NULL,"
 	" command TEXT NOT NULL, state TEXT NOT NULL, result TEXT, created INTEGER NOT NULL);"
 	"CREATE INDEX dpf_command_tre ON dpf_command(tre_id, state);",
+	/* 2 -> 3: the purges of every PVA nonce and VNO attach request (DELETE
+	 * ... WHERE expires / created < ?) find their rows without a scan */
+	"CREATE INDEX pva_nonce_expires ON pva_nonce(expires);"
+	"CREATE INDEX vno_attach_created ON vno_attach(created);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
