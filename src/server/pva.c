@@ -51,40 +51,28 @@ static void nonce(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
 	srv_reply(l, resp, 201, json_pack("{s:s,s:I}", "nonce", nb, "expires", (json_int_t)exp));
 }
 
-/* Spend the nonce the evidence names: "" if fine, else the refusal code. */
-static const char *spend_nonce(omc_server *s, const char *nb, const char *imsi)
+/* The nonce the evidence names, before anything is verified (caller holds
+ * the lock): "" if this PVA gave it to this session and it is unused and
+ * alive, else the refusal code. Read only: the validation's one transaction
+ * spends it at the end (finish). */
+static const char *nonce_state(omc_server *s, const char *nb, const char *imsi)
 {
 	sqlite3_stmt *q;
 	const char *why = "unknown_nonce";
-	srv_lock(s);
-	if (srv_begin(s)) {
-		if (srv_sql(s, &q, "SELECT session, expires, used FROM pva_nonce WHERE nonce = ?1") == OMC_OK) {
-			sqlite3_bind_text(q, 1, nb, -1, SQLITE_STATIC);
-			if (sqlite3_step(q) == SQLITE_ROW) {
-				if (sqlite3_column_int(q, 2))
-					why = "nonce_used";
-				else if (sqlite3_column_int64(q, 1) < srv_now(s))
-					why = "nonce_expired";
-				else if (strcmp((const char *)sqlite3_column_text(q, 0), imsi) != 0)
-					why = "unknown_nonce"; /* another session's */
-				else
-					why = "";
-			}
-			srv_sql_done(s, q);
-		}
-		/* Used up by this attempt, whatever its outcome. */
-		if (why[0] != 'u' && srv_sql(s, &q, "UPDATE pva_nonce SET used = 1 WHERE nonce = ?1") == OMC_OK) {
-			sqlite3_bind_text(q, 1, nb, -1, SQLITE_STATIC);
-			if (sqlite3_step(q) != SQLITE_DONE)
-				why = "internal";
-			srv_sql_done(s, q);
-		}
-		if (!srv_commit(s))
-			why = "internal";
-	} else {
-		why = "internal";
+	if (srv_sql(s, &q, "SELECT session, expires, used FROM pva_nonce WHERE nonce = ?1") != OMC_OK)
+		return "internal";
+	sqlite3_bind_text(q, 1, nb, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		if (sqlite3_column_int(q, 2))
+			why = "nonce_used";
+		else if (sqlite3_column_int64(q, 1) < srv_now(s))
+			why = "nonce_expired";
+		else if (strcmp((const char *)sqlite3_column_text(q, 0), imsi) != 0)
+			why = "unknown_nonce"; /* another session's */
+		else
+			why = "";
 	}
-	srv_unlock(s);
+	srv_sql_done(s, q);
 	return why;
 }
 
@@ -130,52 +118,94 @@ static bool reference_ok(omc_server *s, const omc_evidence *e, const char **why,
 	return ok;
 }
 
-/* Counters never go down for a TRE; on a pass they are recorded. */
-static bool counters_ok(omc_server *s, const omc_evidence *e, const char **why)
+/* Counters never go down for a TRE (caller holds the lock): "" or the
+ * refusal code. */
+static const char *counters_check(omc_server *s, const omc_evidence *e)
 {
 	sqlite3_stmt *q;
-	bool ok = false;
-	srv_lock(s);
-	if (srv_begin(s)) {
-		int64_t boot = 0, gen = 0;
-		if (srv_sql(s, &q, "SELECT boot_count, generation FROM pva_device WHERE tre_id = ?1") == OMC_OK) {
-			sqlite3_bind_text(q, 1, e->tre_id, -1, SQLITE_STATIC);
-			if (sqlite3_step(q) == SQLITE_ROW) {
-				boot = sqlite3_column_int64(q, 0);
-				gen = sqlite3_column_int64(q, 1);
-			}
-			srv_sql_done(s, q);
-		}
-		ok = true;
-		if ((int64_t)e->boot_count < boot) {
-			*why = "boot_count_decreased";
-			ok = false;
-		} else if ((int64_t)e->generation < gen) {
-			*why = "generation_decreased";
-			ok = false;
-		}
-		if (ok && srv_sql(s, &q,
-				  "INSERT INTO pva_device (tre_id, boot_count, generation, updated) VALUES (?1, ?2, ?3, ?4)"
-				  " ON CONFLICT (tre_id) DO UPDATE SET boot_count = ?2, generation = ?3, updated = ?4") ==
-				  OMC_OK) {
-			sqlite3_bind_text(q, 1, e->tre_id, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(q, 2, (sqlite3_int64)e->boot_count);
-			sqlite3_bind_int64(q, 3, (sqlite3_int64)e->generation);
-			sqlite3_bind_int64(q, 4, (sqlite3_int64)srv_now(s));
-			ok = sqlite3_step(q) == SQLITE_DONE;
-			srv_sql_done(s, q);
-			if (!ok)
-				*why = "internal";
-		}
-		if (ok)
-			ok = srv_commit(s);
-		else
-			srv_rollback(s);
-	} else {
-		*why = "internal";
+	int64_t boot = 0, gen = 0;
+	if (srv_sql(s, &q, "SELECT boot_count, generation FROM pva_device WHERE tre_id = ?1") != OMC_OK)
+		return "internal";
+	sqlite3_bind_text(q, 1, e->tre_id, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		boot = sqlite3_column_int64(q, 0);
+		gen = sqlite3_column_int64(q, 1);
 	}
-	srv_unlock(s);
+	srv_sql_done(s, q);
+	if ((int64_t)e->boot_count < boot)
+		return "boot_count_decreased";
+	if ((int64_t)e->generation < gen)
+		return "generation_decreased";
+	return "";
+}
+
+/* On a pass: the counters and the token (caller holds the lock, in the
+ * transaction). */
+static bool record_pass(omc_server *s, const omc_evidence *e, const char *jti, int64_t now, int64_t exp)
+{
+	sqlite3_stmt *q;
+	bool ok = srv_sql(s, &q,
+			  "INSERT INTO pva_device (tre_id, boot_count, generation, updated) VALUES (?1, ?2, ?3, ?4)"
+			  " ON CONFLICT (tre_id) DO UPDATE SET boot_count = ?2, generation = ?3, updated = ?4") == OMC_OK;
+	if (ok) {
+		sqlite3_bind_text(q, 1, e->tre_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 2, (sqlite3_int64)e->boot_count);
+		sqlite3_bind_int64(q, 3, (sqlite3_int64)e->generation);
+		sqlite3_bind_int64(q, 4, (sqlite3_int64)now);
+		ok = sqlite3_step(q) == SQLITE_DONE;
+		srv_sql_done(s, q);
+	}
+	if (ok && srv_sql(s, &q, "INSERT INTO pva_token (jti, tre_id, issued, expires) VALUES (?1, ?2, ?3, ?4)") ==
+			  OMC_OK) {
+		sqlite3_bind_text(q, 1, jti, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, e->tre_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 3, (sqlite3_int64)now);
+		sqlite3_bind_int64(q, 4, (sqlite3_int64)exp);
+		ok = sqlite3_step(q) == SQLITE_DONE;
+		srv_sql_done(s, q);
+	} else {
+		ok = false;
+	}
 	return ok;
+}
+
+/* The end of every validation that got as far as a nonce of this session,
+ * in one transaction: the nonce spent (whatever the outcome), on a pass the
+ * TRE's counters and the token recorded, and the audit row. why is the
+ * outcome so far ("" a pass); it becomes nonce_used if another validation
+ * spent the nonce meanwhile, a counter refusal if another validation of
+ * the TRE raised them meanwhile, internal if the database fails (then
+ * nothing at all is recorded). e and jti only for a pass. */
+static const char *finish(omc_server *s, const char *nb, const char *why, const char *subject, const char *detail,
+			  const omc_evidence *e, const char *jti, int64_t now, int64_t exp)
+{
+	sqlite3_stmt *q;
+	srv_lock(s);
+	bool ok = srv_begin(s);
+	/* Spent by this attempt; on a pass, only if it still was unused. */
+	if (ok && srv_sql(s, &q,
+			  why[0] ? "UPDATE pva_nonce SET used = 1 WHERE nonce = ?1"
+				 : "UPDATE pva_nonce SET used = 1 WHERE nonce = ?1 AND used = 0") == OMC_OK) {
+		sqlite3_bind_text(q, 1, nb, -1, SQLITE_STATIC);
+		ok = sqlite3_step(q) == SQLITE_DONE;
+		if (ok && !why[0] && sqlite3_changes(s->db->h) != 1)
+			why = "nonce_used";
+		srv_sql_done(s, q);
+	} else {
+		ok = false;
+	}
+	if (ok && !why[0])
+		why = counters_check(s, e);
+	if (ok && !why[0])
+		ok = record_pass(s, e, jti, now, exp);
+	if (ok)
+		srv_audit(s, "pva", "device", "validate", why[0] ? subject : e->tre_id, why[0] ? "refused" : "ok",
+			  why[0] ? (detail && detail[0] ? detail : why) : "validation token issued");
+	ok = ok && srv_commit(s);
+	if (!ok)
+		srv_rollback(s);
+	srv_unlock(s);
+	return ok ? why : "internal";
 }
 
 static const struct {
@@ -198,17 +228,26 @@ static const struct {
 	{"internal", 500, "internal error"},
 };
 
-static void refuse(srv_listener *l, omc_http_resp *resp, const char *code, const char *subject, const char *detail)
+/* The answer of a refusal, audited already. (Out of line: inlined into a
+ * caller whose code is one known literal, gcc's -Wstring-compare calls the
+ * table lookup always false.) */
+__attribute__((noinline)) static void refusal(srv_listener *l, omc_http_resp *resp, const char *code)
 {
 	for (size_t i = 0; i < OMC_ARRAY_LEN(refusals); i++)
 		if (!strcmp(refusals[i].code, code)) {
-			srv_lock(l->s);
-			srv_audit(l->s, "pva", "device", "validate", subject, "refused", detail && detail[0] ? detail : code);
-			srv_unlock(l->s);
 			srv_fail(l, resp, refusals[i].status, refusals[i].code, refusals[i].msg);
 			return;
 		}
 	srv_fail(l, resp, 500, "internal", "internal error");
+}
+
+/* A refusal that spends nothing: its audit row, and the answer. */
+static void refuse(srv_listener *l, omc_http_resp *resp, const char *code, const char *subject, const char *detail)
+{
+	srv_lock(l->s);
+	srv_audit(l->s, "pva", "device", "validate", subject, "refused", detail ? detail : code);
+	srv_unlock(l->s);
+	refusal(l, resp, code);
 }
 
 static void validate(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
@@ -243,23 +282,28 @@ static void validate(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 		refuse(l, resp, "bad_format", ss.imsi, "no nonce in the evidence");
 		return;
 	}
-	const char *why = spend_nonce(s, nbuf, ss.imsi);
-	if (why[0]) {
+	srv_lock(s);
+	const char *why = nonce_state(s, nbuf, ss.imsi);
+	srv_unlock(s);
+	if (!strcmp(why, "unknown_nonce") || !strcmp(why, "internal")) {
 		json_decref(b);
-		refuse(l, resp, why, ss.imsi, NULL);
+		refuse(l, resp, why, ss.imsi, NULL); /* nothing to spend */
 		return;
 	}
 	omc_evidence e;
 	memset(&e, 0, sizeof e);
-	omc_err er = omc_evidence_verify(&e, ev, strlen(ev), (const omc_cert *const *)s->m2mes_ca, s->n_m2mes_ca, n, nl,
-					 (time_t)srv_now(s));
+	omc_err er = OMC_ERR_BAD_STATE; /* not verified (yet) */
 	char detail[128] = "";
-	if (er != OMC_OK)
-		why = er == OMC_ERR_BAD_FORMAT ? "bad_format" : "bad_signature";
-	else if (!strcmp(e.tre_state, "lockdown"))
-		why = "lockdown";
-	else if (!e.platform_ok)
-		why = "platform_anomaly";
+	if (!why[0]) {
+		er = omc_evidence_verify(&e, ev, strlen(ev), (const omc_cert *const *)s->m2mes_ca, s->n_m2mes_ca, n, nl,
+					 (time_t)srv_now(s));
+		if (er != OMC_OK)
+			why = er == OMC_ERR_BAD_FORMAT ? "bad_format" : "bad_signature";
+		else if (!strcmp(e.tre_state, "lockdown"))
+			why = "lockdown";
+		else if (!e.platform_ok)
+			why = "platform_anomaly";
+	}
 	for (size_t i = 0; !why[0] && i < e.n_measurements; i++)
 		if (!e.measurements[i].ok)
 			why = "platform_anomaly";
@@ -267,57 +311,48 @@ static void validate(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 		/* why and detail are set */
 	} else if (!why[0] && !e.eph_pub) {
 		why = "no_session_key";
-	} else if (!why[0] && !counters_ok(s, &e, &why)) {
-		/* why is set */
-	}
-	if (why[0]) {
-		refuse(l, resp, why, er == OMC_OK ? e.tre_id : ss.imsi, detail);
-		omc_evidence_free(&e);
-		json_decref(b);
-		return;
+	} else if (!why[0]) {
+		/* Looked at here to refuse before signing; checked once more in
+		 * the transaction that records them. */
+		srv_lock(s);
+		why = counters_check(s, &e);
+		srv_unlock(s);
 	}
 	/* The token. */
 	uint8_t eh[32], r[16];
 	unsigned hl = 0;
 	char ehh[65], jti[32];
 	int64_t now = srv_now(s), exp = now + s->token_lifetime;
-	bool ok = EVP_Digest(ev, strlen(ev), eh, &hl, EVP_sha256(), NULL) == 1 &&
-		  omc_hex_encode(ehh, sizeof ehh, eh, 32) == OMC_OK && omc_rand_bytes(r, sizeof r) == OMC_OK &&
-		  omc_b64_encode(jti, sizeof jti, r, sizeof r, OMC_B64_URL) == OMC_OK;
-	json_t *p = ok ? json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:I,s:I}", "iss", "pva", "tre", e.tre_id,
-				   "platform_id", e.platform_id, "model", e.model, "evidence_sha256", ehh, "nonce",
-				   nbuf, "iat", (json_int_t)now, "exp", (json_int_t)exp, "jti", jti, "boot_count",
-				   (json_int_t)e.boot_count, "generation", (json_int_t)e.generation)
-		       : NULL;
-	char cn[SRV_NAME_MAX] = "pva";
-	if (p && omc_cert_subject_cn(cn, sizeof cn, s->pva_cert) == OMC_OK)
-		json_object_set_new(p, "iss", json_string(cn));
-	char *ps = p ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL, *tok = NULL;
-	json_decref(p);
-	const omc_cert *x5c[1] = {s->pva_cert};
-	ok = ps && omc_jws_sign(&tok, (const uint8_t *)ps, strlen(ps), s->pva_key, x5c, 1, "omc-validation+jwt") == OMC_OK;
-	omc_free(ps);
-	sqlite3_stmt *q;
-	srv_lock(s);
-	if (ok && srv_sql(s, &q, "INSERT INTO pva_token (jti, tre_id, issued, expires) VALUES (?1, ?2, ?3, ?4)") ==
-			  OMC_OK) {
-		sqlite3_bind_text(q, 1, jti, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, e.tre_id, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 3, (sqlite3_int64)now);
-		sqlite3_bind_int64(q, 4, (sqlite3_int64)exp);
-		ok = sqlite3_step(q) == SQLITE_DONE;
-		srv_sql_done(s, q);
-	} else {
-		ok = false;
+	char *tok = NULL;
+	if (!why[0]) {
+		bool ok = EVP_Digest(ev, strlen(ev), eh, &hl, EVP_sha256(), NULL) == 1 &&
+			  omc_hex_encode(ehh, sizeof ehh, eh, 32) == OMC_OK && omc_rand_bytes(r, sizeof r) == OMC_OK &&
+			  omc_b64_encode(jti, sizeof jti, r, sizeof r, OMC_B64_URL) == OMC_OK;
+		json_t *p = ok ? json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:s,s:I,s:I}", "iss", "pva", "tre",
+					   e.tre_id, "platform_id", e.platform_id, "model", e.model, "evidence_sha256",
+					   ehh, "nonce", nbuf, "iat", (json_int_t)now, "exp", (json_int_t)exp, "jti", jti,
+					   "boot_count", (json_int_t)e.boot_count, "generation",
+					   (json_int_t)e.generation)
+			       : NULL;
+		char cn[SRV_NAME_MAX] = "pva";
+		if (p && omc_cert_subject_cn(cn, sizeof cn, s->pva_cert) == OMC_OK)
+			json_object_set_new(p, "iss", json_string(cn));
+		char *ps = p ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+		json_decref(p);
+		const omc_cert *x5c[1] = {s->pva_cert};
+		ok = ps && omc_jws_sign(&tok, (const uint8_t *)ps, strlen(ps), s->pva_key, x5c, 1,
+					"omc-validation+jwt") == OMC_OK;
+		omc_free(ps);
+		if (!ok)
+			why = "internal";
 	}
-	if (ok)
-		srv_audit(s, "pva", "device", "validate", e.tre_id, "ok", "validation token issued");
-	srv_unlock(s);
+	/* Spent, recorded and audited at once, pass or refusal. */
+	why = finish(s, nbuf, why, er == OMC_OK ? e.tre_id : ss.imsi, detail, &e, jti, now, exp);
 	omc_evidence_free(&e);
 	json_decref(b);
-	if (!ok) {
+	if (why[0]) {
 		omc_free(tok);
-		srv_fail(l, resp, 500, "internal", "no token");
+		refusal(l, resp, why);
 		return;
 	}
 	json_t *out = json_pack("{s:s,s:I}", "token", tok, "expires", (json_int_t)exp);
