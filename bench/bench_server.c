@@ -973,7 +973,7 @@ int bench_server(const bench_opts *o)
 	printf("%-44s %12.0f\n", "P-256 key generations", cr.keygen);
 	printf("%-44s %12.0f\n", "MILENAGE vectors (omc_aka_av_gen)", cr.engine);
 	printf("\nThe demo deployment of `openmcim server` in this process (every role on its\n"
-	       "own listener, synchronous=FULL), %d client threads:\n",
+	       "own listener, one database with group commit), %d client threads:\n",
 	       HTTP_THREADS);
 	print_http(&disk, &b);
 	if (shm.done)
