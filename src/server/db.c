@@ -90,8 +90,8 @@ static const char *const migrations[] = {
 	"CREATE INDEX dpf_command_tre ON dpf_command(tre_id, state);",
 	/* 2 -> 3: the purges of every PVA nonce and VNO attach request (DELETE
 	 * ... WHERE expires / created < ?) find their rows without a scan */
-	"CREATE INDEX pva_nonce_expires ON pva_nonce(expires);"
-	"CREATE INDEX vno_attach_created ON vno_attach(created);",
+	("CREATE INDEX pva_nonce_expires ON pva_nonce(expires);"
+	 "CREATE INDEX vno_attach_created ON vno_attach(created);"),
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
