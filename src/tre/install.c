@@ -93,6 +93,22 @@ static omc_err digest_hex(char out[65], const char *data, size_t len)
 	return omc_hex_encode(out, 65, h, 32);
 }
 
+/* DESIGN invariant 4: the operational MCIMs of one operator at most are
+ * activated at a time, so an operator change can never leave two SHOs'
+ * credentials both in use. True if activating m would break it. */
+static bool other_operator_active(const omc_tre *t, const omc_mcim *m)
+{
+	if (m->role != OMC_MCIM_ROLE_OPERATIONAL)
+		return false;
+	for (size_t i = 0; i < t->n_reg; i++)
+		if (!strcmp(t->reg[i].role, "operational") && t->reg[i].state == OMC_MCIM_ACTIVATED &&
+		    strcmp(t->reg[i].owner, m->owner) != 0 && strcmp(t->reg[i].id, m->id) != 0)
+			return true;
+	return false;
+}
+
+#define OTHER_ACTIVE "another operator's MCIM is activated"
+
 /* --- install -------------------------------------------------------------------------- */
 
 static omc_err install_checked(omc_tre *t, const char *package, size_t len, char **receipt, char *actor,
@@ -179,6 +195,11 @@ static omc_err install_checked(omc_tre *t, const char *package, size_t len, char
 		e = omc_lifecycle_next(&m.state, m.state, OMC_EV_ACTIVATE, OMC_ACTOR_OWNER);
 		if (e != OMC_OK)
 			goto out;
+		if (other_operator_active(t, &m)) {
+			e = OMC_ERR_DENIED;
+			*why = OTHER_ACTIVE;
+			goto out;
+		}
 	}
 
 	/* Commit: the MCIM, the issuer's sequence number, the session closed. */
@@ -254,13 +275,13 @@ omc_err omc_tre_install(omc_tre *t, const char *package, size_t len, char **rece
 /* --- signed commands ---------------------------------------------------------------------- */
 
 static omc_err result_sign(omc_tre *t, const signed_obj *so, const char *cmd, const char *mcim, bool ok,
-			   const char *reason, const char *state, json_t *extra, char **out)
+			   const char *reason, const char *state, const char *extra_key, json_t *extra, char **out)
 {
 	json_t *r = json_pack("{s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:s,s:I}", "tre", t->tre_id, "iss", so->iss, "seq",
 			      (json_int_t)so->seq, "cmd", cmd, "mcim", mcim ? mcim : "", "result",
 			      ok ? "ok" : "refused", "reason", reason ? reason : "", "state", state ? state : "",
 			      "iat", (json_int_t)omc_tre_now(t));
-	if (r && extra && json_object_set(r, "mcims", extra)) {
+	if (r && extra && json_object_set(r, extra_key, extra)) {
 		json_decref(r);
 		r = NULL;
 	}
@@ -338,6 +359,82 @@ static omc_err discover(omc_tre *t, const char *iss, json_t **out)
 	return OMC_OK;
 }
 
+/* CHG-1/2: the RO's `reprovision`. Every operational MCIM that is not
+ * deleted is crypto-erased in one commit (tombstones stay); the PCID stays,
+ * and the TRE is pristine again. *out lists what went: the deletion
+ * receipt each old SHO gets. */
+static omc_err reprovision(omc_tre *t, const char *actor_s, json_t **out)
+{
+	json_t *a = json_array();
+	OMC_ENSURE(a != NULL, OMC_ERR_NOMEM);
+	omc_tre_txn x;
+	omc_tre_txn_init(&x);
+	x.flags = OMC_STORE_ERASE;
+	omc_err e = OMC_OK;
+	size_t n = 0;
+	for (size_t i = 0; i < t->n_reg && e == OMC_OK; i++) {
+		if (strcmp(t->reg[i].role, "operational") != 0 || t->reg[i].state == OMC_MCIM_DELETED)
+			continue;
+		omc_mcim m;
+		e = omc_tre_load_mcim(t, t->reg[i].id, &m);
+		if (e == OMC_OK) {
+			omc_mcim_make_tombstone(&m);
+			e = omc_tre_txn_put_mcim(&x, &m);
+		}
+		if (e == OMC_OK && json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:I}", "id", m.id, "owner", m.owner,
+								      "imsi", m.imsi, "version", (json_int_t)m.version)))
+			e = OMC_ERR_NOMEM;
+		omc_mcim_wipe(&m);
+		n++;
+	}
+	char d[64];
+	snprintf(d, sizeof d, "%zu MCIM(s) erased: pristine", n);
+	omc_audit_event ev = {.time = omc_tre_now(t), .event = "reprovision", .actor = actor_s, .subject = "tre",
+			      .result = "ok", .detail = d};
+	if (e == OMC_OK)
+		e = omc_tre_commit(t, &x, &ev);
+	omc_tre_txn_free(&x);
+	if (e == OMC_OK)
+		e = omc_tre_reload_registry(t);
+	if (e != OMC_OK) {
+		json_decref(a);
+		return e;
+	}
+	*out = a;
+	return OMC_OK;
+}
+
+/* MGT-8: the owner's `update`: a higher version of the MCIM's ACL,
+ * sharing policy, service profile or expiry, in one commit. */
+static omc_err update(omc_tre *t, omc_mcim *m, const json_t *u, const char *actor_s, const char **reason)
+{
+	omc_err e = omc_mcim_apply_update(m, u);
+	if (e != OMC_OK) {
+		*reason = e == OMC_ERR_DENIED ? "version not above the installed one" : "bad update";
+		return e;
+	}
+	if (m->state == OMC_MCIM_DELETED) {
+		*reason = "not allowed";
+		OMC_BAIL(OMC_ERR_DENIED);
+	}
+	char subject[64], d[64];
+	snprintf(subject, sizeof subject, "mcim:%s", m->id);
+	snprintf(d, sizeof d, "version %u", m->version);
+	omc_tre_txn x;
+	omc_tre_txn_init(&x);
+	e = omc_tre_txn_put_mcim(&x, m);
+	omc_audit_event ev = {.time = omc_tre_now(t), .event = "update", .actor = actor_s, .subject = subject,
+			      .result = "ok", .detail = d};
+	if (e == OMC_OK)
+		e = omc_tre_commit(t, &x, &ev);
+	omc_tre_txn_free(&x);
+	if (e == OMC_OK)
+		e = omc_tre_reload_registry(t);
+	if (e != OMC_OK)
+		*reason = omc_err_name(e);
+	return e;
+}
+
 omc_err omc_tre_command(omc_tre *t, const char *command, size_t len, char **result, bool *applied)
 {
 	OMC_ENSURE(t && command && result && applied, OMC_ERR_BAD_ARG);
@@ -381,7 +478,7 @@ omc_err omc_tre_command(omc_tre *t, const char *command, size_t len, char **resu
 		json_decref(so.claims);
 		return e;
 	}
-	const char *reason = NULL;
+	const char *reason = NULL, *extra_key = "mcims";
 	bool ok = false;
 	json_t *extra = NULL;
 	omc_mcim m;
@@ -401,6 +498,31 @@ omc_err omc_tre_command(omc_tre *t, const char *command, size_t len, char **resu
 		if (!reason && !ok)
 			reason = "internal error";
 		omc_tre_audit(t, "discover", actor_s, subject, ok ? "ok" : "refused", reason);
+	} else if (!strcmp(cmd, "reprovision")) {
+		extra_key = "deleted";
+		if (matched != OMC_ANCHOR_RO)
+			reason = "reprovision is for the RO";
+		else if ((e = reprovision(t, actor_s, &extra)) == OMC_OK)
+			ok = true;
+		else
+			reason = omc_err_name(e);
+		if (!ok)
+			omc_tre_audit(t, "reprovision", actor_s, "tre", "refused", reason);
+	} else if (!strcmp(cmd, "update")) {
+		const omc_tre_mcim_info *ri = mid ? omc_tre_reg_find(t, mid) : NULL;
+		const char *audit_reason = NULL;
+		if (!mid) {
+			reason = "unknown command";
+		} else if (!ri || matched != OMC_ANCHOR_OPERATOR || strcmp(ri->owner, so.iss) != 0) {
+			reason = "no such MCIM"; /* the owner alone updates; others learn nothing */
+			audit_reason = ri ? "another owner's MCIM" : reason;
+		} else if (omc_tre_load_mcim(t, mid, &m) != OMC_OK) {
+			reason = "no such MCIM";
+		} else if (update(t, &m, json_object_get(so.claims, "update"), actor_s, &reason) == OMC_OK) {
+			ok = true;
+		}
+		if (!ok)
+			omc_tre_audit(t, "command", actor_s, subject, "refused", audit_reason ? audit_reason : reason);
 	} else {
 		omc_mcim_event ev = (omc_mcim_event)0;
 		/* Another owner's MCIM gets the same answer as one that does not
@@ -416,6 +538,8 @@ omc_err omc_tre_command(omc_tre *t, const char *command, size_t len, char **resu
 			audit_reason = ri ? "another owner's MCIM" : reason;
 		} else if (omc_tre_load_mcim(t, mid, &m) != OMC_OK) {
 			reason = "no such MCIM";
+		} else if (ev == OMC_EV_ACTIVATE && other_operator_active(t, &m)) {
+			reason = OTHER_ACTIVE;
 		} else {
 			omc_actor_kind kind = matched == OMC_ANCHOR_RO ? OMC_ACTOR_RO
 					      : !strcmp(m.owner, so.iss) ? OMC_ACTOR_OWNER
@@ -432,7 +556,7 @@ omc_err omc_tre_command(omc_tre *t, const char *command, size_t len, char **resu
 	const omc_tre_mcim_info *r = mid ? omc_tre_reg_find(t, mid) : NULL;
 	const char *state = r && (!strcmp(r->owner, so.iss) || matched == OMC_ANCHOR_RO) ? omc_mcim_state_name(r->state)
 											: "";
-	e = result_sign(t, &so, cmd, mid, ok, reason, state, extra, result);
+	e = result_sign(t, &so, cmd, mid, ok, reason, state, extra_key, extra, result);
 	json_decref(extra);
 	omc_mcim_wipe(&m);
 	json_decref(so.claims);
@@ -465,6 +589,13 @@ omc_err omc_tre_local_lifecycle(omc_tre *t, const omc_tre_caller *caller, const 
 	const omc_user *u = caller->kind == OMC_ACTOR_USER ? omc_users_find(&t->users, caller->name) : NULL;
 	bool role_ok = u && !u->blocked && (u->role == OMC_USER_ROLE_ADMIN || u->role == OMC_USER_ROLE_OPERATOR);
 	omc_actor_kind kind = role_ok && acl_allows(&m, caller->name) ? OMC_ACTOR_USER : OMC_ACTOR_OTHER;
+	if (event == OMC_EV_ACTIVATE && other_operator_active(t, &m)) {
+		char subject[64];
+		snprintf(subject, sizeof subject, "mcim:%s", m.id);
+		omc_tre_audit(t, "lifecycle", actor, subject, "refused", OTHER_ACTIVE);
+		omc_mcim_wipe(&m);
+		OMC_BAIL(OMC_ERR_DENIED);
+	}
 	omc_err e = apply_event(t, &m, event, kind, actor);
 	omc_mcim_wipe(&m);
 	return e;

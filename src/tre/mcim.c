@@ -354,6 +354,49 @@ static omc_err parse_all(omc_mcim *m, const json_t *o, bool from_package)
 	return OMC_OK;
 }
 
+/* MGT-8: a new version of an MCIM's non-secret parts. On any error *m is
+ * unchanged. */
+omc_err omc_mcim_apply_update(omc_mcim *m, const void *json_obj)
+{
+	const json_t *o = json_obj;
+	static const char *const keys[] = {"version", "acl", "share", "profile", "expires", NULL};
+	OMC_ENSURE(json_is_object(o), OMC_ERR_BAD_FORMAT);
+	OMC_TRY(only_keys(o, keys));
+	uint64_t v, exp;
+	OMC_TRY(get_uint(&v, o, "version", true, 0, UINT32_MAX));
+	OMC_ENSURE(v >= 1, OMC_ERR_BAD_FORMAT);
+	OMC_ENSURE(v > m->version, OMC_ERR_DENIED); /* lower or equal versions refused */
+	omc_mcim n = *m;
+	omc_err e = OMC_OK;
+	if (json_object_get(o, "acl"))
+		e = parse_names(&n.acl[0][0], sizeof n.acl[0], OMC_MCIM_ACL_MAX, &n.n_acl, json_object_get(o, "acl"),
+				OMC_USER_NAME_MAX, true);
+	if (e == OMC_OK && json_object_get(o, "share"))
+		e = parse_names(&n.share[0][0], sizeof n.share[0], OMC_MCIM_SHARE_MAX, &n.n_share,
+				json_object_get(o, "share"), OMC_MCIM_ID_MAX, false);
+	const json_t *p = json_object_get(o, "profile");
+	if (e == OMC_OK && p) {
+		static const char *const pk[] = {"data_only", "volume_cap", NULL};
+		const json_t *d = json_object_get(p, "data_only");
+		e = only_keys(p, pk);
+		if (e == OMC_OK && d && !json_is_boolean(d))
+			e = OMC_ERR_BAD_FORMAT;
+		n.data_only = d && json_is_true(d);
+		if (e == OMC_OK)
+			e = get_uint(&n.volume_cap, p, "volume_cap", false, 0, UINT64_MAX >> 1);
+	}
+	if (e == OMC_OK && json_object_get(o, "expires")) {
+		e = get_uint(&exp, o, "expires", true, 0, INT64_MAX);
+		n.expires = (int64_t)exp;
+	}
+	if (e == OMC_OK) {
+		n.version = (uint32_t)v;
+		*m = n;
+	}
+	omc_mcim_wipe(&n);
+	return e;
+}
+
 omc_err omc_mcim_from_json(omc_mcim *m, const void *json_obj, bool from_package)
 {
 	memset(m, 0, sizeof *m);

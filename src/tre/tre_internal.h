@@ -199,6 +199,10 @@ OMC_MUST_USE omc_err omc_mcim_object_id(char *buf, size_t cap, const char *owner
 /* Drop the secrets (crypto-erase happens in the store commit) and keep a
  * tombstone. */
 void omc_mcim_make_tombstone(omc_mcim *m);
+/* MGT-8: apply an `update` claim ({"version", "acl"?, "share"?, "profile"?,
+ * "expires"?}); version must be above the record's (OMC_ERR_DENIED).
+ * OMC_ERR_BAD_FORMAT for anything else wrong; *m unchanged on error. */
+OMC_MUST_USE omc_err omc_mcim_apply_update(omc_mcim *m, const void *json_obj);
 bool omc_mcim_valid_id(const char *s, size_t max);
 /* An owner (operator) name: 1..OMC_MCIM_OWNER_MAX of [a-z0-9_-]; it is the
  * "iss" of everything that owner signs. */
