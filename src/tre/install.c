@@ -360,10 +360,12 @@ static omc_err discover(omc_tre *t, const char *iss, json_t **out)
 }
 
 /* CHG-1/2: the RO's `reprovision`. Every operational MCIM that is not
- * deleted is crypto-erased in one commit (tombstones stay); the PCID stays,
- * and the TRE is pristine again. *out lists what went: the deletion
- * receipt each old SHO gets. */
-static omc_err reprovision(omc_tre *t, const char *actor_s, json_t **out)
+ * deleted (of `owner` only, if the command names one) is crypto-erased in
+ * one commit (tombstones stay); the PCID stays. *out lists what is gone:
+ * the deletion receipt each old SHO gets. With an owner, its earlier
+ * tombstones are listed too (erased false), so that a reprovision sent
+ * again after a lost result still tells that SHO which IMSIs are dead. */
+static omc_err reprovision(omc_tre *t, const char *actor_s, const char *owner, json_t **out)
 {
 	json_t *a = json_array();
 	OMC_ENSURE(a != NULL, OMC_ERR_NOMEM);
@@ -373,22 +375,34 @@ static omc_err reprovision(omc_tre *t, const char *actor_s, json_t **out)
 	omc_err e = OMC_OK;
 	size_t n = 0;
 	for (size_t i = 0; i < t->n_reg && e == OMC_OK; i++) {
-		if (strcmp(t->reg[i].role, "operational") != 0 || t->reg[i].state == OMC_MCIM_DELETED)
+		const omc_tre_mcim_info *r = &t->reg[i];
+		if (strcmp(r->role, "operational") != 0 || (owner && strcmp(r->owner, owner) != 0))
 			continue;
+		bool erase = r->state != OMC_MCIM_DELETED;
+		if (!erase && !owner)
+			continue;
+		if (!erase) {
+			if (json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:I,s:b}", "id", r->id, "owner", r->owner,
+							       "imsi", r->imsi, "version", (json_int_t)r->version,
+							       "erased", 0)))
+				e = OMC_ERR_NOMEM;
+			continue;
+		}
 		omc_mcim m;
-		e = omc_tre_load_mcim(t, t->reg[i].id, &m);
+		e = omc_tre_load_mcim(t, r->id, &m);
 		if (e == OMC_OK) {
 			omc_mcim_make_tombstone(&m);
 			e = omc_tre_txn_put_mcim(&x, &m);
 		}
-		if (e == OMC_OK && json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:I}", "id", m.id, "owner", m.owner,
-								      "imsi", m.imsi, "version", (json_int_t)m.version)))
+		if (e == OMC_OK &&
+		    json_array_append_new(a, json_pack("{s:s,s:s,s:s,s:I,s:b}", "id", m.id, "owner", m.owner, "imsi", m.imsi,
+						       "version", (json_int_t)m.version, "erased", 1)))
 			e = OMC_ERR_NOMEM;
 		omc_mcim_wipe(&m);
 		n++;
 	}
-	char d[64];
-	snprintf(d, sizeof d, "%zu MCIM(s) erased: pristine", n);
+	char d[96];
+	snprintf(d, sizeof d, "%zu MCIM(s) erased%s%s", n, owner ? " of " : "", owner ? owner : "");
 	omc_audit_event ev = {.time = omc_tre_now(t), .event = "reprovision", .actor = actor_s, .subject = "tre",
 			      .result = "ok", .detail = d};
 	if (e == OMC_OK)
@@ -502,7 +516,12 @@ omc_err omc_tre_command(omc_tre *t, const char *command, size_t len, char **resu
 		extra_key = "deleted";
 		if (matched != OMC_ANCHOR_RO)
 			reason = "reprovision is for the RO";
-		else if ((e = reprovision(t, actor_s, &extra)) == OMC_OK)
+		else if (json_object_get(so.claims, "owner") &&
+			 (!json_is_string(json_object_get(so.claims, "owner")) ||
+			  !omc_mcim_valid_owner(json_string_value(json_object_get(so.claims, "owner")))))
+			reason = "bad owner";
+		else if ((e = reprovision(t, actor_s, json_string_value(json_object_get(so.claims, "owner")), &extra)) ==
+			 OMC_OK)
 			ok = true;
 		else
 			reason = omc_err_name(e);

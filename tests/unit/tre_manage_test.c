@@ -65,6 +65,13 @@ static char *update_cmd(const char *who, uint64_t seq, const char *tre, const ch
 	return tf_sign(who, "omc-command+jwt", p);
 }
 
+static char *reprov_owner(uint64_t seq, const char *tre, const char *owner)
+{
+	json_t *p = json_pack("{s:s,s:I,s:s,s:s,s:s,s:s}", "iss", "ro", "seq", (json_int_t)seq, "tre", tre, "cmd",
+			      "reprovision", "mcim", "", "owner", owner);
+	return tf_sign("ro", "omc-command+jwt", p);
+}
+
 /* An install that may be refused: its error. */
 static omc_err try_install(omc_tre *t, const char *who, uint64_t seq, json_t *mcim)
 {
@@ -164,6 +171,32 @@ static void test_reprovision_only_ro(void **state)
 	assert_non_null(strstr(audit, "\"event\":\"reprovision\""));
 	assert_non_null(strstr(audit, "reprovision is for the RO"));
 	omc_free(audit);
+	/* Bound to an owner: another owner's MCIM stays. */
+	r = run(t, reprov_owner(2, d.tre_id, "sho2"), &applied);
+	assert_true(applied);
+	assert_int_equal(json_array_size(json_object_get(r, "deleted")), 0);
+	json_decref(r);
+	assert_int_equal(active_operational(t, &owner), 1);
+	r = run(t, reprov_owner(3, d.tre_id, "sho1"), &applied);
+	assert_true(applied);
+	assert_int_equal(json_array_size(json_object_get(r, "deleted")), 1);
+	assert_true(json_is_true(json_object_get(json_array_get(json_object_get(r, "deleted"), 0), "erased")));
+	json_decref(r);
+	assert_int_equal(omc_tre_get_state(t), OMC_TRE_PRISTINE);
+	/* Late, after the new SHO's MCIM came: it erases nothing new and
+	 * names the old tombstone again. */
+	omc_free(tf_provision(t, "sho2", 1, tf_mcim("b1", "sho2", "001020000000011", K2, OPC2)));
+	r = run(t, reprov_owner(4, d.tre_id, "sho1"), &applied);
+	assert_true(applied);
+	json_t *e0 = json_array_get(json_object_get(r, "deleted"), 0);
+	assert_string_equal(json_string_value(json_object_get(e0, "imsi")), "001010000000011");
+	assert_true(json_is_false(json_object_get(e0, "erased")));
+	json_decref(r);
+	assert_int_equal(active_operational(t, &owner), 1);
+	assert_string_equal(owner, "sho2");
+	r = run(t, reprov_owner(5, d.tre_id, "Bad Owner"), &applied);
+	assert_false(applied);
+	json_decref(r);
 	omc_tre_close(t);
 	tf_dev_free(&d);
 }
