@@ -54,8 +54,9 @@ typedef enum omc_agent_state {
 	OMC_AGENT_ATTACH_MCIM = 7, /* AKA at the VNO with the MCIM: an operational session */
 	OMC_AGENT_OPERATIONAL = 8, /* polling the DPF for commands */
 	OMC_AGENT_LOCKDOWN = 9,    /* the TRE is locked down: no network activity */
+	OMC_AGENT_STANDBY = 10,    /* an MCIM held but not activated: polling commands with the PCID */
 } omc_agent_state;
-#define OMC_AGENT_STATE_COUNT 10
+#define OMC_AGENT_STATE_COUNT 11
 OMC_API const char *omc_agent_state_name(omc_agent_state s);
 
 typedef struct omc_agent_opts {

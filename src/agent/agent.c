@@ -30,6 +30,8 @@ struct omc_agent {
 	char session[TOKEN_MAX], scope[16];
 	char sho[17], mcim_id[41], mcim_imsi[16];
 	char *evidence, *token, *receipt;
+	char *result;      /* a command's signed result (or refusal) not yet taken by the DPF */
+	int64_t result_id; /* its command's id */
 	char last_error[128];
 	unsigned failures, commands;
 	bool pending;
@@ -41,6 +43,7 @@ struct omc_agent {
 static const char *const state_names[OMC_AGENT_STATE_COUNT] = {
 	"boot",     "attach_pcid", "bootstrap",   "register",    "validate",
 	"download", "receipt",     "attach_mcim", "operational", "lockdown",
+	"standby",
 };
 
 const char *omc_agent_state_name(omc_agent_state s)
@@ -117,12 +120,13 @@ static omc_err save(omc_agent *a)
 {
 	if (!a->io)
 		return OMC_OK;
-	json_t *o = json_pack("{s:i,s:s,s:o,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:s,s:i,s:i,s:b}", "version", 1,
+	json_t *o = json_pack("{s:i,s:s,s:o,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:s,s:i,s:i,s:b,s:o,s:I}", "version", 1,
 			      "state", state_names[a->state], "session", str_or_null(a->session), "scope", a->scope,
 			      "drf", a->drf, "pva", a->pva, "dpf", a->dpf, "sho", a->sho, "mcim_id", a->mcim_id,
 			      "mcim_imsi", a->mcim_imsi, "evidence", str_or_null(a->evidence), "token",
 			      str_or_null(a->token), "receipt", str_or_null(a->receipt), "last_error", a->last_error,
-			      "failures", (int)a->failures, "commands", (int)a->commands, "pending", a->pending);
+			      "failures", (int)a->failures, "commands", (int)a->commands, "pending", a->pending, "result",
+			      str_or_null(a->result), "result_id", (json_int_t)a->result_id);
 	char *s = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(o);
 	OMC_ENSURE(s != NULL, OMC_ERR_NOMEM);
@@ -194,7 +198,13 @@ static omc_err load(omc_agent *a)
 	     copy_str(a->sho, sizeof a->sho, o, "sho") && copy_str(a->mcim_id, sizeof a->mcim_id, o, "mcim_id") &&
 	     copy_str(a->mcim_imsi, sizeof a->mcim_imsi, o, "mcim_imsi") &&
 	     copy_str(a->last_error, sizeof a->last_error, o, "last_error") && dup_str(&a->evidence, o, "evidence") &&
-	     dup_str(&a->token, o, "token") && dup_str(&a->receipt, o, "receipt");
+	     dup_str(&a->token, o, "token") && dup_str(&a->receipt, o, "receipt") && dup_str(&a->result, o, "result");
+	a->result_id = (int64_t)json_integer_value(json_object_get(o, "result_id"));
+	if (!a->result || a->result_id < 1) {
+		omc_free(a->result);
+		a->result = NULL;
+		a->result_id = 0;
+	}
 	a->failures = (unsigned)json_integer_value(json_object_get(o, "failures"));
 	a->commands = (unsigned)json_integer_value(json_object_get(o, "commands"));
 	a->pending = json_is_true(json_object_get(o, "pending"));
@@ -283,6 +293,26 @@ static const char *imsi_of(omc_agent *a, const char *id, char out[16])
 	return NULL;
 }
 
+/* An operational MCIM kept but not activated (its owner deactivated or
+ * blocked it, or it waits for activation), and none activated: the
+ * device waits for its owner's commands with the PCID's session. */
+static bool held(omc_agent *a)
+{
+	omc_tre_mcim_info reg[64];
+	size_t n = 0;
+	bool kept = false;
+	if (a->tre.registry(a->tre.ctx, reg, 64, &n) != OMC_OK)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(reg[i].role, "operational") != 0 || reg[i].state == OMC_MCIM_DELETED)
+			continue;
+		if (reg[i].state == OMC_MCIM_ACTIVATED)
+			return false;
+		kept = true;
+	}
+	return kept;
+}
+
 /* AKA at the VNO with MCIM id (a resynchronisation at most once). */
 static int attach(omc_agent *a, const char *id, json_t **ans)
 {
@@ -358,6 +388,32 @@ static outcome take_session(omc_agent *a, int st, json_t *ans, const char *want_
 	return go(OMC_AGENT_BOOT); /* the caller picks the state */
 }
 
+/* Hand the DPF the outcome of the last command, saved before it is sent
+ * so that a crash or a lost answer does not lose it (the old SHO's
+ * deletion receipt, CHG-2). The status of the call (0: nothing to send). */
+static int flush_result(omc_agent *a)
+{
+	if (!a->result)
+		return 0;
+	bool signed_result = strchr(a->result, '.') != NULL; /* a JWS; else an error name */
+	json_t *r = NULL;
+	int st = call(a, "POST", a->dpf, "/v1/results", true,
+		      json_pack("{s:I,s:s}", "id", (json_int_t)a->result_id, signed_result ? "result" : "error", a->result),
+		      &r);
+	/* Taken, or the DPF holds no such open command (taken before). */
+	if (st == 200 || st == 404 || st == 403) {
+		if (st == 200)
+			a->commands++;
+		omc_free(a->result);
+		a->result = NULL;
+		a->result_id = 0;
+	} else {
+		set_error(a, "results", st, r);
+	}
+	json_decref(r);
+	return st;
+}
+
 static outcome st_boot(omc_agent *a)
 {
 	omc_tre_state ts;
@@ -387,7 +443,9 @@ static outcome st_attach_pcid(omc_agent *a)
 	outcome o = take_session(a, st, ans, "provisioning");
 	if (o.kind != NEXT)
 		return o;
-	return go(a->drf[0] && a->pva[0] && a->dpf[0] ? OMC_AGENT_REGISTER : OMC_AGENT_BOOTSTRAP);
+	if (!(a->drf[0] && a->pva[0] && a->dpf[0]))
+		return go(OMC_AGENT_BOOTSTRAP);
+	return go(held(a) ? OMC_AGENT_STANDBY : OMC_AGENT_REGISTER);
 }
 
 static bool url_ok(const char *u)
@@ -428,7 +486,7 @@ static outcome st_bootstrap(omc_agent *a)
 	}
 	json_decref(p);
 	json_decref(ans);
-	return ok ? go(OMC_AGENT_REGISTER) : retry();
+	return ok ? go(held(a) ? OMC_AGENT_STANDBY : OMC_AGENT_REGISTER) : retry();
 }
 
 static outcome st_register(omc_agent *a)
@@ -436,6 +494,9 @@ static outcome st_register(omc_agent *a)
 	char pcid[16];
 	if (!imsi_of(a, "pcid", pcid))
 		return retry();
+	/* A result an operational session could not send (a reprovision erased
+	 * its MCIM): sent with the PCID's; provisioning goes on regardless. */
+	(void)flush_result(a);
 	int64_t t = (int64_t)time(NULL);
 	uint8_t nonce[32];
 	char *ev = NULL;
@@ -595,47 +656,85 @@ static outcome st_attach_mcim(omc_agent *a)
 	return o.kind == NEXT ? go(OMC_AGENT_OPERATIONAL) : o;
 }
 
-static outcome st_operational(omc_agent *a)
+/* Send the last result, then fetch the queued commands and carry them out
+ * one by one, each result saved before it is sent. The status of the
+ * DPF's answer (200 when every step went through). */
+static int run_commands(omc_agent *a)
 {
+	int st = flush_result(a);
+	if (a->result)
+		return st;
 	json_t *ans = NULL;
-	int st = call(a, "GET", a->dpf, "/v1/commands", true, NULL, &ans);
-	if (session_lost(st, ans)) {
-		json_decref(ans);
-		return go(OMC_AGENT_ATTACH_MCIM);
-	}
+	st = call(a, "GET", a->dpf, "/v1/commands", true, NULL, &ans);
 	if (st != 200) {
 		set_error(a, "commands", st, ans);
 		json_decref(ans);
-		return retry();
+		return st;
 	}
 	json_t *cmds = json_object_get(ans, "commands");
-	for (size_t i = 0; i < json_array_size(cmds); i++) {
+	for (size_t i = 0; i < json_array_size(cmds) && !a->result; i++) {
 		json_t *c = json_array_get(cmds, i);
 		const char *cmd = json_string_value(json_object_get(c, "command"));
 		json_t *id = json_object_get(c, "id");
+		if (!cmd || !json_is_integer(id) || json_integer_value(id) < 1)
+			continue;
 		char *result = NULL;
 		bool applied = false;
-		if (!cmd || !json_is_integer(id) || a->tre.command(a->tre.ctx, cmd, strlen(cmd), &result, &applied) != OMC_OK)
-			continue;
-		json_t *r = NULL;
-		int rs = call(a, "POST", a->dpf, "/v1/results", true,
-			      json_pack("{s:I,s:s}", "id", json_integer_value(id), "result", result), &r);
-		omc_free(result);
-		json_decref(r);
-		if (rs == 200)
-			a->commands++;
+		omc_err e = a->tre.command(a->tre.ctx, cmd, strlen(cmd), &result, &applied);
+		if (e == OMC_ERR_LOCKDOWN)
+			break;
+		if (e != OMC_OK) {
+			/* Refused without a signed result: say so, by the error's name. */
+			const char *n = omc_err_name(e);
+			result = omc_alloc(strlen(n) + 1);
+			if (!result)
+				break;
+			memcpy(result, n, strlen(n) + 1);
+		}
+		a->result = result;
+		a->result_id = (int64_t)json_integer_value(id);
+		if (save(a) != OMC_OK)
+			OMC_LOG_WRN("agent", "state not saved before sending a result");
+		st = flush_result(a); /* not taken: sent again on the next step */
 	}
 	json_decref(ans);
 	a->polled = true;
 	a->polls++;
-	/* A command may have changed the TRE: look again. */
+	return a->result ? st : 200;
+}
+
+static outcome st_operational(omc_agent *a)
+{
+	int st = run_commands(a);
+	/* A session gone (its MCIM may have been erased): attach again, or
+	 * look at the TRE again if the MCIM is gone. */
+	if (st == 401)
+		return go(OMC_AGENT_ATTACH_MCIM);
 	omc_tre_state ts;
 	if (a->tre.state(a->tre.ctx, &ts) == OMC_OK && ts == OMC_TRE_LOCKDOWN)
 		return go(OMC_AGENT_LOCKDOWN);
 	char imsi[16];
 	if (!imsi_of(a, a->mcim_id, imsi))
 		return go(OMC_AGENT_BOOT);
+	if (st != 200)
+		return retry();
 	return (outcome){WAIT, OMC_AGENT_OPERATIONAL, a->poll_ms};
+}
+
+static outcome st_standby(omc_agent *a)
+{
+	int st = run_commands(a);
+	if (st == 401)
+		return go(OMC_AGENT_ATTACH_PCID);
+	omc_tre_state ts;
+	if (a->tre.state(a->tre.ctx, &ts) == OMC_OK && ts == OMC_TRE_LOCKDOWN)
+		return go(OMC_AGENT_LOCKDOWN);
+	/* Activated again, or deleted: boot decides what comes next. */
+	if (!held(a))
+		return go(OMC_AGENT_BOOT);
+	if (st != 200)
+		return retry();
+	return (outcome){WAIT, OMC_AGENT_STANDBY, a->poll_ms};
 }
 
 static outcome st_lockdown(omc_agent *a)
@@ -658,6 +757,7 @@ static outcome (*const steps[OMC_AGENT_STATE_COUNT])(omc_agent *) = {
 	[OMC_AGENT_ATTACH_MCIM] = st_attach_mcim,
 	[OMC_AGENT_OPERATIONAL] = st_operational,
 	[OMC_AGENT_LOCKDOWN] = st_lockdown,
+	[OMC_AGENT_STANDBY] = st_standby,
 };
 
 /* --- the machine ------------------------------------------------------------------------------- */
@@ -722,7 +822,8 @@ omc_err omc_agent_run(omc_agent *a, unsigned timeout_ms)
 	for (;;) {
 		unsigned w = 0;
 		OMC_TRY(omc_agent_step(a, &w));
-		if ((a->state == OMC_AGENT_OPERATIONAL && a->polled) || a->state == OMC_AGENT_LOCKDOWN)
+		if (((a->state == OMC_AGENT_OPERATIONAL || a->state == OMC_AGENT_STANDBY) && a->polled) ||
+		    a->state == OMC_AGENT_LOCKDOWN)
 			return OMC_OK;
 		clock_gettime(CLOCK_MONOTONIC, &t);
 		uint64_t el = (uint64_t)(t.tv_sec - t0.tv_sec) * 1000u + (uint64_t)((t.tv_nsec - t0.tv_nsec) / 1000000);
@@ -791,6 +892,7 @@ void omc_agent_free(omc_agent *a)
 	omc_free(a->evidence);
 	omc_free(a->token);
 	omc_free(a->receipt);
+	omc_free(a->result);
 	omc_free(a);
 }
 

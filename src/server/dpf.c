@@ -330,6 +330,42 @@ static void receipt(srv_listener *l, const omc_http_req *req, omc_http_resp *res
 
 /* --- commands ------------------------------------------------------------------------ */
 
+omc_err srv_ro_command(omc_server *s, const char *tre, const char *cmd, const char *owner, int64_t *id)
+{
+	int64_t seq = 0, now = srv_now(s);
+	OMC_TRY(srv_counter_next(s, "seq.ro", &seq));
+	/* Held back longer than 30 days, it is void. */
+	json_t *p = json_pack("{s:s,s:I,s:s,s:s,s:s,s:I,s:I}", "iss", "ro", "seq", (json_int_t)seq, "tre", tre, "cmd", cmd,
+			      "mcim", "", "iat", (json_int_t)now, "exp", (json_int_t)(now + 30 * 86400));
+	if (p && owner && json_object_set_new(p, "owner", json_string(owner)))
+		json_object_clear(p);
+	char *ps = p ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL, *jws = NULL;
+	json_decref(p);
+	OMC_ENSURE(ps != NULL, OMC_ERR_NOMEM);
+	const omc_cert *x5c[1] = {s->ro_cert};
+	omc_err e = omc_jws_sign(&jws, (const uint8_t *)ps, strlen(ps), s->ro_key, x5c, 1, "omc-command+jwt");
+	omc_free(ps);
+	OMC_TRY(e);
+	sqlite3_stmt *q;
+	e = srv_sql(s, &q,
+		    "INSERT INTO dpf_command (tre_id, issuer, command, state, created) VALUES (?1, 'ro', ?2, 'queued', ?3)"
+		    " RETURNING id");
+	if (e == OMC_OK) {
+		sqlite3_bind_text(q, 1, tre, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, jws, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 3, (sqlite3_int64)now);
+		int rc = sqlite3_step(q);
+		if (rc == SQLITE_ROW)
+			*id = (int64_t)sqlite3_column_int64(q, 0);
+		srv_sql_done(s, q);
+		e = rc == SQLITE_ROW ? OMC_OK : omc_db_err(rc);
+	}
+	omc_free(jws);
+	if (e == OMC_OK)
+		srv_audit(s, "dpf", "ro", "command_queue", tre, "ok", cmd);
+	return e;
+}
+
 static size_t issuer_names(omc_server *s, const char **names, size_t cap)
 {
 	size_t n = 0;
@@ -449,6 +485,52 @@ static void cmd_fetch(srv_listener *l, const omc_http_req *req, omc_http_resp *r
 	srv_reply(l, resp, 200, json_pack("{s:s,s:o}", "tre", tre, "commands", arr));
 }
 
+/* CHG-2: the TRE's signed word that MCIMs are gone, passed to each SHO
+ * that owned one. False if one of them did not take it. */
+static bool pass_deletions(omc_server *s, const char *issuer, const char *res, const json_t *claims)
+{
+	const json_t *del = json_object_get(claims, "deleted");
+	const char *cmd = json_string_value(json_object_get(claims, "cmd"));
+	const char *r = json_string_value(json_object_get(claims, "result"));
+	const char *state = json_string_value(json_object_get(claims, "state"));
+	/* An SHO's own `delete` carried out: that SHO hears it too. */
+	bool own_delete = strcmp(issuer, "ro") != 0 && cmd && !strcmp(cmd, "delete") && r && !strcmp(r, "ok") &&
+			  state && !strcmp(state, "deleted");
+	bool reprov = !strcmp(issuer, "ro") && cmd && !strcmp(cmd, "reprovision");
+	if (!own_delete && !reprov)
+		return true;
+	const char *told[SRV_MAX_OPS];
+	size_t n_told = 0;
+	bool all = true;
+	size_t n = own_delete ? 1 : json_array_size(del);
+	for (size_t i = 0; i < n; i++) {
+		const char *owner =
+			own_delete ? issuer : json_string_value(json_object_get(json_array_get(del, i), "owner"));
+		bool seen = !owner;
+		for (size_t k = 0; k < n_told && !seen; k++)
+			seen = !strcmp(told[k], owner);
+		if (seen || n_told == SRV_MAX_OPS)
+			continue;
+		told[n_told++] = owner;
+		char peer[40];
+		snprintf(peer, sizeof peer, "sho.%s", owner);
+		int st = 0;
+		json_t *a = NULL;
+		omc_err e = srv_call(s, s->ro_key, s->ro_cert, "POST", srv_peer(s, peer), "/v1/deletions",
+				     json_pack("{s:s}", "result", res), &st, &a);
+		json_decref(a);
+		if (e != OMC_OK || st != 200) {
+			OMC_LOG_WRN("dpf", "deletion receipt not taken by %s (%d)", peer, e == OMC_OK ? st : 0);
+			all = false;
+		}
+	}
+	return all;
+}
+
+/* A device reports on a command: the TRE's signed result, or the error
+ * of a TRE that refused it without one (a replay, a bad signature). The
+ * RO's reprovision results go on to the old SHOs; until each has taken
+ * its receipt the command stays `answered` and the device sends it again. */
 static void cmd_result(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
 {
 	omc_server *s = l->s;
@@ -457,39 +539,72 @@ static void cmd_result(srv_listener *l, const omc_http_req *req, omc_http_resp *
 		return;
 	json_t *b = srv_body(l, req, resp);
 	int64_t id = 0;
-	const char *res = b && srv_int(l, resp, b, "id", 1, INT64_MAX, &id) ? srv_str(l, resp, b, "result", 16, 64 * 1024)
-									: NULL;
-	if (!res) {
+	bool has_id = b && srv_int(l, resp, b, "id", 1, INT64_MAX, &id);
+	const char *res = NULL, *err = NULL;
+	if (has_id && json_object_get(b, "error") && !json_object_get(b, "result"))
+		err = srv_str(l, resp, b, "error", 1, 64);
+	else if (has_id)
+		res = srv_str(l, resp, b, "result", 16, 64 * 1024);
+	if (!res && !err) {
 		json_decref(b);
 		return;
 	}
-	char cn[64];
+	char cn[64] = "";
 	json_t *claims = NULL;
-	bool sig = srv_tre_signed(s, res, strlen(res), "omc-command-result+jwt", &claims, cn);
-	json_decref(claims);
-	if (!sig) {
+	if (res && !srv_tre_signed(s, res, strlen(res), "omc-command-result+jwt", &claims, cn)) {
+		json_decref(claims);
 		json_decref(b);
 		srv_fail(l, resp, 403, "bad_signature", "the result is not signed by a TRE");
 		return;
 	}
-	sqlite3_stmt *q;
-	bool ok = false;
-	srv_lock(s);
-	if (srv_sql(s, &q,
-		    "UPDATE dpf_command SET state = 'done', result = ?3 WHERE id = ?1 AND tre_id = ?2 AND state <> 'done'") ==
-	    OMC_OK) {
-		sqlite3_bind_int64(q, 1, (sqlite3_int64)id);
-		sqlite3_bind_text(q, 2, cn, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 3, res, -1, SQLITE_STATIC);
-		ok = sqlite3_step(q) == SQLITE_DONE && sqlite3_changes(s->db->h) == 1;
-		srv_sql_done(s, q);
-	}
-	srv_unlock(s);
-	json_decref(b);
-	if (!ok) {
+	if (err && !tre_of_session(s, &ss, cn)) {
+		json_decref(b);
 		srv_fail(l, resp, 404, "unknown_command", "no open command of this TRE has that id");
 		return;
 	}
+	sqlite3_stmt *q;
+	bool ok = false;
+	char issuer[SRV_NAME_MAX] = "";
+	srv_lock(s);
+	if (srv_sql(s, &q,
+		    "UPDATE dpf_command SET state = ?4, result = ?3 WHERE id = ?1 AND tre_id = ?2"
+		    " AND state IN ('queued', 'fetched', 'answered') RETURNING issuer") == OMC_OK) {
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)id);
+		sqlite3_bind_text(q, 2, cn, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 3, res ? res : err, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 4, res ? "answered" : "rejected", -1, SQLITE_STATIC);
+		if (sqlite3_step(q) == SQLITE_ROW) {
+			ok = true;
+			snprintf(issuer, sizeof issuer, "%s", (const char *)sqlite3_column_text(q, 0));
+		}
+		srv_sql_done(s, q);
+	}
+	if (ok && err)
+		srv_audit(s, "dpf", "device", "command_result", cn, "refused", err);
+	srv_unlock(s);
+	if (!ok || err) {
+		json_decref(claims);
+		json_decref(b); /* res and err live in b */
+		if (!ok)
+			srv_fail(l, resp, 404, "unknown_command", "no open command of this TRE has that id");
+		else
+			srv_reply(l, resp, 200, json_pack("{s:I,s:s}", "id", (json_int_t)id, "state", "rejected"));
+		return;
+	}
+	bool passed = pass_deletions(s, issuer, res, claims);
+	json_decref(claims);
+	json_decref(b);
+	if (!passed) {
+		srv_fail(l, resp, 502, "peer_unavailable", "an old SHO has not taken its deletion receipt: send it again");
+		return;
+	}
+	srv_lock(s);
+	if (srv_sql(s, &q, "UPDATE dpf_command SET state = 'done' WHERE id = ?1 AND state = 'answered'") == OMC_OK) {
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)id);
+		(void)sqlite3_step(q);
+		srv_sql_done(s, q);
+	}
+	srv_unlock(s);
 	srv_reply(l, resp, 200, json_pack("{s:I,s:s}", "id", (json_int_t)id, "state", "done"));
 }
 

@@ -41,6 +41,40 @@ static bool platform_id_ok(const char *p)
 	return p && strlen(p) == 21 && !strncmp(p, "plat-", 5) && strspn(p + 5, "0123456789abcdef") == 16;
 }
 
+/* CHG-1: the device moves to SHO `to` (caller in a transaction, holding
+ * the lock). A device the DRF has seen register (its TRE is known) gets
+ * the RO's signed `reprovision` naming the old SHO, queued at the DPF: its
+ * TRE erases the old SHO's MCIMs, returns to pristine and provisions
+ * again, now with `to`. *queued says whether a command went out. */
+static omc_err change(omc_server *s, const char *plat, const char *from, const char *to, bool *queued)
+{
+	*queued = false;
+	sqlite3_stmt *q;
+	char tre[64] = "";
+	OMC_TRY(srv_sql(s, &q, "SELECT tre_id FROM drf_device WHERE platform_id = ?1 AND tre_id IS NOT NULL"));
+	sqlite3_bind_text(q, 1, plat, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		snprintf(tre, sizeof tre, "%s", (const char *)sqlite3_column_text(q, 0));
+	srv_sql_done(s, q);
+	OMC_TRY(srv_sql(s, &q, "UPDATE drf_device SET sho = ?2, state = ?3, updated = ?4 WHERE platform_id = ?1"));
+	sqlite3_bind_text(q, 1, plat, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, to, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, tre[0] ? "changing" : "assigned", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 4, (sqlite3_int64)srv_now(s));
+	int rc = sqlite3_step(q);
+	srv_sql_done(s, q);
+	OMC_ENSURE(rc == SQLITE_DONE, omc_db_err(rc));
+	char d[64];
+	snprintf(d, sizeof d, "from %s to %s", from, to);
+	srv_audit(s, "drf", to, "change", plat, "ok", d);
+	if (!tre[0])
+		return OMC_OK;
+	int64_t id = 0;
+	OMC_TRY(srv_ro_command(s, tre, "reprovision", from, &id));
+	*queued = true;
+	return OMC_OK;
+}
+
 static void assign(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
 {
 	omc_server *s = l->s;
@@ -59,6 +93,13 @@ static void assign(srv_listener *l, const omc_http_req *req, omc_http_resp *resp
 		json_decref(b);
 		return;
 	}
+	const json_t *cj = json_object_get(b, "change");
+	if (cj && !json_is_boolean(cj)) {
+		json_decref(b);
+		srv_fail(l, resp, 400, "bad_request", "member change: a boolean");
+		return;
+	}
+	bool want_change = json_is_true(cj), queued = false;
 	char sho[SRV_NAME_MAX] = "", state[16] = "";
 	int status = 500;
 	srv_lock(s);
@@ -74,6 +115,9 @@ static void assign(srv_listener *l, const omc_http_req *req, omc_http_resp *resp
 			status = sqlite3_step(q) == SQLITE_DONE ? 201 : 500;
 			srv_sql_done(s, q);
 			snprintf(state, sizeof state, "assigned");
+		} else if (e == OMC_OK && strcmp(sho, who) != 0 && want_change) {
+			status = change(s, plat, sho, who, &queued) == OMC_OK ? 202 : 500;
+			snprintf(state, sizeof state, "%s", queued ? "changing" : "assigned");
 		} else if (e == OMC_OK) {
 			status = strcmp(sho, who) == 0 ? 200 : 409;
 		}
@@ -81,14 +125,15 @@ static void assign(srv_listener *l, const omc_http_req *req, omc_http_resp *resp
 			srv_audit(s, "drf", who, "assign", plat, "ok", "device registered with this SHO");
 		else if (status == 409)
 			srv_audit(s, "drf", who, "assign", plat, "refused", "registered with another SHO");
-		if (status == 201 && !srv_commit(s))
+		if ((status == 201 || status == 202) && !srv_commit(s))
 			status = 500;
-		else if (status != 201)
+		else if (status != 201 && status != 202)
 			srv_rollback(s);
 	}
 	srv_unlock(s);
 	if (status == 409)
-		srv_fail(l, resp, 409, "assigned_elsewhere", "the device is registered with another SHO");
+		srv_fail(l, resp, 409, "assigned_elsewhere",
+			 "the device is registered with another SHO (ask with change: true to move it)");
 	else if (status == 500)
 		srv_fail(l, resp, 500, "internal", "not recorded");
 	else

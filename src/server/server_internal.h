@@ -344,6 +344,11 @@ OMC_MUST_USE omc_err srv_cred_from_json(omc_aka_cred *c, json_t *o);
  * (the caller frees it), cn the signer's CN (the TRE's id). */
 bool srv_tre_signed(omc_server *s, const char *jws, size_t len, const char *typ, json_t **claims, char cn[64]);
 
+/* The RO's own signed command (cmd "reprovision", ...; owner, if not NULL,
+ * its "owner" claim) queued at the DPF for tre; *id its row. The caller
+ * holds the lock, in a transaction. */
+OMC_MUST_USE omc_err srv_ro_command(omc_server *s, const char *tre, const char *cmd, const char *owner, int64_t *id);
+
 /* The metrics page. */
 void srv_metrics(srv_listener *l, const omc_http_req *req, omc_http_resp *resp);
 

@@ -43,16 +43,27 @@ static void dev_register(srv_listener *l, const omc_http_req *req, omc_http_resp
 		srv_fail(l, resp, 409, "other_subscriber", "the device is another subscriber's");
 		return;
 	}
+	/* CHG-1: "change": true moves a device registered with another SHO. */
+	const json_t *cj = json_object_get(b, "change");
+	if (cj && !json_is_boolean(cj)) {
+		json_decref(b);
+		srv_fail(l, resp, 400, "bad_request", "member change: a boolean");
+		return;
+	}
 	int st = 0;
 	json_t *a = NULL;
 	omc_err e = srv_call(s, l->op->key, l->op->cert, "POST", srv_peer(s, "drf"), "/v1/devices",
-			     json_pack("{s:s}", "platform_id", plat), &st, &a);
-	if (e != OMC_OK || (st != 200 && st != 201)) {
+			     json_pack("{s:s,s:b}", "platform_id", plat, "change", json_is_true(cj)), &st, &a);
+	if (e != OMC_OK || (st != 200 && st != 201 && st != 202)) {
 		srv_fail_peer(l, resp, e == OMC_OK ? st : 0, a, "the DRF");
 		json_decref(a);
 		json_decref(b);
 		return;
 	}
+	char dstate[16];
+	snprintf(dstate, sizeof dstate, "%s", st == 202 ? json_string_value(json_object_get(a, "state")) : "registered");
+	if (!dstate[0])
+		snprintf(dstate, sizeof dstate, "changing");
 	json_decref(a);
 	bool ok = false;
 	srv_lock(s);
@@ -76,7 +87,8 @@ static void dev_register(srv_listener *l, const omc_http_req *req, omc_http_resp
 		return;
 	}
 	/* plat lives in b: b goes only once the answer is packed. */
-	srv_reply(l, resp, 201, json_pack("{s:s,s:s,s:s}", "platform_id", plat, "sho", l->op->name, "state", "registered"));
+	srv_reply(l, resp, st == 202 ? 202 : 201,
+		  json_pack("{s:s,s:s,s:s}", "platform_id", plat, "sho", l->op->name, "state", dstate));
 	json_decref(b);
 }
 
@@ -198,7 +210,11 @@ static omc_err issue(omc_server *s, srv_op *op, const char *plat, const char *tr
 		if (e == OMC_OK)
 			e = srv_sql(s, &q,
 				    "INSERT INTO sho_mcim (mcim_id, operator, platform_id, tre_id, imsi, version, state, seq,"
-				    " created, updated) VALUES (?1, ?2, ?3, ?4, ?5, 1, 'issued', ?6, ?7, ?7)");
+				    " created, updated) VALUES (?1, ?2, ?3, ?4, ?5, 1, 'issued', ?6, ?7, ?7)"
+				    /* back after an operator change: the id again (the TRE
+				     * keeps its tombstone), a new IMSI and K */
+				    " ON CONFLICT (mcim_id) DO UPDATE SET imsi = ?5, version = 1, state = 'issued', seq = ?6,"
+				    " tre_id = ?4, created = ?7, updated = ?7 WHERE sho_mcim.state = 'deleted'");
 		if (e == OMC_OK) {
 			sqlite3_bind_text(q, 1, r->id, -1, SQLITE_STATIC);
 			sqlite3_bind_text(q, 2, op->name, -1, SQLITE_STATIC);
@@ -208,8 +224,9 @@ static omc_err issue(omc_server *s, srv_op *op, const char *plat, const char *tr
 			sqlite3_bind_int64(q, 6, (sqlite3_int64)*seq);
 			sqlite3_bind_int64(q, 7, (sqlite3_int64)srv_now(s));
 			int rc = sqlite3_step(q);
+			bool one = sqlite3_changes(s->db->h) == 1;
 			srv_sql_done(s, q);
-			e = rc == SQLITE_DONE ? OMC_OK : omc_db_err(rc);
+			e = rc == SQLITE_DONE ? (one ? OMC_OK : OMC_ERR_EXISTS) : omc_db_err(rc);
 		}
 	}
 	if (e == OMC_OK) {
@@ -362,10 +379,296 @@ static void receipt(srv_listener *l, const omc_http_req *req, omc_http_resp *res
 	srv_reply(l, resp, 200, out);
 }
 
+/* Mark this SHO's MCIM deleted and disable its IMSI in the AuC, if the
+ * MCIM is the one issued to that TRE (caller holds the lock). */
+static bool mcim_gone(omc_server *s, srv_op *op, const char *tre, const char *id, const char *imsi)
+{
+	if (!srv_begin(s))
+		return false;
+	sqlite3_stmt *q;
+	bool mine = false;
+	if (srv_sql(s, &q,
+		    "UPDATE sho_mcim SET state = 'deleted', updated = ?5 WHERE mcim_id = ?1 AND operator = ?2"
+		    " AND tre_id = ?3 AND imsi = ?4 RETURNING 1") == OMC_OK) {
+		sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, op->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 3, tre, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 4, imsi, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 5, (sqlite3_int64)srv_now(s));
+		mine = sqlite3_step(q) == SQLITE_ROW;
+		srv_sql_done(s, q);
+	}
+	omc_err e = mine ? omc_auc_disable(op->auc, imsi) : OMC_OK;
+	if (mine && e == OMC_OK) {
+		char role[32];
+		snprintf(role, sizeof role, "sho.%s", op->name);
+		srv_audit(s, role, "ro", "mcim_deleted", id, "ok", imsi);
+	}
+	if (mine && e == OMC_OK)
+		return srv_commit(s);
+	srv_rollback(s);
+	return !mine; /* not ours: nothing to do */
+}
+
+/* CHG-2: the RO passes the TRE's signed reprovision result; each MCIM of
+ * this SHO it lists as gone is marked deleted and its IMSI disabled in
+ * the AuC. Taking it twice changes nothing more. */
+static void deletions(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
+{
+	omc_server *s = l->s;
+	char who[SRV_NAME_MAX];
+	if (!srv_auth_peer(l, req, resp, ro_callers, 1, who))
+		return;
+	json_t *b = srv_body(l, req, resp);
+	const char *res = b ? srv_str(l, resp, b, "result", 16, 64 * 1024) : NULL;
+	if (!res) {
+		json_decref(b);
+		return;
+	}
+	json_t *p = NULL;
+	char cn[64];
+	bool sig = srv_tre_signed(s, res, strlen(res), "omc-command-result+jwt", &p, cn);
+	const char *tre = json_string_value(json_object_get(p, "tre"));
+	const char *iss = json_string_value(json_object_get(p, "iss"));
+	const char *cmd = json_string_value(json_object_get(p, "cmd"));
+	const char *r = json_string_value(json_object_get(p, "result"));
+	const char *mid = json_string_value(json_object_get(p, "mcim"));
+	const char *state = json_string_value(json_object_get(p, "state"));
+	json_t *del = json_object_get(p, "deleted");
+	bool reprov = iss && !strcmp(iss, "ro") && cmd && !strcmp(cmd, "reprovision") && json_is_array(del);
+	/* or this SHO's own `delete`, carried out */
+	bool own = iss && !strcmp(iss, l->op->name) && cmd && !strcmp(cmd, "delete") && mid && state &&
+		   !strcmp(state, "deleted");
+	char own_imsi[16] = "";
+	if (sig && own) {
+		sqlite3_stmt *q;
+		srv_lock(s);
+		if (srv_sql(s, &q, "SELECT imsi FROM sho_mcim WHERE mcim_id = ?1 AND operator = ?2 AND tre_id = ?3") ==
+		    OMC_OK) {
+			sqlite3_bind_text(q, 1, mid, -1, SQLITE_STATIC);
+			sqlite3_bind_text(q, 2, l->op->name, -1, SQLITE_STATIC);
+			sqlite3_bind_text(q, 3, cn, -1, SQLITE_STATIC);
+			if (sqlite3_step(q) == SQLITE_ROW)
+				snprintf(own_imsi, sizeof own_imsi, "%s", (const char *)sqlite3_column_text(q, 0));
+			srv_sql_done(s, q);
+		}
+		srv_unlock(s);
+	}
+	if (!sig || !tre || strcmp(tre, cn) != 0 || !(reprov || own) || !r || strcmp(r, "ok") != 0) {
+		json_decref(p);
+		json_decref(b);
+		srv_fail(l, resp, 403, "bad_signature",
+			 "not a reprovision result (or this SHO's delete) signed by the TRE it names");
+		return;
+	}
+	json_t *gone = json_array();
+	bool ok = gone != NULL;
+	if (ok && own && own_imsi[0]) {
+		srv_lock(s);
+		ok = mcim_gone(s, l->op, tre, mid, own_imsi);
+		srv_unlock(s);
+		if (ok)
+			json_array_append_new(gone, json_string(own_imsi));
+	}
+	for (size_t i = 0; ok && reprov && i < json_array_size(del); i++) {
+		json_t *d = json_array_get(del, i);
+		const char *owner = json_string_value(json_object_get(d, "owner"));
+		const char *id = json_string_value(json_object_get(d, "id"));
+		const char *imsi = json_string_value(json_object_get(d, "imsi"));
+		if (!owner || strcmp(owner, l->op->name) != 0 || !id || !imsi || !srv_digits(imsi, 6, 15))
+			continue;
+		srv_lock(s);
+		ok = mcim_gone(s, l->op, tre, id, imsi);
+		srv_unlock(s);
+		if (ok)
+			json_array_append_new(gone, json_string(imsi));
+	}
+	json_decref(p);
+	json_decref(b);
+	if (!ok) {
+		json_decref(gone);
+		srv_fail(l, resp, 500, "internal", "not recorded");
+		return;
+	}
+	srv_reply(l, resp, 200, json_pack("{s:o}", "disabled", gone));
+}
+
+/* MGT-8, MGT-6: a subscriber has its SHO sign a command for one of its
+ * devices' MCIMs (or a discover) and queue it at the DPF. */
+static void cmd_send(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
+{
+	omc_server *s = l->s;
+	srv_op *op = l->op;
+	char sub[33];
+	if (!srv_auth_subscriber(l, req, resp, sub))
+		return;
+	json_t *b = srv_body(l, req, resp);
+	const char *plat = b ? srv_str(l, resp, b, "platform_id", 21, 21) : NULL;
+	const char *cmd = plat ? srv_str(l, resp, b, "cmd", 1, 16) : NULL;
+	if (!cmd) {
+		json_decref(b);
+		return;
+	}
+	static const char *const cmds[] = {"activate", "deactivate", "block",   "unblock",
+					   "delete",   "update",     "discover"};
+	bool known = false;
+	for (size_t i = 0; i < OMC_ARRAY_LEN(cmds); i++)
+		known = known || !strcmp(cmd, cmds[i]);
+	json_t *upd = json_object_get(b, "update");
+	if (!known || (!strcmp(cmd, "update") != (upd != NULL)) || (upd && !json_is_object(upd))) {
+		json_decref(b);
+		srv_fail(l, resp, 400, "bad_request",
+			 "member cmd: activate, deactivate, block, unblock, delete, update (with an update object)"
+			 " or discover");
+		return;
+	}
+	sqlite3_stmt *q;
+	mcim_row r;
+	memset(&r, 0, sizeof r);
+	bool mine = false;
+	int64_t seq = 0;
+	omc_err e = OMC_ERR_IO;
+	srv_lock(s);
+	if (srv_begin(s)) {
+		e = srv_sql(s, &q, "SELECT 1 FROM sho_device WHERE operator = ?1 AND platform_id = ?2 AND subscriber = ?3");
+		if (e == OMC_OK) {
+			sqlite3_bind_text(q, 1, op->name, -1, SQLITE_STATIC);
+			sqlite3_bind_text(q, 2, plat, -1, SQLITE_STATIC);
+			sqlite3_bind_text(q, 3, sub, -1, SQLITE_STATIC);
+			mine = sqlite3_step(q) == SQLITE_ROW;
+			srv_sql_done(s, q);
+		}
+		if (e == OMC_OK && mine)
+			e = mcim_of_device(s, op, plat, &r);
+		char cname[40];
+		snprintf(cname, sizeof cname, "seq.%s", op->name);
+		if (e == OMC_OK && mine && r.found)
+			e = srv_counter_next(s, cname, &seq);
+		if (e == OMC_OK && seq)
+			e = srv_commit(s) ? OMC_OK : OMC_ERR_IO;
+		else
+			srv_rollback(s);
+	}
+	srv_unlock(s);
+	if (e != OMC_OK || !mine || !r.found) {
+		json_decref(b);
+		if (e != OMC_OK)
+			srv_fail(l, resp, 500, "internal", omc_err_name(e));
+		else if (!mine)
+			srv_fail(l, resp, 404, "unknown_device", "no device of this subscriber has that platform identity");
+		else
+			srv_fail(l, resp, 409, "no_mcim", "the device holds no MCIM of this SHO");
+		return;
+	}
+	int64_t now = srv_now(s);
+	json_t *p = json_pack("{s:s,s:I,s:s,s:s,s:s,s:I,s:I}", "iss", op->name, "seq", (json_int_t)seq, "tre", r.tre, "cmd",
+			      cmd, "mcim", strcmp(cmd, "discover") ? r.id : "", "iat", (json_int_t)now, "exp",
+			      (json_int_t)(now + 7 * 86400));
+	if (p && upd && json_object_set(p, "update", upd))
+		json_object_clear(p);
+	char *ps = p ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL, *jws = NULL;
+	json_decref(p);
+	json_decref(b);
+	const omc_cert *x5c[1] = {op->cert};
+	e = ps ? omc_jws_sign(&jws, (const uint8_t *)ps, strlen(ps), op->key, x5c, 1, "omc-command+jwt") : OMC_ERR_NOMEM;
+	omc_free(ps);
+	if (e != OMC_OK) {
+		srv_fail(l, resp, 500, "internal", omc_err_name(e));
+		return;
+	}
+	int st = 0;
+	json_t *a = NULL;
+	e = srv_call(s, op->key, op->cert, "POST", srv_peer(s, "dpf"), "/v1/commands",
+		     json_pack("{s:s,s:s}", "tre", r.tre, "command", jws), &st, &a);
+	omc_free(jws);
+	if (e != OMC_OK || st != 201) {
+		srv_fail_peer(l, resp, e == OMC_OK ? st : 0, a, "the DPF");
+		json_decref(a);
+		return;
+	}
+	json_t *id = json_object_get(a, "id");
+	json_t *out = json_pack("{s:O,s:s,s:s,s:I}", "id", id, "state", "queued", "mcim", r.id, "seq", (json_int_t)seq);
+	json_decref(a);
+	srv_reply(l, resp, 201, out);
+}
+
+/* A subscriber reads what became of its command: the DPF's state and the
+ * TRE's signed result. A `delete` the TRE carried out disables the IMSI. */
+static void cmd_status(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
+{
+	omc_server *s = l->s;
+	char sub[33];
+	if (!srv_auth_subscriber(l, req, resp, sub))
+		return;
+	json_t *b = srv_body(l, req, resp);
+	int64_t id = 0;
+	if (!b || !srv_int(l, resp, b, "id", 1, INT64_MAX, &id)) {
+		json_decref(b);
+		return;
+	}
+	json_decref(b);
+	int st = 0;
+	json_t *a = NULL;
+	omc_err e = srv_call(s, l->op->key, l->op->cert, "POST", srv_peer(s, "dpf"), "/v1/commands/status",
+			     json_pack("{s:I}", "id", (json_int_t)id), &st, &a);
+	if (e != OMC_OK || st != 200) {
+		if (e == OMC_OK && st == 404)
+			srv_fail(l, resp, 404, "unknown_command", "no command of this SHO has that id");
+		else
+			srv_fail_peer(l, resp, e == OMC_OK ? st : 0, a, "the DPF");
+		json_decref(a);
+		return;
+	}
+	/* The subscriber sees only its own devices' commands. */
+	const char *tre = json_string_value(json_object_get(a, "tre"));
+	const char *res = json_string_value(json_object_get(a, "result"));
+	sqlite3_stmt *q;
+	char plat[32] = "";
+	srv_lock(s);
+	if (tre && srv_sql(s, &q,
+			   "SELECT d.platform_id FROM sho_mcim m JOIN sho_device d ON d.operator = m.operator"
+			   " AND d.platform_id = m.platform_id WHERE m.operator = ?1 AND m.tre_id = ?2 AND d.subscriber = ?3"
+			   " LIMIT 1") == OMC_OK) {
+		sqlite3_bind_text(q, 1, l->op->name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, tre, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 3, sub, -1, SQLITE_STATIC);
+		if (sqlite3_step(q) == SQLITE_ROW)
+			snprintf(plat, sizeof plat, "%s", (const char *)sqlite3_column_text(q, 0));
+		srv_sql_done(s, q);
+	}
+	srv_unlock(s);
+	if (!plat[0]) {
+		json_decref(a);
+		srv_fail(l, resp, 404, "unknown_command", "no command of this SHO has that id");
+		return;
+	}
+	json_t *c = NULL;
+	char cn[64];
+	if (res && srv_tre_signed(s, res, strlen(res), "omc-command-result+jwt", &c, cn) && !strcmp(cn, tre)) {
+		const char *cmd = json_string_value(json_object_get(c, "cmd"));
+		const char *state = json_string_value(json_object_get(c, "state"));
+		const char *mid = json_string_value(json_object_get(c, "mcim"));
+		mcim_row r;
+		srv_lock(s);
+		if (cmd && !strcmp(cmd, "delete") && state && !strcmp(state, "deleted") && mid &&
+		    mcim_of_device(s, l->op, plat, &r) == OMC_OK && r.found && !strcmp(r.id, mid))
+			(void)mcim_gone(s, l->op, tre, r.id, r.imsi);
+		srv_unlock(s);
+	}
+	json_decref(c);
+	json_t *out = json_pack("{s:I,s:s,s:O,s:O?}", "id", (json_int_t)id, "platform_id", plat, "state",
+				json_object_get(a, "state"), "result", json_object_get(a, "result"));
+	json_decref(a);
+	srv_reply(l, resp, 200, out);
+}
+
 void srv_routes_sho(srv_listener *l)
 {
 	srv_route_add(l, "POST", "/v1/devices", dev_register);
 	srv_route_add(l, "GET", "/v1/devices", dev_list);
 	srv_route_add(l, "POST", "/v1/mcims", mcim_make);
 	srv_route_add(l, "POST", "/v1/receipts", receipt);
+	srv_route_add(l, "POST", "/v1/deletions", deletions);
+	srv_route_add(l, "POST", "/v1/commands", cmd_send);
+	srv_route_add(l, "POST", "/v1/commands/status", cmd_status);
 }

@@ -32,6 +32,37 @@ void sf_start(sf_env *e)
 	assert_non_null(e->urls);
 }
 
+void sf_fix_ports(sf_env *e)
+{
+	sf_stop(e);
+	uint8_t *c = NULL;
+	size_t len = 0;
+	assert_int_equal(omc_read_file(e->conf, &c, &len, 1 << 20), OMC_OK);
+	char *conf = omc_alloc(len + 1);
+	assert_non_null(conf);
+	memcpy(conf, c, len);
+	conf[len] = 0;
+	omc_free(c);
+	char *at = strstr(conf, "\nport = 0\n");
+	assert_non_null(at);
+	/* A base the listeners can bind to now, kept across restarts. */
+	for (unsigned i = 0; i < 20; i++) {
+		unsigned base = 20000 + ((unsigned)getpid() * 131u + i * 977u) % 40000u;
+		FILE *f = fopen(e->conf, "w");
+		assert_non_null(f);
+		fprintf(f, "%.*s\nport = %u\n%s", (int)(at - conf), conf, base, at + 10);
+		assert_int_equal(fclose(f), 0);
+		omc_server_opts o = {.config = e->conf, .now = sf_clock, .now_arg = e};
+		if (omc_server_start(&e->srv, &o) == OMC_OK)
+			break;
+		e->srv = NULL;
+	}
+	omc_free(conf);
+	assert_non_null(e->srv);
+	sf_stop(e);
+	sf_start(e);
+}
+
 void sf_stop(sf_env *e)
 {
 	omc_server_stop(e->srv);

@@ -31,6 +31,9 @@ void sf_up_opts(sf_env *e, bool tls);
 /* Stop the server (the deployment stays); sf_start brings it back. */
 void sf_stop(sf_env *e);
 void sf_start(sf_env *e);
+/* Give the listeners fixed ports (a free base found now), so that a
+ * restart keeps every URL: clients holding URLs (the agent) go on. */
+void sf_fix_ports(sf_env *e);
 /* Stop and remove everything. */
 void sf_down(sf_env *e);
 /* A role's base URL ("vno", "sho.sho1", ...). */

@@ -395,9 +395,17 @@ typedef struct route {
 		  "{\"tre\":1,\"platform_id\":\"" PLAT "\",\"nonce\":\"" A20 "\"}",                                  \
 		  "{\"tre\":\"" TRE "\",\"platform_id\":\"" PLAT "\"}"},                                             \
 		 "SVC-2, SEC-9"},                                                                                    \
+	{r, "POST", "/v1/receipts", A_SIGNED, "ro", "vno", {"{\"receipt\":[]}", "{}", "{\"receipt\":\"short\"}"}, \
+	 "SEC-9, MGT-1"},                                                                                            \
+		{r, "POST", "/v1/deletions", A_SIGNED, "ro", "vno", {"{\"result\":[]}", "{}", "{\"result\":\"short\"}"}, \
+		 "CHG-2"},                                                                                           \
+		{r, "POST", "/v1/commands", A_SUBSCRIBER, NULL, NULL,                                                \
+		 {"{\"platform_id\":\"" PLAT "\",\"cmd\":\"reboot\"}", "{\"platform_id\":\"" PLAT "\"}",          \
+		  "{\"platform_id\":\"" PLAT "\",\"cmd\":\"update\"}"},                                              \
+		 "MGT-8, MGT-6"},                                                                                    \
 	{                                                                                                            \
-		r, "POST", "/v1/receipts", A_SIGNED, "ro", "vno", {"{\"receipt\":[]}", "{}", "{\"receipt\":\"short\"}"}, \
-			"SEC-9, MGT-1"                                                                               \
+		r, "POST", "/v1/commands/status", A_SUBSCRIBER, NULL, NULL, {"{\"id\":0}", "{}", "{\"id\":\"1\"}"},     \
+			"MGT-8"                                                                                      \
 	}
 
 static const route routes[] = {

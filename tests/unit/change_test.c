@@ -1,0 +1,385 @@
+/* Operator change and remote management end to end: `openmcim server`
+ * in-process over loopback HTTP, the agent and the TRE library in this
+ * process. A subscriber moves its device to another SHO; the RO's signed
+ * `reprovision` erases the old SHO's MCIM, the device provisions again
+ * with the new SHO, and the old SHO disables the IMSI on the TRE's signed
+ * deletion receipt. Connectivity is cut, and the device rebooted, at every
+ * step of a change. An SHO's subscriber manages its MCIM with signed
+ * commands; another SHO and a replay get nowhere.
+ * covers: CHG-1, CHG-2, CHG-3, EVAL-4, MGT-6, MGT-8, EVAL-5, SEC-10 */
+#include "srv_fixture.h"
+
+typedef struct agent_env {
+	omc_agent_local local;
+	omc_agent *a;
+	char ca[160];
+} agent_env;
+
+static void agent_make(agent_env *ae, sf_env *e, sf_dev *d)
+{
+	omc_agent_opts o = {.io = d->io,
+			    .state_path = "agent.state",
+			    .vno_url = sf_url(e, "vno"),
+			    .bootstrap_url = sf_url(e, "bootstrap"),
+			    .backoff_min_ms = 2,
+			    .backoff_max_ms = 20,
+			    .poll_ms = 20,
+			    .seed = 11};
+	snprintf(ae->ca, sizeof ae->ca, "%s/ico-ca.crt", e->pki);
+	o.bootstrap_ca = ae->ca;
+	omc_agent_tre_local(&o.tre, &ae->local, d->t, "agent");
+	assert_int_equal(omc_agent_new(&ae->a, &o), OMC_OK);
+}
+
+static void agent_drop(agent_env *ae)
+{
+	omc_agent_free(ae->a);
+	ae->a = NULL;
+}
+
+static omc_agent_info run(agent_env *ae, omc_agent_state want)
+{
+	omc_agent_info in;
+	omc_err e = omc_agent_run(ae->a, 30000);
+	omc_agent_info_get(ae->a, &in);
+	if (e != OMC_OK || in.state != want)
+		fail_msg("agent in %s (%s), wanted %s: %s", omc_agent_state_name(in.state), omc_err_name(e),
+			 omc_agent_state_name(want), in.last_error);
+	return in;
+}
+
+/* DESIGN invariant 4, and what an operator change must leave: at most one
+ * owner's operational MCIMs activated; *live the operational MCIMs not
+ * deleted, *owner the owner of the activated one. */
+static size_t activated(sf_dev *d, size_t *live, char owner[17])
+{
+	omc_tre_mcim_info reg[64];
+	size_t n = 0, k = 0;
+	*live = 0;
+	owner[0] = 0;
+	assert_int_equal(omc_tre_registry(d->t, reg, 64, &n), OMC_OK);
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(reg[i].role, "operational") != 0 || reg[i].state == OMC_MCIM_DELETED)
+			continue;
+		(*live)++;
+		if (reg[i].state == OMC_MCIM_ACTIVATED) {
+			if (k && strcmp(owner, reg[i].owner) != 0)
+				fail_msg("two SHOs' MCIMs activated: %s and %s", owner, reg[i].owner);
+			snprintf(owner, 17, "%s", reg[i].owner);
+			k++;
+		}
+	}
+	return k;
+}
+
+static void assert_invariant(sf_dev *d)
+{
+	size_t live;
+	char owner[17];
+	assert_true(activated(d, &live, owner) <= 1);
+}
+
+static int change_to(sf_env *e, sf_dev *d, int sho, json_t **out)
+{
+	char body[128], role[16];
+	snprintf(body, sizeof body, "{\"platform_id\":\"%s\",\"change\":true}", d->platform_id);
+	snprintf(role, sizeof role, "sho.sho%d", sho);
+	return sf_bearer(e, e->tokens[sho - 1], "POST", role, "/v1/devices", body, out);
+}
+
+static long enabled(sf_env *e, const char *imsi)
+{
+	char q[160];
+	snprintf(q, sizeof q, "SELECT enabled FROM auc_subscriber WHERE imsi = '%s'", imsi);
+	return sf_db_count(e, q);
+}
+
+/* A device provisioned with sho1 by its agent. */
+static void provisioned(sf_env *e, sf_dev *d, agent_env *ae)
+{
+	sf_dev_make(e, d, NULL);
+	assert_int_equal(sf_subscribe(e, d, 1), 201);
+	assert_int_equal(sf_report_pcid(e, d), 201);
+	agent_make(ae, e, d);
+	omc_agent_info in = run(ae, OMC_AGENT_OPERATIONAL);
+	assert_string_equal(in.sho, "sho1");
+}
+
+/* CHG-1, CHG-2, EVAL-4: ten operator changes in a row on one device,
+ * alternating SHOs. After each: exactly one operational MCIM live and
+ * activated, the new SHO's; its IMSI enabled in the new SHO's AuC and the
+ * old one disabled in the old SHO's, on the TRE's signed receipt. */
+static void test_ten_changes(void **state)
+{
+	(void)state;
+	sf_env e;
+	sf_up(&e);
+	sf_dev d;
+	agent_env ae;
+	provisioned(&e, &d, &ae);
+	omc_agent_info in;
+	omc_agent_info_get(ae.a, &in);
+	char prev[16];
+	snprintf(prev, sizeof prev, "%s", in.mcim_imsi);
+	for (int i = 1; i <= 10; i++) {
+		int to = i % 2 ? 2 : 1;
+		json_t *o = NULL;
+		assert_int_equal(change_to(&e, &d, to, &o), 202);
+		assert_string_equal(json_string_value(json_object_get(o, "state")), "changing");
+		json_decref(o);
+		/* Changing again to the same SHO changes nothing more. */
+		assert_int_equal(change_to(&e, &d, to, NULL), 201);
+		in = run(&ae, OMC_AGENT_OPERATIONAL);
+		char want[8], owner[17];
+		snprintf(want, sizeof want, "sho%d", to);
+		assert_string_equal(in.sho, want);
+		size_t live;
+		assert_int_equal(activated(&d, &live, owner), 1);
+		assert_int_equal(live, 1);
+		assert_string_equal(owner, want);
+		assert_int_equal(strncmp(in.mcim_imsi, to == 1 ? "00102" : "00103", 5), 0);
+		assert_int_equal(enabled(&e, in.mcim_imsi), 1);
+		assert_int_equal(enabled(&e, prev), 0);
+		assert_string_not_equal(prev, in.mcim_imsi);
+		snprintf(prev, sizeof prev, "%s", in.mcim_imsi);
+	}
+	/* Every reprovision answered and passed on; ten IMSIs dead, one live. */
+	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM dpf_command WHERE issuer = 'ro' AND state = 'done'"), 10);
+	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM auc_subscriber WHERE operator <> 'ico' AND enabled = 0"),
+			 10);
+	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM auc_subscriber WHERE operator <> 'ico' AND enabled = 1"),
+			 1);
+	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM audit WHERE event = 'mcim_deleted'"), 10);
+	agent_drop(&ae);
+	sf_dev_free(&d);
+	sf_down(&e);
+}
+
+/* CHG-3: the connection cut, and the device rebooted, after every step of
+ * a change in turn. Whatever the cut, the device never has two SHOs'
+ * MCIMs activated, and it ends provisioned with the new SHO by itself;
+ * the old SHO's IMSI ends disabled. */
+static void test_change_cut_at_every_step(void **state)
+{
+	(void)state;
+	sf_env e;
+	sf_up(&e);
+	sf_fix_ports(&e);
+	for (unsigned k = 0; k <= 10; k++) {
+		sf_dev d;
+		agent_env ae;
+		provisioned(&e, &d, &ae);
+		omc_agent_info in;
+		omc_agent_info_get(ae.a, &in);
+		char old[16];
+		snprintf(old, sizeof old, "%s", in.mcim_imsi);
+		assert_int_equal(change_to(&e, &d, 2, NULL), 202);
+		unsigned w;
+		for (unsigned i = 0; i < k; i++) {
+			assert_int_equal(omc_agent_step(ae.a, &w), OMC_OK);
+			assert_invariant(&d);
+		}
+		/* The network goes; a few steps fail; the power goes. */
+		sf_stop(&e);
+		for (unsigned i = 0; i < 3; i++) {
+			assert_int_equal(omc_agent_step(ae.a, &w), OMC_OK);
+			assert_invariant(&d);
+		}
+		agent_drop(&ae);
+		sf_dev_reboot(&d);
+		assert_invariant(&d);
+		sf_start(&e);
+		agent_make(&ae, &e, &d);
+		in = run(&ae, OMC_AGENT_OPERATIONAL);
+		assert_string_equal(in.sho, "sho2");
+		size_t live;
+		char owner[17];
+		assert_int_equal(activated(&d, &live, owner), 1);
+		assert_int_equal(live, 1);
+		assert_string_equal(owner, "sho2");
+		assert_int_equal(enabled(&e, in.mcim_imsi), 1);
+		assert_int_equal(enabled(&e, old), 0);
+		agent_drop(&ae);
+		sf_dev_free(&d);
+	}
+	sf_down(&e);
+}
+
+/* A command through the SHO's subscriber API; its id. */
+static json_int_t send_cmd(sf_env *e, int sho, sf_dev *d, const char *cmd, const char *update, int want)
+{
+	char body[256], role[16];
+	if (update)
+		snprintf(body, sizeof body, "{\"platform_id\":\"%s\",\"cmd\":\"%s\",\"update\":%s}", d->platform_id, cmd,
+			 update);
+	else
+		snprintf(body, sizeof body, "{\"platform_id\":\"%s\",\"cmd\":\"%s\"}", d->platform_id, cmd);
+	snprintf(role, sizeof role, "sho.sho%d", sho);
+	json_t *o = NULL;
+	int st = sf_bearer(e, e->tokens[sho - 1], "POST", role, "/v1/commands", body, &o);
+	if (st != want)
+		fail_msg("%s: %d %s", cmd, st, sf_code(o));
+	json_int_t id = json_integer_value(json_object_get(o, "id"));
+	json_decref(o);
+	return id;
+}
+
+/* The signed result's claims of command id, read by sho's subscriber. */
+static json_t *result_of(sf_env *e, int sho, json_int_t id, const char *want_state)
+{
+	char body[64], role[16];
+	snprintf(body, sizeof body, "{\"id\":%lld}", (long long)id);
+	snprintf(role, sizeof role, "sho.sho%d", sho);
+	json_t *o = NULL;
+	assert_int_equal(sf_bearer(e, e->tokens[sho - 1], "POST", role, "/v1/commands/status", body, &o), 200);
+	assert_string_equal(json_string_value(json_object_get(o, "state")), want_state);
+	const char *r = json_string_value(json_object_get(o, "result"));
+	assert_non_null(r);
+	json_t *c = NULL;
+	if (strchr(r, '.')) {
+		uint8_t *p;
+		size_t l;
+		assert_int_equal(omc_jws_peek(&p, &l, r, strlen(r)), OMC_OK);
+		c = json_loadb((const char *)p, l, 0, NULL);
+		omc_free(p);
+	} else {
+		c = json_pack("{s:s}", "error", r);
+	}
+	json_decref(o);
+	return c;
+}
+
+static const omc_tre_mcim_info *mcim(sf_dev *d, omc_tre_mcim_info *buf)
+{
+	size_t n = 0;
+	assert_int_equal(omc_tre_registry(d->t, buf, 64, &n), OMC_OK);
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(buf[i].role, "operational") && buf[i].state != OMC_MCIM_DELETED)
+			return &buf[i];
+	return NULL;
+}
+
+/* MGT-8, EVAL-5, SEC-10: the owner's subscriber deactivates, activates,
+ * blocks, unblocks, updates and deletes through the SHO; the TRE signs
+ * each result; a device whose MCIM is held waits in standby on its PCID.
+ * Another SHO's command and a replayed one change nothing. MGT-6: the
+ * owner discovers its MCIMs only. */
+static void test_management(void **state)
+{
+	(void)state;
+	sf_env e;
+	sf_up(&e);
+	sf_dev d;
+	agent_env ae;
+	provisioned(&e, &d, &ae);
+	omc_tre_mcim_info reg[64];
+	json_t *c;
+	/* deactivate: the device waits in standby with its PCID */
+	json_int_t id = send_cmd(&e, 1, &d, "deactivate", NULL, 201);
+	run(&ae, OMC_AGENT_STANDBY);
+	assert_int_equal(mcim(&d, reg)->state, OMC_MCIM_DEACTIVATED);
+	c = result_of(&e, 1, id, "done");
+	assert_string_equal(json_string_value(json_object_get(c, "result")), "ok");
+	assert_string_equal(json_string_value(json_object_get(c, "state")), "deactivated");
+	json_decref(c);
+	/* activate: operational again */
+	send_cmd(&e, 1, &d, "activate", NULL, 201);
+	run(&ae, OMC_AGENT_OPERATIONAL);
+	assert_int_equal(mcim(&d, reg)->state, OMC_MCIM_ACTIVATED);
+	/* block, unblock (to deactivated), activate */
+	send_cmd(&e, 1, &d, "block", NULL, 201);
+	run(&ae, OMC_AGENT_STANDBY);
+	assert_int_equal(mcim(&d, reg)->state, OMC_MCIM_BLOCKED);
+	send_cmd(&e, 1, &d, "unblock", NULL, 201);
+	run(&ae, OMC_AGENT_STANDBY);
+	assert_int_equal(mcim(&d, reg)->state, OMC_MCIM_DEACTIVATED);
+	send_cmd(&e, 1, &d, "activate", NULL, 201);
+	run(&ae, OMC_AGENT_OPERATIONAL);
+	/* update to version 2; then version 2 again is refused */
+	id = send_cmd(&e, 1, &d, "update", "{\"version\":2,\"profile\":{\"data_only\":true,\"volume_cap\":5000}}", 201);
+	run(&ae, OMC_AGENT_OPERATIONAL);
+	assert_int_equal(mcim(&d, reg)->version, 2);
+	assert_true(mcim(&d, reg)->data_only);
+	c = result_of(&e, 1, id, "done");
+	assert_string_equal(json_string_value(json_object_get(c, "result")), "ok");
+	json_decref(c);
+	id = send_cmd(&e, 1, &d, "update", "{\"version\":2}", 201);
+	run(&ae, OMC_AGENT_OPERATIONAL);
+	c = result_of(&e, 1, id, "done");
+	assert_string_equal(json_string_value(json_object_get(c, "result")), "refused");
+	assert_string_equal(json_string_value(json_object_get(c, "reason")), "version not above the installed one");
+	json_decref(c);
+	/* discover: its own MCIM, nothing else */
+	id = send_cmd(&e, 1, &d, "discover", NULL, 201);
+	run(&ae, OMC_AGENT_OPERATIONAL);
+	c = result_of(&e, 1, id, "done");
+	json_t *list = json_object_get(c, "mcims");
+	assert_int_equal(json_array_size(list), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "id")), mcim(&d, reg)->id);
+	json_decref(c);
+	/* Another SHO's subscriber: not its device. */
+	send_cmd(&e, 2, &d, "deactivate", NULL, 404);
+	/* Another SHO signing for sho1's MCIM itself: the TRE says no. */
+	omc_key *k = NULL;
+	omc_cert *cert = NULL;
+	assert_int_equal(omc_pki_load(e.pki, "sho2", &k, &cert), OMC_OK);
+	json_t *p = json_pack("{s:s,s:I,s:s,s:s,s:s}", "iss", "sho2", "seq", (json_int_t)900, "tre", d.tre_id, "cmd",
+			      "deactivate", "mcim", mcim(&d, reg)->id);
+	char *ps = json_dumps(p, JSON_COMPACT), *jws = NULL;
+	json_decref(p);
+	const omc_cert *x5c[1] = {cert};
+	assert_int_equal(omc_jws_sign(&jws, (const uint8_t *)ps, strlen(ps), k, x5c, 1, "omc-command+jwt"), OMC_OK);
+	omc_free(ps);
+	omc_key_free(k);
+	omc_cert_free(cert);
+	json_t *b = json_pack("{s:s,s:s}", "tre", d.tre_id, "command", jws);
+	char *bs = json_dumps(b, JSON_COMPACT);
+	json_decref(b);
+	json_t *o = NULL;
+	assert_int_equal(sf_signed(&e, "sho2", "POST", "dpf", "/v1/commands", bs, &o), 201);
+	json_decref(o);
+	run(&ae, OMC_AGENT_OPERATIONAL);
+	assert_int_equal(mcim(&d, reg)->state, OMC_MCIM_ACTIVATED);
+	/* ... and the same command again: a replay, refused without a result */
+	assert_int_equal(sf_signed(&e, "sho2", "POST", "dpf", "/v1/commands", bs, &o), 201);
+	json_int_t replay = json_integer_value(json_object_get(o, "id"));
+	json_decref(o);
+	omc_free(bs);
+	omc_free(jws);
+	run(&ae, OMC_AGENT_OPERATIONAL);
+	char q[128];
+	snprintf(q, sizeof q, "SELECT count(*) FROM dpf_command WHERE id = %lld AND state = 'rejected'", (long long)replay);
+	assert_int_equal(sf_db_count(&e, q), 1);
+	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM dpf_command WHERE state = 'done' AND issuer = 'sho2'"
+				    " AND result LIKE '%.%'"),
+			 1);
+	/* delete: the SHO hears it, disables the IMSI, and the device gets a
+	 * new MCIM of the same SHO by itself. */
+	omc_agent_info in;
+	omc_agent_info_get(ae.a, &in);
+	char old[16];
+	snprintf(old, sizeof old, "%s", in.mcim_imsi);
+	send_cmd(&e, 1, &d, "delete", NULL, 201);
+	in = run(&ae, OMC_AGENT_OPERATIONAL);
+	assert_string_equal(in.sho, "sho1");
+	assert_string_not_equal(in.mcim_imsi, old);
+	assert_int_equal(enabled(&e, old), 0);
+	assert_int_equal(enabled(&e, in.mcim_imsi), 1);
+	size_t live;
+	char owner[17];
+	assert_int_equal(activated(&d, &live, owner), 1);
+	assert_int_equal(live, 1);
+	agent_drop(&ae);
+	sf_dev_free(&d);
+	sf_down(&e);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ten_changes),
+		cmocka_unit_test(test_change_cut_at_every_step),
+		cmocka_unit_test(test_management),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
