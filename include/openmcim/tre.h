@@ -226,6 +226,13 @@ OMC_API OMC_MUST_USE omc_err omc_tre_tamper(omc_tre *t, const char *reason);
  * identity if it is blocked or gone, accepting only SQNs above any accepted
  * before), clear the lockdown: the TRE is pristine again. */
 OMC_API OMC_MUST_USE omc_err omc_tre_recover(omc_tre *t, const char *authorisation, size_t len);
+/* TRE-4, SEC-5: in lockdown, the signed tamper report (JWS typ
+ * "omc-tamper-report+jwt" by the attestation key: tre, platform_id, model,
+ * reason, counter (the lockdown's epoch), iat, audit {count, hash}) that
+ * the device's maintainer hands to a PVA (POST /v1/recovery) with fresh
+ * evidence to get a recovery authorisation. OMC_ERR_BAD_STATE when not
+ * locked down. */
+OMC_API OMC_MUST_USE omc_err omc_tre_tamper_report(omc_tre *t, char **jws);
 /* The number a recovery authorisation must name: in lockdown, the
  * anti-rollback counter as it was when the lockdown began (refusals and
  * further tampers do not move it); otherwise the counter now. */

@@ -127,6 +127,8 @@ OMC_API OMC_MUST_USE omc_err omc_tred_audit_export(omc_tred_client *c, char **bu
  * with *count = records up to the first bad one. */
 OMC_API OMC_MUST_USE omc_err omc_tred_audit_verify(omc_tred_client *c, uint64_t *count);
 OMC_API OMC_MUST_USE omc_err omc_tred_audit_checkpoint(omc_tred_client *c, char **jws);
+/* omc_tre_tamper_report through the daemon. */
+OMC_API OMC_MUST_USE omc_err omc_tred_tamper_report(omc_tred_client *c, char **jws);
 OMC_API OMC_MUST_USE omc_err omc_tred_certificates(omc_tred_client *c, char **pem, size_t *len);
 
 /* --- local users (TRE-10) ----------------------------------------------------------- */

@@ -31,6 +31,7 @@ struct omc_agent {
 	char sho[17], mcim_id[41], mcim_imsi[16];
 	char *evidence, *token, *receipt;
 	char *result;      /* a command's signed result (or refusal) not yet taken by the DPF */
+	char *tamper;      /* the TRE's signed tamper report, queued for the PVA */
 	int64_t result_id; /* its command's id */
 	char last_error[128];
 	unsigned failures, commands;
@@ -86,6 +87,11 @@ static omc_err l_command(void *ctx, const char *cmd, size_t len, char **result, 
 	return omc_tre_command(((local_tre *)ctx)->t, cmd, len, result, applied);
 }
 
+static omc_err l_tamper_report(void *ctx, char **jws)
+{
+	return omc_tre_tamper_report(((local_tre *)ctx)->t, jws);
+}
+
 static omc_err l_aka(void *ctx, const char *id, const uint8_t rand[16], const uint8_t *autn, size_t al,
 		     omc_aka_check_result *out)
 {
@@ -106,7 +112,8 @@ void omc_agent_tre_local(omc_agent_tre *ops, omc_agent_local *lt, omc_tre *t, co
 			       .session_begin = l_session,
 			       .install = l_install,
 			       .command = l_command,
-			       .aka = l_aka};
+			       .aka = l_aka,
+			       .tamper_report = l_tamper_report};
 }
 
 /* --- saving and loading ------------------------------------------------------------------------ */
@@ -127,6 +134,10 @@ static omc_err save(omc_agent *a)
 			      str_or_null(a->token), "receipt", str_or_null(a->receipt), "last_error", a->last_error,
 			      "failures", (int)a->failures, "commands", (int)a->commands, "pending", a->pending, "result",
 			      str_or_null(a->result), "result_id", (json_int_t)a->result_id);
+	if (o && a->tamper && json_object_set_new(o, "tamper_report", json_string(a->tamper))) {
+		json_decref(o);
+		o = NULL;
+	}
 	char *s = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(o);
 	OMC_ENSURE(s != NULL, OMC_ERR_NOMEM);
@@ -198,7 +209,8 @@ static omc_err load(omc_agent *a)
 	     copy_str(a->sho, sizeof a->sho, o, "sho") && copy_str(a->mcim_id, sizeof a->mcim_id, o, "mcim_id") &&
 	     copy_str(a->mcim_imsi, sizeof a->mcim_imsi, o, "mcim_imsi") &&
 	     copy_str(a->last_error, sizeof a->last_error, o, "last_error") && dup_str(&a->evidence, o, "evidence") &&
-	     dup_str(&a->token, o, "token") && dup_str(&a->receipt, o, "receipt") && dup_str(&a->result, o, "result");
+	     dup_str(&a->token, o, "token") && dup_str(&a->receipt, o, "receipt") && dup_str(&a->result, o, "result") &&
+	     dup_str(&a->tamper, o, "tamper_report");
 	a->result_id = (int64_t)json_integer_value(json_object_get(o, "result_id"));
 	if (!a->result || a->result_id < 1) {
 		omc_free(a->result);
@@ -497,6 +509,16 @@ static outcome st_register(omc_agent *a)
 	/* A result an operational session could not send (a reprovision erased
 	 * its MCIM): sent with the PCID's; provisioning goes on regardless. */
 	(void)flush_result(a);
+	/* A tamper report queued in lockdown: the PVA hears of it now. */
+	if (a->tamper) {
+		json_t *r = NULL;
+		int ts = call(a, "POST", a->pva, "/v1/tamper", true, json_pack("{s:s}", "report", a->tamper), &r);
+		if (ts == 201 || ts == 403) {
+			omc_free(a->tamper);
+			a->tamper = NULL;
+		}
+		json_decref(r);
+	}
 	int64_t t = (int64_t)time(NULL);
 	uint8_t nonce[32];
 	char *ev = NULL;
@@ -739,7 +761,11 @@ static outcome st_standby(omc_agent *a)
 
 static outcome st_lockdown(omc_agent *a)
 {
-	/* No network activity (TRE-4): only watch for a recovery. */
+	/* No network activity (TRE-4): the TRE's signed tamper report queued
+	 * for the PVA (sent once the TRE is recovered and the device has a
+	 * session again), and a watch for the recovery. */
+	if (!a->tamper && a->tre.tamper_report && a->tre.tamper_report(a->tre.ctx, &a->tamper) != OMC_OK)
+		a->tamper = NULL;
 	omc_tre_state ts;
 	if (a->tre.state(a->tre.ctx, &ts) == OMC_OK && ts != OMC_TRE_LOCKDOWN)
 		return go(OMC_AGENT_BOOT);
@@ -893,6 +919,7 @@ void omc_agent_free(omc_agent *a)
 	omc_free(a->token);
 	omc_free(a->receipt);
 	omc_free(a->result);
+	omc_free(a->tamper);
 	omc_free(a);
 }
 

@@ -185,7 +185,8 @@ static void download(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 	int st = 0;
 	json_t *a = NULL;
 	omc_err er = srv_call(s, s->ro_key, s->ro_cert, "POST", srv_peer(s, peer), "/v1/mcims",
-			      json_pack("{s:s,s:s,s:s}", "tre", t.tre, "platform_id", t.platform_id, "nonce", t.nonce),
+			      json_pack("{s:s,s:s,s:s,s:s}", "tre", t.tre, "platform_id", t.platform_id, "nonce", t.nonce,
+					"evidence", ev),
 			      &st, &a);
 	if (er != OMC_OK || st != 201) {
 		token_release(s, t.jti);

@@ -360,8 +360,233 @@ static void validate(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 	srv_reply(l, resp, 200, out);
 }
 
+/* --- recovery from lockdown (TRE-4, SEC-5) ---------------------------------------------- */
+
+/* Who may ask for a device's recovery: the RO, and the M2MES that made it. */
+static const char *const recovery_callers[] = {"ro", "m2mes"};
+
+/* A nonce for the evidence of a locked-down device, handed to its
+ * maintainer (the device itself is silent in lockdown). */
+static void recovery_nonce(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
+{
+	omc_server *s = l->s;
+	char who[SRV_NAME_MAX];
+	if (!srv_auth_peer(l, req, resp, recovery_callers, OMC_ARRAY_LEN(recovery_callers), who))
+		return;
+	/* Optionally the TRE it is for, for the audit trail. */
+	json_t *b = srv_body(l, req, resp);
+	if (!b)
+		return;
+	const char *tre = json_object_get(b, "tre") ? srv_str(l, resp, b, "tre", 5, 63) : "-";
+	if (!tre) {
+		json_decref(b);
+		return;
+	}
+	uint8_t n[32];
+	char nb[48], sess[48];
+	snprintf(sess, sizeof sess, "recovery:%s", who);
+	int64_t now = srv_now(s), exp = now + s->nonce_lifetime;
+	bool ok = omc_rand_bytes(n, sizeof n) == OMC_OK && omc_b64_encode(nb, sizeof nb, n, 32, OMC_B64_URL) == OMC_OK;
+	sqlite3_stmt *q;
+	srv_lock(s);
+	if (ok && srv_sql(s, &q,
+			  "INSERT INTO pva_nonce (nonce, session, created, expires, used) VALUES (?1, ?2, ?3, ?4, 0)") ==
+			  OMC_OK) {
+		sqlite3_bind_text(q, 1, nb, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, sess, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 3, (sqlite3_int64)now);
+		sqlite3_bind_int64(q, 4, (sqlite3_int64)exp);
+		ok = sqlite3_step(q) == SQLITE_DONE;
+		srv_sql_done(s, q);
+	} else {
+		ok = false;
+	}
+	if (ok)
+		srv_audit(s, "pva", who, "recovery_nonce", tre, "ok", "for a locked-down device's evidence");
+	srv_unlock(s);
+	json_decref(b);
+	if (!ok) {
+		srv_fail(l, resp, 500, "internal", "no nonce");
+		return;
+	}
+	srv_reply(l, resp, 201, json_pack("{s:s,s:I}", "nonce", nb, "expires", (json_int_t)exp));
+}
+
+/* The TRE's signed tamper report and fresh evidence over a recovery nonce:
+ * the same TRE, locked down at the epoch the report names, whose platform
+ * now passes its own check and matches the reference values, counters not
+ * lowered. A pass earns a recovery authorisation (omc-recovery+jwt) bound
+ * to that TRE and epoch; the nonce is spent either way. */
+static void recovery(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
+{
+	omc_server *s = l->s;
+	char who[SRV_NAME_MAX];
+	if (!srv_auth_peer(l, req, resp, recovery_callers, OMC_ARRAY_LEN(recovery_callers), who))
+		return;
+	json_t *b = srv_body(l, req, resp);
+	const char *rep = b ? srv_str(l, resp, b, "report", 16, 64 * 1024) : NULL;
+	const char *ev = rep ? srv_str(l, resp, b, "evidence", 16, 256 * 1024) : NULL;
+	if (!ev) {
+		json_decref(b);
+		return;
+	}
+	char cn[64] = "", sess[48];
+	snprintf(sess, sizeof sess, "recovery:%s", who);
+	json_t *rc = NULL;
+	const char *why = "";
+	char detail[128] = "";
+	if (!srv_tre_signed(s, rep, strlen(rep), "omc-tamper-report+jwt", &rc, cn) ||
+	    !json_is_integer(json_object_get(rc, "counter")) ||
+	    strcmp(json_string_value(json_object_get(rc, "tre")) ? json_string_value(json_object_get(rc, "tre")) : "",
+		   cn) != 0)
+		why = "bad_report";
+	int64_t counter = (int64_t)json_integer_value(json_object_get(rc, "counter"));
+	json_decref(rc);
+	/* The nonce, read before anything in the evidence is trusted. */
+	uint8_t *pl = NULL, n[64];
+	size_t pn = 0, nl = 0;
+	json_error_t je;
+	json_t *pj = NULL;
+	if (omc_jws_peek(&pl, &pn, ev, strlen(ev)) == OMC_OK)
+		pj = json_loadb((const char *)pl, pn, 0, &je);
+	omc_free(pl);
+	const char *nbj = json_string_value(json_object_get(pj, "eat_nonce"));
+	char nb[96] = "";
+	if (nbj && strlen(nbj) < sizeof nb)
+		snprintf(nb, sizeof nb, "%s", nbj);
+	json_decref(pj);
+	if (!why[0] && (!nb[0] || omc_b64_decode(n, sizeof n, &nl, nb, strlen(nb), OMC_B64_URL) != OMC_OK))
+		why = "bad_format";
+	if (!why[0]) {
+		srv_lock(s);
+		why = nonce_state(s, nb, sess);
+		srv_unlock(s);
+	}
+	bool spend = why[0] == 0 || !strcmp(why, "nonce_used") || !strcmp(why, "nonce_expired");
+	omc_evidence e;
+	memset(&e, 0, sizeof e);
+	if (!why[0]) {
+		omc_err er = omc_evidence_verify(&e, ev, strlen(ev), (const omc_cert *const *)s->m2mes_ca, s->n_m2mes_ca,
+						 n, nl, (time_t)srv_now(s));
+		if (er != OMC_OK)
+			why = er == OMC_ERR_BAD_FORMAT ? "bad_format" : "bad_signature";
+		else if (strcmp(e.tre_id, cn) != 0)
+			why = "other_tre";
+		else if (strcmp(e.tre_state, "lockdown") != 0)
+			why = "not_locked_down";
+		else if (!e.platform_ok)
+			why = "platform_anomaly";
+	}
+	for (size_t i = 0; !why[0] && i < e.n_measurements; i++)
+		if (!e.measurements[i].ok)
+			why = "platform_anomaly";
+	if (!why[0] && !reference_ok(s, &e, &why, detail, sizeof detail)) {
+		/* why and detail are set */
+	} else if (!why[0]) {
+		srv_lock(s);
+		why = counters_check(s, &e);
+		srv_unlock(s);
+	}
+	char *auth = NULL;
+	int64_t seq = 0, now = srv_now(s);
+	srv_lock(s);
+	bool ok = srv_begin(s);
+	sqlite3_stmt *q;
+	if (ok && spend && srv_sql(s, &q, "UPDATE pva_nonce SET used = 1 WHERE nonce = ?1 AND used = 0") == OMC_OK) {
+		sqlite3_bind_text(q, 1, nb, -1, SQLITE_STATIC);
+		ok = sqlite3_step(q) == SQLITE_DONE;
+		if (ok && !why[0] && sqlite3_changes(s->db->h) != 1)
+			why = "nonce_used";
+		srv_sql_done(s, q);
+	}
+	if (ok && !why[0])
+		ok = srv_counter_next(s, "seq.pva-recovery", &seq) == OMC_OK;
+	if (ok && !why[0]) {
+		char iss[SRV_NAME_MAX] = "pva";
+		if (omc_cert_subject_cn(iss, sizeof iss, s->pva_cert) != OMC_OK)
+			snprintf(iss, sizeof iss, "pva");
+		json_t *p = json_pack("{s:s,s:I,s:s,s:I,s:I,s:s}", "iss", iss, "seq", (json_int_t)seq, "tre", e.tre_id,
+				      "counter", (json_int_t)counter, "iat", (json_int_t)now, "requested_by", who);
+		char *ps = p ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+		json_decref(p);
+		const omc_cert *x5c[1] = {s->pva_cert};
+		ok = ps && omc_jws_sign(&auth, (const uint8_t *)ps, strlen(ps), s->pva_key, x5c, 1, "omc-recovery+jwt") ==
+				   OMC_OK;
+		omc_free(ps);
+	}
+	if (ok)
+		srv_audit(s, "pva", who, "recovery", cn[0] ? cn : "tre", why[0] ? "refused" : "ok",
+			  why[0] ? (detail[0] ? detail : why) : "recovery authorisation issued");
+	ok = ok && srv_commit(s);
+	if (!ok)
+		srv_rollback(s);
+	srv_unlock(s);
+	omc_evidence_free(&e);
+	json_decref(b);
+	if (!ok) {
+		omc_free(auth);
+		srv_fail(l, resp, 500, "internal", "not recorded");
+		return;
+	}
+	if (why[0]) {
+		omc_free(auth);
+		if (!strcmp(why, "bad_report"))
+			srv_fail(l, resp, 403, "bad_report", "the tamper report is not signed by the TRE it names");
+		else if (!strcmp(why, "other_tre"))
+			srv_fail(l, resp, 403, "other_tre", "the evidence is not from the TRE of the report");
+		else if (!strcmp(why, "not_locked_down"))
+			srv_fail(l, resp, 409, "not_locked_down", "the TRE is not locked down: nothing to recover");
+		else
+			refusal(l, resp, why);
+		return;
+	}
+	json_t *out = json_pack("{s:s,s:s,s:I}", "authorisation", auth, "tre", cn, "counter", (json_int_t)counter);
+	omc_free(auth);
+	srv_reply(l, resp, 200, out);
+}
+
+/* A device recovered from lockdown delivers the tamper report its agent
+ * queued (TRE-4): checked and kept in the audit trail. */
+static void tamper(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
+{
+	omc_server *s = l->s;
+	srv_session ss;
+	if (!srv_auth_session(l, req, resp, &ss))
+		return;
+	json_t *b = srv_body(l, req, resp);
+	const char *rep = b ? srv_str(l, resp, b, "report", 16, 64 * 1024) : NULL;
+	if (!rep) {
+		json_decref(b);
+		return;
+	}
+	json_t *c = NULL;
+	char cn[64];
+	bool ok = srv_tre_signed(s, rep, strlen(rep), "omc-tamper-report+jwt", &c, cn);
+	const char *tre = json_string_value(json_object_get(c, "tre"));
+	const char *reason = json_string_value(json_object_get(c, "reason"));
+	ok = ok && tre && !strcmp(tre, cn) && reason;
+	if (ok) {
+		char d[160];
+		snprintf(d, sizeof d, "counter %lld: %.120s", (long long)json_integer_value(json_object_get(c, "counter")),
+			 reason);
+		srv_lock(s);
+		srv_audit(s, "pva", "device", "tamper_report", cn, "ok", d);
+		srv_unlock(s);
+	}
+	json_decref(c);
+	json_decref(b);
+	if (!ok) {
+		srv_fail(l, resp, 403, "bad_report", "the tamper report is not signed by the TRE it names");
+		return;
+	}
+	srv_reply(l, resp, 201, json_pack("{s:s,s:s}", "tre", cn, "state", "recorded"));
+}
+
 void srv_routes_pva(srv_listener *l)
 {
 	srv_route_add(l, "POST", "/v1/nonce", nonce);
 	srv_route_add(l, "POST", "/v1/validate", validate);
+	srv_route_add(l, "POST", "/v1/recovery/nonce", recovery_nonce);
+	srv_route_add(l, "POST", "/v1/recovery", recovery);
+	srv_route_add(l, "POST", "/v1/tamper", tamper);
 }

@@ -244,6 +244,8 @@ static omc_err issue(omc_server *s, srv_op *op, const char *plat, const char *tr
 	return e;
 }
 
+static bool mcim_gone(omc_server *s, srv_op *op, const char *tre, const char *id, const char *imsi);
+
 static void mcim_make(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
 {
 	omc_server *s = l->s;
@@ -261,12 +263,37 @@ static void mcim_make(srv_listener *l, const omc_http_req *req, omc_http_resp *r
 		json_decref(b);
 		return;
 	}
+	/* The validated evidence (optional) shows the TRE's registry: an MCIM
+	 * of this SHO that the TRE lists as deleted (a recovery from lockdown
+	 * erased it, or its deletion receipt was lost) is dead here too, and
+	 * a new one can be issued. */
+	const char *ev = json_is_string(json_object_get(b, "evidence")) ? json_string_value(json_object_get(b, "evidence"))
+									 : NULL;
+	json_t *evc = NULL;
+	char ecn[64];
+	if (ev && !(srv_tre_signed(s, ev, strlen(ev), "omc-evidence+jwt", &evc, ecn) && !strcmp(ecn, tre))) {
+		json_decref(evc);
+		evc = NULL;
+	}
 	mcim_row r;
 	omc_aka_cred cred;
 	OMC_DEFER_WIPE(cred);
 	int64_t seq = 0;
 	int status = 500;
 	srv_lock(s);
+	if (evc && mcim_of_device(s, op, plat, &r) == OMC_OK && r.found && strcmp(r.state, "issued") != 0 &&
+	    !strcmp(r.tre, tre)) {
+		json_t *reg = json_object_get(evc, "registry");
+		for (size_t i = 0; i < json_array_size(reg); i++) {
+			json_t *m = json_array_get(reg, i);
+			const char *id = json_string_value(json_object_get(m, "id"));
+			const char *own = json_string_value(json_object_get(m, "owner"));
+			const char *st = json_string_value(json_object_get(m, "state"));
+			if (id && own && st && !strcmp(id, r.id) && !strcmp(own, op->name) && !strcmp(st, "deleted"))
+				(void)mcim_gone(s, op, tre, r.id, r.imsi);
+		}
+	}
+	json_decref(evc);
 	omc_err e = issue(s, op, plat, tre, &r, &cred, &seq, &status);
 	srv_unlock(s);
 	if (e != OMC_OK) {

@@ -677,6 +677,23 @@ omc_err omc_tre_recovery_counter(omc_tre *t, uint64_t *counter)
 	return t->ard->read(t->ard->ctx, counter, &flags);
 }
 
+omc_err omc_tre_tamper_report(omc_tre *t, char **jws)
+{
+	OMC_ENSURE(t && jws, OMC_ERR_BAD_ARG);
+	*jws = NULL;
+	OMC_ENSURE(t->lockdown, OMC_ERR_BAD_STATE);
+	uint64_t counter = 0;
+	OMC_TRY(omc_tre_recovery_counter(t, &counter));
+	char head[65];
+	OMC_TRY(omc_hex_encode(head, sizeof head, t->audit_head.hash, 32));
+	json_t *r = json_pack("{s:s,s:s,s:s,s:s,s:I,s:I,s:{s:I,s:s}}", "tre", t->tre_id, "platform_id", t->platform_id,
+			      "model", t->model, "reason", t->lockdown_reason, "counter", (json_int_t)counter, "iat",
+			      (json_int_t)omc_tre_now(t), "audit", "count", (json_int_t)t->audit_head.count, "hash", head);
+	omc_err e = r ? omc_tre_sign(t, "omc-tamper-report+jwt", r, jws) : OMC_ERR_NOMEM;
+	json_decref(r);
+	return e;
+}
+
 omc_err omc_tre_recover(omc_tre *t, const char *auth, size_t len)
 {
 	OMC_ENSURE(t && auth, OMC_ERR_BAD_ARG);

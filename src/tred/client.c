@@ -571,6 +571,11 @@ omc_err omc_tred_audit_verify(omc_tred_client *c, uint64_t *count)
 	return e;
 }
 
+omc_err omc_tred_tamper_report(omc_tred_client *c, char **jws)
+{
+	return string_op(c, request("tamper_report"), "report", jws, NULL);
+}
+
 omc_err omc_tred_audit_checkpoint(omc_tred_client *c, char **jws)
 {
 	return string_op(c, request("checkpoint"), "checkpoint", jws, NULL);
@@ -710,6 +715,11 @@ static omc_err s_aka(void *ctx, const char *id, const uint8_t rand[16], const ui
 	return omc_tred_aka(ctx, id, NULL, rand, autn, al, out);
 }
 
+static omc_err s_tamper_report(void *ctx, char **jws)
+{
+	return omc_tred_tamper_report(ctx, jws);
+}
+
 void omc_tred_agent_tre(omc_agent_tre *ops, omc_tred_client *c)
 {
 	*ops = (omc_agent_tre){.ctx = c,
@@ -719,5 +729,6 @@ void omc_tred_agent_tre(omc_agent_tre *ops, omc_tred_client *c)
 			       .session_begin = s_session,
 			       .install = s_install,
 			       .command = s_command,
-			       .aka = s_aka};
+			       .aka = s_aka,
+			       .tamper_report = s_tamper_report};
 }

@@ -315,6 +315,13 @@ static omc_err op_audit_verify(req *r)
 	return OMC_OK;
 }
 
+static omc_err op_tamper_report(req *r)
+{
+	char *jws = NULL;
+	OMC_TRY(omc_tre_tamper_report(r->t, &jws));
+	return put_owned(r, "report", jws, strlen(jws));
+}
+
 static omc_err op_checkpoint(req *r)
 {
 	char *jws = NULL;
@@ -408,6 +415,7 @@ static const op_def ops[] = {
 	{.name = "audit", .run = op_audit},
 	{.name = "audit_verify", .run = op_audit_verify},
 	{.name = "checkpoint", .run = op_checkpoint},
+	{.name = "tamper_report", .run = op_tamper_report},
 	{.name = "certificates", .run = op_certificates},
 	{.name = "users", .run = op_users},
 	{.name = "user_add", .run = op_user_add, .args = {"user", "pin", "name", "role", "new_pin"}},

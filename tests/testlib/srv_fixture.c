@@ -9,7 +9,7 @@
 
 #include "server/server_internal.h"
 
-static const omc_tre_caller sf_agent = {.kind = OMC_ACTOR_USER, .name = "agent"};
+static const omc_tre_caller agent_user = {.kind = OMC_ACTOR_USER, .name = "agent"};
 
 static int64_t sf_clock(void *arg)
 {
@@ -288,7 +288,7 @@ int sf_attach(sf_env *e, sf_dev *d, const char *mcim_id)
 		assert_int_equal(omc_hex_decode(rand, 16, rh, strlen(rh)), OMC_OK);
 		assert_int_equal(omc_hex_decode_var(autn, sizeof autn, &al, ah, strlen(ah)), OMC_OK);
 		omc_aka_check_result r;
-		assert_int_equal(omc_tre_aka(d->t, &sf_agent, id, rand, autn, al, &r), OMC_OK);
+		assert_int_equal(omc_tre_aka(d->t, &agent_user, id, rand, autn, al, &r), OMC_OK);
 		char hex[80];
 		json_t *resp = NULL;
 		if (r.status == OMC_AKA_STATUS_SYNC_FAILURE) {
@@ -466,4 +466,37 @@ long sf_db_count(sf_env *e, const char *sql)
 	sqlite3_finalize(q);
 	sqlite3_close(h);
 	return n;
+}
+
+void sf_agent_make(sf_agent *ae, sf_env *e, sf_dev *d)
+{
+	omc_agent_opts o = {.io = d->io,
+			    .state_path = "agent.state",
+			    .vno_url = sf_url(e, "vno"),
+			    .bootstrap_url = sf_url(e, "bootstrap"),
+			    .backoff_min_ms = 2,
+			    .backoff_max_ms = 20,
+			    .poll_ms = 20,
+			    .seed = 11};
+	snprintf(ae->ca, sizeof ae->ca, "%s/ico-ca.crt", e->pki);
+	o.bootstrap_ca = ae->ca;
+	omc_agent_tre_local(&o.tre, &ae->local, d->t, "agent");
+	assert_int_equal(omc_agent_new(&ae->a, &o), OMC_OK);
+}
+
+void sf_agent_drop(sf_agent *ae)
+{
+	omc_agent_free(ae->a);
+	ae->a = NULL;
+}
+
+omc_agent_info sf_agent_run(sf_agent *ae, omc_agent_state want)
+{
+	omc_agent_info in;
+	omc_err e = omc_agent_run(ae->a, 30000);
+	omc_agent_info_get(ae->a, &in);
+	if (e != OMC_OK || in.state != want)
+		fail_msg("agent in %s (%s), wanted %s: %s", omc_agent_state_name(in.state), omc_err_name(e),
+			 omc_agent_state_name(want), in.last_error);
+	return in;
 }

@@ -94,6 +94,17 @@ int sf_send_receipt(sf_env *e, sf_dev *d, const char *receipt); /* DPF receipts 
  * the PCID, register, validate, download, receipt, attach with the MCIM. */
 void sf_provision(sf_env *e, sf_dev *d, int sho);
 
+/* The agent of a device, with the TRE in this process and short timers. */
+typedef struct sf_agent {
+	omc_agent_local local;
+	omc_agent *a;
+	char ca[160];
+} sf_agent;
+void sf_agent_make(sf_agent *ae, sf_env *e, sf_dev *d);
+void sf_agent_drop(sf_agent *ae);
+/* omc_agent_run until it settles; fails the test unless it settles in want. */
+omc_agent_info sf_agent_run(sf_agent *ae, omc_agent_state want);
+
 /* SHA-256 over every row of every table but audit and req_jti: equal
  * before and after a refusal means the refusal changed nothing. */
 void sf_db_digest(sf_env *e, uint8_t out[32]);

@@ -9,45 +9,6 @@
  * covers: CHG-1, CHG-2, CHG-3, EVAL-4, MGT-6, MGT-8, EVAL-5, SEC-10 */
 #include "srv_fixture.h"
 
-typedef struct agent_env {
-	omc_agent_local local;
-	omc_agent *a;
-	char ca[160];
-} agent_env;
-
-static void agent_make(agent_env *ae, sf_env *e, sf_dev *d)
-{
-	omc_agent_opts o = {.io = d->io,
-			    .state_path = "agent.state",
-			    .vno_url = sf_url(e, "vno"),
-			    .bootstrap_url = sf_url(e, "bootstrap"),
-			    .backoff_min_ms = 2,
-			    .backoff_max_ms = 20,
-			    .poll_ms = 20,
-			    .seed = 11};
-	snprintf(ae->ca, sizeof ae->ca, "%s/ico-ca.crt", e->pki);
-	o.bootstrap_ca = ae->ca;
-	omc_agent_tre_local(&o.tre, &ae->local, d->t, "agent");
-	assert_int_equal(omc_agent_new(&ae->a, &o), OMC_OK);
-}
-
-static void agent_drop(agent_env *ae)
-{
-	omc_agent_free(ae->a);
-	ae->a = NULL;
-}
-
-static omc_agent_info run(agent_env *ae, omc_agent_state want)
-{
-	omc_agent_info in;
-	omc_err e = omc_agent_run(ae->a, 30000);
-	omc_agent_info_get(ae->a, &in);
-	if (e != OMC_OK || in.state != want)
-		fail_msg("agent in %s (%s), wanted %s: %s", omc_agent_state_name(in.state), omc_err_name(e),
-			 omc_agent_state_name(want), in.last_error);
-	return in;
-}
-
 /* DESIGN invariant 4, and what an operator change must leave: at most one
  * owner's operational MCIMs activated; *live the operational MCIMs not
  * deleted, *owner the owner of the activated one. */
@@ -95,13 +56,13 @@ static long enabled(sf_env *e, const char *imsi)
 }
 
 /* A device provisioned with sho1 by its agent. */
-static void provisioned(sf_env *e, sf_dev *d, agent_env *ae)
+static void provisioned(sf_env *e, sf_dev *d, sf_agent *ae)
 {
 	sf_dev_make(e, d, NULL);
 	assert_int_equal(sf_subscribe(e, d, 1), 201);
 	assert_int_equal(sf_report_pcid(e, d), 201);
-	agent_make(ae, e, d);
-	omc_agent_info in = run(ae, OMC_AGENT_OPERATIONAL);
+	sf_agent_make(ae, e, d);
+	omc_agent_info in = sf_agent_run(ae, OMC_AGENT_OPERATIONAL);
 	assert_string_equal(in.sho, "sho1");
 }
 
@@ -115,7 +76,7 @@ static void test_ten_changes(void **state)
 	sf_env e;
 	sf_up(&e);
 	sf_dev d;
-	agent_env ae;
+	sf_agent ae;
 	provisioned(&e, &d, &ae);
 	omc_agent_info in;
 	omc_agent_info_get(ae.a, &in);
@@ -129,7 +90,7 @@ static void test_ten_changes(void **state)
 		json_decref(o);
 		/* Changing again to the same SHO changes nothing more. */
 		assert_int_equal(change_to(&e, &d, to, NULL), 201);
-		in = run(&ae, OMC_AGENT_OPERATIONAL);
+		in = sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
 		char want[8], owner[17];
 		snprintf(want, sizeof want, "sho%d", to);
 		assert_string_equal(in.sho, want);
@@ -150,7 +111,7 @@ static void test_ten_changes(void **state)
 	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM auc_subscriber WHERE operator <> 'ico' AND enabled = 1"),
 			 1);
 	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM audit WHERE event = 'mcim_deleted'"), 10);
-	agent_drop(&ae);
+	sf_agent_drop(&ae);
 	sf_dev_free(&d);
 	sf_down(&e);
 }
@@ -167,7 +128,7 @@ static void test_change_cut_at_every_step(void **state)
 	sf_fix_ports(&e);
 	for (unsigned k = 0; k <= 10; k++) {
 		sf_dev d;
-		agent_env ae;
+		sf_agent ae;
 		provisioned(&e, &d, &ae);
 		omc_agent_info in;
 		omc_agent_info_get(ae.a, &in);
@@ -185,12 +146,12 @@ static void test_change_cut_at_every_step(void **state)
 			assert_int_equal(omc_agent_step(ae.a, &w), OMC_OK);
 			assert_invariant(&d);
 		}
-		agent_drop(&ae);
+		sf_agent_drop(&ae);
 		sf_dev_reboot(&d);
 		assert_invariant(&d);
 		sf_start(&e);
-		agent_make(&ae, &e, &d);
-		in = run(&ae, OMC_AGENT_OPERATIONAL);
+		sf_agent_make(&ae, &e, &d);
+		in = sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
 		assert_string_equal(in.sho, "sho2");
 		size_t live;
 		char owner[17];
@@ -199,7 +160,7 @@ static void test_change_cut_at_every_step(void **state)
 		assert_string_equal(owner, "sho2");
 		assert_int_equal(enabled(&e, in.mcim_imsi), 1);
 		assert_int_equal(enabled(&e, old), 0);
-		agent_drop(&ae);
+		sf_agent_drop(&ae);
 		sf_dev_free(&d);
 	}
 	sf_down(&e);
@@ -270,13 +231,13 @@ static void test_management(void **state)
 	sf_env e;
 	sf_up(&e);
 	sf_dev d;
-	agent_env ae;
+	sf_agent ae;
 	provisioned(&e, &d, &ae);
 	omc_tre_mcim_info reg[64];
 	json_t *c;
 	/* deactivate: the device waits in standby with its PCID */
 	json_int_t id = send_cmd(&e, 1, &d, "deactivate", NULL, 201);
-	run(&ae, OMC_AGENT_STANDBY);
+	sf_agent_run(&ae, OMC_AGENT_STANDBY);
 	assert_int_equal(mcim(&d, reg)->state, OMC_MCIM_DEACTIVATED);
 	c = result_of(&e, 1, id, "done");
 	assert_string_equal(json_string_value(json_object_get(c, "result")), "ok");
@@ -284,34 +245,34 @@ static void test_management(void **state)
 	json_decref(c);
 	/* activate: operational again */
 	send_cmd(&e, 1, &d, "activate", NULL, 201);
-	run(&ae, OMC_AGENT_OPERATIONAL);
+	sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
 	assert_int_equal(mcim(&d, reg)->state, OMC_MCIM_ACTIVATED);
 	/* block, unblock (to deactivated), activate */
 	send_cmd(&e, 1, &d, "block", NULL, 201);
-	run(&ae, OMC_AGENT_STANDBY);
+	sf_agent_run(&ae, OMC_AGENT_STANDBY);
 	assert_int_equal(mcim(&d, reg)->state, OMC_MCIM_BLOCKED);
 	send_cmd(&e, 1, &d, "unblock", NULL, 201);
-	run(&ae, OMC_AGENT_STANDBY);
+	sf_agent_run(&ae, OMC_AGENT_STANDBY);
 	assert_int_equal(mcim(&d, reg)->state, OMC_MCIM_DEACTIVATED);
 	send_cmd(&e, 1, &d, "activate", NULL, 201);
-	run(&ae, OMC_AGENT_OPERATIONAL);
+	sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
 	/* update to version 2; then version 2 again is refused */
 	id = send_cmd(&e, 1, &d, "update", "{\"version\":2,\"profile\":{\"data_only\":true,\"volume_cap\":5000}}", 201);
-	run(&ae, OMC_AGENT_OPERATIONAL);
+	sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
 	assert_int_equal(mcim(&d, reg)->version, 2);
 	assert_true(mcim(&d, reg)->data_only);
 	c = result_of(&e, 1, id, "done");
 	assert_string_equal(json_string_value(json_object_get(c, "result")), "ok");
 	json_decref(c);
 	id = send_cmd(&e, 1, &d, "update", "{\"version\":2}", 201);
-	run(&ae, OMC_AGENT_OPERATIONAL);
+	sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
 	c = result_of(&e, 1, id, "done");
 	assert_string_equal(json_string_value(json_object_get(c, "result")), "refused");
 	assert_string_equal(json_string_value(json_object_get(c, "reason")), "version not above the installed one");
 	json_decref(c);
 	/* discover: its own MCIM, nothing else */
 	id = send_cmd(&e, 1, &d, "discover", NULL, 201);
-	run(&ae, OMC_AGENT_OPERATIONAL);
+	sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
 	c = result_of(&e, 1, id, "done");
 	json_t *list = json_object_get(c, "mcims");
 	assert_int_equal(json_array_size(list), 1);
@@ -338,7 +299,7 @@ static void test_management(void **state)
 	json_t *o = NULL;
 	assert_int_equal(sf_signed(&e, "sho2", "POST", "dpf", "/v1/commands", bs, &o), 201);
 	json_decref(o);
-	run(&ae, OMC_AGENT_OPERATIONAL);
+	sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
 	assert_int_equal(mcim(&d, reg)->state, OMC_MCIM_ACTIVATED);
 	/* ... and the same command again: a replay, refused without a result */
 	assert_int_equal(sf_signed(&e, "sho2", "POST", "dpf", "/v1/commands", bs, &o), 201);
@@ -346,7 +307,7 @@ static void test_management(void **state)
 	json_decref(o);
 	omc_free(bs);
 	omc_free(jws);
-	run(&ae, OMC_AGENT_OPERATIONAL);
+	sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
 	char q[128];
 	snprintf(q, sizeof q, "SELECT count(*) FROM dpf_command WHERE id = %lld AND state = 'rejected'", (long long)replay);
 	assert_int_equal(sf_db_count(&e, q), 1);
@@ -360,7 +321,7 @@ static void test_management(void **state)
 	char old[16];
 	snprintf(old, sizeof old, "%s", in.mcim_imsi);
 	send_cmd(&e, 1, &d, "delete", NULL, 201);
-	in = run(&ae, OMC_AGENT_OPERATIONAL);
+	in = sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
 	assert_string_equal(in.sho, "sho1");
 	assert_string_not_equal(in.mcim_imsi, old);
 	assert_int_equal(enabled(&e, old), 0);
@@ -369,7 +330,7 @@ static void test_management(void **state)
 	char owner[17];
 	assert_int_equal(activated(&d, &live, owner), 1);
 	assert_int_equal(live, 1);
-	agent_drop(&ae);
+	sf_agent_drop(&ae);
 	sf_dev_free(&d);
 	sf_down(&e);
 }

@@ -24,6 +24,7 @@ static const char tre_usage[] =
 	"  audit [--verify] [--json]  the audit records; --verify checks the chain, its MACs\n"
 	"                             and that nothing committed is missing (exit 0 only if intact)\n"
 	"  checkpoint                 a signed audit checkpoint (JWS) for a remote verifier\n"
+	"  tamper-report              in lockdown: the signed tamper report (JWS) for a PVA's recovery\n"
 	"  attest --nonce HEX         signed evidence for a verifier's nonce (JWS)\n"
 	"  certs                      the TRE's certificate chain (PEM)\n"
 	"  users [--json]             local users and their state\n"
@@ -423,7 +424,7 @@ int cmd_tre(int argc, char **argv)
 
 	static const char *const known[] = {"status", "registry", "audit",  "checkpoint", "attest",
 					    "certs",  "users",    "user-add", "user-del",  "user-unblock", "tamper",
-					    "recover", "recovery-counter"};
+					    "recover", "recovery-counter", "tamper-report"};
 	bool ok = false;
 	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
 		ok = ok || !strcmp(sub, known[i]);
@@ -456,7 +457,8 @@ int cmd_tre(int argc, char **argv)
 		auth[--auth_len] = '\0';
 
 	bool readonly = !strcmp(sub, "status") || !strcmp(sub, "registry") || !strcmp(sub, "audit") ||
-			!strcmp(sub, "certs") || !strcmp(sub, "users") || !strcmp(sub, "recovery-counter");
+			!strcmp(sub, "certs") || !strcmp(sub, "users") || !strcmp(sub, "recovery-counter") ||
+			!strcmp(sub, "tamper-report");
 	tre_be be;
 	int rc = open_tre(&be, &a, readonly, sub);
 	if (rc != CLI_OK) {
@@ -509,6 +511,11 @@ int cmd_tre(int argc, char **argv)
 		e = t ? omc_tre_audit_checkpoint(t, &out) : omc_tred_audit_checkpoint(cl, &out);
 		if (e == OMC_ERR_TAMPERED) /* the audit log is not intact: a negative result */
 			rc = (fail(sub, e), CLI_FAIL), e = OMC_OK;
+	} else if (!strcmp(sub, "tamper-report")) {
+		e = t ? omc_tre_tamper_report(t, &out) : omc_tred_tamper_report(cl, &out);
+		if (e == OMC_ERR_BAD_STATE) /* not locked down: nothing to report */
+			rc = (fprintf(stderr, "openmcim tre tamper-report: the TRE is not locked down\n"), CLI_FAIL),
+			e = OMC_OK;
 	} else if (!strcmp(sub, "attest")) {
 		e = t ? omc_tre_attest(t, nonce, nonce_len, &out) : omc_tred_attest(cl, nonce, nonce_len, &out);
 	} else if (!strcmp(sub, "certs")) {
