@@ -80,6 +80,10 @@ static void test_demo_json(void **state)
 	assert_int_equal(json_integer_value(json_object_get(o, "devices")), 5);
 	assert_int_equal(json_integer_value(json_object_get(o, "provisioned")), 5);
 	assert_int_equal(json_integer_value(json_object_get(o, "attached")), 5);
+	/* CHG-1, TRE-4: one of five changes its operator (every fourth), the
+	 * first is tampered with and recovered; both end attached. */
+	assert_int_equal(json_integer_value(json_object_get(o, "operator_changes")), 1);
+	assert_int_equal(json_integer_value(json_object_get(o, "recovered")), 1);
 	assert_true(json_is_array(json_object_get(o, "failures")));
 	assert_int_equal(json_array_size(json_object_get(o, "failures")), 0);
 	json_decref(o);

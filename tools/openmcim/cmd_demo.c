@@ -84,8 +84,14 @@ static const char demo_usage[] =
 	"1000) made in the factory step, their PCIDs reported to the CCIF, each\n"
 	"registered with sho1 or sho2 by a subscriber; then each device's agent runs:\n"
 	"attach with the PCID, bootstrap, registration, platform validation, MCIM\n"
-	"download and install, receipt, attach with the MCIM, a command poll. A progress\n"
-	"bar on a terminal, and a table: device, state, MCIM, SHO, attach result.\n"
+	"download and install, receipt, attach with the MCIM, a command poll. Then a\n"
+	"second act: every fourth device is moved to the other SHO by that SHO's\n"
+	"subscriber (the RO's signed reprovision erases the old MCIM, the device\n"
+	"provisions again with the new SHO, the old SHO disables its IMSI on the TRE's\n"
+	"signed receipt), and the first device is tampered with and recovered (lockdown,\n"
+	"the maintainer's tamper report and fresh evidence to the PVA, its recovery\n"
+	"authorisation, pristine, provisioned again). A progress bar on a terminal, and\n"
+	"a table: device, state, MCIM, SHO, attach result.\n"
 	"\n"
 	"Then the AKA engine's story with fresh random keys (never printed): an\n"
 	"authentication centre and a USIM for MILENAGE and for TUAK, a replay caught by\n"
@@ -97,13 +103,14 @@ static const char demo_usage[] =
 	"\n"
 	"--devices N  the fleet's size (0 skips the network story)\n"
 	"--json       the network story only, and one JSON object on stdout:\n"
-	"             {\"devices\", \"provisioned\", \"attached\" (integers), \"failures\"\n"
-	"             (a list of {device, tre_id, state, error}), \"interrupted\"}\n"
+	"             {\"devices\", \"provisioned\", \"attached\", \"operator_changes\",\n"
+	"             \"recovered\" (integers), \"failures\" (a list of {device, tre_id,\n"
+	"             state, error}), \"interrupted\"}\n"
 	"\n"
 	"Everything it started is stopped and its temporary directories removed, also\n"
-	"on Ctrl-C. Exit status: 0 if every device was provisioned and attached (and,\n"
-	"without --json, every step behaved as specified), 1 otherwise, 2 usage error,\n"
-	"130 interrupted.\n";
+	"on Ctrl-C. Exit status: 0 if every device was provisioned and attached, every\n"
+	"change and the recovery completed (and, without --json, every step behaved as\n"
+	"specified), 1 otherwise, 2 usage error, 130 interrupted.\n";
 
 int cmd_demo(int argc, char **argv)
 {

@@ -32,6 +32,7 @@ typedef struct fleet_dev {
 	bool registered, reported;
 	omc_agent_info info;
 	bool ran, ok;
+	bool changed, recovered; /* the second act: an operator change, a recovery */
 	char error[128];
 } fleet_dev;
 
@@ -246,6 +247,121 @@ static void run_device(fleet *f, fleet_dev *d)
 	omc_tre_close(t);
 }
 
+/* A request signed as PKI entity who (the RO, as the maintainer). */
+static int signed_call(fleet *f, omc_http_client *c, const char *who, const char *role, const char *path,
+		       const char *body, json_t **out)
+{
+	omc_key *k = NULL;
+	omc_cert *cert = NULL;
+	char *auth = NULL;
+	int st = 0;
+	if (omc_pki_load(f->pki, who, &k, &cert) == OMC_OK &&
+	    omc_server_sign_request(&auth, k, cert, "POST", path, body, strlen(body), (int64_t)time(NULL)) == OMC_OK)
+		st = http(c, "POST", url(f, role), path, auth, body, out);
+	omc_free(auth);
+	omc_key_free(k);
+	omc_cert_free(cert);
+	return st;
+}
+
+/* TRE-4, SEC-5: the case of device d is opened; its TRE locks down and
+ * its agent goes silent. The maintainer (as the RO) takes the TRE's signed
+ * tamper report and evidence over a PVA recovery nonce to the PVA, gets a
+ * recovery authorisation and applies it; the TRE is pristine again and the
+ * agent provisions it by itself. */
+static bool recover_device(fleet *f, fleet_dev *d)
+{
+	omc_tre *t = NULL;
+	omc_tre_opts to = {.dir = d->dir, .count_boot = true};
+	omc_http_client *c = NULL;
+	omc_http_client_opts co = {.timeout_ms = 15000};
+	char *rep = NULL, *ev = NULL;
+	json_t *o = NULL;
+	bool ok = omc_tre_open(&t, &to) == OMC_OK && omc_http_client_new(&c, &co) == OMC_OK &&
+		  omc_tre_tamper(t, "demo: enclosure opened") == OMC_OK && omc_tre_tamper_report(t, &rep) == OMC_OK &&
+		  signed_call(f, c, "ro", "pva", "/v1/recovery/nonce", "{}", &o) == 201;
+	const char *nb = json_string_value(json_object_get(o, "nonce"));
+	uint8_t n[32];
+	size_t nl = 0;
+	ok = ok && nb && omc_b64_decode(n, sizeof n, &nl, nb, strlen(nb), OMC_B64_URL) == OMC_OK &&
+	     omc_tre_attest(t, n, nl, &ev) == OMC_OK;
+	json_decref(o);
+	o = NULL;
+	json_t *b = ok ? json_pack("{s:s,s:s}", "report", rep, "evidence", ev) : NULL;
+	char *bs = b ? json_dumps(b, JSON_COMPACT) : NULL;
+	json_decref(b);
+	ok = ok && bs && signed_call(f, c, "ro", "pva", "/v1/recovery", bs, &o) == 200;
+	const char *auth = json_string_value(json_object_get(o, "authorisation"));
+	ok = ok && auth && omc_tre_recover(t, auth, strlen(auth)) == OMC_OK &&
+	     omc_tre_get_state(t) == OMC_TRE_PRISTINE;
+	json_decref(o);
+	omc_free(bs);
+	omc_free(ev);
+	omc_free(rep);
+	omc_http_client_free(c);
+	omc_tre_close(t);
+	if (!ok) {
+		snprintf(d->error, sizeof d->error, "recovery refused");
+		return false;
+	}
+	return true;
+}
+
+/* CHG-1: the subscriber of the other SHO takes device d over. */
+static bool change_device(fleet *f, fleet_dev *d)
+{
+	omc_http_client *c = NULL;
+	omc_http_client_opts co = {.timeout_ms = 15000};
+	if (omc_http_client_new(&c, &co) != OMC_OK)
+		return false;
+	int to = d->sho == 1 ? 2 : 1;
+	char body[128], bearer[96], role[16];
+	snprintf(body, sizeof body, "{\"platform_id\":\"%s\",\"change\":true}", d->platform_id);
+	snprintf(bearer, sizeof bearer, "Bearer %s", f->tokens[to - 1]);
+	snprintf(role, sizeof role, "sho.sho%d", to);
+	int st = http(c, "POST", url(f, role), "/v1/devices", bearer, body, NULL);
+	omc_http_client_free(c);
+	if (st != 202) {
+		snprintf(d->error, sizeof d->error, "change to sho%d: %d", to, st);
+		return false;
+	}
+	d->sho = to;
+	return true;
+}
+
+/* The second act, device by device: every fourth device changes its
+ * operator, the first one is tampered with and recovered. */
+static void act_two(fleet *f, fleet_dev *d, unsigned i)
+{
+	bool change = i % 4 == 3, recover = i == 0;
+	if (!d->ok || (!change && !recover))
+		return;
+	if (recover && recover_device(f, d)) {
+		run_device(f, d);
+		d->recovered = d->ok && d->info.mcim_id[0];
+	}
+	if (change && change_device(f, d)) {
+		char want[8];
+		snprintf(want, sizeof want, "sho%d", d->sho);
+		run_device(f, d);
+		d->changed = d->ok && !strcmp(d->info.sho, want);
+		if (d->ok && !d->changed)
+			snprintf(d->error, sizeof d->error, "still with %s after the change", d->info.sho);
+	}
+}
+
+static void *worker2(void *arg)
+{
+	fleet *f = arg;
+	for (;;) {
+		unsigned i = __atomic_fetch_add(&f->next, 1, __ATOMIC_RELAXED);
+		if (i >= f->n || stop_flag)
+			break;
+		act_two(f, &f->devs[i], i);
+	}
+	return NULL;
+}
+
 static void *worker(void *arg)
 {
 	fleet *f = arg;
@@ -315,6 +431,28 @@ int demo_fleet(unsigned n, bool json_out, unsigned *provisioned, unsigned *attac
 		if (!f.quiet && isatty(STDERR_FILENO))
 			fputc('\n', stderr);
 	}
+	/* The second act: operator changes and a recovery, in parallel too. */
+	unsigned want_changes = n / 4, changes = 0, recovered = 0, want_recovered = n > 0;
+	if (ok && !stop_flag) {
+		__atomic_store_n(&f.next, 0, __ATOMIC_RELAXED);
+		pthread_t th[4];
+		unsigned nth = n < 4 ? (n ? n : 1) : 4, started = 0;
+		for (unsigned i = 0; i < nth; i++)
+			if (pthread_create(&th[i], NULL, worker2, &f) == 0)
+				started++;
+		for (unsigned i = 0; i < started; i++)
+			pthread_join(th[i], NULL);
+		for (unsigned i = 0; i < n; i++) {
+			changes += f.devs[i].changed;
+			recovered += f.devs[i].recovered;
+		}
+		if (!json_out)
+			printf("  operator changes: %u of %u devices moved to the other SHO by its subscriber (the RO's\n"
+			       "  signed reprovision erased the old MCIM; the old SHO disabled its IMSI on the TRE's receipt)\n"
+			       "  tamper: %u of %u device recovered (lockdown, silent agent, the PVA's recovery authorisation\n"
+			       "  after a passing integrity check, pristine, provisioned again)\n",
+			       changes, want_changes, recovered, want_recovered);
+	}
 	*provisioned = *attached = 0;
 	json_t *fails = json_array();
 	if (!json_out && ok) {
@@ -336,8 +474,9 @@ int demo_fleet(unsigned n, bool json_out, unsigned *provisioned, unsigned *attac
 			       d->ok ? "ok (operational session)" : d->ran ? d->error : "not run");
 	}
 	if (json_out) {
-		json_t *o = json_pack("{s:i,s:i,s:i,s:o,s:b}", "devices", (int)n, "provisioned", (int)*provisioned, "attached",
-				      (int)*attached, "failures", fails, "interrupted", stop_flag != 0);
+		json_t *o = json_pack("{s:i,s:i,s:i,s:i,s:i,s:o,s:b}", "devices", (int)n, "provisioned", (int)*provisioned,
+				      "attached", (int)*attached, "operator_changes", (int)changes, "recovered",
+				      (int)recovered, "failures", fails, "interrupted", stop_flag != 0);
 		char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 		if (s)
 			printf("%s\n", s);
@@ -361,6 +500,6 @@ int demo_fleet(unsigned n, bool json_out, unsigned *provisioned, unsigned *attac
 		nftw(f.dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
-	int rc = stop_flag ? -1 : ok && *attached == n ? 0 : 1;
+	int rc = stop_flag ? -1 : ok && *attached == n && changes == want_changes && recovered == want_recovered ? 0 : 1;
 	return rc;
 }
