@@ -32,8 +32,12 @@ typedef struct omc_agent_tre {
 	omc_err (*command)(void *ctx, const char *cmd, size_t len, char **result, bool *applied);
 	omc_err (*aka)(void *ctx, const char *mcim_id, const uint8_t rand[OMC_STATIC_LEN(16)], const uint8_t *autn,
 		       size_t autn_len, omc_aka_check_result *out);
-	/* Optional (NULL: none): omc_tre_tamper_report. */
+	/* Optional (NULL: none): omc_tre_tamper_report; whether a direct
+	 * change's switch is on trial; omc_tre_switch_confirm (confirm) or
+	 * omc_tre_switch_rollback. Without them the agent does no direct change. */
 	omc_err (*tamper_report)(void *ctx, char **jws);
+	omc_err (*switch_trial)(void *ctx, bool *trial);
+	omc_err (*switch_end)(void *ctx, bool confirm, char **statement);
 } omc_agent_tre;
 
 /* The TRE library in this process, AKA run as local user `user` (the

@@ -119,6 +119,7 @@ typedef struct omc_tre_status {
 	bool store_ok;
 	uint64_t audit_count;
 	size_t n_mcims;
+	bool switch_trial; /* a direct operator change waits for confirm or rollback */
 } omc_tre_status;
 OMC_API OMC_MUST_USE omc_err omc_tre_get_status(omc_tre *t, omc_tre_status *st);
 
@@ -197,6 +198,16 @@ OMC_API OMC_MUST_USE omc_err omc_tre_install(omc_tre *t, const char *package, si
  * took effect. */
 OMC_API OMC_MUST_USE omc_err omc_tre_command(omc_tre *t, const char *command, size_t len, char **result,
 					      bool *applied);
+/* A direct operator change (the RO's signed `switch` put MCIM `to` on
+ * trial, the old owner's deactivated): after attaching with `to`, the
+ * agent confirms (the old MCIMs are erased) or, if `to` does not attach,
+ * rolls back (the old ones activated again, `to` erased). *statement is
+ * the TRE's signed result (omc-command-result+jwt, iss "ro", the switch's
+ * seq, cmd "switch", result "ok" or "rolled_back", `deleted`, and
+ * `restored` on a rollback) for the DPF, which passes the deletion on to
+ * the owners. OMC_ERR_BAD_STATE with no switch on trial. */
+OMC_API OMC_MUST_USE omc_err omc_tre_switch_confirm(omc_tre *t, char **statement);
+OMC_API OMC_MUST_USE omc_err omc_tre_switch_rollback(omc_tre *t, char **statement);
 /* A local lifecycle change by an authenticated user: an admin or operator
  * whom the MCIM's ACL names, as the lifecycle table allows. */
 OMC_API OMC_MUST_USE omc_err omc_tre_local_lifecycle(omc_tre *t, const omc_tre_caller *caller, const char *mcim_id,

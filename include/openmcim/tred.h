@@ -129,6 +129,8 @@ OMC_API OMC_MUST_USE omc_err omc_tred_audit_verify(omc_tred_client *c, uint64_t 
 OMC_API OMC_MUST_USE omc_err omc_tred_audit_checkpoint(omc_tred_client *c, char **jws);
 /* omc_tre_tamper_report through the daemon. */
 OMC_API OMC_MUST_USE omc_err omc_tred_tamper_report(omc_tred_client *c, char **jws);
+/* omc_tre_switch_confirm (confirm) or omc_tre_switch_rollback through the daemon. */
+OMC_API OMC_MUST_USE omc_err omc_tred_switch_end(omc_tred_client *c, bool confirm, char **statement);
 OMC_API OMC_MUST_USE omc_err omc_tred_certificates(omc_tred_client *c, char **pem, size_t *len);
 
 /* --- local users (TRE-10) ----------------------------------------------------------- */

@@ -32,6 +32,9 @@ struct omc_agent {
 	char *evidence, *token, *receipt;
 	char *result;      /* a command's signed result (or refusal) not yet taken by the DPF */
 	char *tamper;      /* the TRE's signed tamper report, queued for the PVA */
+	char *stmt;        /* the TRE's signed end of a direct change's trial, for the DPF */
+	bool direct;       /* a direct change asked: the new SHO's MCIM over this connectivity */
+	unsigned trial_failures;
 	int64_t result_id; /* its command's id */
 	char last_error[128];
 	unsigned failures, commands;
@@ -92,6 +95,20 @@ static omc_err l_tamper_report(void *ctx, char **jws)
 	return omc_tre_tamper_report(((local_tre *)ctx)->t, jws);
 }
 
+static omc_err l_switch_trial(void *ctx, bool *trial)
+{
+	omc_tre_status st;
+	OMC_TRY(omc_tre_get_status(((local_tre *)ctx)->t, &st));
+	*trial = st.switch_trial;
+	return OMC_OK;
+}
+
+static omc_err l_switch_end(void *ctx, bool confirm, char **statement)
+{
+	omc_tre *t = ((local_tre *)ctx)->t;
+	return confirm ? omc_tre_switch_confirm(t, statement) : omc_tre_switch_rollback(t, statement);
+}
+
 static omc_err l_aka(void *ctx, const char *id, const uint8_t rand[16], const uint8_t *autn, size_t al,
 		     omc_aka_check_result *out)
 {
@@ -113,7 +130,9 @@ void omc_agent_tre_local(omc_agent_tre *ops, omc_agent_local *lt, omc_tre *t, co
 			       .install = l_install,
 			       .command = l_command,
 			       .aka = l_aka,
-			       .tamper_report = l_tamper_report};
+			       .tamper_report = l_tamper_report,
+			       .switch_trial = l_switch_trial,
+			       .switch_end = l_switch_end};
 }
 
 /* --- saving and loading ------------------------------------------------------------------------ */
@@ -135,6 +154,12 @@ static omc_err save(omc_agent *a)
 			      "failures", (int)a->failures, "commands", (int)a->commands, "pending", a->pending, "result",
 			      str_or_null(a->result), "result_id", (json_int_t)a->result_id);
 	if (o && a->tamper && json_object_set_new(o, "tamper_report", json_string(a->tamper))) {
+		json_decref(o);
+		o = NULL;
+	}
+	if (o && (json_object_set_new(o, "direct", json_boolean(a->direct)) ||
+		  json_object_set_new(o, "trial_failures", json_integer((json_int_t)a->trial_failures)) ||
+		  (a->stmt && json_object_set_new(o, "switch_statement", json_string(a->stmt))))) {
 		json_decref(o);
 		o = NULL;
 	}
@@ -210,7 +235,9 @@ static omc_err load(omc_agent *a)
 	     copy_str(a->mcim_imsi, sizeof a->mcim_imsi, o, "mcim_imsi") &&
 	     copy_str(a->last_error, sizeof a->last_error, o, "last_error") && dup_str(&a->evidence, o, "evidence") &&
 	     dup_str(&a->token, o, "token") && dup_str(&a->receipt, o, "receipt") && dup_str(&a->result, o, "result") &&
-	     dup_str(&a->tamper, o, "tamper_report");
+	     dup_str(&a->tamper, o, "tamper_report") && dup_str(&a->stmt, o, "switch_statement");
+	a->direct = json_is_true(json_object_get(o, "direct"));
+	a->trial_failures = (unsigned)json_integer_value(json_object_get(o, "trial_failures"));
 	a->result_id = (int64_t)json_integer_value(json_object_get(o, "result_id"));
 	if (!a->result || a->result_id < 1) {
 		omc_free(a->result);
@@ -424,6 +451,43 @@ static int flush_result(omc_agent *a)
 	}
 	json_decref(r);
 	return st;
+}
+
+/* The end of a direct change's trial, to the DPF (which tells the SHOs
+ * whose MCIMs went); kept until taken. */
+static void flush_stmt(omc_agent *a)
+{
+	if (!a->stmt)
+		return;
+	json_t *r = NULL;
+	int st = call(a, "POST", a->dpf, "/v1/switch", true, json_pack("{s:s}", "statement", a->stmt), &r);
+	if (st == 200 || st == 403) {
+		omc_free(a->stmt);
+		a->stmt = NULL;
+	} else {
+		set_error(a, "switch", st, r);
+	}
+	json_decref(r);
+}
+
+static bool switch_trial(omc_agent *a)
+{
+	bool trial = false;
+	return a->tre.switch_trial && a->tre.switch_trial(a->tre.ctx, &trial) == OMC_OK && trial;
+}
+
+/* Confirm (attached with the new MCIM) or roll back (it would not). */
+static void switch_end(omc_agent *a, bool confirm)
+{
+	char *s = NULL;
+	if (!a->tre.switch_end || a->tre.switch_end(a->tre.ctx, confirm, &s) != OMC_OK)
+		return;
+	omc_free(a->stmt);
+	a->stmt = s;
+	a->trial_failures = 0;
+	if (save(a) != OMC_OK)
+		OMC_LOG_WRN("agent", "state not saved after the end of a switch");
+	flush_stmt(a);
 }
 
 static outcome st_boot(omc_agent *a)
@@ -663,6 +727,7 @@ static outcome st_receipt(omc_agent *a)
 	json_decref(ans);
 	omc_free(a->receipt);
 	a->receipt = NULL;
+	a->direct = false; /* the new MCIM is here; the RO's switch comes as a command */
 	return go(OMC_AGENT_ATTACH_MCIM);
 }
 
@@ -675,7 +740,19 @@ static outcome st_attach_mcim(omc_agent *a)
 	json_t *ans = NULL;
 	int st = attach(a, a->mcim_id, &ans);
 	outcome o = take_session(a, st, ans, "operational");
-	return o.kind == NEXT ? go(OMC_AGENT_OPERATIONAL) : o;
+	bool trial = switch_trial(a);
+	if (o.kind == NEXT) {
+		/* A direct change on trial attached with the new MCIM: confirm. */
+		if (trial)
+			switch_end(a, true);
+		return go(OMC_AGENT_OPERATIONAL);
+	}
+	/* The new MCIM does not attach: after three tries, back to the old. */
+	if (trial && ++a->trial_failures >= 3) {
+		switch_end(a, false);
+		return go(OMC_AGENT_BOOT);
+	}
+	return o;
 }
 
 /* Send the last result, then fetch the queued commands and carry them out
@@ -694,6 +771,11 @@ static int run_commands(omc_agent *a)
 		return st;
 	}
 	json_t *cmds = json_object_get(ans, "commands");
+	/* The DPF says a direct change is asked (the new SHO's MCIM to be
+	 * downloaded over this connectivity). */
+	const char *mode = json_string_value(json_object_get(json_object_get(ans, "change"), "mode"));
+	if (mode && !strcmp(mode, "direct") && a->tre.switch_trial && a->tre.switch_end && !switch_trial(a))
+		a->direct = true;
 	for (size_t i = 0; i < json_array_size(cmds) && !a->result; i++) {
 		json_t *c = json_array_get(cmds, i);
 		const char *cmd = json_string_value(json_object_get(c, "command"));
@@ -727,6 +809,7 @@ static int run_commands(omc_agent *a)
 
 static outcome st_operational(omc_agent *a)
 {
+	flush_stmt(a);
 	int st = run_commands(a);
 	/* A session gone (its MCIM may have been erased): attach again, or
 	 * look at the TRE again if the MCIM is gone. */
@@ -740,6 +823,8 @@ static outcome st_operational(omc_agent *a)
 		return go(OMC_AGENT_BOOT);
 	if (st != 200)
 		return retry();
+	if (a->direct)
+		return go(OMC_AGENT_VALIDATE); /* then download, install (not activated), receipt */
 	return (outcome){WAIT, OMC_AGENT_OPERATIONAL, a->poll_ms};
 }
 
@@ -920,6 +1005,7 @@ void omc_agent_free(omc_agent *a)
 	omc_free(a->receipt);
 	omc_free(a->result);
 	omc_free(a->tamper);
+	omc_free(a->stmt);
 	omc_free(a);
 }
 

@@ -185,8 +185,8 @@ static void download(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 	int st = 0;
 	json_t *a = NULL;
 	omc_err er = srv_call(s, s->ro_key, s->ro_cert, "POST", srv_peer(s, peer), "/v1/mcims",
-			      json_pack("{s:s,s:s,s:s,s:s}", "tre", t.tre, "platform_id", t.platform_id, "nonce", t.nonce,
-					"evidence", ev),
+			      json_pack("{s:s,s:s,s:s,s:s,s:b}", "tre", t.tre, "platform_id", t.platform_id, "nonce",
+					t.nonce, "evidence", ev, "activate", strcmp(state, "direct") != 0),
 			      &st, &a);
 	if (er != OMC_OK || st != 201) {
 		token_release(s, t.jti);
@@ -295,8 +295,27 @@ static void receipt(srv_listener *l, const omc_http_req *req, omc_http_resp *res
 		}
 		srv_sql_done(s, q);
 	}
-	if (plat[0] && srv_sql(s, &q, "UPDATE drf_device SET state = 'provisioned', updated = ?2 WHERE platform_id = ?1") ==
-			       OMC_OK) {
+	/* A direct change: the new MCIM is installed, not activated; the RO's
+	 * signed `switch` activates it on trial. */
+	char dsho[SRV_NAME_MAX], dstate[16] = "";
+	if (plat[0] && srv_drf_sho_of(s, plat, dsho, dstate) == OMC_OK && !strcmp(dstate, "direct") &&
+	    !strcmp(dsho, iss) && srv_begin(s)) {
+		int64_t cid = 0;
+		if (srv_ro_command(s, tre, "switch", NULL, mcim, &cid) == OMC_OK &&
+		    srv_sql(s, &q, "UPDATE drf_device SET state = 'switching', updated = ?2 WHERE platform_id = ?1") ==
+			    OMC_OK) {
+			sqlite3_bind_text(q, 1, plat, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(q, 2, (sqlite3_int64)srv_now(s));
+			bool done = sqlite3_step(q) == SQLITE_DONE;
+			srv_sql_done(s, q);
+			if (!done || !srv_commit(s))
+				srv_rollback(s);
+		} else {
+			srv_rollback(s);
+		}
+	} else if (plat[0] &&
+		   srv_sql(s, &q, "UPDATE drf_device SET state = 'provisioned', updated = ?2 WHERE platform_id = ?1") ==
+			   OMC_OK) {
 		sqlite3_bind_text(q, 1, plat, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(q, 2, (sqlite3_int64)srv_now(s));
 		(void)sqlite3_step(q);
@@ -331,13 +350,14 @@ static void receipt(srv_listener *l, const omc_http_req *req, omc_http_resp *res
 
 /* --- commands ------------------------------------------------------------------------ */
 
-omc_err srv_ro_command(omc_server *s, const char *tre, const char *cmd, const char *owner, int64_t *id)
+omc_err srv_ro_command(omc_server *s, const char *tre, const char *cmd, const char *owner, const char *mcim,
+		       int64_t *id)
 {
 	int64_t seq = 0, now = srv_now(s);
 	OMC_TRY(srv_counter_next(s, "seq.ro", &seq));
 	/* Held back longer than 30 days, it is void. */
 	json_t *p = json_pack("{s:s,s:I,s:s,s:s,s:s,s:I,s:I}", "iss", "ro", "seq", (json_int_t)seq, "tre", tre, "cmd", cmd,
-			      "mcim", "", "iat", (json_int_t)now, "exp", (json_int_t)(now + 30 * 86400));
+			      "mcim", mcim ? mcim : "", "iat", (json_int_t)now, "exp", (json_int_t)(now + 30 * 86400));
 	if (p && owner && json_object_set_new(p, "owner", json_string(owner)))
 		json_object_clear(p);
 	char *ps = p ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL, *jws = NULL;
@@ -482,8 +502,18 @@ static void cmd_fetch(srv_listener *l, const omc_http_req *req, omc_http_resp *r
 		(void)sqlite3_step(q);
 		srv_sql_done(s, q);
 	}
+	/* A direct change asked for this TRE: the device downloads the new
+	 * SHO's MCIM over its present connectivity. */
+	json_t *out = json_pack("{s:s,s:o}", "tre", tre, "commands", arr);
+	if (out && srv_sql(s, &q, "SELECT sho FROM drf_device WHERE tre_id = ?1 AND state = 'direct'") == OMC_OK) {
+		sqlite3_bind_text(q, 1, tre, -1, SQLITE_STATIC);
+		if (sqlite3_step(q) == SQLITE_ROW)
+			json_object_set_new(out, "change", json_pack("{s:s,s:s}", "mode", "direct", "sho",
+								     (const char *)sqlite3_column_text(q, 0)));
+		srv_sql_done(s, q);
+	}
 	srv_unlock(s);
-	srv_reply(l, resp, 200, json_pack("{s:s,s:o}", "tre", tre, "commands", arr));
+	srv_reply(l, resp, 200, out);
 }
 
 /* CHG-2: the TRE's signed word that MCIMs are gone, passed to each SHO
@@ -497,7 +527,7 @@ static bool pass_deletions(omc_server *s, const char *issuer, const char *res, c
 	/* An SHO's own `delete` carried out: that SHO hears it too. */
 	bool own_delete = strcmp(issuer, "ro") != 0 && cmd && !strcmp(cmd, "delete") && r && !strcmp(r, "ok") &&
 			  state && !strcmp(state, "deleted");
-	bool reprov = !strcmp(issuer, "ro") && cmd && !strcmp(cmd, "reprovision");
+	bool reprov = !strcmp(issuer, "ro") && cmd && (!strcmp(cmd, "reprovision") || !strcmp(cmd, "switch"));
 	if (!own_delete && !reprov)
 		return true;
 	const char *told[SRV_MAX_OPS];
@@ -609,6 +639,64 @@ static void cmd_result(srv_listener *l, const omc_http_req *req, omc_http_resp *
 	srv_reply(l, resp, 200, json_pack("{s:I,s:s}", "id", (json_int_t)id, "state", "done"));
 }
 
+/* The end of a direct change's trial, signed by the TRE (the result of the
+ * RO's `switch`, result "ok" or "rolled_back"): the MCIMs it erased are
+ * passed on to their SHOs as deletion receipts; the DRF keeps the device
+ * with the SHO it ended with. */
+static void switch_end(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
+{
+	omc_server *s = l->s;
+	srv_session ss;
+	if (!srv_auth_session(l, req, resp, &ss))
+		return;
+	json_t *b = srv_body(l, req, resp);
+	const char *st = b ? srv_str(l, resp, b, "statement", 16, 64 * 1024) : NULL;
+	if (!st) {
+		json_decref(b);
+		return;
+	}
+	json_t *c = NULL;
+	char cn[64];
+	bool sig = srv_tre_signed(s, st, strlen(st), "omc-command-result+jwt", &c, cn);
+	const char *iss = json_string_value(json_object_get(c, "iss"));
+	const char *cmd = json_string_value(json_object_get(c, "cmd"));
+	const char *r = json_string_value(json_object_get(c, "result"));
+	const char *tre = json_string_value(json_object_get(c, "tre"));
+	bool rolled = r && !strcmp(r, "rolled_back");
+	if (!sig || !iss || strcmp(iss, "ro") != 0 || !cmd || strcmp(cmd, "switch") != 0 || !tre || strcmp(tre, cn) != 0 ||
+	    !r || (strcmp(r, "ok") != 0 && !rolled)) {
+		json_decref(c);
+		json_decref(b);
+		srv_fail(l, resp, 403, "bad_signature", "not the end of a switch signed by the TRE it names");
+		return;
+	}
+	bool passed = pass_deletions(s, "ro", st, c);
+	/* Rolled back: the device stays with the SHO of the MCIM restored. */
+	const char *back = json_string_value(json_object_get(json_array_get(json_object_get(c, "restored"), 0), "owner"));
+	sqlite3_stmt *q;
+	srv_lock(s);
+	if (passed && srv_sql(s, &q,
+			      rolled && back ? "UPDATE drf_device SET sho = ?2, state = 'provisioned', updated = ?3"
+					       " WHERE tre_id = ?1"
+					     : "UPDATE drf_device SET state = 'provisioned', updated = ?3 WHERE tre_id = ?1"
+					       " AND ?2 IS NOT NULL") == OMC_OK) {
+		sqlite3_bind_text(q, 1, cn, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, back ? back : "", -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 3, (sqlite3_int64)srv_now(s));
+		(void)sqlite3_step(q);
+		srv_sql_done(s, q);
+		srv_audit(s, "dpf", "device", "switch", cn, "ok", rolled ? "rolled back" : "confirmed");
+	}
+	srv_unlock(s);
+	json_decref(c);
+	json_decref(b);
+	if (!passed) {
+		srv_fail(l, resp, 502, "peer_unavailable", "an SHO has not taken its deletion receipt: send it again");
+		return;
+	}
+	srv_reply(l, resp, 200, json_pack("{s:s,s:s}", "tre", cn, "state", rolled ? "rolled_back" : "confirmed"));
+}
+
 /* An issuer reads the state and the signed result of its command. */
 static void cmd_status(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
 {
@@ -653,5 +741,6 @@ void srv_routes_dpf(srv_listener *l)
 	srv_route_add(l, "POST", "/v1/commands", cmd_queue);
 	srv_route_add(l, "GET", "/v1/commands", cmd_fetch);
 	srv_route_add(l, "POST", "/v1/results", cmd_result);
+	srv_route_add(l, "POST", "/v1/switch", switch_end);
 	srv_route_add(l, "POST", "/v1/commands/status", cmd_status);
 }

@@ -46,7 +46,7 @@ static bool platform_id_ok(const char *p)
  * the RO's signed `reprovision` naming the old SHO, queued at the DPF: its
  * TRE erases the old SHO's MCIMs, returns to pristine and provisions
  * again, now with `to`. *queued says whether a command went out. */
-static omc_err change(omc_server *s, const char *plat, const char *from, const char *to, bool *queued)
+static omc_err change(omc_server *s, const char *plat, const char *from, const char *to, bool direct, bool *queued)
 {
 	*queued = false;
 	sqlite3_stmt *q;
@@ -59,7 +59,9 @@ static omc_err change(omc_server *s, const char *plat, const char *from, const c
 	OMC_TRY(srv_sql(s, &q, "UPDATE drf_device SET sho = ?2, state = ?3, updated = ?4 WHERE platform_id = ?1"));
 	sqlite3_bind_text(q, 1, plat, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, to, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 3, tre[0] ? "changing" : "assigned", -1, SQLITE_STATIC);
+	/* Direct (SGP.02/SGP.32 style): the device downloads the new SHO's MCIM
+	 * over the old one's connectivity, told so with its commands. */
+	sqlite3_bind_text(q, 3, !tre[0] ? "assigned" : direct ? "direct" : "changing", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 4, (sqlite3_int64)srv_now(s));
 	int rc = sqlite3_step(q);
 	srv_sql_done(s, q);
@@ -67,10 +69,12 @@ static omc_err change(omc_server *s, const char *plat, const char *from, const c
 	char d[64];
 	snprintf(d, sizeof d, "from %s to %s", from, to);
 	srv_audit(s, "drf", to, "change", plat, "ok", d);
-	if (!tre[0])
+	if (!tre[0] || direct) {
+		*queued = direct && tre[0];
 		return OMC_OK;
+	}
 	int64_t id = 0;
-	OMC_TRY(srv_ro_command(s, tre, "reprovision", from, &id));
+	OMC_TRY(srv_ro_command(s, tre, "reprovision", from, NULL, &id));
 	*queued = true;
 	return OMC_OK;
 }
@@ -99,7 +103,13 @@ static void assign(srv_listener *l, const omc_http_req *req, omc_http_resp *resp
 		srv_fail(l, resp, 400, "bad_request", "member change: a boolean");
 		return;
 	}
-	bool want_change = json_is_true(cj), queued = false;
+	const json_t *dj = json_object_get(b, "direct");
+	if (dj && !json_is_boolean(dj)) {
+		json_decref(b);
+		srv_fail(l, resp, 400, "bad_request", "member direct: a boolean");
+		return;
+	}
+	bool want_change = json_is_true(cj), direct = json_is_true(dj), queued = false;
 	char sho[SRV_NAME_MAX] = "", state[16] = "";
 	int status = 500;
 	srv_lock(s);
@@ -116,8 +126,8 @@ static void assign(srv_listener *l, const omc_http_req *req, omc_http_resp *resp
 			srv_sql_done(s, q);
 			snprintf(state, sizeof state, "assigned");
 		} else if (e == OMC_OK && strcmp(sho, who) != 0 && want_change) {
-			status = change(s, plat, sho, who, &queued) == OMC_OK ? 202 : 500;
-			snprintf(state, sizeof state, "%s", queued ? "changing" : "assigned");
+			status = change(s, plat, sho, who, direct, &queued) == OMC_OK ? 202 : 500;
+			snprintf(state, sizeof state, "%s", !queued ? "assigned" : direct ? "direct" : "changing");
 		} else if (e == OMC_OK) {
 			status = strcmp(sho, who) == 0 ? 200 : 409;
 		}

@@ -347,7 +347,8 @@ bool srv_tre_signed(omc_server *s, const char *jws, size_t len, const char *typ,
 /* The RO's own signed command (cmd "reprovision", ...; owner, if not NULL,
  * its "owner" claim) queued at the DPF for tre; *id its row. The caller
  * holds the lock, in a transaction. */
-OMC_MUST_USE omc_err srv_ro_command(omc_server *s, const char *tre, const char *cmd, const char *owner, int64_t *id);
+OMC_MUST_USE omc_err srv_ro_command(omc_server *s, const char *tre, const char *cmd, const char *owner,
+				    const char *mcim, int64_t *id);
 
 /* The metrics page. */
 void srv_metrics(srv_listener *l, const omc_http_req *req, omc_http_resp *resp);

@@ -43,17 +43,20 @@ static void dev_register(srv_listener *l, const omc_http_req *req, omc_http_resp
 		srv_fail(l, resp, 409, "other_subscriber", "the device is another subscriber's");
 		return;
 	}
-	/* CHG-1: "change": true moves a device registered with another SHO. */
-	const json_t *cj = json_object_get(b, "change");
-	if (cj && !json_is_boolean(cj)) {
+	/* CHG-1: "change": true moves a device registered with another SHO;
+	 * "direct": true, without erasing the old MCIM first. */
+	const json_t *cj = json_object_get(b, "change"), *dj = json_object_get(b, "direct");
+	if ((cj && !json_is_boolean(cj)) || (dj && !json_is_boolean(dj))) {
 		json_decref(b);
-		srv_fail(l, resp, 400, "bad_request", "member change: a boolean");
+		srv_fail(l, resp, 400, "bad_request", "members change and direct: booleans");
 		return;
 	}
 	int st = 0;
 	json_t *a = NULL;
 	omc_err e = srv_call(s, l->op->key, l->op->cert, "POST", srv_peer(s, "drf"), "/v1/devices",
-			     json_pack("{s:s,s:b}", "platform_id", plat, "change", json_is_true(cj)), &st, &a);
+			     json_pack("{s:s,s:b,s:b}", "platform_id", plat, "change", json_is_true(cj), "direct",
+				       json_is_true(json_object_get(b, "direct"))),
+			     &st, &a);
 	if (e != OMC_OK || (st != 200 && st != 201 && st != 202)) {
 		srv_fail_peer(l, resp, e == OMC_OK ? st : 0, a, "the DRF");
 		json_decref(a);
@@ -321,8 +324,11 @@ static void mcim_make(srv_listener *l, const omc_http_req *req, omc_http_resp *r
 		  json_object_set_new(m, "acl", json_pack("[s]", "agent")) == 0 &&
 		  json_object_set_new(m, "profile", json_pack("{s:b,s:I}", "data_only", op->data_only, "volume_cap",
 							      (json_int_t)op->volume_cap)) == 0;
+	/* Activated at install, but for a direct change: the RO's switch
+	 * activates it later. */
+	bool activate = !json_is_false(json_object_get(b, "activate"));
 	json_t *p = ok ? json_pack("{s:s,s:I,s:s,s:s,s:b,s:I,s:o}", "iss", op->name, "seq", (json_int_t)seq, "tre", tre,
-				   "nonce", nonce, "activate", true, "iat", (json_int_t)srv_now(s), "mcim", m)
+				   "nonce", nonce, "activate", activate, "iat", (json_int_t)srv_now(s), "mcim", m)
 		       : NULL;
 	if (!p)
 		json_decref(m);
@@ -462,7 +468,8 @@ static void deletions(srv_listener *l, const omc_http_req *req, omc_http_resp *r
 	const char *mid = json_string_value(json_object_get(p, "mcim"));
 	const char *state = json_string_value(json_object_get(p, "state"));
 	json_t *del = json_object_get(p, "deleted");
-	bool reprov = iss && !strcmp(iss, "ro") && cmd && !strcmp(cmd, "reprovision") && json_is_array(del);
+	bool reprov = iss && !strcmp(iss, "ro") && cmd && (!strcmp(cmd, "reprovision") || !strcmp(cmd, "switch")) &&
+		      json_is_array(del);
 	/* or this SHO's own `delete`, carried out */
 	bool own = iss && !strcmp(iss, l->op->name) && cmd && !strcmp(cmd, "delete") && mid && state &&
 		   !strcmp(state, "deleted");
@@ -481,7 +488,8 @@ static void deletions(srv_listener *l, const omc_http_req *req, omc_http_resp *r
 		}
 		srv_unlock(s);
 	}
-	if (!sig || !tre || strcmp(tre, cn) != 0 || !(reprov || own) || !r || strcmp(r, "ok") != 0) {
+	if (!sig || !tre || strcmp(tre, cn) != 0 || !(reprov || own) || !r ||
+	    (strcmp(r, "ok") != 0 && strcmp(r, "rolled_back") != 0)) {
 		json_decref(p);
 		json_decref(b);
 		srv_fail(l, resp, 403, "bad_signature",

@@ -418,6 +418,78 @@ static omc_err reprovision(omc_tre *t, const char *actor_s, const char *owner, j
 	return OMC_OK;
 }
 
+/* Direct change (as SGP.02 and SGP.32 do): the RO's `switch` to MCIM
+ * `to` (installed, not activated, downloaded over the old SHO's
+ * connectivity): in one commit every activated operational MCIM of another
+ * owner is deactivated and `to` activated, on trial. The device then
+ * attaches with `to` and confirms (the old ones are erased) or rolls back
+ * (they are activated again and `to` erased). */
+static omc_err switch_to(omc_tre *t, const char *to, uint64_t seq, const char *actor_s, const char **reason)
+{
+	const omc_tre_mcim_info *ri = to ? omc_tre_reg_find(t, to) : NULL;
+	if (t->trial) {
+		*reason = "a switch is on trial";
+		OMC_BAIL(OMC_ERR_BAD_STATE);
+	}
+	if (!ri || strcmp(ri->role, "operational") != 0 ||
+	    (ri->state != OMC_MCIM_INSTALLED && ri->state != OMC_MCIM_DEACTIVATED)) {
+		*reason = "no such MCIM";
+		OMC_BAIL(OMC_ERR_NOT_FOUND);
+	}
+	omc_tre_txn x;
+	omc_tre_txn_init(&x);
+	omc_err e = OMC_OK;
+	size_t n = 0;
+	char from[OMC_TRE_TRIAL_MAX][OMC_MCIM_ID_MAX + 1];
+	for (size_t i = 0; i < t->n_reg && e == OMC_OK; i++) {
+		const omc_tre_mcim_info *r = &t->reg[i];
+		if (strcmp(r->role, "operational") != 0 || r->state != OMC_MCIM_ACTIVATED || !strcmp(r->owner, ri->owner))
+			continue;
+		if (n == OMC_TRE_TRIAL_MAX) {
+			e = OMC_ERR_EXHAUSTED;
+			break;
+		}
+		omc_mcim m;
+		e = omc_tre_load_mcim(t, r->id, &m);
+		if (e == OMC_OK) {
+			m.state = OMC_MCIM_DEACTIVATED;
+			e = omc_tre_txn_put_mcim(&x, &m);
+			snprintf(from[n++], sizeof from[0], "%s", m.id);
+		}
+		omc_mcim_wipe(&m);
+	}
+	omc_mcim nm;
+	memset(&nm, 0, sizeof nm);
+	if (e == OMC_OK)
+		e = omc_tre_load_mcim(t, to, &nm);
+	if (e == OMC_OK) {
+		nm.state = OMC_MCIM_ACTIVATED;
+		e = omc_tre_txn_put_mcim(&x, &nm);
+	}
+	omc_mcim_wipe(&nm);
+	char subject[64], d[96];
+	snprintf(subject, sizeof subject, "mcim:%s", to);
+	snprintf(d, sizeof d, "on trial: %zu MCIM(s) of other owners deactivated", n);
+	omc_audit_event ev = {.time = omc_tre_now(t), .event = "switch", .actor = actor_s, .subject = subject,
+			      .result = "ok", .detail = d};
+	if (e == OMC_OK) {
+		t->trial = true;
+		snprintf(t->trial_to, sizeof t->trial_to, "%s", to);
+		memcpy(t->trial_from, from, sizeof from);
+		t->n_trial_from = n;
+		t->trial_seq = seq;
+		e = omc_tre_commit(t, &x, &ev);
+		if (e != OMC_OK)
+			t->trial = false;
+	}
+	omc_tre_txn_free(&x);
+	if (e == OMC_OK)
+		e = omc_tre_reload_registry(t);
+	if (e != OMC_OK && !*reason)
+		*reason = omc_err_name(e);
+	return e;
+}
+
 /* MGT-8: the owner's `update`: a higher version of the MCIM's ACL,
  * sharing policy, service profile or expiry, in one commit. */
 static omc_err update(omc_tre *t, omc_mcim *m, const json_t *u, const char *actor_s, const char **reason)
@@ -527,6 +599,13 @@ omc_err omc_tre_command(omc_tre *t, const char *command, size_t len, char **resu
 			reason = omc_err_name(e);
 		if (!ok)
 			omc_tre_audit(t, "reprovision", actor_s, "tre", "refused", reason);
+	} else if (!strcmp(cmd, "switch")) {
+		if (matched != OMC_ANCHOR_RO)
+			reason = "switch is for the RO";
+		else if (switch_to(t, mid, so.seq, actor_s, &reason) == OMC_OK)
+			ok = true;
+		if (!ok)
+			omc_tre_audit(t, "switch", actor_s, subject, "refused", reason);
 	} else if (!strcmp(cmd, "update")) {
 		const omc_tre_mcim_info *ri = mid ? omc_tre_reg_find(t, mid) : NULL;
 		const char *audit_reason = NULL;
@@ -581,6 +660,94 @@ omc_err omc_tre_command(omc_tre *t, const char *command, size_t len, char **resu
 	json_decref(so.claims);
 	*applied = ok;
 	return e;
+}
+
+/* The end of a switch's trial: confirm (erase the MCIMs it deactivated)
+ * or roll back (activate them again, erase the one switched to). One
+ * commit; *statement is the TRE's signed result of the RO's `switch`
+ * (iss "ro", its seq, cmd "switch", result "ok" or "rolled_back") with
+ * `deleted` (what was erased: the receipt for its owners) and `restored`. */
+static omc_err switch_end(omc_tre *t, bool confirm, char **statement)
+{
+	OMC_ENSURE(t && statement, OMC_ERR_BAD_ARG);
+	*statement = NULL;
+	if (t->lockdown || !t->store)
+		OMC_BAIL(OMC_ERR_LOCKDOWN);
+	OMC_ENSURE(t->trial, OMC_ERR_BAD_STATE);
+	json_t *del = json_array(), *res = json_array();
+	omc_tre_txn x;
+	omc_tre_txn_init(&x);
+	x.flags = OMC_STORE_ERASE;
+	omc_err e = del && res ? OMC_OK : OMC_ERR_NOMEM;
+	for (size_t i = 0; i < t->n_trial_from + 1 && e == OMC_OK; i++) {
+		const char *id = i < t->n_trial_from ? t->trial_from[i] : t->trial_to;
+		bool erase = confirm == (i < t->n_trial_from);
+		omc_mcim m;
+		if (omc_tre_load_mcim(t, id, &m) != OMC_OK)
+			continue; /* unreadable: nothing to restore, nothing to erase */
+		if (m.state == OMC_MCIM_DELETED) {
+			omc_mcim_wipe(&m);
+			continue;
+		}
+		if (erase) {
+			omc_mcim_make_tombstone(&m);
+			if (json_array_append_new(del, json_pack("{s:s,s:s,s:s,s:I,s:b}", "id", m.id, "owner", m.owner, "imsi",
+								 m.imsi, "version", (json_int_t)m.version, "erased", 1)))
+				e = OMC_ERR_NOMEM;
+		} else if (i < t->n_trial_from && m.state == OMC_MCIM_DEACTIVATED) {
+			m.state = OMC_MCIM_ACTIVATED;
+			if (json_array_append_new(res, json_pack("{s:s,s:s}", "id", m.id, "owner", m.owner)))
+				e = OMC_ERR_NOMEM;
+		}
+		if (e == OMC_OK)
+			e = omc_tre_txn_put_mcim(&x, &m);
+		omc_mcim_wipe(&m);
+	}
+	char subject[64], to[OMC_MCIM_ID_MAX + 1];
+	snprintf(to, sizeof to, "%s", t->trial_to);
+	snprintf(subject, sizeof subject, "mcim:%s", to);
+	omc_audit_event ev = {.time = omc_tre_now(t), .event = "switch", .actor = "tre", .subject = subject,
+			      .result = "ok", .detail = confirm ? "confirmed: the old MCIMs erased" : "rolled back"};
+	uint64_t seq = t->trial_seq;
+	if (e == OMC_OK) {
+		t->trial = false;
+		e = omc_tre_commit(t, &x, &ev);
+		if (e != OMC_OK)
+			t->trial = true;
+	}
+	omc_tre_txn_free(&x);
+	if (e == OMC_OK)
+		e = omc_tre_reload_registry(t);
+	if (e == OMC_OK) {
+		const omc_tre_mcim_info *r = omc_tre_reg_find(t, to);
+		signed_obj so = {.seq = seq};
+		snprintf(so.iss, sizeof so.iss, "ro");
+		if (confirm) {
+			e = result_sign(t, &so, "switch", to, true, "", r ? omc_mcim_state_name(r->state) : "", "deleted", del,
+					statement);
+		} else {
+			/* result "rolled_back", and the MCIMs restored */
+			json_t *rj = json_pack("{s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:s,s:I,s:O,s:O}", "tre", t->tre_id, "iss", "ro",
+					       "seq", (json_int_t)seq, "cmd", "switch", "mcim", to, "result",
+					       "rolled_back", "reason", "", "state", r ? omc_mcim_state_name(r->state) : "",
+					       "iat", (json_int_t)omc_tre_now(t), "deleted", del, "restored", res);
+			e = rj ? omc_tre_sign(t, RESULT_TYP, rj, statement) : OMC_ERR_NOMEM;
+			json_decref(rj);
+		}
+	}
+	json_decref(del);
+	json_decref(res);
+	return e;
+}
+
+omc_err omc_tre_switch_confirm(omc_tre *t, char **statement)
+{
+	return switch_end(t, true, statement);
+}
+
+omc_err omc_tre_switch_rollback(omc_tre *t, char **statement)
+{
+	return switch_end(t, false, statement);
 }
 
 /* --- local lifecycle ------------------------------------------------------------------------ */

@@ -204,6 +204,28 @@ static omc_err state_load(omc_tre *t)
 		}
 		t->lockdown_epoch_set = true;
 	}
+	t->trial = false;
+	t->n_trial_from = 0;
+	v = json_object_get(o, "trial");
+	if (v) {
+		const json_t *from = json_object_get(v, "from");
+		if (!json_is_object(v) || omc_tre_json_str(t->trial_to, sizeof t->trial_to, v, "to") != OMC_OK ||
+		    omc_tre_json_u64(&t->trial_seq, v, "seq") != OMC_OK || !json_is_array(from) ||
+		    json_array_size(from) > OMC_TRE_TRIAL_MAX) {
+			e = OMC_ERR_CORRUPT;
+			goto out;
+		}
+		for (size_t i = 0; i < json_array_size(from); i++) {
+			const char *id = json_string_value(json_array_get(from, i));
+			if (!id || strlen(id) >= sizeof t->trial_from[0]) {
+				e = OMC_ERR_CORRUPT;
+				goto out;
+			}
+			memcpy(t->trial_from[i], id, strlen(id) + 1);
+			t->n_trial_from++;
+		}
+		t->trial = true;
+	}
 	v = json_object_get(o, "lockdown");
 	t->lockdown = json_is_true(v);
 	if (omc_tre_json_str(t->lockdown_reason, sizeof t->lockdown_reason, o, "lockdown_reason") != OMC_OK) {
@@ -299,6 +321,17 @@ static omc_err state_dump(const omc_tre *t, char *const *tail, size_t n_tail, co
 	    (t->lockdown_epoch_set &&
 	     json_object_set_new(o, "lockdown_epoch", json_integer((json_int_t)t->lockdown_epoch))))
 		goto out;
+	if (t->trial) {
+		json_t *from = json_array();
+		for (size_t i = 0; from && i < t->n_trial_from; i++)
+			if (json_array_append_new(from, json_string(t->trial_from[i]))) {
+				json_decref(from);
+				from = NULL;
+			}
+		if (!from || json_object_set_new(o, "trial", json_pack("{s:s,s:I,s:o}", "to", t->trial_to, "seq",
+									(json_int_t)t->trial_seq, "from", from)))
+			goto out;
+	}
 	if (t->session) {
 		char nh[129];
 		if (omc_hex_encode(nh, sizeof nh, t->session_nonce, t->session_nonce_len) != OMC_OK ||
@@ -1071,6 +1104,7 @@ omc_err omc_tre_get_status(omc_tre *t, omc_tre_status *st)
 	st->store_ok = t->store != NULL;
 	st->audit_count = t->audit_head.count;
 	st->n_mcims = t->n_reg;
+	st->switch_trial = t->trial;
 	return OMC_OK;
 }
 

@@ -212,6 +212,7 @@ bool omc_mcim_valid_owner(const char *s);
  * The TRE handle (src/tre/tre.c and friends)
  * ========================================================================= */
 #define OMC_TRE_MAX_MCIMS 64
+#define OMC_TRE_TRIAL_MAX 4
 #define OMC_TRE_MAX_ANCHORS 8
 #define OMC_TRE_MAX_ISSUERS 32
 #define OMC_TRE_AUDIT_TAIL_MAX 32 /* records kept in the store before a flush to audit.log */
@@ -276,6 +277,13 @@ struct omc_tre {
 	uint64_t lockdown_epoch;     /* the counter when this lockdown began: recovery binds to it */
 	uint64_t pcid_sqn;           /* highest SQN a bootstrap MCIM accepted: a restored PCID starts above it */
 	bool lockdown_epoch_set;
+	/* a direct operator change on trial (the RO's `switch`): the MCIM
+	 * switched to, the ones deactivated for it, the command's seq */
+	bool trial;
+	char trial_to[OMC_MCIM_ID_MAX + 1];
+	char trial_from[OMC_TRE_TRIAL_MAX][OMC_MCIM_ID_MAX + 1];
+	size_t n_trial_from;
+	uint64_t trial_seq;
 	char *audit_tail[OMC_TRE_AUDIT_TAIL_MAX + 1];
 	size_t n_tail;
 	/* provisioning session */

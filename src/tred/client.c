@@ -387,6 +387,7 @@ static omc_err status_from(const json_t *a, omc_tre_status *st)
 	uint64_t n;
 	OMC_TRY(get_u64(a, "n_mcims", &n));
 	st->n_mcims = (size_t)n;
+	st->switch_trial = json_is_true(json_object_get(a, "switch_trial"));
 	return OMC_OK;
 }
 
@@ -720,6 +721,24 @@ static omc_err s_tamper_report(void *ctx, char **jws)
 	return omc_tred_tamper_report(ctx, jws);
 }
 
+omc_err omc_tred_switch_end(omc_tred_client *c, bool confirm, char **statement)
+{
+	return string_op(c, request(confirm ? "switch_confirm" : "switch_rollback"), "statement", statement, NULL);
+}
+
+static omc_err s_switch_trial(void *ctx, bool *trial)
+{
+	omc_tre_status st;
+	OMC_TRY(omc_tred_status(ctx, &st));
+	*trial = st.switch_trial;
+	return OMC_OK;
+}
+
+static omc_err s_switch_end(void *ctx, bool confirm, char **statement)
+{
+	return omc_tred_switch_end(ctx, confirm, statement);
+}
+
 void omc_tred_agent_tre(omc_agent_tre *ops, omc_tred_client *c)
 {
 	*ops = (omc_agent_tre){.ctx = c,
@@ -730,5 +749,7 @@ void omc_tred_agent_tre(omc_agent_tre *ops, omc_tred_client *c)
 			       .install = s_install,
 			       .command = s_command,
 			       .aka = s_aka,
-			       .tamper_report = s_tamper_report};
+			       .tamper_report = s_tamper_report,
+			       .switch_trial = s_switch_trial,
+			       .switch_end = s_switch_end};
 }

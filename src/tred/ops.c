@@ -174,6 +174,7 @@ static omc_err op_status(req *r)
 	OMC_TRY(put(r, "store_ok", json_boolean(st.store_ok)));
 	OMC_TRY(put(r, "audit_count", json_integer((json_int_t)st.audit_count)));
 	OMC_TRY(put(r, "n_mcims", json_integer((json_int_t)st.n_mcims)));
+	OMC_TRY(put(r, "switch_trial", json_boolean(st.switch_trial)));
 	return put_registry(r);
 }
 
@@ -322,6 +323,20 @@ static omc_err op_tamper_report(req *r)
 	return put_owned(r, "report", jws, strlen(jws));
 }
 
+static omc_err op_switch_confirm(req *r)
+{
+	char *jws = NULL;
+	OMC_TRY(omc_tre_switch_confirm(r->t, &jws));
+	return put_owned(r, "statement", jws, strlen(jws));
+}
+
+static omc_err op_switch_rollback(req *r)
+{
+	char *jws = NULL;
+	OMC_TRY(omc_tre_switch_rollback(r->t, &jws));
+	return put_owned(r, "statement", jws, strlen(jws));
+}
+
 static omc_err op_checkpoint(req *r)
 {
 	char *jws = NULL;
@@ -416,6 +431,8 @@ static const op_def ops[] = {
 	{.name = "audit_verify", .run = op_audit_verify},
 	{.name = "checkpoint", .run = op_checkpoint},
 	{.name = "tamper_report", .run = op_tamper_report},
+	{.name = "switch_confirm", .run = op_switch_confirm},
+	{.name = "switch_rollback", .run = op_switch_rollback},
 	{.name = "certificates", .run = op_certificates},
 	{.name = "users", .run = op_users},
 	{.name = "user_add", .run = op_user_add, .args = {"user", "pin", "name", "role", "new_pin"}},

@@ -9,6 +9,8 @@
  * covers: CHG-1, CHG-2, CHG-3, EVAL-4, MGT-6, MGT-8, EVAL-5, SEC-10 */
 #include "srv_fixture.h"
 
+#include <sqlite3.h>
+
 /* DESIGN invariant 4, and what an operator change must leave: at most one
  * owner's operational MCIMs activated; *live the operational MCIMs not
  * deleted, *owner the owner of the activated one. */
@@ -335,12 +337,138 @@ static void test_management(void **state)
 	sf_down(&e);
 }
 
+static int change_direct(sf_env *e, sf_dev *d, int sho)
+{
+	char body[160], role[16];
+	snprintf(body, sizeof body, "{\"platform_id\":\"%s\",\"change\":true,\"direct\":true}", d->platform_id);
+	snprintf(role, sizeof role, "sho.sho%d", sho);
+	json_t *o = NULL;
+	int st = sf_bearer(e, e->tokens[sho - 1], "POST", role, "/v1/devices", body, &o);
+	if (st == 202)
+		assert_string_equal(json_string_value(json_object_get(o, "state")), "direct");
+	json_decref(o);
+	return st;
+}
+
+/* Direct change (as SGP.02 and SGP.32 do), twice, alternating: the new
+ * SHO's MCIM comes over the old SHO's connectivity, installed without
+ * activation; the RO's switch activates it on trial (the old one
+ * deactivated: never two activated); the device attaches with it and
+ * confirms; the old MCIM is erased and its IMSI disabled. At no step are
+ * two SHOs' MCIMs activated, and the device never goes back to its PCID. */
+static void test_direct_change(void **state)
+{
+	(void)state;
+	sf_env e;
+	sf_up(&e);
+	sf_dev d;
+	sf_agent ae;
+	provisioned(&e, &d, &ae);
+	for (int i = 1; i <= 2; i++) {
+		int to = i % 2 ? 2 : 1;
+		omc_agent_info in;
+		omc_agent_info_get(ae.a, &in);
+		char old[16];
+		snprintf(old, sizeof old, "%s", in.mcim_imsi);
+		long pcid_attaches = sf_db_count(&e, "SELECT count(*) FROM audit WHERE role = 'pva' AND event = 'validate'");
+		assert_int_equal(change_direct(&e, &d, to), 202);
+		unsigned w;
+		char want[8];
+		snprintf(want, sizeof want, "sho%d", to);
+		for (int k = 0; k < 200; k++) {
+			assert_int_equal(omc_agent_step(ae.a, &w), OMC_OK);
+			assert_invariant(&d);
+			omc_agent_info_get(ae.a, &in);
+			assert_int_not_equal(in.state, OMC_AGENT_ATTACH_PCID);
+			if (in.state == OMC_AGENT_OPERATIONAL && !strcmp(in.sho, want) && in.polls > 0 &&
+			    sf_db_count(&e, "SELECT count(*) FROM drf_device WHERE state = 'provisioned'") == 1)
+				break;
+		}
+		in = sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
+		assert_string_equal(in.sho, want);
+		size_t live;
+		char owner[17];
+		assert_int_equal(activated(&d, &live, owner), 1);
+		assert_int_equal(live, 1);
+		assert_string_equal(owner, want);
+		assert_int_equal(enabled(&e, old), 0);
+		assert_int_equal(enabled(&e, in.mcim_imsi), 1);
+		/* one validation more: the download came over the MCIM's session */
+		assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM audit WHERE role = 'pva' AND event = 'validate'"),
+				 pcid_attaches + 1);
+	}
+	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM audit WHERE event = 'switch' AND detail = 'confirmed'"),
+			 2);
+	sf_agent_drop(&ae);
+	sf_dev_free(&d);
+	sf_down(&e);
+}
+
+/* Direct change rolled back: the new SHO's MCIM does not attach (its AuC
+ * refuses it), so after three tries the device activates the old one
+ * again and erases the new; the new SHO disables its IMSI, the DRF keeps
+ * the device with the old SHO. */
+static void test_direct_change_rollback(void **state)
+{
+	(void)state;
+	sf_env e;
+	sf_up(&e);
+	sf_dev d;
+	sf_agent ae;
+	provisioned(&e, &d, &ae);
+	omc_agent_info in;
+	omc_agent_info_get(ae.a, &in);
+	char old[16];
+	snprintf(old, sizeof old, "%s", in.mcim_imsi);
+	assert_int_equal(change_direct(&e, &d, 2), 202);
+	unsigned w;
+	bool cut = false;
+	for (int k = 0; k < 300; k++) {
+		assert_int_equal(omc_agent_step(ae.a, &w), OMC_OK);
+		assert_invariant(&d);
+		omc_tre_status st;
+		assert_int_equal(omc_tre_get_status(d.t, &st), OMC_OK);
+		if (st.switch_trial && !cut) {
+			/* The new SHO's network refuses the new IMSI from now on. */
+			sqlite3 *h = NULL;
+			assert_int_equal(sqlite3_open(e.db, &h), SQLITE_OK);
+			sqlite3_busy_timeout(h, 5000);
+			assert_int_equal(sqlite3_exec(h, "UPDATE auc_subscriber SET enabled = 0 WHERE operator = 'sho2'", NULL,
+						      NULL, NULL),
+					 SQLITE_OK);
+			sqlite3_close(h);
+			cut = true;
+		}
+		omc_agent_info_get(ae.a, &in);
+		if (cut && !st.switch_trial && in.state == OMC_AGENT_OPERATIONAL)
+			break;
+	}
+	assert_true(cut);
+	in = sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
+	assert_string_equal(in.sho, "sho1");
+	assert_string_equal(in.mcim_imsi, old);
+	size_t live;
+	char owner[17];
+	assert_int_equal(activated(&d, &live, owner), 1);
+	assert_int_equal(live, 1);
+	assert_string_equal(owner, "sho1");
+	assert_int_equal(enabled(&e, old), 1);
+	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM sho_mcim WHERE operator = 'sho2' AND state = 'deleted'"), 1);
+	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM drf_device WHERE sho = 'sho1' AND state = 'provisioned'"),
+			 1);
+	sf_agent_drop(&ae);
+	sf_dev_free(&d);
+	sf_down(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ten_changes),
 		cmocka_unit_test(test_change_cut_at_every_step),
 		cmocka_unit_test(test_management),
+		cmocka_unit_test(test_direct_change),
+		cmocka_unit_test(test_direct_change_rollback),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

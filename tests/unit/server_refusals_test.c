@@ -456,6 +456,8 @@ static const route routes[] = {
 	{"dpf", "POST", "/v1/results", A_SESSION, NULL, NULL,
 	 {"{\"id\":\"1\",\"result\":\"" A20 "\"}", "{\"id\":0,\"result\":\"" A20 "\"}", "{\"id\":1,\"result\":false}"},
 	 "MGT-1, SEC-13"},
+	{"dpf", "POST", "/v1/switch", A_SESSION, NULL, NULL, {"{\"statement\":7}", "{}", "{\"statement\":\"short\"}"},
+	 "CHG-1, CHG-3"},
 	{"dpf", "POST", "/v1/commands/status", A_SIGNED, "sho1", "pva", {"{\"id\":1.5}", "{\"id\":\"1\"}", "{}"},
 	 "MGT-1"},
 	SHO_ROUTES("sho.sho1"),

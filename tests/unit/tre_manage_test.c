@@ -334,6 +334,83 @@ static void test_update(void **state)
 	tf_dev_free(&d);
 }
 
+/* Direct change inside the TRE: the RO's `switch` activates the new
+ * SHO's MCIM (installed, not activated) and deactivates the old one in
+ * one commit, on trial, which survives a restart; confirm erases the old;
+ * rollback restores it and erases the new. An SHO cannot switch, nor can
+ * a second switch start during a trial. */
+static void test_switch(void **state)
+{
+	(void)state;
+	tf_dev d;
+	tf_dev_make(&d, NULL, NULL);
+	omc_tre *t = tf_open(&d);
+	omc_free(tf_provision(t, "sho1", 1, tf_mcim("a1", "sho1", "001010000000011", K1, OPC1)));
+	for (int round = 0; round < 2; round++) {
+		const char *nid = round ? "c1" : "b1", *nown = round ? "sho1" : "sho2", *oid = round ? "b1" : "a1";
+		/* the new MCIM, installed without activation */
+		uint8_t nonce[16];
+		tl_rand(nonce, sizeof nonce);
+		char *ev = NULL, *receipt = NULL;
+		assert_int_equal(omc_tre_session_begin(t, nonce, sizeof nonce, &ev), OMC_OK);
+		char *pkg = tf_package(nown, 10 + (uint64_t)round, d.tre_id, nonce, sizeof nonce, ev,
+				       tf_mcim(nid, nown, round ? "001010000000022" : "001020000000011", K2, OPC2), false);
+		assert_int_equal(omc_tre_install(t, pkg, strlen(pkg), &receipt), OMC_OK);
+		omc_free(pkg);
+		omc_free(ev);
+		omc_free(receipt);
+		bool applied = true;
+		json_t *r = run(t, tf_command(nown, 20 + (uint64_t)round, d.tre_id, "switch", nid), &applied);
+		assert_false(applied); /* an SHO's switch */
+		json_decref(r);
+		r = run(t, tf_command("ro", 1 + (uint64_t)round * 10, d.tre_id, "switch", nid), &applied);
+		assert_true(applied);
+		json_decref(r);
+		omc_tre_mcim_info reg[64];
+		assert_int_equal(find(t, nid, reg)->state, OMC_MCIM_ACTIVATED);
+		assert_int_equal(find(t, oid, reg)->state, OMC_MCIM_DEACTIVATED);
+		r = run(t, tf_command("ro", 2 + (uint64_t)round * 10, d.tre_id, "switch", nid), &applied);
+		assert_false(applied); /* on trial already */
+		assert_string_equal(json_string_value(json_object_get(r, "reason")), "a switch is on trial");
+		json_decref(r);
+		omc_tre_close(t);
+		t = tf_open(&d);
+		omc_tre_status st;
+		assert_int_equal(omc_tre_get_status(t, &st), OMC_OK);
+		assert_true(st.switch_trial);
+		char *stmt = NULL;
+		if (round == 0) {
+			assert_int_equal(omc_tre_switch_confirm(t, &stmt), OMC_OK);
+			json_t *c = claims(stmt);
+			assert_string_equal(json_string_value(json_object_get(c, "result")), "ok");
+			assert_string_equal(json_string_value(
+						    json_object_get(json_array_get(json_object_get(c, "deleted"), 0), "id")),
+					    "a1");
+			json_decref(c);
+			assert_int_equal(find(t, "a1", reg)->state, OMC_MCIM_DELETED);
+			assert_int_equal(find(t, "b1", reg)->state, OMC_MCIM_ACTIVATED);
+		} else {
+			assert_int_equal(omc_tre_switch_rollback(t, &stmt), OMC_OK);
+			json_t *c = claims(stmt);
+			assert_string_equal(json_string_value(json_object_get(c, "result")), "rolled_back");
+			assert_string_equal(json_string_value(
+						    json_object_get(json_array_get(json_object_get(c, "restored"), 0), "id")),
+					    "b1");
+			json_decref(c);
+			assert_int_equal(find(t, "c1", reg)->state, OMC_MCIM_DELETED);
+			assert_int_equal(find(t, "b1", reg)->state, OMC_MCIM_ACTIVATED);
+		}
+		omc_free(stmt);
+		assert_int_equal(omc_tre_get_status(t, &st), OMC_OK);
+		assert_false(st.switch_trial);
+		assert_int_equal(omc_tre_switch_confirm(t, &stmt), OMC_ERR_BAD_STATE);
+		const char *owner;
+		assert_int_equal(active_operational(t, &owner), 1);
+	}
+	omc_tre_close(t);
+	tf_dev_free(&d);
+}
+
 int main(void)
 {
 	omc_proto_init();
@@ -342,6 +419,7 @@ int main(void)
 		cmocka_unit_test(test_reprovision_only_ro),
 		cmocka_unit_test(test_one_operator_active),
 		cmocka_unit_test(test_update),
+		cmocka_unit_test(test_switch),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
