@@ -249,6 +249,61 @@ OMC_API OMC_MUST_USE omc_err omc_tre_tamper_report(omc_tre *t, char **jws);
  * further tampers do not move it); otherwise the counter now. */
 OMC_API OMC_MUST_USE omc_err omc_tre_recovery_counter(omc_tre *t, uint64_t *counter);
 
+/* --- firmware update (TRE-12) --------------------------------------------------------- */
+/* A signed update from the TRE vendor (MCUboot-like: stage, trial, confirm
+ * or revert). The update manifest is a JWS (typ "omc-update+jwt") chaining
+ * to a TRE-vendor anchor, with model, version, security counter, the new
+ * reference manifest and, for each component, its path, SHA-256 and size;
+ * docs/objects.md "TRE update" has the claims and the checks in order.
+ *
+ * omc_tre_update_stage checks the manifest and every file, writes them
+ * under update/ in the TRE's directory and records the update as staged,
+ * in one commit with its audit record. Refused in lockdown
+ * (OMC_ERR_LOCKDOWN), during a trial (OMC_ERR_BAD_STATE); then, audited:
+ * OMC_ERR_BAD_SIGNATURE / OMC_ERR_BAD_FORMAT (manifest), OMC_ERR_DENIED
+ * (another model, a security counter below the stored one; an equal one is
+ * accepted), OMC_ERR_BAD_ARG (a component without its file, or a file the
+ * manifest does not name), OMC_ERR_BAD_LENGTH (a file's size),
+ * OMC_ERR_TAMPERED (a file's SHA-256). A new stage replaces a staged
+ * update that has not started its trial.
+ *
+ * The next open that counts a boot (omc_tre_opts.count_boot) puts the new
+ * files and the new reference manifest in place, the old ones kept aside:
+ * the trial, measured against the new manifest. omc_tre_update_confirm
+ * during the trial makes it permanent (the stored security counter rises
+ * to the update's; OMC_ERR_BAD_STATE outside a trial, OMC_ERR_TAMPERED if
+ * the new platform did not measure right, OMC_ERR_LOCKDOWN). The next boot
+ * of an unconfirmed trial reverts it: the old files and manifest are back
+ * (audited "update reverted"). A power cut at any step leaves the old or
+ * the new state, never a mix of files. */
+typedef struct omc_tre_update_file {
+	const char *name;    /* the component's name in the manifest */
+	const uint8_t *data; /* its new content */
+	size_t len;
+} omc_tre_update_file;
+OMC_API OMC_MUST_USE omc_err omc_tre_update_stage(omc_tre *t, const char *manifest, size_t len,
+						   const omc_tre_update_file *files, size_t n_files);
+OMC_API OMC_MUST_USE omc_err omc_tre_update_confirm(omc_tre *t);
+
+typedef enum omc_tre_update_state {
+	OMC_TRE_UPDATE_NONE = 0,
+	OMC_TRE_UPDATE_STAGED = 1,    /* waiting for the next boot */
+	OMC_TRE_UPDATE_TRIAL = 2,     /* running the new files, not confirmed */
+	OMC_TRE_UPDATE_SWITCHING = 3, /* a switch cut short: a read-write open undoes it */
+	OMC_TRE_UPDATE_REVERTING = 4, /* a revert cut short: a read-write open finishes it */
+} omc_tre_update_state;
+OMC_API const char *omc_tre_update_state_name(omc_tre_update_state s);
+
+typedef struct omc_tre_update_info {
+	omc_tre_update_state state;
+	char running_version[32]; /* the running reference manifest's version; "" if it did not verify */
+	uint64_t running_counter; /* its security counter */
+	uint64_t counter;         /* the stored security counter (raised by a confirmed update) */
+	char staged_version[32];  /* staged or in trial: the update's version; else "" */
+	uint64_t staged_counter;  /* and its security counter */
+} omc_tre_update_info;
+OMC_API OMC_MUST_USE omc_err omc_tre_update_status(omc_tre *t, omc_tre_update_info *st);
+
 /* --- audit (TRE-11, SEC-13) ---------------------------------------------------------- */
 /* Every record (JSON lines, oldest first). */
 OMC_API OMC_MUST_USE omc_err omc_tre_audit_export(omc_tre *t, char **buf, size_t *len);
@@ -283,6 +338,9 @@ typedef struct omc_evidence {
 		bool ok;
 	} measurements[OMC_EVIDENCE_MAX_MEASUREMENTS];
 	size_t n_measurements;
+	bool has_fw;             /* the optional claims fw_version and fw_counter were there */
+	char fw_version[32];     /* the running reference manifest's version */
+	uint64_t fw_counter;     /* the TRE's stored security counter (TRE-12) */
 	omc_key *eph_pub; /* the session key for the MCIM download, or NULL */
 	omc_cert *leaf;   /* the TRE's certificate */
 } omc_evidence;

@@ -48,6 +48,11 @@ static omc_err evidence(omc_tre *t, const uint8_t *nonce, size_t nonce_len, cons
 	json_t *ms = json_array(), *rg = json_array();
 	if (!ms || !rg || json_object_set(o, "measurements", ms) || json_object_set(o, "registry", rg))
 		goto out;
+	/* The running firmware (TRE-12): the reference manifest's version and
+	 * the stored security counter. */
+	if (json_object_set_new(o, "fw_version", json_string(t->fw_version)) ||
+	    json_object_set_new(o, "fw_counter", json_integer((json_int_t)t->fw_counter)))
+		goto out;
 	for (size_t i = 0; i < t->n_comps; i++) {
 		char d[65];
 		if (hexs(d, sizeof d, t->comps[i].measured, 32) != OMC_OK ||
@@ -230,6 +235,13 @@ static omc_err parse_claims(omc_evidence *ev, const json_t *o, const uint8_t *no
 		OMC_ENSURE(json_is_boolean(ok), OMC_ERR_BAD_FORMAT);
 		ev->measurements[i].ok = json_is_true(ok);
 		ev->n_measurements++;
+	}
+	/* Optional (TRE-12; evidence of earlier TREs has neither): both or none. */
+	const json_t *fv = json_object_get(o, "fw_version"), *fc = json_object_get(o, "fw_counter");
+	if (fv || fc) {
+		OMC_TRY(omc_tre_json_str(ev->fw_version, sizeof ev->fw_version, o, "fw_version"));
+		OMC_TRY(omc_tre_json_u64(&ev->fw_counter, o, "fw_counter"));
+		ev->has_fw = true;
 	}
 	const json_t *eph = json_object_get(o, "eph_pub");
 	if (eph) {

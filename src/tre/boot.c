@@ -39,6 +39,8 @@ void omc_tre_measure(omc_tre *t)
 	t->manifest_ok = false;
 	t->platform_ok = false;
 	t->n_comps = 0;
+	t->fw_version[0] = 0;
+	t->fw_manifest_counter = 0;
 	uint8_t *m;
 	size_t mlen;
 	if (t->io->read(t->io->ctx, "manifest.jws", &m, &mlen) != OMC_OK) {
@@ -48,7 +50,8 @@ void omc_tre_measure(omc_tre *t)
 	size_t na;
 	const omc_cert *const *anchors = omc_tre_anchors(t, OMC_ANCHOR_TRE_VENDOR, &na);
 	omc_jws_verified v;
-	omc_err e = omc_jws_verify_x5c(&v, (const char *)m, mlen, anchors, na, "omc-manifest+jwt", 0);
+	omc_err e = omc_jws_verify_x5c(&v, (const char *)m, mlen, anchors, na, "omc-manifest+jwt",
+				       (time_t)omc_tre_now(t));
 	omc_free(m);
 	if (e != OMC_OK) {
 		OMC_LOG_WRN("tre", "reference manifest does not verify: %s", omc_err_name(e));
@@ -59,9 +62,25 @@ void omc_tre_measure(omc_tre *t)
 	omc_jws_verified_free(&v);
 	if (!o)
 		return;
-	const json_t *model = json_object_get(o, "model"), *comps = json_object_get(o, "components");
+	const json_t *model = json_object_get(o, "model"), *comps = json_object_get(o, "components"),
+		     *ver = json_object_get(o, "version"), *ctr = json_object_get(o, "counter");
 	bool ok = json_is_string(model) && !strcmp(json_string_value(model), t->model) && json_is_array(comps) &&
 		  json_array_size(comps) >= 1 && json_array_size(comps) <= OMC_TRE_MAX_COMPONENTS;
+	/* Anti-rollback (TRE-12): a manifest's optional security counter
+	 * (absent: 0) may not be below the one the TRE stores, which a
+	 * confirmed update raises; so an older manifest signed by the vendor,
+	 * with the old component files, no longer verifies. */
+	uint64_t counter = 0;
+	if (ctr && (!json_is_integer(ctr) || json_integer_value(ctr) < 0))
+		ok = false;
+	else if (ctr)
+		counter = (uint64_t)json_integer_value(ctr);
+	if (ok && counter < t->fw_counter) {
+		OMC_LOG_WRN("tre", "reference manifest below the security counter: platform unverified");
+		ok = false;
+	}
+	if (ver && (!json_is_string(ver) || strlen(json_string_value(ver)) >= sizeof t->fw_version))
+		ok = false;
 	bool all = ok;
 	for (size_t i = 0; ok && i < json_array_size(comps); i++) {
 		const json_t *c = json_array_get(comps, i);
@@ -82,6 +101,10 @@ void omc_tre_measure(omc_tre *t)
 		}
 		measure_one(t, tc, json_string_value(path));
 		all = all && tc->ok;
+	}
+	if (ok) {
+		snprintf(t->fw_version, sizeof t->fw_version, "%s", ver ? json_string_value(ver) : "");
+		t->fw_manifest_counter = counter;
 	}
 	json_decref(o);
 	t->manifest_ok = ok;

@@ -226,6 +226,10 @@ static omc_err state_load(omc_tre *t)
 		}
 		t->trial = true;
 	}
+	if (omc_tre_update_state_from_json(t, o) != OMC_OK) {
+		e = OMC_ERR_CORRUPT;
+		goto out;
+	}
 	v = json_object_get(o, "lockdown");
 	t->lockdown = json_is_true(v);
 	if (omc_tre_json_str(t->lockdown_reason, sizeof t->lockdown_reason, o, "lockdown_reason") != OMC_OK) {
@@ -319,7 +323,8 @@ static omc_err state_dump(const omc_tre *t, char *const *tail, size_t n_tail, co
 	    json_object_set_new(o, "audit_file_len", json_integer((json_int_t)t->audit_file_len)) ||
 	    json_object_set_new(o, "pcid_sqn", json_integer((json_int_t)t->pcid_sqn)) ||
 	    (t->lockdown_epoch_set &&
-	     json_object_set_new(o, "lockdown_epoch", json_integer((json_int_t)t->lockdown_epoch))))
+	     json_object_set_new(o, "lockdown_epoch", json_integer((json_int_t)t->lockdown_epoch))) ||
+	    omc_tre_update_state_to_json(t, o) != OMC_OK)
 		goto out;
 	if (t->trial) {
 		json_t *from = json_array();
@@ -1290,6 +1295,17 @@ omc_err omc_tre_open(omc_tre **out, const omc_tre_opts *o)
 	if (!t->audit_len_known && t->io->read(t->io->ctx, "audit.log", &log, &log_len) == OMC_OK) {
 		t->audit_file_len = log_len;
 		omc_free(log);
+	}
+
+	/* A TRE update (TRE-12, update.c): a step a power cut interrupted is
+	 * settled and, at a boot, a staged update begins its trial or an
+	 * unconfirmed trial is reverted, before anything is measured. */
+	if (t->store && !t->readonly) {
+		e = omc_tre_update_boot(t, o->count_boot);
+		if (e != OMC_OK) {
+			omc_tre_close(t);
+			return e;
+		}
 	}
 
 	/* Secure boot: the platform against the signed manifest (SEC-3). */

@@ -242,6 +242,52 @@ typedef struct omc_tre_component {
 	bool ok;
 } omc_tre_component;
 
+/* =========================================================================
+ * Firmware update (TRE-12): src/tre/update.c, docs/objects.md "TRE update".
+ *
+ * The update's phase lives in the TRE state (member "update" of tre/state),
+ * so that each change is one store commit; the files sit in the TRE's
+ * directory under update/. The phases between two commits:
+ *   NONE -stage-> STAGED -boot: backups-> SWITCHING -new files-> TRIAL
+ *   TRIAL -confirm-> NONE (counter raised)
+ *   TRIAL -boot-> REVERTING -old files-> NONE ("update reverted")
+ * Every read-write open first settles an interrupted change: SWITCHING is
+ * undone (back to STAGED), REVERTING is finished. Each file step is
+ * idempotent and checked against digests kept in the state.
+ * ========================================================================= */
+#define OMC_TRE_UPDATE_FILE_MAX (16u * 1024 * 1024) /* one component's bytes */
+#define OMC_TRE_UPDATE_VERSION_MAX 32               /* with the NUL */
+#define OMC_TRE_UPDATE_PATH_MAX 80                  /* "platform/NAME", with the NUL */
+
+typedef enum omc_tre_update_phase {
+	OMC_TRE_UPD_NONE = 0,
+	OMC_TRE_UPD_STAGED = 1,
+	OMC_TRE_UPD_SWITCHING = 2,
+	OMC_TRE_UPD_TRIAL = 3,
+	OMC_TRE_UPD_REVERTING = 4,
+} omc_tre_update_phase;
+
+typedef struct omc_tre_update_comp {
+	char name[32];
+	char path[OMC_TRE_UPDATE_PATH_MAX];
+	uint8_t sha256[32]; /* the new content */
+	uint64_t size;
+	bool had_old;           /* a file was at path before the switch (kept in update/old-cI) */
+	uint8_t old_sha256[32]; /* its digest */
+} omc_tre_update_comp;
+
+typedef struct omc_tre_update_rec {
+	omc_tre_update_phase phase;
+	unsigned slot; /* staged files: update/sSLOT-... (a new stage takes the other slot) */
+	char version[OMC_TRE_UPDATE_VERSION_MAX];
+	uint64_t counter;
+	uint8_t manifest_sha256[32]; /* the new reference manifest, update/sSLOT-manifest.jws */
+	bool had_old_manifest;
+	uint8_t old_manifest_sha256[32]; /* manifest.jws before the switch, update/old-manifest.jws */
+	omc_tre_update_comp comps[OMC_TRE_MAX_COMPONENTS];
+	size_t n;
+} omc_tre_update_rec;
+
 struct omc_tre {
 	omc_store_io *io, *store_io;
 	bool own_io, own_store_io, own_ard;
@@ -295,6 +341,11 @@ struct omc_tre {
 
 	/* secure boot */
 	bool platform_ok, manifest_ok;
+	char fw_version[OMC_TRE_UPDATE_VERSION_MAX]; /* the running manifest's version ("" unverified) */
+	uint64_t fw_manifest_counter;                /* and its security counter (0 if it names none) */
+	/* firmware update (TRE-12, update.c), persisted in the TRE state */
+	uint64_t fw_counter; /* the stored security counter: raised when an update is confirmed */
+	omc_tre_update_rec upd;
 	omc_tre_component comps[OMC_TRE_MAX_COMPONENTS];
 	size_t n_comps;
 
@@ -341,6 +392,16 @@ OMC_MUST_USE omc_err omc_tre_issuer_set(omc_tre *t, const char *iss, uint64_t se
 OMC_MUST_USE omc_err omc_tre_sign(omc_tre *t, const char *typ, const void *json_obj, char **jws);
 /* Secure boot (boot.c): verify manifest.jws, measure the components. */
 void omc_tre_measure(omc_tre *t);
+/* Firmware update (update.c). The members "fw_counter" and "update" of the
+ * TRE state: into the state object o, and back (absent: counter 0, no
+ * update; anything malformed is OMC_ERR_CORRUPT). */
+OMC_MUST_USE omc_err omc_tre_update_state_to_json(const omc_tre *t, json_t *o);
+OMC_MUST_USE omc_err omc_tre_update_state_from_json(omc_tre *t, const json_t *o);
+/* At a read-write open, before the measurement: settle an interrupted
+ * switch or revert and, when the open is a boot, move a staged update to
+ * its trial or revert an unconfirmed trial. Errors are I/O and store
+ * errors; a damaged staged update or backup is dropped and audited. */
+OMC_MUST_USE omc_err omc_tre_update_boot(omc_tre *t, bool boot);
 /* HKDF-SHA-256 with an info label. */
 OMC_MUST_USE omc_err omc_tre_hkdf(uint8_t out[32], const uint8_t ikm[32], const char *info);
 
