@@ -57,4 +57,26 @@ OMC_API OMC_MUST_USE omc_err omc_factory_device(const omc_factory_device_opts *o
  * reference table. model NULL: the default model. */
 OMC_API OMC_MUST_USE omc_err omc_factory_references(const char *model, char **json);
 
+/* One component of a TRE update (TRE-12): its name, its place in the TRE
+ * directory ("platform/NAME") and its new content. */
+typedef struct omc_factory_update_component {
+	const char *name;
+	const char *path;
+	const uint8_t *data;
+	size_t len;
+} omc_factory_update_component;
+
+/* A TRE update manifest as the TRE vendor makes it (docs/objects.md "TRE
+ * update"): the new reference manifest (typ "omc-manifest+jwt": model,
+ * version, counter, components with name, path and sha256) and around it
+ * the update manifest (typ "omc-update+jwt": the same claims, each
+ * component's size, and "manifest", the reference manifest's compact
+ * JWS), both signed with the tre-vendor key of the PKI in pki_dir, x5c
+ * [tre-vendor.crt]. model NULL: the default model. *jws from omc_alloc.
+ * OMC_ERR_BAD_ARG for no components or more than 16, a version that is
+ * not 1..31 printable characters, a counter above 2^63 - 1. */
+OMC_API OMC_MUST_USE omc_err omc_factory_update_manifest(char **jws, const char *pki_dir, const char *model,
+							  const char *version, uint64_t counter,
+							  const omc_factory_update_component *c, size_t n);
+
 #endif

@@ -571,3 +571,83 @@ omc_err omc_factory_device(const omc_factory_device_opts *o, char **report)
 	omc_free(d);
 	return e;
 }
+
+/* --- TRE update manifests (TRE-12) --------------------------------------------------- */
+
+static omc_err vendor_sign(char **jws, const json_t *o, const omc_key *k, const omc_cert *c, const char *typ)
+{
+	char *payload = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	OMC_ENSURE(payload != NULL, OMC_ERR_NOMEM);
+	const omc_cert *x5c[] = {c};
+	omc_err e = omc_jws_sign(jws, (const uint8_t *)payload, strlen(payload), k, x5c, 1, typ);
+	omc_free(payload);
+	return e;
+}
+
+static omc_err update_payloads(json_t **ref, json_t **upd, const char *model, const char *version,
+			       uint64_t counter, const omc_factory_update_component *c, size_t n)
+{
+	json_t *rc = json_array(), *uc = json_array();
+	omc_err e = rc && uc ? OMC_OK : OMC_ERR_NOMEM;
+	for (size_t i = 0; e == OMC_OK && i < n; i++) {
+		char h[65];
+		if (!c[i].name || !c[i].path || (!c[i].data && c[i].len != 0)) {
+			e = OMC_ERR_BAD_ARG;
+			break;
+		}
+		e = sha256_hex(h, c[i].data, c[i].len);
+		if (e == OMC_OK &&
+		    (json_array_append_new(rc, json_pack("{s:s,s:s,s:s}", "name", c[i].name, "path", c[i].path, "sha256",
+							 h)) ||
+		     json_array_append_new(uc, json_pack("{s:s,s:s,s:s,s:I}", "name", c[i].name, "path", c[i].path,
+							 "sha256", h, "size", (json_int_t)c[i].len))))
+			e = OMC_ERR_NOMEM;
+	}
+	if (e == OMC_OK) {
+		*ref = json_pack("{s:s,s:s,s:I,s:O}", "model", model, "version", version, "counter", (json_int_t)counter,
+				 "components", rc);
+		*upd = json_pack("{s:s,s:s,s:I,s:O}", "model", model, "version", version, "counter", (json_int_t)counter,
+				 "components", uc);
+		if (!*ref || !*upd) {
+			json_decref(*ref);
+			json_decref(*upd);
+			e = OMC_ERR_NOMEM;
+		}
+	}
+	json_decref(rc);
+	json_decref(uc);
+	return e;
+}
+
+omc_err omc_factory_update_manifest(char **jws, const char *pki_dir, const char *model, const char *version,
+				    uint64_t counter, const omc_factory_update_component *c, size_t n)
+{
+	OMC_ENSURE(jws && pki_dir && version && (c || n == 0), OMC_ERR_BAD_ARG);
+	*jws = NULL;
+	if (!model)
+		model = "openmcim-demo-gw";
+	OMC_ENSURE(n >= 1 && n <= OMC_TRE_MAX_COMPONENTS && counter <= (uint64_t)INT64_MAX, OMC_ERR_BAD_ARG);
+	OMC_ENSURE(strlen(model) > 0 && strlen(model) < 64 && strlen(version) > 0 && strlen(version) < 32,
+		   OMC_ERR_BAD_ARG);
+	for (const char *v = version; *v; v++)
+		OMC_ENSURE(*v >= 0x20 && *v <= 0x7e, OMC_ERR_BAD_ARG);
+	omc_proto_init();
+	omc_key *k = NULL;
+	omc_cert *cert = NULL;
+	OMC_TRY(omc_pki_load(pki_dir, "tre-vendor", &k, &cert));
+	json_t *ref = NULL, *upd = NULL;
+	char *ref_jws = NULL;
+	omc_err e = update_payloads(&ref, &upd, model, version, counter, c, n);
+	if (e == OMC_OK)
+		e = vendor_sign(&ref_jws, ref, k, cert, "omc-manifest+jwt");
+	if (e == OMC_OK && json_object_set_new(upd, "manifest", json_string(ref_jws)))
+		e = OMC_ERR_NOMEM;
+	if (e == OMC_OK)
+		e = vendor_sign(jws, upd, k, cert, "omc-update+jwt");
+	omc_free(ref_jws);
+	json_decref(ref);
+	json_decref(upd);
+	omc_key_free(k);
+	omc_cert_free(cert);
+	return e;
+}

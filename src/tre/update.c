@@ -772,7 +772,7 @@ omc_err omc_tre_update_confirm(omc_tre *t)
 	/* Only a trial that measured right: the new files against the new
 	 * manifest, which is the update's. */
 	if (!t->platform_ok || strcmp(t->fw_version, t->upd.version) != 0 || t->fw_manifest_counter != t->upd.counter) {
-		omc_tre_audit(t, "update", "tre", "tre", "refused", "OMC_ERR_TAMPERED: the trial platform does not measure right");
+		omc_tre_audit(t, "update", "tre", "tre", "refused", "TAMPERED: the trial platform does not measure right");
 		OMC_BAIL(OMC_ERR_TAMPERED);
 	}
 	omc_tre_update_rec r = t->upd, none;
