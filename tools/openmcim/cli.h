@@ -30,6 +30,10 @@ int demo_tre(void);
 int demo_fleet(unsigned n, bool json_out, unsigned *provisioned, unsigned *attached);
 int cmd_factory(int argc, char **argv);
 int cmd_tre(int argc, char **argv);
+/* The TRE update commands (cmd_tre_update.c): whether s names one, and
+ * the command itself, given cmd_tre's arguments. */
+bool cli_tre_update_sub(const char *s);
+int cmd_tre_update(int argc, char **argv);
 int cmd_tred(int argc, char **argv);
 int cmd_server(int argc, char **argv);
 int cmd_agent(int argc, char **argv);

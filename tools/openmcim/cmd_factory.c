@@ -9,6 +9,8 @@
 static const char factory_usage[] =
 	"usage: openmcim factory pki --out DIR\n"
 	"       openmcim factory device --pki DIR --out TREDIR [--pcid FILE] [--model NAME]\n"
+	"       openmcim factory update-manifest --pki DIR --version V --counter N [--model NAME]\n"
+	"                                        NAME:PATH=FILE...\n"
 	"\n"
 	"pki     makes the demo PKI in DIR: for each of m2mes, tre-vendor, ico, sho1, sho2,\n"
 	"        ro, pva, ccif, vno and tls a CA and a signing certificate (P-256; tls:\n"
@@ -22,8 +24,98 @@ static const char factory_usage[] =
 	"        without it the PCID is generated. Prints one JSON object: tre_id,\n"
 	"        platform_id, model, pcid_imsi, and pcid_report, a JWE to the ICO carrying the\n"
 	"        PCID's secrets (they never leave the factory in plaintext).\n"
+	"update-manifest\n"
+	"        makes a TRE update (TRE-12) as the TRE vendor does: the new reference\n"
+	"        manifest (version V, security counter N, default model openmcim-demo-gw)\n"
+	"        inside an update manifest naming each component's path, SHA-256 and size,\n"
+	"        both signed with DIR's tre-vendor key. Each component is NAME:PATH=FILE:\n"
+	"        its name, its place in the TRE directory (platform/NAME) and the file with\n"
+	"        its new content, at most 16 of them. Prints the update manifest (JWS) for\n"
+	"        'openmcim tre update-stage'.\n"
 	"\n"
 	"Exit status: 0 success, 2 usage error, 3 failure (the message says why).\n";
+
+#define UPDATE_FILE_MAX (16u * 1024 * 1024)
+
+/* factory update-manifest: argv[0] is "update-manifest". */
+static int update_manifest(int argc, char **argv)
+{
+	const char *cmd = "factory update-manifest";
+	static const struct option opts[] = {
+		{"pki", required_argument, NULL, 'p'},     {"version", required_argument, NULL, 'v'},
+		{"counter", required_argument, NULL, 'c'}, {"model", required_argument, NULL, 'm'},
+		{"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+	};
+	const char *pki_dir = NULL, *version = NULL, *counter_s = NULL, *model = NULL;
+	opterr = 0;
+	optind = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			pki_dir = optarg;
+			break;
+		case 'v':
+			version = optarg;
+			break;
+		case 'c':
+			counter_s = optarg;
+			break;
+		case 'm':
+			model = optarg;
+			break;
+		case 'h':
+			fputs(factory_usage, stdout);
+			return CLI_OK;
+		default:
+			return cli_usage_error(cmd, "unknown option or missing value: '%s'", argv[optind - 1]);
+		}
+	}
+	if (!pki_dir || !version || !counter_s)
+		return cli_usage_error(cmd, "missing %s", !pki_dir ? "--pki" : !version ? "--version" : "--counter");
+	unsigned long counter;
+	if (!cli_uint_opt(cmd, "--counter", counter_s, 0, (unsigned long)INT64_MAX, &counter))
+		return CLI_USAGE;
+	int n = argc - optind;
+	if (n < 1 || n > 16)
+		return cli_usage_error(cmd, "want 1 to 16 components NAME:PATH=FILE");
+	omc_factory_update_component comps[16];
+	char *bufs[16] = {0};
+	int rc = CLI_OK;
+	for (int i = 0; i < n && rc == CLI_OK; i++) {
+		char *arg = argv[optind + i], *colon = strchr(arg, ':'), *eq = colon ? strchr(colon, '=') : NULL;
+		if (!colon || colon == arg || !eq || eq == colon + 1 || !eq[1]) {
+			rc = cli_usage_error(cmd, "'%s': want NAME:PATH=FILE", arg);
+			break;
+		}
+		*colon = '\0';
+		*eq = '\0';
+		size_t len = 0;
+		if (!cli_read_file(cmd, arg, eq + 1, &bufs[i], &len, UPDATE_FILE_MAX)) {
+			rc = CLI_USAGE;
+			break;
+		}
+		comps[i] = (omc_factory_update_component){
+			.name = arg, .path = colon + 1, .data = (const uint8_t *)bufs[i], .len = len};
+	}
+	char *jws = NULL;
+	omc_err e = OMC_OK;
+	if (rc == CLI_OK)
+		e = omc_factory_update_manifest(&jws, pki_dir, model, version, (uint64_t)counter, comps, (size_t)n);
+	for (int i = 0; i < n; i++)
+		omc_free(bufs[i]);
+	if (rc != CLI_OK)
+		return rc;
+	if (e == OMC_ERR_BAD_ARG)
+		return cli_usage_error(cmd, "--version: 1 to 31 printable characters; --model: 1 to 63");
+	if (e != OMC_OK) {
+		fprintf(stderr, "openmcim %s: %s\n", cmd, omc_err_str(e));
+		return CLI_ERROR;
+	}
+	puts(jws);
+	omc_free(jws);
+	return CLI_OK;
+}
 
 int cmd_factory(int argc, char **argv)
 {
@@ -33,8 +125,10 @@ int cmd_factory(int argc, char **argv)
 	}
 	const char *sub = argv[1];
 	bool pki = !strcmp(sub, "pki"), device = !strcmp(sub, "device");
+	if (!strcmp(sub, "update-manifest"))
+		return update_manifest(argc - 1, argv + 1);
 	if (!pki && !device)
-		return cli_usage_error("factory", "unknown subcommand '%s' (pki or device)", sub);
+		return cli_usage_error("factory", "unknown subcommand '%s' (pki, device or update-manifest)", sub);
 	const char *cmd = pki ? "factory pki" : "factory device";
 	static const struct option opts[] = {
 		{"out", required_argument, NULL, 'o'}, {"pki", required_argument, NULL, 'p'},

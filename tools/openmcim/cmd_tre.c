@@ -37,6 +37,13 @@ static const char tre_usage[] =
 	"  tamper --reason TEXT       a tamper input: lock the TRE down (sticky, TRE-4)\n"
 	"  recover --auth FILE        recover from lockdown with a signed authorisation\n"
 	"  recovery-counter           the counter a recovery authorisation must name\n"
+	"  update-stage --manifest FILE NAME=FILE...\n"
+	"                             stage a signed TRE update (TRE-12; --dir only)\n"
+	"  update-confirm             make the update in trial permanent (--dir only)\n"
+	"  update-status [--json]     the update's state, running and staged versions (--dir only)\n"
+	"  boot                       open as the device's start: count the boot, begin a staged\n"
+	"                             update's trial or revert an unconfirmed one (--dir only)\n"
+	"                             ('openmcim tre update-stage --help' says more)\n"
 	"\n"
 	"status --json prints {\"state\":\"pristine\"|\"provisioned\"|\"lockdown\", \"generation\":N,\n"
 	"\"mcims\":[{\"id\",\"owner\",\"role\",\"state\"}], ...}.\n"
@@ -366,6 +373,22 @@ int cmd_tre(int argc, char **argv)
 		{"role", required_argument, NULL, 'R'},   {"as", required_argument, NULL, 's'},
 		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
 	};
+	/* The update commands parse their own arguments (cmd_tre_update.c):
+	 * the first word that is neither an option nor an option's value. */
+	for (int i = 1; i < argc; i++) {
+		const char *w = argv[i];
+		if (w[0] != '-') {
+			if (cli_tre_update_sub(w))
+				return cmd_tre_update(argc, argv);
+			break;
+		}
+		/* GNU getopt takes abbreviations: "--js" is --json. */
+		size_t wl = strlen(w);
+		bool flag = !strcmp(w, "-h") || strchr(w, '=') != NULL ||
+			    (wl > 2 && (!strncmp("--json", w, wl) || !strncmp("--verify", w, wl) || !strncmp("--help", w, wl)));
+		if (!flag)
+			i++; /* its value */
+	}
 	tre_args a = {0};
 	opterr = 0;
 	optind = 0;
