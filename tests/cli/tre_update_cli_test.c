@@ -7,8 +7,10 @@
  * covers: TRE-12, SEC-3 */
 #include "testlib.h"
 
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -251,6 +253,15 @@ static void test_usage(void **state)
 	assert_int_equal(run("tre --js --dir '%s' update-status", dev), 0);
 	json_decref(parse_out());
 	expect_error(run("tre --dir '%s/none' update-status", root), 3, "none");
+	/* Another process holds the TRE (as a daemon would): no boot, no stage. */
+	int fd = open(dev, O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0);
+	assert_int_equal(flock(fd, LOCK_EX | LOCK_NB), 0);
+	expect_error(run("tre --dir '%s' boot", dev), 3, "holds this TRE");
+	expect_error(run("tre --dir '%s' update-confirm", dev), 3, "holds this TRE");
+	assert_int_equal(run("tre --dir '%s' update-status", dev), 0); /* read-only: fine */
+	close(fd);
+	assert_int_equal(run("tre --dir '%s' boot", dev), 0);
 
 	expect_error(run("factory update-manifest --pki '%s' --counter 1 a:platform/a=%s", pki, man), 2, "--version");
 	expect_error(run("factory update-manifest --pki '%s' --version 1 a:platform/a=%s", pki, man), 2, "--counter");

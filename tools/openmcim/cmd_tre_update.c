@@ -1,8 +1,12 @@
 /* openmcim tre update-stage, update-confirm, update-status and boot: the TRE
  * update (TRE-12, docs/cli-tre.md "TRE update"). They work on a TRE
  * directory (--dir) only: the TRE daemon does not serve them. */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -36,7 +40,8 @@ static const char update_usage[] =
 	"                unconfirmed trial is reverted. Prints the update status as JSON.\n"
 	"\n"
 	"A staged update takes effect at the next boot only; another boot without\n"
-	"update-confirm in between reverts it.\n"
+	"update-confirm in between reverts it. update-stage, update-confirm and boot take\n"
+	"the TRE directory's lock, as the daemon and the agent do: they fail while one runs.\n"
 	"Exit status: 0 success, 1 refused (signature, model, security counter, a file's\n"
 	"size or digest, no trial to confirm, lockdown), 2 usage error, 3 the TRE could\n"
 	"not be opened or the operation failed.\n";
@@ -196,11 +201,28 @@ int cmd_tre_update(int argc, char **argv)
 	if (json && strcmp(sub, "update-status") != 0)
 		return cli_usage_error(label, "--json is for update-status");
 	bool readonly = !strcmp(sub, "update-status");
+	/* The commands that change files hold the TRE as the daemon and the
+	 * agent do: a boot or a switch under a running daemon would pull its
+	 * files from under it. */
+	int dir_fd = -1;
+	if (!readonly) {
+		dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dir_fd < 0 || flock(dir_fd, LOCK_EX | LOCK_NB) != 0) {
+			bool busy = dir_fd >= 0 && errno == EWOULDBLOCK;
+			fprintf(stderr, "openmcim %s: cannot open TRE in '%s': %s\n", label, dir,
+				busy ? "another process (a tred daemon, an agent) holds this TRE" : strerror(errno));
+			if (dir_fd >= 0)
+				close(dir_fd);
+			return CLI_ERROR;
+		}
+	}
 	omc_tre_opts o = {.dir = dir, .readonly = readonly, .count_boot = !strcmp(sub, "boot")};
 	omc_tre *t = NULL;
 	omc_err e = omc_tre_open(&t, &o);
 	if (e != OMC_OK) {
 		fprintf(stderr, "openmcim %s: cannot open TRE in '%s': %s\n", label, dir, omc_err_str(e));
+		if (dir_fd >= 0)
+			close(dir_fd);
 		return CLI_ERROR;
 	}
 	int rc;
@@ -222,5 +244,7 @@ int cmd_tre_update(int argc, char **argv)
 		rc = print_status(t, json || !strcmp(sub, "boot"), sub);
 	}
 	omc_tre_close(t);
+	if (dir_fd >= 0)
+		close(dir_fd); /* and the lock with it */
 	return rc;
 }
