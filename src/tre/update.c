@@ -311,7 +311,7 @@ static omc_err commit_rec(omc_tre *t, const omc_tre_update_rec *next, uint64_t f
 static omc_audit_event update_event(const omc_tre *t, const char *actor, const char *result, const char *detail)
 {
 	return (omc_audit_event){.time = omc_tre_now(t),
-				 .event = "update",
+				 .event = "tre_update",
 				 .actor = actor,
 				 .subject = "tre",
 				 .result = result,
@@ -513,7 +513,7 @@ omc_err omc_tre_update_stage(omc_tre *t, const char *manifest, size_t len, const
 		char d[160];
 		snprintf(d, sizeof d, "%s: %s", omc_err_name(e), why);
 		OMC_LOG_DBG("tre", "update refused: %s", d);
-		omc_tre_audit(t, "update", p->signed_ok ? "tre-vendor" : "other", "tre", "refused", d);
+		omc_tre_audit(t, "tre_update", p->signed_ok ? "tre-vendor" : "other", "tre", "refused", d);
 		omc_free(p->refman);
 		omc_free(p);
 		return e;
@@ -772,7 +772,8 @@ omc_err omc_tre_update_confirm(omc_tre *t)
 	/* Only a trial that measured right: the new files against the new
 	 * manifest, which is the update's. */
 	if (!t->platform_ok || strcmp(t->fw_version, t->upd.version) != 0 || t->fw_manifest_counter != t->upd.counter) {
-		omc_tre_audit(t, "update", "tre", "tre", "refused", "TAMPERED: the trial platform does not measure right");
+		omc_tre_audit(t, "tre_update", "tre", "tre", "refused",
+			      "TAMPERED: the trial platform does not measure right");
 		OMC_BAIL(OMC_ERR_TAMPERED);
 	}
 	omc_tre_update_rec r = t->upd, none;

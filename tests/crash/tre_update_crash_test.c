@@ -142,7 +142,8 @@ static void view_take(rig *r, view *v)
 	digest_hex(r->io, FW, fw);
 	digest_hex(r->io, CONF, conf);
 	digest_hex(r->io, "manifest.jws", man);
-	snprintf(v->text, sizeof v->text, "%s update=%s running=%s/%llu counter=%llu staged=%s/%llu platform=%s fw=%s conf=%s man=%s",
+	snprintf(v->text, sizeof v->text,
+		 "%s update=%s running=%s/%llu counter=%llu staged=%s/%llu platform=%s fw=%s conf=%s man=%s",
 		 omc_tre_state_name(st.state), omc_tre_update_state_name(v->u.state), v->u.running_version,
 		 (unsigned long long)v->u.running_counter, (unsigned long long)v->u.counter, v->u.staged_version,
 		 (unsigned long long)v->u.staged_counter, st.platform_ok ? "ok" : "ANOMALY", fw, conf, man);

@@ -86,7 +86,7 @@ static void expect_status(omc_tre *t, omc_tre_update_state s, const char *runnin
 	assert_true(st.platform_ok);
 }
 
-/* How many audit records have event "update" and a detail containing s. */
+/* How many audit records have event "tre_update" and a detail containing s. */
 static size_t audit_count(omc_tre *t, const char *result, const char *s)
 {
 	char *buf;
@@ -99,7 +99,7 @@ static size_t audit_count(omc_tre *t, const char *result, const char *s)
 		const char *ev = json_string_value(json_object_get(o, "event"));
 		const char *res = json_string_value(json_object_get(o, "result"));
 		const char *det = json_string_value(json_object_get(o, "detail"));
-		n += !strcmp(ev, "update") && !strcmp(res, result) && strstr(det, s) != NULL;
+		n += !strcmp(ev, "tre_update") && !strcmp(res, result) && strstr(det, s) != NULL;
 		json_decref(o);
 	}
 	omc_free(buf);
