@@ -747,8 +747,10 @@ static outcome st_attach_mcim(omc_agent *a)
 			switch_end(a, true);
 		return go(OMC_AGENT_OPERATIONAL);
 	}
-	/* The new MCIM does not attach: after three tries, back to the old. */
-	if (trial && ++a->trial_failures >= 3) {
+	/* The new MCIM does not attach (the network answered, and refused; or
+	 * the TRE refused the challenge): after three tries, back to the old.
+	 * No answer at all is not held against it. */
+	if (trial && st != 0 && ++a->trial_failures >= 3) {
 		switch_end(a, false);
 		return go(OMC_AGENT_BOOT);
 	}

@@ -670,6 +670,14 @@ static void switch_end(srv_listener *l, const omc_http_req *req, omc_http_resp *
 		srv_fail(l, resp, 403, "bad_signature", "not the end of a switch signed by the TRE it names");
 		return;
 	}
+	/* Only the device itself: its session's TRE. */
+	char stre[64];
+	if (!tre_of_session(s, &ss, stre) || strcmp(stre, cn) != 0) {
+		json_decref(c);
+		json_decref(b);
+		srv_fail(l, resp, 403, "not_yours", "the statement is not of the session's TRE");
+		return;
+	}
 	bool passed = pass_deletions(s, "ro", st, c);
 	/* Rolled back: the device stays with the SHO of the MCIM restored. */
 	const char *back = json_string_value(json_object_get(json_array_get(json_object_get(c, "restored"), 0), "owner"));

@@ -403,10 +403,16 @@ static omc_err reprovision(omc_tre *t, const char *actor_s, const char *owner, j
 	}
 	char d[96];
 	snprintf(d, sizeof d, "%zu MCIM(s) erased%s%s", n, owner ? " of " : "", owner ? owner : "");
+	/* A switch on trial whose MCIMs are erased has nothing to confirm. */
+	bool trial = t->trial;
+	if (!owner)
+		t->trial = false;
 	omc_audit_event ev = {.time = omc_tre_now(t), .event = "reprovision", .actor = actor_s, .subject = "tre",
 			      .result = "ok", .detail = d};
 	if (e == OMC_OK)
 		e = omc_tre_commit(t, &x, &ev);
+	if (e != OMC_OK)
+		t->trial = trial;
 	omc_tre_txn_free(&x);
 	if (e == OMC_OK)
 		e = omc_tre_reload_registry(t);
@@ -916,7 +922,8 @@ omc_err omc_tre_recover(omc_tre *t, const char *auth, size_t len)
 		}
 		omc_mcim_wipe(&m);
 	}
-	bool was = t->lockdown, epoch_set = t->lockdown_epoch_set;
+	bool was = t->lockdown, epoch_set = t->lockdown_epoch_set, trial = t->trial;
+	t->trial = false; /* every operational MCIM is erased: no switch left to end */
 	char reason[128];
 	memcpy(reason, t->lockdown_reason, sizeof reason);
 	t->lockdown = false;
@@ -937,6 +944,7 @@ omc_err omc_tre_recover(omc_tre *t, const char *auth, size_t len)
 	if (e != OMC_OK) {
 		t->lockdown = was;
 		t->lockdown_epoch_set = epoch_set;
+		t->trial = trial;
 		memcpy(t->lockdown_reason, reason, sizeof reason);
 		return e;
 	}

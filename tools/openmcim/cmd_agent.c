@@ -42,7 +42,8 @@ static const char agent_usage[] =
 	"                     mcim_imsi, last_error, failures, steps, commands, pending\n"
 	"\n"
 	"Exit status: 0 operational (with --until) or stopped by a signal; 1 not there in\n"
-	"time, or in lockdown; 2 usage error; 3 the TRE or the state could not be opened.\n";
+	"time, in lockdown, or in standby (its MCIM deactivated or blocked by its owner);\n"
+	"2 usage error; 3 the TRE or the state could not be opened.\n";
 
 static volatile sig_atomic_t agent_stop;
 
@@ -221,7 +222,9 @@ int cmd_agent(int argc, char **argv)
 		omc_agent_info_get(a, &in);
 		if (until && in.state == OMC_AGENT_OPERATIONAL && in.polls > 0)
 			break;
-		if (until && in.state == OMC_AGENT_LOCKDOWN) {
+		/* Lockdown, or standby (its MCIM held by its owner, deactivated or
+		 * blocked): settled, but not operational. */
+		if (until && (in.state == OMC_AGENT_LOCKDOWN || (in.state == OMC_AGENT_STANDBY && in.polls > 0))) {
 			rc = CLI_FAIL;
 			break;
 		}
