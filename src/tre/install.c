@@ -178,9 +178,32 @@ static omc_err install_checked(omc_tre *t, const char *package, size_t len, char
 		goto out;
 	}
 	const omc_tre_mcim_info *old = omc_tre_reg_find(t, m.id);
-	if (old && old->state != OMC_MCIM_DELETED) {
+	bool live = old && old->state != OMC_MCIM_DELETED;
+	/* CHG-4, CHG-5: a bootstrap MCIM arrives only as the renewal of the
+	 * live PCID: same id, same owner (the ICO), a higher version. It
+	 * replaces the old one in one commit, activated, its SQN state fresh;
+	 * any other live id stays taken, and no one installs a bootstrap MCIM
+	 * of their own beside it. */
+	bool renewal = m.role == OMC_MCIM_ROLE_BOOTSTRAP && live && !strcmp(old->role, "bootstrap") &&
+		       !strcmp(old->owner, m.owner) && m.version > old->version;
+	char old_imsi[16] = "";
+	uint32_t old_version = 0;
+	if (live && !renewal) {
 		e = OMC_ERR_EXISTS;
+		*why = m.role != OMC_MCIM_ROLE_BOOTSTRAP || strcmp(old->role, "bootstrap") ? NULL
+		       : strcmp(old->owner, m.owner)                                   ? "renewal by another owner"
+											 : "renewal version not above the PCID's";
 		goto out;
+	}
+	if (m.role == OMC_MCIM_ROLE_BOOTSTRAP && !renewal) {
+		e = OMC_ERR_DENIED;
+		*why = "a bootstrap MCIM only renews the PCID";
+		goto out;
+	}
+	if (renewal) {
+		snprintf(old_imsi, sizeof old_imsi, "%s", old->imsi);
+		old_version = old->version;
+		act = json_true(); /* the PCID stays usable: the new one activated */
 	}
 	if (old && strcmp(old->owner, m.owner) != 0) {
 		e = OMC_ERR_DENIED; /* a tombstone keeps its id for its owner */
@@ -212,11 +235,20 @@ static omc_err install_checked(omc_tre *t, const char *package, size_t len, char
 	t->session_key = NULL;
 	omc_tre_txn x;
 	omc_tre_txn_init(&x);
+	/* A renewal overwrites the PCID's record: no copy of the old K or OPc
+	 * stays in either slot. */
+	if (renewal)
+		x.flags = OMC_STORE_ERASE;
 	e = omc_tre_txn_put_mcim(&x, &m);
-	char detail[96];
-	snprintf(detail, sizeof detail, "imsi %s version %u %s", m.imsi, m.version, omc_mcim_state_name(m.state));
-	omc_audit_event ev = {.time = omc_tre_now(t), .event = "install", .actor = actor, .subject = subject,
-			      .result = "ok", .detail = detail};
+	char detail[128];
+	if (renewal)
+		snprintf(detail, sizeof detail, "imsi %s version %u %s, replaces imsi %s version %u", m.imsi, m.version,
+			 omc_mcim_state_name(m.state), old_imsi, old_version);
+	else
+		snprintf(detail, sizeof detail, "imsi %s version %u %s", m.imsi, m.version,
+			 omc_mcim_state_name(m.state));
+	omc_audit_event ev = {.time = omc_tre_now(t), .event = renewal ? "renew" : "install", .actor = actor,
+			      .subject = subject, .result = "ok", .detail = detail};
 	if (e == OMC_OK)
 		e = omc_tre_commit(t, &x, &ev);
 	omc_tre_txn_free(&x);
@@ -240,9 +272,14 @@ static omc_err install_checked(omc_tre *t, const char *package, size_t len, char
 	if (e != OMC_OK)
 		goto out;
 	json_t *r = json_pack("{s:s,s:s,s:I,s:s,s:s,s:s,s:I,s:s,s:s,s:I}", "tre", t->tre_id, "iss", so.iss, "seq",
-			      (json_int_t)so.seq, "result", "installed", "mcim", m.id, "imsi", m.imsi, "version",
-			      (json_int_t)m.version, "state", omc_mcim_state_name(m.state), "package_sha256", dg, "iat",
-			      (json_int_t)omc_tre_now(t));
+			      (json_int_t)so.seq, "result", renewal ? "replaced" : "installed", "mcim", m.id, "imsi", m.imsi,
+			      "version", (json_int_t)m.version, "state", omc_mcim_state_name(m.state), "package_sha256", dg,
+			      "iat", (json_int_t)omc_tre_now(t));
+	if (r && renewal &&
+	    json_object_set_new(r, "replaced", json_pack("{s:s,s:I}", "imsi", old_imsi, "version", (json_int_t)old_version))) {
+		json_decref(r);
+		r = NULL;
+	}
 	e = r ? omc_tre_sign(t, RECEIPT_TYP, r, receipt) : OMC_ERR_NOMEM;
 	json_decref(r);
 out:
@@ -612,6 +649,22 @@ omc_err omc_tre_command(omc_tre *t, const char *command, size_t len, char **resu
 			ok = true;
 		if (!ok)
 			omc_tre_audit(t, "switch", actor_s, subject, "refused", reason);
+	} else if (!strcmp(cmd, "renew_pcid")) {
+		/* NET-7: the network asks for a new PCID. Nothing changes here;
+		 * the signed result tells the agent to ask the ICO now. From the
+		 * RO, or from the owner of the bootstrap MCIM it names. */
+		const char *pid = mid && mid[0] ? mid : "pcid";
+		const omc_tre_mcim_info *ri = omc_tre_reg_find(t, pid);
+		if (!ri || strcmp(ri->role, "bootstrap") != 0 || ri->state == OMC_MCIM_DELETED)
+			reason = "no such MCIM";
+		else if (matched != OMC_ANCHOR_RO && strcmp(ri->owner, so.iss) != 0)
+			reason = "no such MCIM"; /* another owner's: audited, not told */
+		else
+			ok = true;
+		if (ok)
+			mid = pid;
+		omc_tre_audit(t, "command", actor_s, subject, ok ? "ok" : "refused",
+			      ok ? "renew_pcid" : ri ? "renew_pcid: not the PCID's owner" : reason);
 	} else if (!strcmp(cmd, "update")) {
 		const omc_tre_mcim_info *ri = mid ? omc_tre_reg_find(t, mid) : NULL;
 		const char *audit_reason = NULL;

@@ -17,7 +17,7 @@
  * twice after it released RES). The factory's format is cut the same way:
  * afterwards there is no device (and the factory can make it again) or a
  * complete pristine one.
- * covers: TRE-2, TRE-4, TRE-6, TRE-8, TRE-9, TRE-10, TRE-11, MGT-1, MGT-4, MGT-5,
+ * covers: CHG-4, CHG-5, TRE-2, TRE-4, TRE-6, TRE-8, TRE-9, TRE-10, TRE-11, MGT-1, MGT-4, MGT-5,
  *         SEC-2, SEC-5, SEC-12, NET-3 */
 #include "tre_fixture.h"
 #include "tre/tre_internal.h"
@@ -356,8 +356,29 @@ static void test_commit_kinds(void **state)
 	run_kind(&k);
 	img_free(&k.base);
 
-	/* Install: the package is made for the session in the image. */
+	/* A PCID renewal (CHG-4, CHG-5): the ICO's bootstrap MCIM replaces the
+	 * PCID in one erasing commit. Cut anywhere, the old PCID or the new
+	 * one comes back, never neither. (Not kept: the kinds below start
+	 * from the factory PCID.) */
 	omc_tre *t = dev_open(&d);
+	uint8_t rnonce[16];
+	tl_rand(rnonce, sizeof rnonce);
+	char *rev = NULL;
+	assert_int_equal(omc_tre_session_begin(t, rnonce, sizeof rnonce, &rev), OMC_OK);
+	omc_tre_close(t);
+	json_t *pm = tf_mcim("pcid", "ico", "001010000000042", K1, OPC1);
+	assert_int_equal(json_object_set_new(pm, "role", json_string("bootstrap")), 0);
+	assert_int_equal(json_object_set_new(pm, "version", json_integer(2)), 0);
+	k = (kind){.name = "pcid renewal", .op = op_install, .want = OMC_OK};
+	k.package = tf_package("ico", 1, d.tre_id, rnonce, sizeof rnonce, rev, pm, false);
+	omc_free(rev);
+	img_take(&k.base, d.fs, &d);
+	run_kind(&k);
+	img_free(&k.base);
+	omc_free(k.package);
+
+	/* Install: the package is made for the session in the image. */
+	t = dev_open(&d);
 	uint8_t nonce[16];
 	tl_rand(nonce, sizeof nonce);
 	char *ev = NULL;
