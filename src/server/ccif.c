@@ -12,7 +12,7 @@
 #include "openmcim/factory.h"
 #include "server/server_internal.h"
 
-static srv_op *ico_of(omc_server *s)
+srv_op *srv_ico(omc_server *s)
 {
 	for (size_t i = 0; i < s->n_ops; i++)
 		if (s->ops[i].ico)
@@ -20,8 +20,7 @@ static srv_op *ico_of(omc_server *s)
 	return NULL;
 }
 
-/* Inside a transaction: the PCID into the ICO's AuC and the CCIF's table. */
-static omc_err register_pcid(omc_server *s, srv_op *ico, const char *imsi, const omc_aka_cred *cred,
+omc_err srv_ccif_register_pcid(omc_server *s, srv_op *ico, const char *imsi, const omc_aka_cred *cred,
 			     const char *mode, const char *source, const char *tre_id, int64_t expires)
 {
 	omc_auc_sub_opts ao = {.ind_bits = OMC_AKA_IND_BITS_DEFAULT, .expires = expires, .profile = "{}"};
@@ -69,7 +68,7 @@ static void generate(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 	if (ok && !strcmp(an, "tuak"))
 		alg = OMC_AKA_ALG_TUAK;
 	json_decref(b);
-	srv_op *ico = ico_of(s);
+	srv_op *ico = srv_ico(s);
 	omc_key *to = NULL;
 	if (ok && omc_cert_public_key(&to, caller) != OMC_OK) {
 		srv_fail(l, resp, 500, "internal", "no key in the caller's certificate");
@@ -97,7 +96,7 @@ static void generate(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 					    (long long)n) != 15)
 			e = OMC_ERR_EXHAUSTED;
 		if (e == OMC_OK)
-			e = register_pcid(s, ico, imsi[i], &cred[i], "ccif", who, NULL, exp);
+			e = srv_ccif_register_pcid(s, ico, imsi[i], &cred[i], "ccif", who, NULL, exp);
 	}
 	if (e == OMC_OK && !srv_commit(s))
 		e = OMC_ERR_IO;
@@ -172,7 +171,7 @@ static void report(srv_listener *l, const omc_http_req *req, omc_http_resp *resp
 		json_decref(b);
 		return;
 	}
-	srv_op *ico = ico_of(s);
+	srv_op *ico = srv_ico(s);
 	uint8_t *jws = NULL;
 	size_t jl = 0;
 	json_t *p = NULL;
@@ -203,7 +202,7 @@ static void report(srv_listener *l, const omc_http_req *req, omc_http_resp *resp
 	if (strncmp(imsi, ico->imsi_prefix, strlen(ico->imsi_prefix)) != 0)
 		goto fail;
 	srv_lock(s);
-	omc_err e = srv_begin(s) ? register_pcid(s, ico, imsi, &cred, mode, who, tre, json_integer_value(exp))
+	omc_err e = srv_begin(s) ? srv_ccif_register_pcid(s, ico, imsi, &cred, mode, who, tre, json_integer_value(exp))
 				 : OMC_ERR_IO;
 	if (e == OMC_OK && !srv_commit(s))
 		e = OMC_ERR_IO;
@@ -238,6 +237,7 @@ void srv_routes_ccif(srv_listener *l)
 {
 	srv_route_add(l, "POST", "/v1/pcids", generate);
 	srv_route_add(l, "POST", "/v1/reports", report);
+	srv_route_add(l, "POST", "/v1/pcids/push", srv_ccif_push);
 }
 
 /* --- bootstrap (NET-4) ------------------------------------------------------------------ */
@@ -248,7 +248,7 @@ static void bootstrap(srv_listener *l, const omc_http_req *req, omc_http_resp *r
 	srv_session ss;
 	if (!srv_auth_session(l, req, resp, &ss))
 		return;
-	srv_op *ico = ico_of(s);
+	srv_op *ico = srv_ico(s);
 	int64_t now = srv_now(s);
 	const char *drf = srv_peer(s, "drf"), *pva = srv_peer(s, "pva"), *dpf = srv_peer(s, "dpf");
 	if (!drf || !pva || !dpf) {
@@ -275,4 +275,7 @@ static void bootstrap(srv_listener *l, const omc_http_req *req, omc_http_resp *r
 void srv_routes_bootstrap(srv_listener *l)
 {
 	srv_route_add(l, "GET", "/v1/bootstrap", bootstrap);
+	srv_route_add(l, "POST", "/v1/pcids/nonce", srv_ccif_renew_nonce);
+	srv_route_add(l, "POST", "/v1/pcids/renew", srv_ccif_renew);
+	srv_route_add(l, "POST", "/v1/pcids/receipts", srv_ccif_renew_receipt);
 }

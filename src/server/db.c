@@ -92,6 +92,14 @@ static const char *const migrations[] = {
 	 * ... WHERE expires / created < ?) find their rows without a scan */
 	("CREATE INDEX pva_nonce_expires ON pva_nonce(expires);"
 	 "CREATE INDEX vno_attach_created ON vno_attach(created);"),
+	/* 3 -> 4: PCID renewal (CHG-4, CHG-5): the CCIF's single-use nonces,
+	 * and each new PCID sent to a TRE until its receipt retires the old */
+	("CREATE TABLE ccif_nonce (nonce TEXT NOT NULL PRIMARY KEY, session TEXT NOT NULL, created INTEGER NOT NULL,"
+	 " expires INTEGER NOT NULL, used INTEGER NOT NULL);"
+	 "CREATE INDEX ccif_nonce_expires ON ccif_nonce(expires);"
+	 "CREATE TABLE ccif_renewal (imsi TEXT NOT NULL PRIMARY KEY, tre_id TEXT NOT NULL, version INTEGER NOT NULL,"
+	 " old_imsi TEXT, state TEXT NOT NULL, created INTEGER NOT NULL, receipt TEXT);"
+	 "CREATE INDEX ccif_renewal_tre ON ccif_renewal(tre_id);"),
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

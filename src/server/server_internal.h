@@ -311,6 +311,20 @@ bool srv_begin(omc_server *s);
 bool srv_commit(omc_server *s);
 void srv_rollback(omc_server *s);
 
+/* The ICO (the operator of kind ico), or NULL. */
+srv_op *srv_ico(omc_server *s);
+/* Inside a transaction: a PCID into the ICO's AuC (with its lifetime) and
+ * the CCIF's table (tre_id may be NULL). */
+OMC_MUST_USE omc_err srv_ccif_register_pcid(omc_server *s, srv_op *ico, const char *imsi, const omc_aka_cred *cred,
+					    const char *mode, const char *source, const char *tre_id, int64_t expires);
+/* PCID renewal (CHG-4, CHG-5, NET-7), src/server/ccif_renew.c: the
+ * device's nonce, renewal and receipt on the ICO's bootstrap listener, the
+ * ICO's push on the CCIF's. */
+void srv_ccif_renew_nonce(srv_listener *l, const omc_http_req *req, omc_http_resp *resp);
+void srv_ccif_renew(srv_listener *l, const omc_http_req *req, omc_http_resp *resp);
+void srv_ccif_renew_receipt(srv_listener *l, const omc_http_req *req, omc_http_resp *resp);
+void srv_ccif_push(srv_listener *l, const omc_http_req *req, omc_http_resp *resp);
+
 /* The roles (one file each) add their routes. */
 void srv_routes_ccif(srv_listener *l);
 void srv_routes_auc(srv_listener *l);
