@@ -61,8 +61,9 @@ typedef enum omc_agent_state {
 	OMC_AGENT_OPERATIONAL = 8, /* polling the DPF for commands */
 	OMC_AGENT_LOCKDOWN = 9,    /* the TRE is locked down: no network activity */
 	OMC_AGENT_STANDBY = 10,    /* an MCIM held but not activated: polling commands with the PCID */
+	OMC_AGENT_RENEW = 11,      /* the ICO: a new PCID near the old one's expiry, or asked for (CHG-4, NET-7) */
 } omc_agent_state;
-#define OMC_AGENT_STATE_COUNT 11
+#define OMC_AGENT_STATE_COUNT 12
 OMC_API const char *omc_agent_state_name(omc_agent_state s);
 
 typedef struct omc_agent_opts {
@@ -79,6 +80,9 @@ typedef struct omc_agent_opts {
 	unsigned backoff_max_ms;   /* 0: 30000 */
 	unsigned poll_ms;          /* OPERATIONAL: between command polls; 0: 30000 */
 	uint64_t seed;             /* jitter; 0: random */
+	/* CHG-4: ask the ICO for a new PCID once the PCID expires within this
+	 * many seconds; 0: 30 days; negative: only when the network asks. */
+	int64_t renew_before_s;
 } omc_agent_opts;
 
 typedef struct omc_agent omc_agent;

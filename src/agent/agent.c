@@ -39,6 +39,12 @@ struct omc_agent {
 	char last_error[128];
 	unsigned failures, commands;
 	bool pending;
+	/* PCID renewal (CHG-4, NET-7) */
+	int64_t renew_before_s;
+	bool renew;             /* the network asked (a signed renew_pcid applied) */
+	char *renew_receipt;    /* the TRE's receipt of a renewal, not yet taken by the ICO */
+	int64_t renew_after;    /* no new attempt before (wall clock; not saved) */
+	omc_agent_state renew_back; /* where a renewal that fails goes back to (not saved) */
 	/* this run */
 	unsigned steps, polls;
 	bool polled;
@@ -47,7 +53,7 @@ struct omc_agent {
 static const char *const state_names[OMC_AGENT_STATE_COUNT] = {
 	"boot",     "attach_pcid", "bootstrap",   "register",    "validate",
 	"download", "receipt",     "attach_mcim", "operational", "lockdown",
-	"standby",
+	"standby",  "renew_pcid",
 };
 
 const char *omc_agent_state_name(omc_agent_state s)
@@ -163,6 +169,11 @@ static omc_err save(omc_agent *a)
 		json_decref(o);
 		o = NULL;
 	}
+	if (o && (json_object_set_new(o, "renew", json_boolean(a->renew)) ||
+		  json_object_set_new(o, "renew_receipt", str_or_null(a->renew_receipt)))) {
+		json_decref(o);
+		o = NULL;
+	}
 	char *s = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(o);
 	OMC_ENSURE(s != NULL, OMC_ERR_NOMEM);
@@ -235,9 +246,11 @@ static omc_err load(omc_agent *a)
 	     copy_str(a->mcim_imsi, sizeof a->mcim_imsi, o, "mcim_imsi") &&
 	     copy_str(a->last_error, sizeof a->last_error, o, "last_error") && dup_str(&a->evidence, o, "evidence") &&
 	     dup_str(&a->token, o, "token") && dup_str(&a->receipt, o, "receipt") && dup_str(&a->result, o, "result") &&
-	     dup_str(&a->tamper, o, "tamper_report") && dup_str(&a->stmt, o, "switch_statement");
+	     dup_str(&a->tamper, o, "tamper_report") && dup_str(&a->stmt, o, "switch_statement") &&
+	     dup_str(&a->renew_receipt, o, "renew_receipt");
 	a->direct = json_is_true(json_object_get(o, "direct"));
 	a->trial_failures = (unsigned)json_integer_value(json_object_get(o, "trial_failures"));
+	a->renew = json_is_true(json_object_get(o, "renew"));
 	a->result_id = (int64_t)json_integer_value(json_object_get(o, "result_id"));
 	if (!a->result || a->result_id < 1) {
 		omc_free(a->result);
@@ -512,6 +525,37 @@ static outcome st_boot(omc_agent *a)
 	return go(OMC_AGENT_ATTACH_PCID);
 }
 
+/* CHG-4, NET-7: a renewal is due when the network asked for one, when a
+ * renewal's receipt waits to be sent, or when the activated PCID expires
+ * within renew_before_s; not again before renew_after after a failure. */
+static bool renew_due(omc_agent *a)
+{
+	int64_t now = (int64_t)time(NULL);
+	if (now < a->renew_after)
+		return false;
+	if (a->renew || a->renew_receipt)
+		return true;
+	if (a->renew_before_s < 0)
+		return false;
+	omc_tre_mcim_info reg[64];
+	size_t n = 0;
+	if (a->tre.registry(a->tre.ctx, reg, 64, &n) != OMC_OK)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(reg[i].id, "pcid") && !strcmp(reg[i].role, "bootstrap") && reg[i].state == OMC_MCIM_ACTIVATED)
+			return reg[i].expires > 0 && reg[i].expires - now <= a->renew_before_s;
+	return false;
+}
+
+/* Renew first if it is due, then go on to next. */
+static outcome renew_or(omc_agent *a, omc_agent_state next)
+{
+	if (!renew_due(a))
+		return go(next);
+	a->renew_back = next;
+	return go(OMC_AGENT_RENEW);
+}
+
 static outcome st_attach_pcid(omc_agent *a)
 {
 	json_t *ans = NULL;
@@ -519,9 +563,10 @@ static outcome st_attach_pcid(omc_agent *a)
 	outcome o = take_session(a, st, ans, "provisioning");
 	if (o.kind != NEXT)
 		return o;
-	if (!(a->drf[0] && a->pva[0] && a->dpf[0]))
-		return go(OMC_AGENT_BOOTSTRAP);
-	return go(held(a) ? OMC_AGENT_STANDBY : OMC_AGENT_REGISTER);
+	omc_agent_state next = !(a->drf[0] && a->pva[0] && a->dpf[0]) ? OMC_AGENT_BOOTSTRAP
+			       : held(a)                               ? OMC_AGENT_STANDBY
+									: OMC_AGENT_REGISTER;
+	return renew_or(a, next);
 }
 
 static bool url_ok(const char *u)
@@ -757,6 +802,22 @@ static outcome st_attach_mcim(omc_agent *a)
 	return o;
 }
 
+/* Whether a command (a JWS the TRE has verified) is `renew_pcid`. */
+static bool is_renew_command(const char *cmd)
+{
+	uint8_t *pl = NULL;
+	size_t n = 0;
+	if (omc_jws_peek(&pl, &n, cmd, strlen(cmd)) != OMC_OK)
+		return false;
+	json_error_t je;
+	json_t *c = json_loadb((const char *)pl, n, 0, &je);
+	omc_free(pl);
+	const char *name = json_string_value(json_object_get(c, "cmd"));
+	bool yes = name && !strcmp(name, "renew_pcid");
+	json_decref(c);
+	return yes;
+}
+
 /* Send the last result, then fetch the queued commands and carry them out
  * one by one, each result saved before it is sent. The status of the
  * DPF's answer (200 when every step went through). */
@@ -797,6 +858,8 @@ static int run_commands(omc_agent *a)
 				break;
 			memcpy(result, n, strlen(n) + 1);
 		}
+		if (applied && is_renew_command(cmd))
+			a->renew = true; /* NET-7: the TRE checked it; renew at the next step */
 		a->result = result;
 		a->result_id = (int64_t)json_integer_value(id);
 		if (save(a) != OMC_OK)
@@ -827,6 +890,10 @@ static outcome st_operational(omc_agent *a)
 		return retry();
 	if (a->direct)
 		return go(OMC_AGENT_VALIDATE); /* then download, install (not activated), receipt */
+	if (renew_due(a)) {
+		a->renew_back = OMC_AGENT_OPERATIONAL;
+		return go(OMC_AGENT_RENEW);
+	}
 	return (outcome){WAIT, OMC_AGENT_OPERATIONAL, a->poll_ms};
 }
 
@@ -843,7 +910,119 @@ static outcome st_standby(omc_agent *a)
 		return go(OMC_AGENT_BOOT);
 	if (st != 200)
 		return retry();
+	if (renew_due(a)) {
+		a->renew_back = OMC_AGENT_STANDBY;
+		return go(OMC_AGENT_RENEW);
+	}
 	return (outcome){WAIT, OMC_AGENT_STANDBY, a->poll_ms};
+}
+
+/* A renewal that did not go through: back where it came from, and not
+ * again for a while (the PCID still works until it expires). */
+static outcome renew_failed(omc_agent *a)
+{
+	unsigned ms = a->backoff_max;
+	a->renew_after = (int64_t)time(NULL) + (int64_t)(ms / 1000u) + 1;
+	omc_agent_state back = a->renew_back;
+	return (outcome){WAIT, back == OMC_AGENT_RENEW ? OMC_AGENT_BOOT : back, ms};
+}
+
+/* After a renewal: an operational session goes on; a PCID's session
+ * belonged to the old PCID, so attach with the new one. */
+static outcome renew_done(omc_agent *a)
+{
+	a->renew = false;
+	a->renew_after = 0;
+	return go(!strcmp(a->scope, "operational") && a->renew_back == OMC_AGENT_OPERATIONAL ? OMC_AGENT_OPERATIONAL
+											       : OMC_AGENT_ATTACH_PCID);
+}
+
+/* The TRE's receipt to the ICO, which retires the old PCID on it. The
+ * status (200 when taken). */
+static int renew_send_receipt(omc_agent *a)
+{
+	json_t *ans = NULL;
+	int st = call(a, "POST", a->bootstrap, "/v1/pcids/receipts", true,
+		      json_pack("{s:s}", "receipt", a->renew_receipt), &ans);
+	/* Taken, or refused for good (sending it again would not help). */
+	if (st == 200 || st == 400 || st == 403 || st == 404) {
+		if (st != 200)
+			set_error(a, "renew receipt", st, ans);
+		omc_free(a->renew_receipt);
+		a->renew_receipt = NULL;
+	} else {
+		set_error(a, "renew receipt", st, ans);
+	}
+	json_decref(ans);
+	return st;
+}
+
+/* CHG-4, CHG-5, NET-7: a nonce from the ICO, the TRE's session evidence
+ * over it, the new PCID's package installed by the TRE (it replaces the
+ * old one), the receipt saved and then sent. */
+static outcome st_renew(omc_agent *a)
+{
+	if (a->renew_receipt) {
+		int st = renew_send_receipt(a);
+		if (st == 401)
+			return go(OMC_AGENT_BOOT); /* attach again; the receipt stays */
+		return a->renew_receipt ? renew_failed(a) : renew_done(a);
+	}
+	json_t *ans = NULL;
+	int st = call(a, "POST", a->bootstrap, "/v1/pcids/nonce", true, json_object(), &ans);
+	if (session_lost(st, ans)) {
+		json_decref(ans);
+		return go(OMC_AGENT_BOOT);
+	}
+	const char *nb = json_string_value(json_object_get(ans, "nonce"));
+	uint8_t n[64];
+	size_t nl = 0;
+	if (st != 201 || !nb || omc_b64_decode(n, sizeof n, &nl, nb, strlen(nb), OMC_B64_URL) != OMC_OK) {
+		set_error(a, "renew nonce", st, ans);
+		json_decref(ans);
+		return renew_failed(a);
+	}
+	json_decref(ans);
+	char *ev = NULL;
+	if (a->tre.session_begin(a->tre.ctx, n, nl, &ev) != OMC_OK) {
+		snprintf(a->last_error, sizeof a->last_error, "renew: the TRE opened no session");
+		return renew_failed(a);
+	}
+	/* The PCID's version, so that the new one is above it. */
+	omc_tre_mcim_info reg[64];
+	size_t rn = 0;
+	json_int_t version = 1;
+	if (a->tre.registry(a->tre.ctx, reg, 64, &rn) == OMC_OK)
+		for (size_t i = 0; i < rn; i++)
+			if (!strcmp(reg[i].id, "pcid") && reg[i].version > 0)
+				version = (json_int_t)reg[i].version;
+	st = call(a, "POST", a->bootstrap, "/v1/pcids/renew", true,
+		  json_pack("{s:s,s:I}", "evidence", ev, "version", version), &ans);
+	omc_free(ev);
+	const char *pkg = json_string_value(json_object_get(ans, "package"));
+	if (st != 200 || !pkg) {
+		set_error(a, "renew", st, ans);
+		bool lost = session_lost(st, ans);
+		json_decref(ans);
+		return lost ? go(OMC_AGENT_BOOT) : renew_failed(a);
+	}
+	char *receipt = NULL;
+	omc_err e = a->tre.install(a->tre.ctx, pkg, strlen(pkg), &receipt);
+	json_decref(ans);
+	if (e != OMC_OK) {
+		snprintf(a->last_error, sizeof a->last_error, "renew: install: %s", omc_err_name(e));
+		return renew_failed(a);
+	}
+	/* The old PCID is gone from the TRE: the receipt is the ICO's only word
+	 * of it, saved before it is sent. */
+	a->renew_receipt = receipt;
+	a->renew = false;
+	if (save(a) != OMC_OK)
+		OMC_LOG_WRN("agent", "state not saved before sending the renewal's receipt");
+	st = renew_send_receipt(a);
+	if (a->renew_receipt)
+		return st == 401 ? go(OMC_AGENT_BOOT) : renew_failed(a);
+	return renew_done(a);
 }
 
 static outcome st_lockdown(omc_agent *a)
@@ -871,6 +1050,7 @@ static outcome (*const steps[OMC_AGENT_STATE_COUNT])(omc_agent *) = {
 	[OMC_AGENT_OPERATIONAL] = st_operational,
 	[OMC_AGENT_LOCKDOWN] = st_lockdown,
 	[OMC_AGENT_STANDBY] = st_standby,
+	[OMC_AGENT_RENEW] = st_renew,
 };
 
 /* --- the machine ------------------------------------------------------------------------------- */
@@ -970,6 +1150,8 @@ omc_err omc_agent_new(omc_agent **out, const omc_agent_opts *o)
 	if (a->backoff_max < a->backoff_min)
 		a->backoff_max = a->backoff_min;
 	a->poll_ms = o->poll_ms ? o->poll_ms : 30000;
+	a->renew_before_s = o->renew_before_s ? o->renew_before_s : 30 * 86400;
+	a->renew_back = OMC_AGENT_BOOT;
 	a->rng = o->seed;
 	omc_err e = OMC_OK;
 	if (!a->rng)
@@ -1008,6 +1190,7 @@ void omc_agent_free(omc_agent *a)
 	omc_free(a->result);
 	omc_free(a->tamper);
 	omc_free(a->stmt);
+	omc_free(a->renew_receipt);
 	omc_free(a);
 }
 

@@ -18,7 +18,8 @@
 static const char agent_usage[] =
 	"usage: openmcim agent --tre TREDIR --vno URL --bootstrap URL --bootstrap-ca PEM\n"
 	"                      [--tls-ca PEM] [--state FILE] [--until operational]\n"
-	"                      [--timeout SECONDS] [--poll-ms N] [--backoff-max-ms N] [--json]\n"
+	"                      [--timeout SECONDS] [--poll-ms N] [--backoff-max-ms N]\n"
+	"                      [--renew-before-days N] [--json]\n"
 	"       openmcim agent --tred SOCKET --state PATH --vno URL --bootstrap URL\n"
 	"                      --bootstrap-ca PEM [the same options]\n"
 	"\n"
@@ -37,6 +38,8 @@ static const char agent_usage[] =
 	"--timeout SECONDS    with --until: give up after this long (default 120)\n"
 	"--poll-ms N          between command polls (default 30000)\n"
 	"--backoff-max-ms N   the longest wait after failures (default 30000)\n"
+	"--renew-before-days N  ask the ICO for a new PCID once the PCID expires within\n"
+	"                     N days (default 30; 0: only when the network asks)\n"
 	"--tls-ca PEM         the CA of HTTPS listeners\n"
 	"--json               at the end, one JSON object on stdout: state, sho, mcim_id,\n"
 	"                     mcim_imsi, last_error, failures, steps, commands, pending\n"
@@ -83,12 +86,12 @@ int cmd_agent(int argc, char **argv)
 		{"until", required_argument, NULL, 'u'},        {"timeout", required_argument, NULL, 'o'},
 		{"poll-ms", required_argument, NULL, 'p'},      {"backoff-max-ms", required_argument, NULL, 'B'},
 		{"json", no_argument, NULL, 'j'},               {"help", no_argument, NULL, 'h'},
-		{"tred", required_argument, NULL, 'S'},
+		{"tred", required_argument, NULL, 'S'},         {"renew-before-days", required_argument, NULL, 'R'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *tre = NULL, *vno = NULL, *boot = NULL, *ca = NULL, *tls = NULL, *state = NULL, *sock = NULL;
 	bool until = false, json_out = false;
-	unsigned long timeout = 120, poll = 30000, bmax = 30000;
+	unsigned long timeout = 120, poll = 30000, bmax = 30000, renew_days = 30;
 	opterr = 0;
 	optind = 0;
 	int c;
@@ -116,6 +119,10 @@ int cmd_agent(int argc, char **argv)
 			break;
 		case 'B':
 			if (!cli_uint_opt("agent", "--backoff-max-ms", optarg, 10, 3600000, &bmax))
+				return CLI_USAGE;
+			break;
+		case 'R':
+			if (!cli_uint_opt("agent", "--renew-before-days", optarg, 0, 3650, &renew_days))
 				return CLI_USAGE;
 			break;
 		case 'j': json_out = true; break;
@@ -191,7 +198,8 @@ int cmd_agent(int argc, char **argv)
 				     .bootstrap_ca = ca,
 				     .tls_ca = tls,
 				     .backoff_max_ms = (unsigned)bmax,
-				     .poll_ms = (unsigned)poll};
+				     .poll_ms = (unsigned)poll,
+				     .renew_before_s = renew_days ? (int64_t)renew_days * 86400 : -1};
 		if (t)
 			omc_agent_tre_local(&ao.tre, &local, t, "agent");
 		else
