@@ -100,6 +100,9 @@ static const char *const migrations[] = {
 	 "CREATE TABLE ccif_renewal (imsi TEXT NOT NULL PRIMARY KEY, tre_id TEXT NOT NULL, version INTEGER NOT NULL,"
 	 " old_imsi TEXT, state TEXT NOT NULL, created INTEGER NOT NULL, receipt TEXT);"
 	 "CREATE INDEX ccif_renewal_tre ON ccif_renewal(tre_id);"),
+	/* 4 -> 5: a device's transfer code (its SHA-256): what a subscriber
+	 * shows to move the device to another SHO (CHG-1) */
+	"ALTER TABLE drf_device ADD COLUMN transfer_hash BLOB;",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

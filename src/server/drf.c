@@ -79,6 +79,46 @@ static omc_err change(omc_server *s, const char *plat, const char *from, const c
 	return OMC_OK;
 }
 
+/* A fresh transfer code for the device (caller in a transaction, holding
+ * the lock): only its hash is kept; the code goes to the SHO, which gives
+ * it to the subscriber. Whoever shows it may move the device to another
+ * SHO (CHG-1), after which the code changes. */
+static omc_err new_transfer_code(omc_server *s, const char *plat, char code[48])
+{
+	uint8_t h[32];
+	OMC_TRY(srv_token_new(code));
+	omc_err e = srv_token_hash(h, code);
+	sqlite3_stmt *q;
+	if (e == OMC_OK)
+		e = srv_sql(s, &q, "UPDATE drf_device SET transfer_hash = ?2 WHERE platform_id = ?1");
+	if (e == OMC_OK) {
+		sqlite3_bind_text(q, 1, plat, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(q, 2, h, 32, SQLITE_STATIC);
+		e = sqlite3_step(q) == SQLITE_DONE ? OMC_OK : OMC_ERR_IO;
+		srv_sql_done(s, q);
+	}
+	omc_memzero(h, sizeof h);
+	return e;
+}
+
+/* Whether code is the device's transfer code (caller holds the lock). */
+static bool transfer_code_ok(omc_server *s, const char *plat, const char *code)
+{
+	uint8_t h[32];
+	sqlite3_stmt *q;
+	bool ok = false;
+	if (!code || srv_token_hash(h, code) != OMC_OK)
+		return false;
+	if (srv_sql(s, &q, "SELECT transfer_hash FROM drf_device WHERE platform_id = ?1") == OMC_OK) {
+		sqlite3_bind_text(q, 1, plat, -1, SQLITE_STATIC);
+		ok = sqlite3_step(q) == SQLITE_ROW && sqlite3_column_bytes(q, 0) == 32 &&
+		     omc_ct_eq(sqlite3_column_blob(q, 0), h, 32);
+		srv_sql_done(s, q);
+	}
+	omc_memzero(h, sizeof h);
+	return ok;
+}
+
 static void assign(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
 {
 	omc_server *s = l->s;
@@ -109,7 +149,14 @@ static void assign(srv_listener *l, const omc_http_req *req, omc_http_resp *resp
 		srv_fail(l, resp, 400, "bad_request", "member direct: a boolean");
 		return;
 	}
-	bool want_change = json_is_true(cj), direct = json_is_true(dj), queued = false;
+	const json_t *tj = json_object_get(b, "transfer_code");
+	if (tj && (!json_is_string(tj) || strlen(json_string_value(tj)) > 64)) {
+		json_decref(b);
+		srv_fail(l, resp, 400, "bad_request", "member transfer_code: a string of at most 64 characters");
+		return;
+	}
+	bool want_change = json_is_true(cj), direct = json_is_true(dj), queued = false, bad_code = false;
+	char code[48] = "";
 	char sho[SRV_NAME_MAX] = "", state[16] = "";
 	int status = 500;
 	srv_lock(s);
@@ -125,29 +172,54 @@ static void assign(srv_listener *l, const omc_http_req *req, omc_http_resp *resp
 			status = sqlite3_step(q) == SQLITE_DONE ? 201 : 500;
 			srv_sql_done(s, q);
 			snprintf(state, sizeof state, "assigned");
+			if (status == 201 && new_transfer_code(s, plat, code) != OMC_OK)
+				status = 500;
+		} else if (e == OMC_OK && strcmp(sho, who) != 0 && want_change &&
+			   !transfer_code_ok(s, plat, json_string_value(tj))) {
+			/* Only the device's subscriber, who holds its code, moves it. */
+			status = 403;
+			bad_code = true;
 		} else if (e == OMC_OK && strcmp(sho, who) != 0 && want_change) {
-			status = change(s, plat, sho, who, direct, &queued) == OMC_OK ? 202 : 500;
+			status = change(s, plat, sho, who, direct, &queued) == OMC_OK &&
+					 new_transfer_code(s, plat, code) == OMC_OK
+				 ? 202
+				 : 500;
 			snprintf(state, sizeof state, "%s", !queued ? "assigned" : direct ? "direct" : "changing");
 		} else if (e == OMC_OK) {
 			status = strcmp(sho, who) == 0 ? 200 : 409;
+			/* Asked again by its SHO: nothing changes, unless it asks for a
+			 * new code (a subscriber who lost it; the old one is void). */
+			if (status == 200 && json_is_true(json_object_get(b, "new_transfer_code")) &&
+			    new_transfer_code(s, plat, code) != OMC_OK)
+				status = 500;
 		}
 		if (status == 201)
 			srv_audit(s, "drf", who, "assign", plat, "ok", "device registered with this SHO");
 		else if (status == 409)
 			srv_audit(s, "drf", who, "assign", plat, "refused", "registered with another SHO");
-		if ((status == 201 || status == 202) && !srv_commit(s))
-			status = 500;
-		else if (status != 201 && status != 202)
+		if (bad_code) {
 			srv_rollback(s);
+			srv_audit(s, "drf", who, "change", plat, "refused", "no valid transfer code");
+		} else if (status >= 200 && status <= 202 && !srv_commit(s)) {
+			status = 500;
+		} else if (status > 202) {
+			srv_rollback(s);
+		}
 	}
 	srv_unlock(s);
-	if (status == 409)
+	if (status == 403)
+		srv_fail(l, resp, 403, "bad_transfer_code",
+			 "moving a device needs its transfer code, which its present SHO gave its subscriber");
+	else if (status == 409)
 		srv_fail(l, resp, 409, "assigned_elsewhere",
 			 "the device is registered with another SHO (ask with change: true to move it)");
 	else if (status == 500)
 		srv_fail(l, resp, 500, "internal", "not recorded");
 	else
-		srv_reply(l, resp, status, json_pack("{s:s,s:s,s:s}", "platform_id", plat, "sho", who, "state", state));
+		srv_reply(l, resp, status,
+			  json_pack("{s:s,s:s,s:s,s:s}", "platform_id", plat, "sho", who, "state", state, "transfer_code",
+				    code));
+	omc_memzero(code, sizeof code);
 	json_decref(b); /* plat lives in b */
 }
 

@@ -54,8 +54,10 @@ static void dev_register(srv_listener *l, const omc_http_req *req, omc_http_resp
 	int st = 0;
 	json_t *a = NULL;
 	omc_err e = srv_call(s, l->op->key, l->op->cert, "POST", srv_peer(s, "drf"), "/v1/devices",
-			     json_pack("{s:s,s:b,s:b}", "platform_id", plat, "change", json_is_true(cj), "direct",
-				       json_is_true(json_object_get(b, "direct"))),
+			     json_pack("{s:s,s:b,s:b,s:s*,s:b}", "platform_id", plat, "change", json_is_true(cj), "direct",
+				       json_is_true(json_object_get(b, "direct")), "transfer_code",
+				       json_string_value(json_object_get(b, "transfer_code")), "new_transfer_code",
+				       json_is_true(json_object_get(b, "new_transfer_code"))),
 			     &st, &a);
 	if (e != OMC_OK || (st != 200 && st != 201 && st != 202)) {
 		srv_fail_peer(l, resp, e == OMC_OK ? st : 0, a, "the DRF");
@@ -63,10 +65,12 @@ static void dev_register(srv_listener *l, const omc_http_req *req, omc_http_resp
 		json_decref(b);
 		return;
 	}
-	char dstate[16];
+	char dstate[16], code[65] = "";
 	snprintf(dstate, sizeof dstate, "%s", st == 202 ? json_string_value(json_object_get(a, "state")) : "registered");
 	if (!dstate[0])
 		snprintf(dstate, sizeof dstate, "changing");
+	const char *cv = json_string_value(json_object_get(a, "transfer_code"));
+	snprintf(code, sizeof code, "%s", cv ? cv : "");
 	json_decref(a);
 	bool ok = false;
 	srv_lock(s);
@@ -90,8 +94,12 @@ static void dev_register(srv_listener *l, const omc_http_req *req, omc_http_resp
 		return;
 	}
 	/* plat lives in b: b goes only once the answer is packed. */
+	/* The device's transfer code, for its subscriber only: shown to
+	 * another SHO, it lets that SHO take the device over (CHG-1). */
 	srv_reply(l, resp, st == 202 ? 202 : 201,
-		  json_pack("{s:s,s:s,s:s}", "platform_id", plat, "sho", l->op->name, "state", dstate));
+		  json_pack("{s:s,s:s,s:s,s:s}", "platform_id", plat, "sho", l->op->name, "state", dstate,
+			    "transfer_code", code));
+	omc_memzero(code, sizeof code);
 	json_decref(b);
 }
 

@@ -832,14 +832,14 @@ static void test_devices(void **state)
 {
 	(void)state;
 	sql(dbpath, "INSERT INTO drf_device VALUES ('plat-00000000000000a1', 'sho1', 'tre-00000000000000a1',"
-		    " '001010000000001', 'provisioned', 1);"
+		    " '001010000000001', 'provisioned', 1, NULL);"
 		    "INSERT INTO sho_device VALUES ('sho1', 'plat-00000000000000a1', 'demo', '{}', 'registered', 1);"
 		    "INSERT INTO sho_mcim VALUES ('sho1-00000000000000a1', 'sho1', 'plat-00000000000000a1',"
 		    " 'tre-00000000000000a1', '001020000000001', 1, 'installed', 1, 1, 2);"
-		    "INSERT INTO drf_device VALUES ('plat-00000000000000b2', 'sho2', NULL, NULL, 'assigned', 1);"
+		    "INSERT INTO drf_device VALUES ('plat-00000000000000b2', 'sho2', NULL, NULL, 'assigned', 1, NULL);"
 		    "INSERT INTO sho_device VALUES ('sho2', 'plat-00000000000000b2', 'demo', '{}', 'registered', 1);"
 		    "INSERT INTO drf_device VALUES ('plat-00000000000000c3', 'sho1', 'tre-00000000000000c3',"
-		    " '001010000000003', 'registered', 1);");
+		    " '001010000000003', 'registered', 1, NULL);");
 	expect_ok(ctl(conf, "devices --json"));
 	json_t *j = parse_out();
 	json_t *d = json_object_get(j, "devices");

@@ -42,12 +42,37 @@ static void assert_invariant(sf_dev *d)
 	assert_true(activated(d, &live, owner) <= 1);
 }
 
+/* The device's transfer code, as its subscriber holds it (the last
+ * registration or change gave it). */
+static char transfer_code[64];
+
+static void keep_code(json_t *o)
+{
+	const char *c = json_string_value(json_object_get(o, "transfer_code"));
+	if (c && c[0])
+		snprintf(transfer_code, sizeof transfer_code, "%s", c);
+}
+
+static int change_with(sf_env *e, sf_dev *d, int sho, const char *extra, const char *code, json_t **out)
+{
+	char body[256], role[16];
+	snprintf(body, sizeof body, "{\"platform_id\":\"%s\",\"change\":true,\"transfer_code\":\"%s\"%s}",
+		 d->platform_id, code, extra);
+	snprintf(role, sizeof role, "sho.sho%d", sho);
+	json_t *o = NULL;
+	int st = sf_bearer(e, e->tokens[sho - 1], "POST", role, "/v1/devices", body, &o);
+	if (st >= 200 && st <= 202)
+		keep_code(o); /* every answer of its SHO gives a fresh one */
+	if (out)
+		*out = o;
+	else
+		json_decref(o);
+	return st;
+}
+
 static int change_to(sf_env *e, sf_dev *d, int sho, json_t **out)
 {
-	char body[128], role[16];
-	snprintf(body, sizeof body, "{\"platform_id\":\"%s\",\"change\":true}", d->platform_id);
-	snprintf(role, sizeof role, "sho.sho%d", sho);
-	return sf_bearer(e, e->tokens[sho - 1], "POST", role, "/v1/devices", body, out);
+	return change_with(e, d, sho, "", transfer_code, out);
 }
 
 static long enabled(sf_env *e, const char *imsi)
@@ -61,7 +86,13 @@ static long enabled(sf_env *e, const char *imsi)
 static void provisioned(sf_env *e, sf_dev *d, sf_agent *ae)
 {
 	sf_dev_make(e, d, NULL);
-	assert_int_equal(sf_subscribe(e, d, 1), 201);
+	char body[96];
+	snprintf(body, sizeof body, "{\"platform_id\":\"%s\"}", d->platform_id);
+	json_t *o = NULL;
+	assert_int_equal(sf_bearer(e, e->tokens[0], "POST", "sho.sho1", "/v1/devices", body, &o), 201);
+	keep_code(o);
+	assert_int_equal(strlen(transfer_code), 43);
+	json_decref(o);
 	assert_int_equal(sf_report_pcid(e, d), 201);
 	sf_agent_make(ae, e, d);
 	omc_agent_info in = sf_agent_run(ae, OMC_AGENT_OPERATIONAL);
@@ -84,14 +115,38 @@ static void test_ten_changes(void **state)
 	omc_agent_info_get(ae.a, &in);
 	char prev[16];
 	snprintf(prev, sizeof prev, "%s", in.mcim_imsi);
+	/* A subscriber who lost the code asks its SHO for a new one. */
+	{
+		char first[64], body[128];
+		snprintf(first, sizeof first, "%s", transfer_code);
+		snprintf(body, sizeof body, "{\"platform_id\":\"%s\",\"new_transfer_code\":true}", d.platform_id);
+		json_t *o = NULL;
+		assert_int_equal(sf_bearer(&e, e.tokens[0], "POST", "sho.sho1", "/v1/devices", body, &o), 201);
+		keep_code(o);
+		json_decref(o);
+		assert_string_not_equal(first, transfer_code);
+		assert_int_equal(change_with(&e, &d, 2, "", first, NULL), 403);
+		assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM audit WHERE event = 'change' AND result = 'refused'"),
+				 1);
+	}
 	for (int i = 1; i <= 10; i++) {
 		int to = i % 2 ? 2 : 1;
 		json_t *o = NULL;
+		char used[64];
+		snprintf(used, sizeof used, "%s", transfer_code);
 		assert_int_equal(change_to(&e, &d, to, &o), 202);
+		/* The code changed with the move: the old one is void. */
+		assert_string_not_equal(used, transfer_code);
 		assert_string_equal(json_string_value(json_object_get(o, "state")), "changing");
 		json_decref(o);
 		/* Changing again to the same SHO changes nothing more. */
 		assert_int_equal(change_to(&e, &d, to, NULL), 201);
+		/* Without the code, or with an old one, another SHO gets nowhere. */
+		assert_int_equal(change_with(&e, &d, to == 1 ? 2 : 1, "", "not-the-code", &o), 403);
+		assert_string_equal(sf_code(o), "bad_transfer_code");
+		json_decref(o);
+		assert_int_equal(change_with(&e, &d, to == 1 ? 2 : 1, "", used, &o), 403);
+		json_decref(o);
 		in = sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
 		char want[8], owner[17];
 		snprintf(want, sizeof want, "sho%d", to);
@@ -339,11 +394,8 @@ static void test_management(void **state)
 
 static int change_direct(sf_env *e, sf_dev *d, int sho)
 {
-	char body[160], role[16];
-	snprintf(body, sizeof body, "{\"platform_id\":\"%s\",\"change\":true,\"direct\":true}", d->platform_id);
-	snprintf(role, sizeof role, "sho.sho%d", sho);
 	json_t *o = NULL;
-	int st = sf_bearer(e, e->tokens[sho - 1], "POST", role, "/v1/devices", body, &o);
+	int st = change_with(e, d, sho, ",\"direct\":true", transfer_code, &o);
 	if (st == 202)
 		assert_string_equal(json_string_value(json_object_get(o, "state")), "direct");
 	json_decref(o);

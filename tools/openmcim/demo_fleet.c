@@ -28,6 +28,7 @@
 typedef struct fleet_dev {
 	char dir[128], tre_id[64], platform_id[32], pcid_imsi[16];
 	char *report;
+	char transfer_code[64]; /* what its subscriber holds to move it to another SHO */
 	int sho;
 	bool registered, reported;
 	omc_agent_info info;
@@ -203,7 +204,11 @@ static bool make_devices(fleet *f)
 		snprintf(body, sizeof body, "{\"platform_id\":\"%s\"}", d->platform_id);
 		snprintf(bearer, sizeof bearer, "Bearer %s", f->tokens[d->sho - 1]);
 		snprintf(role, sizeof role, "sho.sho%d", d->sho);
-		d->registered = ok && http(c, "POST", url(f, role), "/v1/devices", bearer, body, NULL) == 201;
+		json_t *ans = NULL;
+		d->registered = ok && http(c, "POST", url(f, role), "/v1/devices", bearer, body, &ans) == 201;
+		const char *code = json_string_value(json_object_get(ans, "transfer_code"));
+		snprintf(d->transfer_code, sizeof d->transfer_code, "%s", code ? code : "");
+		json_decref(ans);
 		ok = ok && d->reported && d->registered;
 	}
 	omc_http_client_free(c);
@@ -315,8 +320,9 @@ static bool change_device(fleet *f, fleet_dev *d)
 	if (omc_http_client_new(&c, &co) != OMC_OK)
 		return false;
 	int to = d->sho == 1 ? 2 : 1;
-	char body[128], bearer[96], role[16];
-	snprintf(body, sizeof body, "{\"platform_id\":\"%s\",\"change\":true}", d->platform_id);
+	char body[192], bearer[96], role[16];
+	snprintf(body, sizeof body, "{\"platform_id\":\"%s\",\"change\":true,\"transfer_code\":\"%s\"}",
+		 d->platform_id, d->transfer_code);
 	snprintf(bearer, sizeof bearer, "Bearer %s", f->tokens[to - 1]);
 	snprintf(role, sizeof role, "sho.sho%d", to);
 	int st = http(c, "POST", url(f, role), "/v1/devices", bearer, body, NULL);
