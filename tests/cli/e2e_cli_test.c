@@ -439,29 +439,36 @@ static void check_fleet(unsigned n_expected_min)
 static void test_kill_agent_at_20_points(void **state)
 {
 	(void)state;
-	char seen[20][24];
-	for (unsigned k = 0; k < 20; k++) {
+	/* 20 kills spread over one measured run; on a loaded machine, where
+	 * a run takes longer than measured, up to 20 more over three runs'
+	 * time, until the kills have landed in 4 states at least. */
+	char seen[40][24];
+	unsigned k = 0;
+	for (; k < 40; k++) {
+		if (k >= 20 && distinct(seen, k) >= 4)
+			break;
+		unsigned at = k < 20 ? kill_at(k) : 5 + (k - 20) * 3 * run_ms / 20;
 		dev d;
 		char name[32];
 		snprintf(name, sizeof name, "ka%02u", k);
 		dev_make(&d, name);
 		dev_subscribe(&d, 1 + (int)(k % 2));
 		pid_t p = agent_spawn(&d, NULL, "60");
-		msleep(kill_at(k)); /* from before the PCID attach to after the receipt */
+		msleep(at); /* from before the PCID attach to after the receipt */
 		kill(p, SIGKILL);
 		waitpid(p, NULL, 0);
 		saved_state(&d, seen[k]);
 		json_t *info = NULL;
 		int rc = agent_run(&d, &info, "60");
 		if (rc != 0)
-			fail_msg("%s after a kill at %u ms: exit %d, %s", name, kill_at(k), rc,
+			fail_msg("%s after a kill at %u ms: exit %d, %s", name, at, rc,
 				 json_string_value(json_object_get(info, "last_error")));
 		json_decref(info);
 		expect_one_mcim(&d);
 	}
 	/* The kills landed all along the story, not in one place. */
-	if (distinct(seen, 20) < 4)
-		fail_msg("the kills hit only %zu states", distinct(seen, 20));
+	if (distinct(seen, k) < 4)
+		fail_msg("the kills hit only %zu states", distinct(seen, k));
 	check_fleet(20);
 }
 
