@@ -113,6 +113,7 @@ typedef struct omc_agent_info {
 	unsigned commands;    /* commands carried to the TRE and answered */
 	unsigned polls;       /* command polls that got an answer, since omc_agent_new */
 	bool pending;         /* the DRF said pending at the last try */
+	bool polled;          /* a command poll got an answer since the agent entered its state */
 } omc_agent_info;
 OMC_API void omc_agent_info_get(const omc_agent *a, omc_agent_info *info);
 

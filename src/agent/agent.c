@@ -34,6 +34,7 @@ struct omc_agent {
 	char *tamper;      /* the TRE's signed tamper report, queued for the PVA */
 	char *stmt;        /* the TRE's signed end of a direct change's trial, for the DPF */
 	bool direct;       /* a direct change asked: the new SHO's MCIM over this connectivity */
+	bool again;        /* this run: the DPF queued a command again, poll once more */
 	unsigned trial_failures;
 	int64_t result_id; /* its command's id */
 	char last_error[128];
@@ -452,6 +453,10 @@ static int flush_result(omc_agent *a)
 	int st = call(a, "POST", a->dpf, "/v1/results", true,
 		      json_pack("{s:I,s:s}", "id", (json_int_t)a->result_id, signed_result ? "result" : "error", a->result),
 		      &r);
+	/* The DPF sent the command again (a reprovision whose result was
+	 * lost): poll once more before calling this poll done. */
+	if (st == 200 && json_is_true(json_object_get(r, "requeued")))
+		a->again = true;
 	/* Taken, or the DPF holds no such open command (taken before). */
 	if (st == 200 || st == 404 || st == 403) {
 		if (st == 200)
@@ -867,7 +872,8 @@ static int run_commands(omc_agent *a)
 		st = flush_result(a); /* not taken: sent again on the next step */
 	}
 	json_decref(ans);
-	a->polled = true;
+	a->polled = !a->again;
+	a->again = false;
 	a->polls++;
 	return a->result ? st : 200;
 }
@@ -875,6 +881,8 @@ static int run_commands(omc_agent *a)
 static outcome st_operational(omc_agent *a)
 {
 	flush_stmt(a);
+	if (a->stmt)
+		return retry(); /* the end of a switch not taken yet: nothing else first */
 	int st = run_commands(a);
 	/* A session gone (its MCIM may have been erased): attach again, or
 	 * look at the TRE again if the MCIM is gone. */
@@ -1088,6 +1096,10 @@ omc_err omc_agent_step(omc_agent *a, unsigned *wait_ms)
 	outcome o = steps[a->state](a);
 	switch (o.kind) {
 	case NEXT:
+		/* A poll counts for the state it was made in: a new state (a
+		 * command moved the device on) waits for its own. */
+		if (o.next != before)
+			a->polled = false;
 		a->state = o.next;
 		if (o.next != before || before == OMC_AGENT_BOOT)
 			a->failures = 0;
@@ -1207,4 +1219,5 @@ void omc_agent_info_get(const omc_agent *a, omc_agent_info *info)
 	info->commands = a->commands;
 	info->polls = a->polls;
 	info->pending = a->pending;
+	info->polled = a->polled;
 }

@@ -558,6 +558,28 @@ static bool pass_deletions(omc_server *s, const char *issuer, const char *res, c
 	return all;
 }
 
+/* Whether a command refused without a result is the RO's owner-bound
+ * reprovision (*owner its owner). */
+static bool requeue_of(omc_server *s, const char *issuer, const char *command, char owner[SRV_NAME_MAX])
+{
+	(void)s;
+	uint8_t *pl = NULL;
+	size_t pn = 0;
+	json_t *p = NULL;
+	json_error_t je;
+	if (strcmp(issuer, "ro") != 0 || !command || omc_jws_peek(&pl, &pn, command, strlen(command)) != OMC_OK)
+		return false;
+	p = json_loadb((const char *)pl, pn, 0, &je);
+	omc_free(pl);
+	const char *cmd = json_string_value(json_object_get(p, "cmd"));
+	const char *own = json_string_value(json_object_get(p, "owner"));
+	bool yes = cmd && !strcmp(cmd, "reprovision") && own && strlen(own) < SRV_NAME_MAX;
+	if (yes)
+		snprintf(owner, SRV_NAME_MAX, "%s", own);
+	json_decref(p);
+	return yes;
+}
+
 /* A device reports on a command: the TRE's signed result, or the error
  * of a TRE that refused it without one (a replay, a bad signature). The
  * RO's reprovision results go on to the old SHOs; until each has taken
@@ -594,12 +616,12 @@ static void cmd_result(srv_listener *l, const omc_http_req *req, omc_http_resp *
 		return;
 	}
 	sqlite3_stmt *q;
-	bool ok = false;
-	char issuer[SRV_NAME_MAX] = "";
+	bool ok = false, requeue = false;
+	char issuer[SRV_NAME_MAX] = "", owner[SRV_NAME_MAX] = "";
 	srv_lock(s);
 	if (srv_sql(s, &q,
 		    "UPDATE dpf_command SET state = ?4, result = ?3 WHERE id = ?1 AND tre_id = ?2"
-		    " AND state IN ('queued', 'fetched', 'answered') RETURNING issuer") == OMC_OK) {
+		    " AND state IN ('queued', 'fetched', 'answered') RETURNING issuer, command") == OMC_OK) {
 		sqlite3_bind_int64(q, 1, (sqlite3_int64)id);
 		sqlite3_bind_text(q, 2, cn, -1, SQLITE_STATIC);
 		sqlite3_bind_text(q, 3, res ? res : err, -1, SQLITE_STATIC);
@@ -607,11 +629,37 @@ static void cmd_result(srv_listener *l, const omc_http_req *req, omc_http_resp *
 		if (sqlite3_step(q) == SQLITE_ROW) {
 			ok = true;
 			snprintf(issuer, sizeof issuer, "%s", (const char *)sqlite3_column_text(q, 0));
+			if (err)
+				requeue = requeue_of(s, issuer, (const char *)sqlite3_column_text(q, 1), owner);
 		}
 		srv_sql_done(s, q);
 	}
 	if (ok && err)
 		srv_audit(s, "dpf", "device", "command_result", cn, "refused", err);
+	/* The RO's reprovision refused without a result: the TRE applied it
+	 * and the device lost the result (a crash between the two), or it was
+	 * replayed. Sent again under a new number, it names the old SHO's
+	 * tombstones, and that SHO gets its receipt after all (three times at
+	 * most for a TRE). */
+	if (requeue) {
+		int64_t nid = 0;
+		long tries = 0;
+		if (srv_sql(s, &q,
+			    "SELECT count(*) FROM dpf_command WHERE tre_id = ?1 AND issuer = 'ro' AND state = 'rejected'") ==
+		    OMC_OK) {
+			sqlite3_bind_text(q, 1, cn, -1, SQLITE_STATIC);
+			if (sqlite3_step(q) == SQLITE_ROW)
+				tries = (long)sqlite3_column_int64(q, 0);
+			srv_sql_done(s, q);
+		}
+		requeue = tries <= 3 && srv_begin(s);
+		if (requeue && srv_ro_command(s, cn, "reprovision", owner, NULL, &nid) == OMC_OK) {
+			requeue = srv_commit(s);
+		} else if (requeue) {
+			srv_rollback(s);
+			requeue = false;
+		}
+	}
 	srv_unlock(s);
 	if (!ok || err) {
 		json_decref(claims);
@@ -619,7 +667,8 @@ static void cmd_result(srv_listener *l, const omc_http_req *req, omc_http_resp *
 		if (!ok)
 			srv_fail(l, resp, 404, "unknown_command", "no open command of this TRE has that id");
 		else
-			srv_reply(l, resp, 200, json_pack("{s:I,s:s}", "id", (json_int_t)id, "state", "rejected"));
+			srv_reply(l, resp, 200,
+				  json_pack("{s:I,s:s,s:b}", "id", (json_int_t)id, "state", "rejected", "requeued", requeue));
 		return;
 	}
 	bool passed = pass_deletions(s, issuer, res, claims);

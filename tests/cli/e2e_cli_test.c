@@ -138,7 +138,7 @@ static void server_kill(void)
 	server_pid = 0;
 }
 
-static int post(const char *role, const char *path, const char *token, const char *body)
+static int post_out(const char *role, const char *path, const char *token, const char *body, json_t **out)
 {
 	char u[256], auth[128];
 	snprintf(u, sizeof u, "%s%s", url(role), path);
@@ -148,8 +148,17 @@ static int post(const char *role, const char *path, const char *token, const cha
 	size_t rl = 0;
 	if (omc_http_call_auth(http, "POST", u, auth, body, strlen(body), &st, &r, &rl) != OMC_OK)
 		st = 0;
+	if (out) {
+		json_error_t je;
+		*out = r ? json_loadb(r, rl, 0, &je) : NULL;
+	}
 	omc_free(r);
 	return st;
+}
+
+static int post(const char *role, const char *path, const char *token, const char *body)
+{
+	return post_out(role, path, token, body, NULL);
 }
 
 static long db_count(const char *sql)
@@ -504,6 +513,67 @@ static void test_kill_server_at_20_points(void **state)
  * (server, tred, agent). The agent holds no TRE handle of its own; the
  * daemon runs AKA, attestation and install, and `tre --socket` reads the
  * result from it. */
+/* CHG-1, CHG-2, CHG-3, EVAL-4 with real processes: `openmcim server` and
+ * `openmcim agent` processes. The subscriber moves the device to sho2
+ * (revert to pristine), back to sho1 directly (switch on trial), then to
+ * sho2 again with the agent killed part-way; each time one agent run ends
+ * operational with the new SHO, one MCIM activated, the old IMSI disabled. */
+static void test_operator_change_processes(void **state)
+{
+	(void)state;
+	dev d;
+	dev_make(&d, "oc");
+	char body[192], code[64] = "";
+	snprintf(body, sizeof body, "{\"platform_id\":\"%s\"}", d.platform_id);
+	json_t *o = NULL;
+	assert_int_equal(post_out("sho.sho1", "/v1/devices", token1, body, &o), 201);
+	snprintf(code, sizeof code, "%s", json_string_value(json_object_get(o, "transfer_code")));
+	json_decref(o);
+	json_t *info = NULL;
+	assert_int_equal(agent_run(&d, &info, "60"), 0);
+	assert_string_equal(json_string_value(json_object_get(info, "sho")), "sho1");
+	json_decref(info);
+	static const struct {
+		int to;
+		const char *extra;
+		bool kill;
+	} steps[] = {{2, "", false}, {1, ",\"direct\":true", false}, {2, "", true}};
+	for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+		char prev[16], q[128];
+		omc_tre *t = NULL;
+		omc_tre_opts ro = {.dir = d.dir, .readonly = true};
+		omc_tre_mcim_info reg[16];
+		size_t n = 0;
+		assert_int_equal(omc_tre_open(&t, &ro), OMC_OK);
+		assert_int_equal(omc_tre_registry(t, reg, 16, &n), OMC_OK);
+		prev[0] = 0;
+		for (size_t j = 0; j < n; j++)
+			if (!strcmp(reg[j].role, "operational") && reg[j].state == OMC_MCIM_ACTIVATED)
+				snprintf(prev, sizeof prev, "%s", reg[j].imsi);
+		omc_tre_close(t);
+		assert_true(prev[0] != 0);
+		snprintf(body, sizeof body, "{\"platform_id\":\"%s\",\"change\":true,\"transfer_code\":\"%s\"%s}",
+			 d.platform_id, code, steps[i].extra);
+		assert_int_equal(post_out(steps[i].to == 1 ? "sho.sho1" : "sho.sho2", "/v1/devices",
+					  steps[i].to == 1 ? token1 : token2, body, &o),
+				 202);
+		snprintf(code, sizeof code, "%s", json_string_value(json_object_get(o, "transfer_code")));
+		json_decref(o);
+		if (steps[i].kill) {
+			pid_t p = agent_spawn(&d, NULL, "60");
+			msleep(run_ms / 2);
+			kill(p, SIGKILL);
+			waitpid(p, NULL, 0);
+		}
+		assert_int_equal(agent_run(&d, &info, "60"), 0);
+		assert_string_equal(json_string_value(json_object_get(info, "sho")), steps[i].to == 1 ? "sho1" : "sho2");
+		json_decref(info);
+		expect_one_mcim(&d);
+		snprintf(q, sizeof q, "SELECT count(*) FROM auc_subscriber WHERE imsi = '%s' AND enabled = 0", prev);
+		assert_int_equal(db_count(q), 1);
+	}
+}
+
 static void test_story_through_tred(void **state)
 {
 	(void)state;
@@ -596,6 +666,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_modified_component_refused),
 		cmocka_unit_test(test_kill_agent_at_20_points),
 		cmocka_unit_test(test_kill_server_at_20_points),
+		cmocka_unit_test(test_operator_change_processes),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -392,6 +392,51 @@ static void test_management(void **state)
 	sf_down(&e);
 }
 
+/* CHG-2: the TRE carried out the reprovision but its result was lost (a
+ * crash between the TRE's commit and the agent's save). The command comes
+ * again, the TRE refuses the replay without a result; the DPF queues the
+ * reprovision again under a new number, whose result names the old SHO's
+ * tombstone: the old SHO still disables the IMSI. */
+static void test_lost_reprovision_result(void **state)
+{
+	(void)state;
+	sf_env e;
+	sf_up(&e);
+	sf_dev d;
+	sf_agent ae;
+	provisioned(&e, &d, &ae);
+	omc_agent_info in;
+	omc_agent_info_get(ae.a, &in);
+	char old[16];
+	snprintf(old, sizeof old, "%s", in.mcim_imsi);
+	assert_int_equal(change_to(&e, &d, 2, NULL), 202);
+	/* The TRE gets the command, and its result goes nowhere. */
+	sqlite3 *h = NULL;
+	sqlite3_stmt *q = NULL;
+	assert_int_equal(sqlite3_open_v2(e.db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(h, "SELECT command FROM dpf_command WHERE issuer = 'ro'", -1, &q, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	const char *cmd = (const char *)sqlite3_column_text(q, 0);
+	char *res = NULL;
+	bool applied = false;
+	assert_int_equal(omc_tre_command(d.t, cmd, strlen(cmd), &res, &applied), OMC_OK);
+	assert_true(applied);
+	omc_free(res);
+	sqlite3_finalize(q);
+	sqlite3_close(h);
+	assert_int_equal(omc_tre_get_state(d.t), OMC_TRE_PRISTINE);
+	assert_int_equal(enabled(&e, old), 1);
+	in = sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
+	assert_string_equal(in.sho, "sho2");
+	assert_int_equal(enabled(&e, old), 0);
+	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM dpf_command WHERE issuer = 'ro' AND state = 'rejected'"), 1);
+	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM dpf_command WHERE issuer = 'ro' AND state = 'done'"), 1);
+	sf_agent_drop(&ae);
+	sf_dev_free(&d);
+	sf_down(&e);
+}
+
 static int change_direct(sf_env *e, sf_dev *d, int sho)
 {
 	json_t *o = NULL;
@@ -519,6 +564,7 @@ int main(void)
 		cmocka_unit_test(test_ten_changes),
 		cmocka_unit_test(test_change_cut_at_every_step),
 		cmocka_unit_test(test_management),
+		cmocka_unit_test(test_lost_reprovision_result),
 		cmocka_unit_test(test_direct_change),
 		cmocka_unit_test(test_direct_change_rollback),
 	};

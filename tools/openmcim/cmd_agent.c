@@ -228,11 +228,11 @@ int cmd_agent(int argc, char **argv)
 			break;
 		}
 		omc_agent_info_get(a, &in);
-		if (until && in.state == OMC_AGENT_OPERATIONAL && in.polls > 0)
+		if (until && in.state == OMC_AGENT_OPERATIONAL && in.polled)
 			break;
 		/* Lockdown, or standby (its MCIM held by its owner, deactivated or
 		 * blocked): settled, but not operational. */
-		if (until && (in.state == OMC_AGENT_LOCKDOWN || (in.state == OMC_AGENT_STANDBY && in.polls > 0))) {
+		if (until && (in.state == OMC_AGENT_LOCKDOWN || (in.state == OMC_AGENT_STANDBY && in.polled))) {
 			rc = CLI_FAIL;
 			break;
 		}
