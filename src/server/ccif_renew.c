@@ -27,58 +27,13 @@ void srv_ccif_renew_nonce(srv_listener *l, const omc_http_req *req, omc_http_res
 	srv_session ss;
 	if (!srv_auth_session(l, req, resp, &ss))
 		return;
-	uint8_t n[32];
 	char nb[48];
-	int64_t now = srv_now(s), exp = now + RENEW_NONCE_LIFETIME;
-	bool ok = omc_rand_bytes(n, sizeof n) == OMC_OK && omc_b64_encode(nb, sizeof nb, n, 32, OMC_B64_URL) == OMC_OK;
-	sqlite3_stmt *q;
-	srv_lock(s);
-	if (ok && srv_sql(s, &q,
-			  "INSERT INTO ccif_nonce (nonce, session, created, expires, used) VALUES (?1, ?2, ?3, ?4, 0)") ==
-			  OMC_OK) {
-		sqlite3_bind_text(q, 1, nb, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, ss.imsi, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 3, (sqlite3_int64)now);
-		sqlite3_bind_int64(q, 4, (sqlite3_int64)exp);
-		ok = sqlite3_step(q) == SQLITE_DONE;
-		srv_sql_done(s, q);
-	} else {
-		ok = false;
-	}
-	if (ok && srv_sql(s, &q, "DELETE FROM ccif_nonce WHERE expires < ?1") == OMC_OK) {
-		sqlite3_bind_int64(q, 1, (sqlite3_int64)(now - 3600));
-		(void)sqlite3_step(q);
-		srv_sql_done(s, q);
-	}
-	srv_unlock(s);
-	if (!ok) {
+	int64_t exp = 0;
+	if (srv_nonce_new(s, true, ss.imsi, RENEW_NONCE_LIFETIME, nb, &exp) != OMC_OK) {
 		srv_fail(l, resp, 500, "internal", "no nonce");
 		return;
 	}
 	srv_reply(l, resp, 201, json_pack("{s:s,s:I}", "nonce", nb, "expires", (json_int_t)exp));
-}
-
-/* "" if this CCIF gave the nonce to this session, unused and alive, else
- * the refusal code (caller holds the lock). */
-static const char *nonce_state(omc_server *s, const char *nb, const char *imsi)
-{
-	sqlite3_stmt *q;
-	const char *why = "unknown_nonce";
-	if (srv_sql(s, &q, "SELECT session, expires, used FROM ccif_nonce WHERE nonce = ?1") != OMC_OK)
-		return "internal";
-	sqlite3_bind_text(q, 1, nb, -1, SQLITE_STATIC);
-	if (sqlite3_step(q) == SQLITE_ROW) {
-		if (sqlite3_column_int(q, 2))
-			why = "nonce_used";
-		else if (sqlite3_column_int64(q, 1) < srv_now(s))
-			why = "nonce_expired";
-		else if (strcmp((const char *)sqlite3_column_text(q, 0), imsi) != 0)
-			why = "unknown_nonce"; /* another session's */
-		else
-			why = "";
-	}
-	srv_sql_done(s, q);
-	return why;
 }
 
 /* Whether imsi (a session's, or a replaced PCID's) is one this network
@@ -277,7 +232,7 @@ void srv_ccif_renew(srv_listener *l, const omc_http_req *req, omc_http_resp *res
 		return;
 	}
 	srv_lock(s);
-	const char *why = nonce_state(s, nbuf, ss.imsi);
+	const char *why = srv_nonce_state(s, true, nbuf, ss.imsi);
 	srv_unlock(s);
 	omc_evidence e;
 	memset(&e, 0, sizeof e);

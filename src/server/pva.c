@@ -18,62 +18,13 @@ static void nonce(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
 	srv_session ss;
 	if (!srv_auth_session(l, req, resp, &ss))
 		return;
-	uint8_t n[32];
 	char nb[48];
-	int64_t now = srv_now(s), exp = now + s->nonce_lifetime;
-	bool ok = omc_rand_bytes(n, sizeof n) == OMC_OK && omc_b64_encode(nb, sizeof nb, n, 32, OMC_B64_URL) == OMC_OK;
-	sqlite3_stmt *q;
-	srv_lock(s);
-	if (ok && srv_sql(s, &q,
-			  "INSERT INTO pva_nonce (nonce, session, created, expires, used) VALUES (?1, ?2, ?3, ?4, 0)") ==
-			  OMC_OK) {
-		sqlite3_bind_text(q, 1, nb, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, ss.imsi, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 3, (sqlite3_int64)now);
-		sqlite3_bind_int64(q, 4, (sqlite3_int64)exp);
-		ok = sqlite3_step(q) == SQLITE_DONE;
-		srv_sql_done(s, q);
-	} else {
-		ok = false;
-	}
-	/* Nonces past their life (used or not) can go: an evidence naming
-	 * one is then unknown_nonce instead of nonce_expired. */
-	if (ok && srv_sql(s, &q, "DELETE FROM pva_nonce WHERE expires < ?1") == OMC_OK) {
-		sqlite3_bind_int64(q, 1, (sqlite3_int64)(now - 3600));
-		(void)sqlite3_step(q);
-		srv_sql_done(s, q);
-	}
-	srv_unlock(s);
-	if (!ok) {
+	int64_t exp = 0;
+	if (srv_nonce_new(s, false, ss.imsi, s->nonce_lifetime, nb, &exp) != OMC_OK) {
 		srv_fail(l, resp, 500, "internal", "no nonce");
 		return;
 	}
 	srv_reply(l, resp, 201, json_pack("{s:s,s:I}", "nonce", nb, "expires", (json_int_t)exp));
-}
-
-/* The nonce the evidence names, before anything is verified (caller holds
- * the lock): "" if this PVA gave it to this session and it is unused and
- * alive, else the refusal code. Read only: the validation's one transaction
- * spends it at the end (finish). */
-static const char *nonce_state(omc_server *s, const char *nb, const char *imsi)
-{
-	sqlite3_stmt *q;
-	const char *why = "unknown_nonce";
-	if (srv_sql(s, &q, "SELECT session, expires, used FROM pva_nonce WHERE nonce = ?1") != OMC_OK)
-		return "internal";
-	sqlite3_bind_text(q, 1, nb, -1, SQLITE_STATIC);
-	if (sqlite3_step(q) == SQLITE_ROW) {
-		if (sqlite3_column_int(q, 2))
-			why = "nonce_used";
-		else if (sqlite3_column_int64(q, 1) < srv_now(s))
-			why = "nonce_expired";
-		else if (strcmp((const char *)sqlite3_column_text(q, 0), imsi) != 0)
-			why = "unknown_nonce"; /* another session's */
-		else
-			why = "";
-	}
-	srv_sql_done(s, q);
-	return why;
 }
 
 static bool reference_ok(omc_server *s, const omc_evidence *e, const char **why, char *detail, size_t cap)
@@ -283,7 +234,7 @@ static void validate(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 		return;
 	}
 	srv_lock(s);
-	const char *why = nonce_state(s, nbuf, ss.imsi);
+	const char *why = srv_nonce_state(s, false, nbuf, ss.imsi);
 	srv_unlock(s);
 	if (!strcmp(why, "unknown_nonce") || !strcmp(why, "internal")) {
 		json_decref(b);
@@ -382,25 +333,11 @@ static void recovery_nonce(srv_listener *l, const omc_http_req *req, omc_http_re
 		json_decref(b);
 		return;
 	}
-	uint8_t n[32];
 	char nb[48], sess[48];
 	snprintf(sess, sizeof sess, "recovery:%s", who);
-	int64_t now = srv_now(s), exp = now + s->nonce_lifetime;
-	bool ok = omc_rand_bytes(n, sizeof n) == OMC_OK && omc_b64_encode(nb, sizeof nb, n, 32, OMC_B64_URL) == OMC_OK;
-	sqlite3_stmt *q;
+	int64_t exp = 0;
+	bool ok = srv_nonce_new(s, false, sess, s->nonce_lifetime, nb, &exp) == OMC_OK;
 	srv_lock(s);
-	if (ok && srv_sql(s, &q,
-			  "INSERT INTO pva_nonce (nonce, session, created, expires, used) VALUES (?1, ?2, ?3, ?4, 0)") ==
-			  OMC_OK) {
-		sqlite3_bind_text(q, 1, nb, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, sess, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 3, (sqlite3_int64)now);
-		sqlite3_bind_int64(q, 4, (sqlite3_int64)exp);
-		ok = sqlite3_step(q) == SQLITE_DONE;
-		srv_sql_done(s, q);
-	} else {
-		ok = false;
-	}
 	if (ok)
 		srv_audit(s, "pva", who, "recovery_nonce", tre, "ok", "for a locked-down device's evidence");
 	srv_unlock(s);
@@ -459,7 +396,7 @@ static void recovery(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 		why = "bad_format";
 	if (!why[0]) {
 		srv_lock(s);
-		why = nonce_state(s, nb, sess);
+		why = srv_nonce_state(s, false, nb, sess);
 		srv_unlock(s);
 	}
 	bool spend = why[0] == 0 || !strcmp(why, "nonce_used") || !strcmp(why, "nonce_expired");

@@ -233,6 +233,62 @@ omc_err srv_counter_next(omc_server *s, const char *name, int64_t *v)
 	return OMC_OK;
 }
 
+omc_err srv_nonce_new(omc_server *s, bool ccif, const char *session, int64_t lifetime, char nb[48], int64_t *exp)
+{
+	uint8_t n[32];
+	int64_t now = srv_now(s);
+	*exp = now + lifetime;
+	OMC_TRY(omc_rand_bytes(n, sizeof n));
+	OMC_TRY(omc_b64_encode(nb, 48, n, 32, OMC_B64_URL));
+	sqlite3_stmt *q;
+	srv_lock(s);
+	omc_err e = srv_sql(s, &q,
+			    ccif ? "INSERT INTO ccif_nonce (nonce, session, created, expires, used) VALUES (?1, ?2, ?3, ?4, 0)"
+				 : "INSERT INTO pva_nonce (nonce, session, created, expires, used) VALUES (?1, ?2, ?3, ?4, 0)");
+	if (e == OMC_OK) {
+		sqlite3_bind_text(q, 1, nb, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, session, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 3, (sqlite3_int64)now);
+		sqlite3_bind_int64(q, 4, (sqlite3_int64)*exp);
+		e = sqlite3_step(q) == SQLITE_DONE ? OMC_OK : OMC_ERR_IO;
+		srv_sql_done(s, q);
+	}
+	/* Nonces past their life (used or not) go after an hour: one naming
+	 * them is then unknown_nonce instead of nonce_expired. */
+	if (e == OMC_OK && srv_sql(s, &q,
+				   ccif ? "DELETE FROM ccif_nonce WHERE expires < ?1"
+					: "DELETE FROM pva_nonce WHERE expires < ?1") == OMC_OK) {
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)(now - 3600));
+		(void)sqlite3_step(q);
+		srv_sql_done(s, q);
+	}
+	srv_unlock(s);
+	return e;
+}
+
+const char *srv_nonce_state(omc_server *s, bool ccif, const char *nb, const char *session)
+{
+	sqlite3_stmt *q;
+	const char *why = "unknown_nonce";
+	if (srv_sql(s, &q,
+		    ccif ? "SELECT session, expires, used FROM ccif_nonce WHERE nonce = ?1"
+			 : "SELECT session, expires, used FROM pva_nonce WHERE nonce = ?1") != OMC_OK)
+		return "internal";
+	sqlite3_bind_text(q, 1, nb, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		if (sqlite3_column_int(q, 2))
+			why = "nonce_used";
+		else if (sqlite3_column_int64(q, 1) < srv_now(s))
+			why = "nonce_expired";
+		else if (strcmp((const char *)sqlite3_column_text(q, 0), session) != 0)
+			why = "unknown_nonce"; /* another session's */
+		else
+			why = "";
+	}
+	srv_sql_done(s, q);
+	return why;
+}
+
 void srv_audit(omc_server *s, const char *role, const char *actor, const char *event, const char *subject,
 	       const char *result, const char *detail)
 {

@@ -295,6 +295,16 @@ OMC_MUST_USE omc_err srv_token_new(char out[48]);
 OMC_MUST_USE omc_err srv_call(omc_server *s, const omc_key *key, const omc_cert *cert, const char *method,
 			      const char *base, const char *path, json_t *body, int *status, json_t **out);
 
+/* A fresh single-use nonce (base64url of 32 random bytes, in nb) for
+ * session, living lifetime seconds (*exp when it ends), in the PVA's table
+ * or (ccif) the CCIF's; nonces past their life an hour ago are purged. */
+OMC_MUST_USE omc_err srv_nonce_new(omc_server *s, bool ccif, const char *session, int64_t lifetime, char nb[48],
+				   int64_t *exp);
+/* "" if nb is a nonce of that table given to session, unused and alive,
+ * else the refusal code: unknown_nonce, nonce_used, nonce_expired,
+ * internal (caller holds the lock). Read only. */
+const char *srv_nonce_state(omc_server *s, bool ccif, const char *nb, const char *session);
+
 /* An audit record of the network side (caller holds the lock). */
 void srv_audit(omc_server *s, const char *role, const char *actor, const char *event, const char *subject,
 	       const char *result, const char *detail);
