@@ -524,10 +524,27 @@ static bool pass_deletions(omc_server *s, const char *issuer, const char *res, c
 	const char *cmd = json_string_value(json_object_get(claims, "cmd"));
 	const char *r = json_string_value(json_object_get(claims, "result"));
 	const char *state = json_string_value(json_object_get(claims, "state"));
-	/* An SHO's own `delete` carried out: that SHO hears it too. */
-	bool own_delete = strcmp(issuer, "ro") != 0 && cmd && !strcmp(cmd, "delete") && r && !strcmp(r, "ok") &&
-			  state && !strcmp(state, "deleted");
+	/* A `delete` carried out, the SHO's own or the RO's: the SHO that
+	 * issued the MCIM hears it too. */
+	bool deleted = cmd && !strcmp(cmd, "delete") && r && !strcmp(r, "ok") && state && !strcmp(state, "deleted");
+	bool own_delete = deleted && strcmp(issuer, "ro") != 0;
 	bool reprov = !strcmp(issuer, "ro") && cmd && (!strcmp(cmd, "reprovision") || !strcmp(cmd, "switch"));
+	char owner_of[SRV_NAME_MAX] = "";
+	if (deleted && !own_delete) {
+		const char *mid = json_string_value(json_object_get(claims, "mcim"));
+		const char *tre = json_string_value(json_object_get(claims, "tre"));
+		sqlite3_stmt *q;
+		srv_lock(s);
+		if (mid && tre && srv_sql(s, &q, "SELECT operator FROM sho_mcim WHERE mcim_id = ?1 AND tre_id = ?2") == OMC_OK) {
+			sqlite3_bind_text(q, 1, mid, -1, SQLITE_STATIC);
+			sqlite3_bind_text(q, 2, tre, -1, SQLITE_STATIC);
+			if (sqlite3_step(q) == SQLITE_ROW)
+				snprintf(owner_of, sizeof owner_of, "%s", (const char *)sqlite3_column_text(q, 0));
+			srv_sql_done(s, q);
+		}
+		srv_unlock(s);
+		own_delete = owner_of[0] != 0;
+	}
 	if (!own_delete && !reprov)
 		return true;
 	const char *told[SRV_MAX_OPS];
@@ -535,8 +552,8 @@ static bool pass_deletions(omc_server *s, const char *issuer, const char *res, c
 	bool all = true;
 	size_t n = own_delete ? 1 : json_array_size(del);
 	for (size_t i = 0; i < n; i++) {
-		const char *owner =
-			own_delete ? issuer : json_string_value(json_object_get(json_array_get(del, i), "owner"));
+		const char *owner = own_delete ? (owner_of[0] ? owner_of : issuer)
+					       : json_string_value(json_object_get(json_array_get(del, i), "owner"));
 		bool seen = !owner;
 		for (size_t k = 0; k < n_told && !seen; k++)
 			seen = !strcmp(told[k], owner);

@@ -478,9 +478,9 @@ static void deletions(srv_listener *l, const omc_http_req *req, omc_http_resp *r
 	json_t *del = json_object_get(p, "deleted");
 	bool reprov = iss && !strcmp(iss, "ro") && cmd && (!strcmp(cmd, "reprovision") || !strcmp(cmd, "switch")) &&
 		      json_is_array(del);
-	/* or this SHO's own `delete`, carried out */
-	bool own = iss && !strcmp(iss, l->op->name) && cmd && !strcmp(cmd, "delete") && mid && state &&
-		   !strcmp(state, "deleted");
+	/* or a `delete` of this SHO's MCIM carried out, its own or the RO's */
+	bool own = iss && (!strcmp(iss, l->op->name) || !strcmp(iss, "ro")) && cmd && !strcmp(cmd, "delete") && mid &&
+		   state && !strcmp(state, "deleted");
 	char own_imsi[16] = "";
 	if (sig && own) {
 		sqlite3_stmt *q;

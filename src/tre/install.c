@@ -362,15 +362,35 @@ static omc_err apply_event(omc_tre *t, omc_mcim *m, omc_mcim_event ev, omc_actor
 	snprintf(d, sizeof d, "%s: %s -> %s", omc_mcim_event_name(ev), omc_mcim_state_name(m->state),
 		 omc_mcim_state_name(to));
 	m->state = to;
+	/* A switch on trial loses what is deleted: the MCIM switched to (the
+	 * trial ends) or one it would restore (dropped from the list). */
+	bool trial = t->trial;
+	size_t n_from = t->n_trial_from;
+	char from[OMC_TRE_TRIAL_MAX][OMC_MCIM_ID_MAX + 1];
+	memcpy(from, t->trial_from, sizeof from);
 	if (to == OMC_MCIM_DELETED) {
 		omc_mcim_make_tombstone(m);
 		x.flags = OMC_STORE_ERASE; /* no copy of K or OPc stays in either slot */
+		if (t->trial && !strcmp(t->trial_to, m->id))
+			t->trial = false;
+		for (size_t i = 0; t->trial && i < t->n_trial_from; i++)
+			if (!strcmp(t->trial_from[i], m->id)) {
+				memmove(t->trial_from[i], t->trial_from[i + 1],
+					(t->n_trial_from - i - 1) * sizeof t->trial_from[0]);
+				t->n_trial_from--;
+				break;
+			}
 	}
 	e = omc_tre_txn_put_mcim(&x, m);
 	omc_audit_event aev = {.time = omc_tre_now(t), .event = "lifecycle", .actor = actor_s, .subject = subject,
 			       .result = "ok", .detail = d};
 	if (e == OMC_OK)
 		e = omc_tre_commit(t, &x, &aev);
+	if (e != OMC_OK) {
+		t->trial = trial;
+		t->n_trial_from = n_from;
+		memcpy(t->trial_from, from, sizeof from);
+	}
 	omc_tre_txn_free(&x);
 	if (e == OMC_OK)
 		e = omc_tre_reload_registry(t);

@@ -387,6 +387,30 @@ static void test_management(void **state)
 	char owner[17];
 	assert_int_equal(activated(&d, &live, owner), 1);
 	assert_int_equal(live, 1);
+	/* The RO deletes it: the DPF passes the TRE's result to the SHO that
+	 * issued it, which disables the IMSI; the device gets a new one. */
+	snprintf(old, sizeof old, "%s", in.mcim_imsi);
+	assert_int_equal(omc_pki_load(e.pki, "ro", &k, &cert), OMC_OK);
+	p = json_pack("{s:s,s:I,s:s,s:s,s:s}", "iss", "ro", "seq", (json_int_t)900, "tre", d.tre_id, "cmd", "delete",
+		      "mcim", mcim(&d, reg)->id);
+	ps = json_dumps(p, JSON_COMPACT);
+	json_decref(p);
+	const omc_cert *rx5c[1] = {cert};
+	assert_int_equal(omc_jws_sign(&jws, (const uint8_t *)ps, strlen(ps), k, rx5c, 1, "omc-command+jwt"), OMC_OK);
+	omc_free(ps);
+	omc_key_free(k);
+	omc_cert_free(cert);
+	b = json_pack("{s:s,s:s}", "tre", d.tre_id, "command", jws);
+	bs = json_dumps(b, JSON_COMPACT);
+	json_decref(b);
+	assert_int_equal(sf_signed(&e, "ro", "POST", "dpf", "/v1/commands", bs, &o), 201);
+	json_decref(o);
+	omc_free(bs);
+	omc_free(jws);
+	in = sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
+	assert_string_not_equal(in.mcim_imsi, old);
+	assert_int_equal(enabled(&e, old), 0);
+	assert_int_equal(enabled(&e, in.mcim_imsi), 1);
 	sf_agent_drop(&ae);
 	sf_dev_free(&d);
 	sf_down(&e);

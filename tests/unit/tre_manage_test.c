@@ -407,6 +407,31 @@ static void test_switch(void **state)
 		const char *owner;
 		assert_int_equal(active_operational(t, &owner), 1);
 	}
+	/* The MCIM on trial deleted by the RO: the trial ends with it. */
+	{
+		uint8_t nonce[16];
+		tl_rand(nonce, sizeof nonce);
+		char *ev = NULL, *receipt = NULL;
+		assert_int_equal(omc_tre_session_begin(t, nonce, sizeof nonce, &ev), OMC_OK);
+		char *pkg = tf_package("sho2", 30, d.tre_id, nonce, sizeof nonce, ev,
+				       tf_mcim("d1", "sho2", "001020000000033", K2, OPC2), false);
+		assert_int_equal(omc_tre_install(t, pkg, strlen(pkg), &receipt), OMC_OK);
+		omc_free(pkg);
+		omc_free(ev);
+		omc_free(receipt);
+		bool applied = false;
+		json_decref(run(t, tf_command("ro", 40, d.tre_id, "switch", "d1"), &applied));
+		assert_true(applied);
+		json_decref(run(t, tf_command("ro", 41, d.tre_id, "delete", "d1"), &applied));
+		assert_true(applied);
+		omc_tre_status st;
+		assert_int_equal(omc_tre_get_status(t, &st), OMC_OK);
+		assert_false(st.switch_trial);
+		omc_tre_close(t);
+		t = tf_open(&d);
+		assert_int_equal(omc_tre_get_status(t, &st), OMC_OK);
+		assert_false(st.switch_trial);
+	}
 	omc_tre_close(t);
 	tf_dev_free(&d);
 }
