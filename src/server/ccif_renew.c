@@ -214,19 +214,10 @@ void srv_ccif_renew(srv_listener *l, const omc_http_req *req, omc_http_resp *res
 	}
 	/* Which nonce: read before anything is trusted, then checked by
 	 * omc_evidence_verify against the one stored. */
-	uint8_t *pl = NULL, n[64];
-	size_t pn = 0, nl = 0;
-	json_t *pj = NULL;
-	json_error_t je;
-	if (omc_jws_peek(&pl, &pn, evs, strlen(evs)) == OMC_OK)
-		pj = json_loadb((const char *)pl, pn, 0, &je);
-	omc_free(pl);
-	const char *nb = json_string_value(json_object_get(pj, "eat_nonce"));
-	char nbuf[96] = "";
-	if (nb && strlen(nb) < sizeof nbuf)
-		snprintf(nbuf, sizeof nbuf, "%s", nb);
-	json_decref(pj);
-	if (!nbuf[0] || omc_b64_decode(n, sizeof n, &nl, nbuf, strlen(nbuf), OMC_B64_URL) != OMC_OK) {
+	uint8_t n[64];
+	size_t nl = 0;
+	char nbuf[96];
+	if (!srv_evidence_nonce(evs, nbuf, n, &nl)) {
 		json_decref(b);
 		refuse(l, resp, "bad_format", ss.imsi);
 		return;

@@ -358,8 +358,10 @@ omc_err srv_ro_command(omc_server *s, const char *tre, const char *cmd, const ch
 	/* Held back longer than 30 days, it is void. */
 	json_t *p = json_pack("{s:s,s:I,s:s,s:s,s:s,s:I,s:I}", "iss", "ro", "seq", (json_int_t)seq, "tre", tre, "cmd", cmd,
 			      "mcim", mcim ? mcim : "", "iat", (json_int_t)now, "exp", (json_int_t)(now + 30 * 86400));
-	if (p && owner && json_object_set_new(p, "owner", json_string(owner)))
-		json_object_clear(p);
+	if (p && owner && json_object_set_new(p, "owner", json_string(owner))) {
+		json_decref(p);
+		p = NULL;
+	}
 	char *ps = p ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL, *jws = NULL;
 	json_decref(p);
 	OMC_ENSURE(ps != NULL, OMC_ERR_NOMEM);
@@ -577,9 +579,8 @@ static bool pass_deletions(omc_server *s, const char *issuer, const char *res, c
 
 /* Whether a command refused without a result is the RO's owner-bound
  * reprovision (*owner its owner). */
-static bool requeue_of(omc_server *s, const char *issuer, const char *command, char owner[SRV_NAME_MAX])
+static bool requeue_of(const char *issuer, const char *command, char owner[SRV_NAME_MAX])
 {
-	(void)s;
 	uint8_t *pl = NULL;
 	size_t pn = 0;
 	json_t *p = NULL;
@@ -647,7 +648,7 @@ static void cmd_result(srv_listener *l, const omc_http_req *req, omc_http_resp *
 			ok = true;
 			snprintf(issuer, sizeof issuer, "%s", (const char *)sqlite3_column_text(q, 0));
 			if (err)
-				requeue = requeue_of(s, issuer, (const char *)sqlite3_column_text(q, 1), owner);
+				requeue = requeue_of(issuer, (const char *)sqlite3_column_text(q, 1), owner);
 		}
 		srv_sql_done(s, q);
 	}

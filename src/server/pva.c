@@ -215,20 +215,10 @@ static void validate(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 	}
 	/* Which nonce: read before anything is trusted, then checked by
 	 * omc_evidence_verify against the nonce this PVA stored. */
-	uint8_t *pl = NULL, n[64];
-	size_t pn = 0, nl = 0;
-	json_t *pj = NULL;
-	json_error_t je;
-	const char *nb = NULL;
-	if (omc_jws_peek(&pl, &pn, ev, strlen(ev)) == OMC_OK)
-		pj = json_loadb((const char *)pl, pn, 0, &je);
-	omc_free(pl);
-	nb = json_string_value(json_object_get(pj, "eat_nonce"));
-	char nbuf[96] = "";
-	if (nb && strlen(nb) < sizeof nbuf)
-		snprintf(nbuf, sizeof nbuf, "%s", nb);
-	json_decref(pj);
-	if (!nbuf[0] || omc_b64_decode(n, sizeof n, &nl, nbuf, strlen(nbuf), OMC_B64_URL) != OMC_OK) {
+	uint8_t n[64];
+	size_t nl = 0;
+	char nbuf[96];
+	if (!srv_evidence_nonce(ev, nbuf, n, &nl)) {
 		json_decref(b);
 		refuse(l, resp, "bad_format", ss.imsi, "no nonce in the evidence");
 		return;
@@ -380,19 +370,10 @@ static void recovery(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 	int64_t counter = (int64_t)json_integer_value(json_object_get(rc, "counter"));
 	json_decref(rc);
 	/* The nonce, read before anything in the evidence is trusted. */
-	uint8_t *pl = NULL, n[64];
-	size_t pn = 0, nl = 0;
-	json_error_t je;
-	json_t *pj = NULL;
-	if (omc_jws_peek(&pl, &pn, ev, strlen(ev)) == OMC_OK)
-		pj = json_loadb((const char *)pl, pn, 0, &je);
-	omc_free(pl);
-	const char *nbj = json_string_value(json_object_get(pj, "eat_nonce"));
-	char nb[96] = "";
-	if (nbj && strlen(nbj) < sizeof nb)
-		snprintf(nb, sizeof nb, "%s", nbj);
-	json_decref(pj);
-	if (!why[0] && (!nb[0] || omc_b64_decode(n, sizeof n, &nl, nb, strlen(nb), OMC_B64_URL) != OMC_OK))
+	uint8_t n[64];
+	size_t nl = 0;
+	char nb[96];
+	if (!srv_evidence_nonce(ev, nb, n, &nl) && !why[0])
 		why = "bad_format";
 	if (!why[0]) {
 		srv_lock(s);

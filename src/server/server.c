@@ -266,6 +266,24 @@ omc_err srv_nonce_new(omc_server *s, bool ccif, const char *session, int64_t lif
 	return e;
 }
 
+bool srv_evidence_nonce(const char *ev, char nb[96], uint8_t n[64], size_t *nl)
+{
+	uint8_t *pl = NULL;
+	size_t pn = 0;
+	json_t *pj = NULL;
+	json_error_t je;
+	nb[0] = 0;
+	*nl = 0;
+	if (omc_jws_peek(&pl, &pn, ev, strlen(ev)) == OMC_OK)
+		pj = json_loadb((const char *)pl, pn, 0, &je);
+	omc_free(pl);
+	const char *v = json_string_value(json_object_get(pj, "eat_nonce"));
+	if (v && strlen(v) < 96)
+		snprintf(nb, 96, "%s", v);
+	json_decref(pj);
+	return nb[0] && omc_b64_decode(n, 64, nl, nb, strlen(nb), OMC_B64_URL) == OMC_OK;
+}
+
 const char *srv_nonce_state(omc_server *s, bool ccif, const char *nb, const char *session)
 {
 	sqlite3_stmt *q;

@@ -304,6 +304,10 @@ OMC_MUST_USE omc_err srv_nonce_new(omc_server *s, bool ccif, const char *session
  * else the refusal code: unknown_nonce, nonce_used, nonce_expired,
  * internal (caller holds the lock). Read only. */
 const char *srv_nonce_state(omc_server *s, bool ccif, const char *nb, const char *session);
+/* The nonce evidence names (`eat_nonce`), read before anything in it is
+ * trusted (omc_evidence_verify checks it later): nb its base64url text,
+ * n and *nl its bytes. False if there is none, or it does not decode. */
+bool srv_evidence_nonce(const char *ev, char nb[96], uint8_t n[64], size_t *nl);
 
 /* An audit record of the network side (caller holds the lock). */
 void srv_audit(omc_server *s, const char *role, const char *actor, const char *event, const char *subject,

@@ -607,8 +607,10 @@ static void cmd_send(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 	json_t *p = json_pack("{s:s,s:I,s:s,s:s,s:s,s:I,s:I}", "iss", op->name, "seq", (json_int_t)seq, "tre", r.tre, "cmd",
 			      cmd, "mcim", strcmp(cmd, "discover") ? r.id : "", "iat", (json_int_t)now, "exp",
 			      (json_int_t)(now + 7 * 86400));
-	if (p && upd && json_object_set(p, "update", upd))
-		json_object_clear(p);
+	if (p && upd && json_object_set(p, "update", upd)) {
+		json_decref(p);
+		p = NULL;
+	}
 	char *ps = p ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL, *jws = NULL;
 	json_decref(p);
 	json_decref(b);

@@ -267,6 +267,28 @@ static json_t *result_of(sf_env *e, int sho, json_int_t id, const char *want_sta
 	return c;
 }
 
+/* The body of dpf POST /v1/commands: a command signed as PKI entity who,
+ * with seq, for d's TRE. */
+static char *queue_body(sf_env *e, const char *who, json_int_t seq, sf_dev *d, const char *cmd, const char *id)
+{
+	omc_key *k = NULL;
+	omc_cert *cert = NULL;
+	assert_int_equal(omc_pki_load(e->pki, who, &k, &cert), OMC_OK);
+	json_t *p = json_pack("{s:s,s:I,s:s,s:s,s:s}", "iss", who, "seq", seq, "tre", d->tre_id, "cmd", cmd, "mcim", id);
+	char *ps = json_dumps(p, JSON_COMPACT), *jws = NULL;
+	json_decref(p);
+	const omc_cert *x5c[1] = {cert};
+	assert_int_equal(omc_jws_sign(&jws, (const uint8_t *)ps, strlen(ps), k, x5c, 1, "omc-command+jwt"), OMC_OK);
+	omc_free(ps);
+	omc_key_free(k);
+	omc_cert_free(cert);
+	json_t *b = json_pack("{s:s,s:s}", "tre", d->tre_id, "command", jws);
+	char *bs = json_dumps(b, JSON_COMPACT);
+	json_decref(b);
+	omc_free(jws);
+	return bs;
+}
+
 static const omc_tre_mcim_info *mcim(sf_dev *d, omc_tre_mcim_info *buf)
 {
 	size_t n = 0;
@@ -338,21 +360,7 @@ static void test_management(void **state)
 	/* Another SHO's subscriber: not its device. */
 	send_cmd(&e, 2, &d, "deactivate", NULL, 404);
 	/* Another SHO signing for sho1's MCIM itself: the TRE says no. */
-	omc_key *k = NULL;
-	omc_cert *cert = NULL;
-	assert_int_equal(omc_pki_load(e.pki, "sho2", &k, &cert), OMC_OK);
-	json_t *p = json_pack("{s:s,s:I,s:s,s:s,s:s}", "iss", "sho2", "seq", (json_int_t)900, "tre", d.tre_id, "cmd",
-			      "deactivate", "mcim", mcim(&d, reg)->id);
-	char *ps = json_dumps(p, JSON_COMPACT), *jws = NULL;
-	json_decref(p);
-	const omc_cert *x5c[1] = {cert};
-	assert_int_equal(omc_jws_sign(&jws, (const uint8_t *)ps, strlen(ps), k, x5c, 1, "omc-command+jwt"), OMC_OK);
-	omc_free(ps);
-	omc_key_free(k);
-	omc_cert_free(cert);
-	json_t *b = json_pack("{s:s,s:s}", "tre", d.tre_id, "command", jws);
-	char *bs = json_dumps(b, JSON_COMPACT);
-	json_decref(b);
+	char *bs = queue_body(&e, "sho2", 900, &d, "deactivate", mcim(&d, reg)->id);
 	json_t *o = NULL;
 	assert_int_equal(sf_signed(&e, "sho2", "POST", "dpf", "/v1/commands", bs, &o), 201);
 	json_decref(o);
@@ -363,7 +371,6 @@ static void test_management(void **state)
 	json_int_t replay = json_integer_value(json_object_get(o, "id"));
 	json_decref(o);
 	omc_free(bs);
-	omc_free(jws);
 	sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
 	char q[128];
 	snprintf(q, sizeof q, "SELECT count(*) FROM dpf_command WHERE id = %lld AND state = 'rejected'", (long long)replay);
@@ -390,23 +397,10 @@ static void test_management(void **state)
 	/* The RO deletes it: the DPF passes the TRE's result to the SHO that
 	 * issued it, which disables the IMSI; the device gets a new one. */
 	snprintf(old, sizeof old, "%s", in.mcim_imsi);
-	assert_int_equal(omc_pki_load(e.pki, "ro", &k, &cert), OMC_OK);
-	p = json_pack("{s:s,s:I,s:s,s:s,s:s}", "iss", "ro", "seq", (json_int_t)900, "tre", d.tre_id, "cmd", "delete",
-		      "mcim", mcim(&d, reg)->id);
-	ps = json_dumps(p, JSON_COMPACT);
-	json_decref(p);
-	const omc_cert *rx5c[1] = {cert};
-	assert_int_equal(omc_jws_sign(&jws, (const uint8_t *)ps, strlen(ps), k, rx5c, 1, "omc-command+jwt"), OMC_OK);
-	omc_free(ps);
-	omc_key_free(k);
-	omc_cert_free(cert);
-	b = json_pack("{s:s,s:s}", "tre", d.tre_id, "command", jws);
-	bs = json_dumps(b, JSON_COMPACT);
-	json_decref(b);
+	bs = queue_body(&e, "ro", 900, &d, "delete", mcim(&d, reg)->id);
 	assert_int_equal(sf_signed(&e, "ro", "POST", "dpf", "/v1/commands", bs, &o), 201);
 	json_decref(o);
 	omc_free(bs);
-	omc_free(jws);
 	in = sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
 	assert_string_not_equal(in.mcim_imsi, old);
 	assert_int_equal(enabled(&e, old), 0);
