@@ -35,6 +35,8 @@ int cmd_tre(int argc, char **argv);
 bool cli_tre_update_sub(const char *s);
 int cmd_tre_update(int argc, char **argv);
 int cmd_tred(int argc, char **argv);
+/* openmcim tred card (cmd_tred_card.c): an MCIM as a smart card over vpcd. */
+int cmd_tred_card(int argc, char **argv);
 int cmd_server(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 int cmd_ctl(int argc, char **argv);

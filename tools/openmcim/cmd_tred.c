@@ -12,6 +12,7 @@
 
 static const char tred_usage[] =
 	"usage: openmcim tred --dir TREDIR --socket PATH [--users FILE] [--log-level LEVEL]\n"
+	"       openmcim tred card --socket PATH --vpcd HOST:PORT [...]   (see tred card --help)\n"
 	"\n"
 	"Open the TRE in TREDIR once (a boot) and serve it on the Unix stream socket PATH\n"
 	"(mode 0660), one JSON request a line, until SIGTERM or SIGINT.\n"
@@ -72,6 +73,8 @@ int cmd_tred(int argc, char **argv)
 		{"users", required_argument, NULL, 'u'},     {"log-level", required_argument, NULL, 'l'},
 		{"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0},
 	};
+	if (argc > 1 && !strcmp(argv[1], "card"))
+		return cmd_tred_card(argc - 1, argv + 1);
 	const char *dir = NULL, *sock = NULL, *users = NULL, *level = "wrn";
 	opterr = 0;
 	optind = 0;
