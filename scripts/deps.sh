@@ -11,6 +11,7 @@ BUILD="$BUILD libmicrohttpd-dev libcurl4-openssl-dev" # src/net
 BUILD="$BUILD libsqlite3-dev libinih-dev"              # src/server
 TEST="libcmocka-dev libosmocore-utils clang"
 TEST="$TEST openssl python3-jwcrypto" # tests/interop/jose_*_test.c
+TEST="$TEST pcscd vsmartcard-vpcd libpcsclite-dev util-linux" # tests/peers/card_pcsc_test.c
 
 case "${1:-all}" in
 build) want="$BUILD" ;;
