@@ -74,6 +74,16 @@ OMC_API OMC_MUST_USE omc_err omc_auc_vectors(omc_auc *a, const char *imsi, const
 OMC_API OMC_MUST_USE omc_err omc_auc_resync(omc_auc *a, const char *imsi, const uint8_t rand[OMC_STATIC_LEN(16)],
 					     const uint8_t *auts, size_t auts_len, bool *moved);
 
+/* hostapd's hlr_auc_gw protocol (src/server/auc_hlrgw.c, docs/card.md):
+ * one request datagram in, its answer out (*out_len 0: none is due, as
+ * for AKA-AUTS). AKA vectors use AMF 8000. OMC_ERR_BAD_FORMAT,
+ * OMC_ERR_UNSUPPORTED (another request), OMC_ERR_NO_SPACE. */
+OMC_API OMC_MUST_USE omc_err omc_auc_hlrgw_handle(omc_auc *a, char *out, size_t cap, size_t *out_len,
+						   const char *req, size_t len);
+/* Serve it on a UNIX datagram socket at path (made mode 0660, removed at
+ * the end) until *stop (checked every 200 ms). OMC_ERR_IO. */
+OMC_API OMC_MUST_USE omc_err omc_auc_hlrgw_serve(omc_auc *a, const char *path, volatile int *stop);
+
 /* No more vectors for imsi (an operator change: the old SHO disables). */
 OMC_API OMC_MUST_USE omc_err omc_auc_disable(omc_auc *a, const char *imsi);
 

@@ -17,27 +17,19 @@
 
 #include <winscard.h>
 
-#include "daemon.h"
+#include "card_rig.h"
 
 #define K1 "465b5ce8b199b49faa5f0a2ee238a6bc"
 #define OPC1 "cd63cb71954a9f4e48a5994e37a02baf"
 #define IMSI1 "001010000000001"
 
 static const char *bin;
-static char sock[256], pcscd_comm[320];
+static card_rig rig;
 static td_proc *tred, *pcscd, *card;
 static SCARDCONTEXT ctx;
 static SCARDHANDLE h;
 static uint8_t rsp[258];
 static DWORD rsp_len;
-
-static void write_text(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
 
 static unsigned xmit(const char *hex)
 {
@@ -86,72 +78,9 @@ static void hex_of(char *dst, const uint8_t *p, size_t n)
 static int setup(void **state)
 {
 	(void)state;
-	char cmd[2048], out[8192], err[8192];
-	if (geteuid() != 0) {
-		fprintf(stderr, "card_pcsc_test: needs root (unshare -m and mount for a private pcscd)\n");
+	if (!cr_start(&rig, bin, "card-pcsc", IMSI1, K1, OPC1))
 		return -1;
-	}
-	const char *d = td_dir("card-pcsc");
-	/* A device whose PCID is a USIM-type MCIM with known K and OPc. */
-	snprintf(cmd, sizeof cmd, "'%s' factory pki --out '%s/pki' && printf '%%s' "
-		 "'{\"imsi\":\"" IMSI1 "\",\"k\":\"" K1 "\",\"opc\":\"" OPC1 "\"}' > '%s/pcid.json' && "
-		 "'%s' factory device --pki '%s/pki' --out '%s/dev' --pcid '%s/pcid.json' && rm '%s/pcid.json'",
-		 bin, d, d, bin, d, d, d, d);
-	if (tl_run(cmd, out, sizeof out, err, sizeof err) != 0) {
-		fprintf(stderr, "factory: %s\n", err);
-		return -1;
-	}
-	char devdir[300];
-	td_path(devdir, sizeof devdir, "dev");
-	td_path(sock, sizeof sock, "tred.sock");
-	const char *targv[] = {bin, "tred", "--dir", devdir, "--socket", sock, NULL};
-	tred = td_start("tred", targv, NULL);
-	if (!td_wait_log(tred, "\"boot_count\"", 10000))
-		return -1;
-
-	/* pcscd, private: /run/pcscd bound to our directory in a mount
-	 * namespace of its own; a reader whose CHANNELID is a free port. */
-	unsigned port = td_free_port();
-	char rdir[300], reader[400], conf[256], pcdir[300];
-	td_path(pcdir, sizeof pcdir, "pcscd");
-	td_path(rdir, sizeof rdir, "readers");
-	snprintf(cmd, sizeof cmd, "mkdir -p '%s' '%s' /run/pcscd", pcdir, rdir);
-	assert_int_equal(tl_run(cmd, NULL, 0, NULL, 0), 0);
-	snprintf(reader, sizeof reader, "%s/vpcd", rdir);
-	snprintf(conf, sizeof conf,
-		 "FRIENDLYNAME \"Virtual PCD\"\nDEVICENAME /dev/null:0x%04X\n"
-		 "LIBPATH /usr/lib/pcsc/drivers/serial/libifdvpcd.so\nCHANNELID 0x%04X\n",
-		 port, port);
-	write_text(reader, conf);
-	char sh[1200];
-	snprintf(sh, sizeof sh, "mount --make-rprivate / && mount --bind '%s' /run/pcscd && exec pcscd -f -d -a -c '%s'",
-		 pcdir, reader);
-	const char *pargv[] = {"unshare", "-m", "sh", "-c", sh, NULL};
-	pcscd = td_start("pcscd", pargv, NULL);
-	snprintf(pcscd_comm, sizeof pcscd_comm, "%s/pcscd.comm", pcdir);
-	if (!td_wait_path(pcscd_comm, 10000) || !td_wait_log(pcscd, "vpcd", 10000)) {
-		fprintf(stderr, "pcscd did not come up\n");
-		return -1;
-	}
-
-	char vpcd[64];
-	snprintf(vpcd, sizeof vpcd, "127.0.0.1:%u", port);
-	const char *cargv[] = {bin, "tred", "card", "--socket", sock, "--vpcd", vpcd, "--log-level", "dbg", NULL};
-	for (int tries = 0;; tries++) {
-		card = td_start("card", cargv, NULL);
-		if (td_wait_log(card, "connected to vpcd", 3000))
-			break;
-		(void)td_stop(card); /* vpcd may not listen yet */
-		if (tries == 5)
-			return -1;
-		usleep(200000);
-	}
-	/* The card is in when pcscd says so (research: waiting for the TCP
-	 * connect is not enough). */
-	if (!td_wait_log(pcscd, "Card inserted", 10000) && !td_wait_log(pcscd, "ATR", 1))
-		return -1;
-
-	setenv("PCSCLITE_CSOCK_NAME", pcscd_comm, 1);
+	tred = rig.tred, pcscd = rig.pcscd, card = rig.card;
 	LONG rv = SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL, &ctx);
 	if (rv != SCARD_S_SUCCESS) {
 		fprintf(stderr, "SCardEstablishContext: %s\n", pcsc_stringify_error(rv));
