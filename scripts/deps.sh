@@ -12,6 +12,7 @@ BUILD="$BUILD libsqlite3-dev libinih-dev"              # src/server
 TEST="libcmocka-dev libosmocore-utils clang"
 TEST="$TEST openssl python3-jwcrypto" # tests/interop/jose_*_test.c
 TEST="$TEST pcscd vsmartcard-vpcd libpcsclite-dev util-linux" # tests/peers/card_pcsc_test.c
+TEST="$TEST hostapd eapoltest iproute2" # tests/peers/eap_aka_test.c
 
 case "${1:-all}" in
 build) want="$BUILD" ;;
