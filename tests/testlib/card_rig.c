@@ -64,7 +64,9 @@ bool cr_start(card_rig *cr, const char *bin, const char *tag, const char *imsi, 
 	const char *pargv[] = {"unshare", "-m", "sh", "-c", sh, NULL};
 	cr->pcscd = td_start("pcscd", pargv, NULL);
 	snprintf(cr->comm, sizeof cr->comm, "%s/pcscd.comm", pcdir);
-	if (!td_wait_path(cr->comm, 10000) || !td_wait_log(cr->pcscd, "vpcd", 10000)) {
+	char listening[80];
+	snprintf(listening, sizeof listening, "Waiting for virtual ICC on port %u", port);
+	if (!td_wait_path(cr->comm, 10000) || !td_wait_log(cr->pcscd, listening, 10000)) {
 		fprintf(stderr, "pcscd did not come up\n");
 		return false;
 	}
@@ -76,9 +78,9 @@ bool cr_start(card_rig *cr, const char *bin, const char *tag, const char *imsi, 
 		if (td_wait_log(cr->card, "connected to vpcd", 3000))
 			break;
 		(void)td_stop(cr->card); /* vpcd may not listen yet */
-		if (tries == 5)
+		if (tries == 20)
 			return false;
-		usleep(200000);
+		usleep(250000);
 	}
 	/* In when pcscd says so, not at the TCP connect. */
 	if (!td_wait_log(cr->pcscd, "Card inserted", 10000))

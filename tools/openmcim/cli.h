@@ -59,6 +59,8 @@ bool cli_hex_opt(const char *cmd, const char *opt, char *arg, uint8_t *out, cons
 /* Parse a decimal unsigned option within [min, max]. */
 bool cli_uint_opt(const char *cmd, const char *opt, const char *arg, unsigned long min, unsigned long max,
 		  unsigned long *out);
+/* --log-level err|wrn|inf|dbg: set it, or print the usage error and return false. */
+bool cli_log_level_opt(const char *cmd, const char *arg);
 /* Lowercase hex of n bytes into a static-free caller buffer of 2n+1. */
 void cli_hex(char *out, const uint8_t *in, size_t n);
 

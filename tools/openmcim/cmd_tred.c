@@ -109,17 +109,8 @@ int cmd_tred(int argc, char **argv)
 		return cli_usage_error("tred", "missing --socket");
 	if (!sock[0] || strlen(sock) >= 108)
 		return cli_usage_error("tred", "--socket: a path of 1 to 107 bytes");
-	static const struct {
-		const char *name;
-		omc_log_level level;
-	} levels[] = {{"err", OMC_LOG_LEVEL_ERR}, {"wrn", OMC_LOG_LEVEL_WRN}, {"inf", OMC_LOG_LEVEL_INF},
-		      {"dbg", OMC_LOG_LEVEL_DBG}};
-	size_t li = 0;
-	while (li < sizeof levels / sizeof levels[0] && strcmp(levels[li].name, level) != 0)
-		li++;
-	if (li == sizeof levels / sizeof levels[0])
-		return cli_usage_error("tred", "--log-level: err, wrn, inf or dbg");
-	omc_log_set_level(levels[li].level);
+	if (!cli_log_level_opt("tred", level))
+		return CLI_USAGE;
 
 	/* The stop signals are held back until the daemon can take them: one
 	 * that comes while the TRE opens stops it right after. */

@@ -147,17 +147,8 @@ int cmd_tred_card(int argc, char **argv)
 	memcpy(host, vpcd, hl);
 	host[hl] = 0;
 	prof.mnc_len = (uint8_t)mnc;
-	static const struct {
-		const char *name;
-		omc_log_level level;
-	} levels[] = {{"err", OMC_LOG_LEVEL_ERR}, {"wrn", OMC_LOG_LEVEL_WRN}, {"inf", OMC_LOG_LEVEL_INF},
-		      {"dbg", OMC_LOG_LEVEL_DBG}};
-	size_t li = 0;
-	while (li < sizeof levels / sizeof levels[0] && strcmp(levels[li].name, level) != 0)
-		li++;
-	if (li == sizeof levels / sizeof levels[0])
-		return cli_usage_error("tred card", "--log-level: err, wrn, inf or dbg");
-	omc_log_set_level(levels[li].level);
+	if (!cli_log_level_opt("tred card", level))
+		return CLI_USAGE;
 
 	omc_tred_client *cl = NULL;
 	omc_err e = omc_tred_connect(&cl, sock);

@@ -151,3 +151,19 @@ void cli_json_end(cli_json *j)
 {
 	fputs("}\n", j->f);
 }
+
+bool cli_log_level_opt(const char *cmd, const char *arg)
+{
+	static const struct {
+		const char *name;
+		omc_log_level level;
+	} levels[] = {{"err", OMC_LOG_LEVEL_ERR}, {"wrn", OMC_LOG_LEVEL_WRN}, {"inf", OMC_LOG_LEVEL_INF},
+		      {"dbg", OMC_LOG_LEVEL_DBG}};
+	for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++)
+		if (!strcmp(levels[i].name, arg)) {
+			omc_log_set_level(levels[i].level);
+			return true;
+		}
+	cli_usage_error(cmd, "--log-level: err, wrn, inf or dbg");
+	return false;
+}
