@@ -7,7 +7,9 @@
  * Full EAP-AKA and EAP-AKA' (both sides derive the same MSK: eapol_test
  * compares its MPPE keys with the Access-Accept's), resynchronisation (the
  * card's SQN moved ahead first), fast re-authentication, and a wrong key
- * (an AuC holding another K for the IMSI) rejected. Needs root.
+ * (an AuC holding another K for the IMSI) rejected; and real 802.1X:
+ * hostapd's wired authenticator and wpa_supplicant over a veth pair between
+ * two namespaces, ending with the port authorised. Needs root.
  * argv[1]: the openmcim binary.
  * covers: NET-1, NET-2, NET-5, TRE-8, SEC-13 */
 #include "testlib.h"
@@ -282,6 +284,68 @@ static void test_wrong_key(void **state)
 	assert_non_null(strstr(card, "ins 88: 2 bytes, sw 9862"));
 }
 
+/* Real IEEE 802.1X: hostapd's wired authenticator in the test's namespace
+ * and wpa_supplicant's wired driver in a second one, on the two ends of a
+ * veth pair; the port ends authorised (EAPOL, not RADIUS). */
+static char ns2[40];
+
+static void ns2_del(void)
+{
+	if (ns2[0]) {
+		char cmd[100];
+		snprintf(cmd, sizeof cmd, "ip netns del %s", ns2);
+		(void)tl_run(cmd, NULL, 0, NULL, 0);
+		ns2[0] = 0;
+	}
+}
+
+static void test_wired_8021x(void **state)
+{
+	(void)state;
+	char cmd[600], conf[1500], users[400], path[400], ctrl[400];
+	snprintf(ns2, sizeof ns2, "omc-sup-%d", (int)getpid());
+	atexit(ns2_del);
+	snprintf(cmd, sizeof cmd,
+		 "ip netns add %s && ip -n %s link set lo up && ip link add omcauth0 netns %s type veth peer name "
+		 "omcsupp0 netns %s && ip -n %s link set omcauth0 up && ip -n %s link set omcsupp0 up",
+		 ns2, ns2, ns, ns2, ns, ns2);
+	if (tl_run(cmd, NULL, 0, err, sizeof err) != 0)
+		fail_msg("veth between namespaces: %s", err);
+	td_path(users, sizeof users, "eap_user.conf");
+	snprintf(conf, sizeof conf,
+		 "interface=omcauth0\ndriver=wired\nlogger_stdout=-1\nlogger_stdout_level=0\nieee8021x=1\n"
+		 "eapol_version=2\neap_server=1\neap_user_file=%s\neap_sim_db=unix:%s\n",
+		 users, good.path);
+	write_text("wired-auth.conf", conf);
+	td_path(path, sizeof path, "wired-auth.conf");
+	const char *hargv[] = {"ip", "netns", "exec", ns, "hostapd", "-dd", path, NULL};
+	td_proc *auth = td_start("wired-auth", hargv, NULL);
+	assert_true(td_wait_log(auth, "Setup of interface done", 10000));
+
+	td_path(ctrl, sizeof ctrl, "wpa_ctrl");
+	snprintf(conf, sizeof conf,
+		 "ctrl_interface=%s\nap_scan=0\npcsc_reader=Virtual PCD 00 00\nnetwork={\n\tkey_mgmt=IEEE8021X\n"
+		 "\teap=AKA\n\tpcsc=\"\"\n\teapol_flags=0\n}\n",
+		 ctrl);
+	write_text("wired-supp.conf", conf);
+	td_path(path, sizeof path, "wired-supp.conf");
+	char env[400];
+	snprintf(env, sizeof env, "PCSCLITE_CSOCK_NAME=%s", rig.comm);
+	const char *senv[] = {env, NULL};
+	const char *sargv[] = {"ip", "netns", "exec", ns2, "wpa_supplicant", "-dd", "-D", "wired", "-i", "omcsupp0",
+			       "-c", path, NULL};
+	td_proc *supp = td_start("wired-supp", sargv, senv);
+	assert_true(td_wait_log(supp, "CTRL-EVENT-EAP-SUCCESS", 30000));
+	assert_true(td_wait_log(auth, "IEEE 802.1X: authenticated", 5000));
+	snprintf(cmd, sizeof cmd, "ip netns exec %s wpa_cli -p '%s' -i omcsupp0 status", ns2, ctrl);
+	assert_int_equal(tl_run(cmd, out, sizeof out, err, sizeof err), 0);
+	if (!strstr(out, "suppPortStatus=Authorized") || !strstr(out, "selectedMethod=23"))
+		fail_msg("wpa_cli status:\n%s", out);
+	(void)td_stop(supp);
+	(void)td_stop(auth);
+	ns2_del(); /* the veth pair goes with it */
+}
+
 /* SEC-12: K and OPc in no log of this setup. */
 static void test_no_secrets_in_logs(void **state)
 {
@@ -303,7 +367,8 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_aka),       cmocka_unit_test(test_aka_prime),
 		cmocka_unit_test(test_reauth),    cmocka_unit_test(test_resync),
-		cmocka_unit_test(test_wrong_key), cmocka_unit_test(test_no_secrets_in_logs),
+		cmocka_unit_test(test_wrong_key), cmocka_unit_test(test_wired_8021x),
+		cmocka_unit_test(test_no_secrets_in_logs),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
