@@ -284,9 +284,8 @@ static void ef_content(const omc_card *c, const ef_row *r, ef_body *b)
 	case APP_USIM << 16 | 0x6FE3:
 		/* No GUTI, no TAI, EPS update status "not updated" (4.2.91). */
 		b->len = 18;
-		memset(b->data, 0xFF, 17);
-		b->data[12] = b->data[13] = b->data[14] = 0xFF;
-		b->data[15] = b->data[16] = 0x00;
+		memset(b->data, 0xFF, 15); /* GUTI, the TAI's PLMN */
+		b->data[15] = b->data[16] = 0x00; /* TAC */
 		b->data[17] = 0x01;
 		break;
 	case APP_ISIM << 16 | 0x6F02:
@@ -475,8 +474,8 @@ static void cmd_select(omc_card *c, const apdu *a, answer *o)
 	}
 	if (!ok) {
 		c->app = app, c->df = df, c->ef = ef;
-		return sw(o, a->lc && (a->p1 == 0x00 ? a->lc == 2 : a->lc % 2 == 0 || a->p1 == 0x04) ? SW_NOT_FOUND
-											       : SW_WRONG_LENGTH);
+		bool bad_len = a->lc == 0 || (a->p1 == 0x00 && a->lc != 2) || (a->p1 != 0x04 && a->lc % 2 != 0);
+		return sw(o, bad_len ? SW_WRONG_LENGTH : SW_NOT_FOUND);
 	}
 	if (a->p2 == 0x0C)
 		return sw(o, SW_OK);

@@ -123,7 +123,7 @@ static omc_err one(omc_card *c, int fd, bool *closed)
 
 omc_err omc_card_vpcd_serve(omc_card *c, const char *host, const char *port, volatile int *stop)
 {
-	int fd;
+	int fd = -1;
 	OMC_TRY(connect_to(&fd, host, port));
 	OMC_LOG_INF("card", "connected to vpcd at %s:%s", host, port);
 	omc_card_reset(c);
