@@ -1,0 +1,161 @@
+/* Writes the generated part of the seed corpora (fuzz/corpus/<target>/gen-*)
+ * from real objects: a device made by the factory with a fresh demo PKI of
+ * test keys, its evidence, audit log and checkpoint, and an operator's
+ * package and command for it. Not a test; run by hand when a format
+ * changes (docs/fuzzing.md):  fuzz_seeds fuzz/corpus
+ * The keys die with the process: the objects that need a signature to
+ * verify reach the harnesses' claim parsers through their "signed here"
+ * selectors, whose seeds are the claims alone. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz.h"
+#include "tre_fixture.h"
+
+static const char *root;
+
+static void out(const char *target, const char *name, uint8_t sel, const void *data, size_t len)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/%s/gen-%s", root, target, name);
+	FILE *f = fopen(path, "wb");
+	if (!f || fputc(sel, f) == EOF || (len && fwrite(data, 1, len, f) != len) || fclose(f) != 0) {
+		fprintf(stderr, "seeds: cannot write %s\n", path);
+		exit(1);
+	}
+}
+
+static void outs(const char *target, const char *name, uint8_t sel, const char *s)
+{
+	out(target, name, sel, s, strlen(s));
+}
+
+/* The claims of a JWS, with some replaced (the harness's signer). */
+static char *claims(const char *jws, const char *key, const char *val, const char *key2, const char *val2)
+{
+	uint8_t *p;
+	size_t n;
+	if (omc_jws_peek(&p, &n, jws, strlen(jws)) != OMC_OK)
+		exit(1);
+	json_t *o = json_loadb((const char *)p, n, 0, NULL);
+	omc_free(p);
+	if (key)
+		json_object_set_new(o, key, json_string(val));
+	if (key2)
+		json_object_set_new(o, key2, json_string(val2));
+	char *s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return s;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: fuzz_seeds CORPUS-DIR\n");
+		return 2;
+	}
+	root = argv[1];
+	fz_init();
+	tf_dev dev;
+	tf_dev_make(&dev, NULL, NULL);
+	omc_tre *t = tf_open(&dev);
+	/* jose_fuzz's nonce: 1..16 then zeros */
+	uint8_t nonce[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+	char nb[64];
+	if (omc_b64_encode(nb, sizeof nb, nonce, sizeof nonce, OMC_B64_URL) != OMC_OK)
+		return 1;
+	char *ev = NULL, *sev = NULL, *cp = NULL, *audit = NULL;
+	size_t alen;
+	if (omc_tre_attest(t, nonce, sizeof nonce, &ev) != OMC_OK ||
+	    omc_tre_session_begin(t, nonce, sizeof nonce, &sev) != OMC_OK ||
+	    omc_tre_audit_checkpoint(t, &cp) != OMC_OK || omc_tre_audit_export(t, &audit, &alen) != OMC_OK)
+		return 1;
+	/* jose_fuzz */
+	outs("jose", "peek-evidence", 0, ev);
+	outs("jose", "key-evidence", 1, ev);
+	outs("jose", "x5c-session-evidence", 2, sev);
+	outs("jose", "jwe-report", 3, dev.report);
+	outs("jose", "evidence", 5, ev);
+	char *c = claims(ev, "tre_id", "tre-fuzz", "eat_nonce", nb);
+	outs("jose", "signed-evidence", 6, c);
+	omc_free(c);
+	c = claims(sev, "tre_id", "tre-fuzz", "eat_nonce", nb);
+	outs("jose", "signed-session-evidence", 6, c);
+	omc_free(c);
+	size_t cl = strlen(cp);
+	char *buf = malloc(cl + 1 + alen);
+	memcpy(buf, cp, cl);
+	buf[cl] = '\n';
+	memcpy(buf + cl + 1, audit, alen);
+	out("jose", "checkpoint", 7, buf, cl + 1 + alen);
+	c = claims(cp, "tre", "tre-fuzz", NULL, NULL);
+	size_t ccl = strlen(c);
+	char *buf2 = malloc(ccl + 1 + alen);
+	memcpy(buf2, c, ccl);
+	buf2[ccl] = '\n';
+	memcpy(buf2 + ccl + 1, audit, alen);
+	out("jose", "signed-checkpoint", 8, buf2, ccl + 1 + alen);
+	omc_free(c);
+	free(buf2);
+	free(buf);
+	char *pem = NULL;
+	size_t pl;
+	if (omc_tre_certificates(t, &pem, &pl) != OMC_OK)
+		return 1;
+	out("jose", "cert-pem", 4 + 2 * 10, pem, pl);
+	omc_cert *leaf = NULL;
+	uint8_t *der = NULL;
+	size_t dl;
+	if (omc_cert_from_pem(&leaf, pem, pl) != OMC_OK || omc_cert_to_der(&der, &dl, leaf) != OMC_OK)
+		return 1;
+	out("jose", "cert-der", 4 + 3 * 10, der, dl);
+	omc_key *pub = NULL;
+	char *jwk = NULL;
+	if (omc_cert_public_key(&pub, leaf) != OMC_OK || omc_key_to_jwk(&jwk, pub) != OMC_OK)
+		return 1;
+	outs("jose", "jwk", 4, jwk);
+	char *kpem = NULL;
+	size_t kl;
+	if (omc_key_to_pem(&kpem, &kl, pub, false, NULL, 0) != OMC_OK)
+		return 1;
+	out("jose", "key-pem", 4 + 10, kpem, kl);
+	/* store_fuzz: the audit log, one record */
+	out("store", "audit-log", 0, audit, alen);
+	out("store", "audit-log-keyless", 1, audit, alen);
+	const char *nl = memchr(audit, '\n', alen);
+	out("store", "audit-line", 2, audit, nl ? (size_t)(nl - audit) : alen);
+	/* tred_fuzz: a package and a command for this device */
+	omc_tre_status st;
+	if (omc_tre_get_status(t, &st) != OMC_OK)
+		return 1;
+	json_t *m = tf_mcim("mcim-fuzz", "sho1", "001019999999999", "000102030405060708090a0b0c0d0e0f",
+			    "0f0e0d0c0b0a09080706050403020100");
+	char *pkg = tf_package("sho1", 1, st.tre_id, nonce, sizeof nonce, sev, m, true);
+	json_t *r = json_pack("{s:s,s:s}", "op", "install", "package", pkg);
+	char *line = json_dumps(r, JSON_COMPACT);
+	outs("tred", "install", 0, line);
+	omc_free(line);
+	json_decref(r);
+	char *cmd = tf_command("sho1", 2, st.tre_id, "deactivate", "mcim-fuzz");
+	r = json_pack("{s:s,s:s}", "op", "command", "command", cmd);
+	line = json_dumps(r, JSON_COMPACT);
+	outs("tred", "command", 0, line);
+	omc_free(line);
+	json_decref(r);
+	omc_free(pkg);
+	omc_free(cmd);
+	omc_free(ev);
+	omc_free(sev);
+	omc_free(cp);
+	omc_free(audit);
+	omc_free(pem);
+	omc_free(der);
+	omc_free(jwk);
+	omc_free(kpem);
+	omc_key_free(pub);
+	omc_cert_free(leaf);
+	omc_tre_close(t);
+	tf_dev_free(&dev);
+	return 0;
+}
