@@ -93,17 +93,26 @@ static long run_dir(const char *dir)
 int main(int argc, char **argv)
 {
 	long total = 0;
-	for (int i = 1; i < argc; i++) {
-		struct stat st;
-		if (stat(argv[i], &st) != 0) {
+	/* absolute: a target may change the working directory */
+	char **abs = calloc((size_t)argc, sizeof *abs);
+	for (int i = 1; abs && i < argc; i++)
+		if (!(abs[i] = realpath(argv[i], NULL))) {
 			fprintf(stderr, "replay: no such file or directory: %s\n", argv[i]);
 			return 1;
 		}
-		long r = S_ISDIR(st.st_mode) ? run_dir(argv[i]) : (run_file(argv[i]) == 0 ? 1 : -1);
+	for (int i = 1; abs && i < argc; i++) {
+		struct stat st;
+		if (stat(abs[i], &st) != 0) {
+			fprintf(stderr, "replay: cannot stat %s\n", abs[i]);
+			return 1;
+		}
+		long r = S_ISDIR(st.st_mode) ? run_dir(abs[i]) : (run_file(abs[i]) == 0 ? 1 : -1);
 		if (r < 0)
 			return 1;
 		total += r;
+		free(abs[i]);
 	}
+	free(abs);
 	printf("replay: %ld inputs\n", total);
 	return total > 0 ? 0 : 1;
 }

@@ -11,6 +11,9 @@
 #include <string.h>
 
 #include "fuzz.h"
+#include "server/server_internal.h"
+#include "store/store_internal.h"
+#include "tre/tre_internal.h"
 #include "tre_fixture.h"
 
 static const char *root;
@@ -47,6 +50,111 @@ static char *claims(const char *jws, const char *key, const char *val, const cha
 	char *s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	return s;
+}
+
+static void put_be(uint8_t *p, uint64_t v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+}
+
+/* store_fuzz: a table of one object (sealed here) and the object, an MCIM
+ * record in store form, a users table. */
+static void store_seeds(omc_tre *t)
+{
+	(void)t;
+	json_t *pm = tf_mcim("mcim-fuzz", "sho1", "001019999999999", "000102030405060708090a0b0c0d0e0f",
+			     "0f0e0d0c0b0a09080706050403020100");
+	omc_mcim m;
+	char *rec_json = NULL;
+	size_t rl;
+	if (omc_mcim_from_json(&m, pm, true) != OMC_OK || omc_mcim_to_json(&rec_json, &rl, &m) != OMC_OK)
+		exit(1);
+	json_decref(pm);
+	omc_mcim_wipe(&m);
+	out("store", "mcim-record", 6, rec_json, rl);
+	const char id[] = "mcim/sho1/mcim-fuzz";
+	size_t idl = sizeof id - 1;
+	omc_st_entry ent;
+	memset(&ent, 0, sizeof ent);
+	memcpy(ent.id, id, idl);
+	ent.id_len = (uint8_t)idl;
+	size_t reclen = rl + OMC_ST_REC_OVERHEAD;
+	uint8_t *rec = malloc(reclen);
+	if (omc_st_record_seal(rec, &ent, (const uint8_t *)rec_json, rl) != OMC_OK)
+		exit(1);
+	size_t tlen = 4 + 1 + idl + 32 + 8 + 4 + 32;
+	uint8_t *b = malloc(2 + tlen + reclen), *p = b;
+	put_be(p, tlen, 2), p += 2;
+	put_be(p, 1, 4), p += 4;
+	*p++ = (uint8_t)idl;
+	memcpy(p, id, idl), p += idl;
+	memcpy(p, ent.fek, 32), p += 32;
+	put_be(p, 0, 8), p += 8;
+	put_be(p, reclen, 4), p += 4;
+	memcpy(p, ent.digest, 32), p += 32;
+	memcpy(p, rec, reclen);
+	out("store", "root-sealed-one", 4, b, 2 + tlen + reclen);
+	out("store", "root-sealed-empty", 4, "\0\4\0\0\0\0", 6);
+	out("store", "record-sealed", 5, rec_json, rl);
+	omc_memzero(&ent, sizeof ent);
+	free(b);
+	free(rec);
+	omc_free(rec_json);
+	omc_users u;
+	memset(&u, 0, sizeof u);
+	u.t_cost = 1, u.m_cost_kib = 8, u.lanes = 1;
+	char *uj = NULL;
+	size_t ul;
+	if (omc_users_to_json(&uj, &ul, &u) != OMC_OK)
+		exit(1);
+	out("store", "users", 7, uj, ul);
+	omc_free(uj);
+}
+
+/* config_fuzz: the demo deployment's config, its paths made relative (the
+ * harness runs in a demo deployment of its own); a users file. */
+static void config_seeds(void)
+{
+	char d[128], conf[160];
+	snprintf(d, sizeof d, "%s/demo", fz_tmpdir());
+	snprintf(conf, sizeof conf, "%s/server.conf", d);
+	uint8_t *txt = NULL;
+	size_t n;
+	if (omc_server_demo_setup(d) != OMC_OK || omc_read_file(conf, &txt, &n, 1 << 16) != OMC_OK)
+		exit(1);
+	char *rel = malloc(n + 1);
+	size_t dl = strlen(d), m = 0;
+	for (size_t i = 0; i < n;) {
+		if (i + dl + 1 <= n && memcmp(txt + i, d, dl) == 0 && txt[i + dl] == '/') {
+			i += dl + 1;
+			continue;
+		}
+		rel[m++] = (char)txt[i++];
+	}
+	out("config", "server-demo", 0, rel, m);
+	out("config", "ctl-demo", 1, rel, m);
+	free(rel);
+	omc_free(txt);
+	outs("config", "users", 2, "# uid   name\n1001 agent\n  0\tadmin\n\nroot ops-1\n");
+}
+
+/* server_fuzz: its route table, one line each ("INDEX LISTENER METHOD
+ * PATH") on stdout, for fuzz/server_seeds.py to make the bodies. */
+static void server_routes(void)
+{
+	char d[128], conf[160];
+	snprintf(d, sizeof d, "%s/demo2", fz_tmpdir());
+	snprintf(conf, sizeof conf, "%s/server.conf", d);
+	omc_server *s = NULL;
+	omc_server_opts o = {.config = conf};
+	if (omc_server_demo_setup(d) != OMC_OK || omc_server_start(&s, &o) != OMC_OK)
+		exit(1);
+	size_t n = 0;
+	for (size_t i = 0; i < s->n_ls; i++)
+		for (size_t j = 0; j < s->ls[i].n_routes; j++, n++)
+			printf("%zu %s %s %s\n", n, s->ls[i].name, s->ls[i].routes[j].method, s->ls[i].routes[j].path);
+	omc_server_stop(s);
 }
 
 int main(int argc, char **argv)
@@ -125,6 +233,9 @@ int main(int argc, char **argv)
 	out("store", "audit-log-keyless", 1, audit, alen);
 	const char *nl = memchr(audit, '\n', alen);
 	out("store", "audit-line", 2, audit, nl ? (size_t)(nl - audit) : alen);
+	store_seeds(t);
+	config_seeds();
+	server_routes();
 	/* tred_fuzz: a package and a command for this device */
 	omc_tre_status st;
 	if (omc_tre_get_status(t, &st) != OMC_OK)
