@@ -5,11 +5,13 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 CLANG_BUILD ?= build-clang
 DEMO_BUILD ?= build-demo
+FUZZ_BUILD ?= build-fuzz
+SECONDS    ?= 60
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 CTEST_ARGS ?=
 
-.PHONY: all build deps check check-normal check-asan check-clang lint demo bench clean
+.PHONY: all build deps check check-normal check-asan check-clang lint demo bench fuzz clean
 
 all: build
 
@@ -49,8 +51,16 @@ demo:
 	cmake --build $(DEMO_BUILD) -j$(JOBS) --target openmcim_cli
 	./$(DEMO_BUILD)/openmcim demo
 
+# libFuzzer targets (clang, ASan+UBSan) in their own tree, each run for
+# SECONDS over its corpus; fails on any crash (docs/fuzzing.md).
+fuzz:
+	scripts/deps.sh test
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOMC_WERROR=ON -DOMC_FUZZ=ON $(CMAKE_ARGS)
+	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_all
+	scripts/fuzz/run.sh $(FUZZ_BUILD) $(SECONDS)
+
 bench: build
 	./$(BUILD)/openmcim bench
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(CLANG_BUILD) $(DEMO_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(CLANG_BUILD) $(DEMO_BUILD) $(FUZZ_BUILD)

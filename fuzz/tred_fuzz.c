@@ -19,6 +19,7 @@ static tf_dev dev;
 static tf_image image;
 static omc_tre *tre;
 static bool ready;
+static omc_tre_status initial; /* as opened: every input starts from it */
 
 static void reopen(void)
 {
@@ -40,6 +41,8 @@ static void setup(void)
 	tf_dev_make(&dev, NULL, NULL);
 	tf_image_take(&image, dev.fs);
 	tre = tf_open(&dev);
+	if (omc_tre_get_status(tre, &initial) != OMC_OK)
+		abort();
 	ready = true;
 	atexit(teardown);
 }
@@ -69,7 +72,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	omc_free(answer);
 	omc_free(line);
 	omc_tre_status st;
-	if (omc_tre_get_status(tre, &st) != OMC_OK || st.state != OMC_TRE_PRISTINE || st.n_mcims != 0)
+	if (omc_tre_get_status(tre, &st) != OMC_OK || st.state != initial.state || st.n_mcims != initial.n_mcims ||
+	    st.switch_trial != initial.switch_trial || st.generation != initial.generation)
 		reopen();
 	return 0;
 }

@@ -13,6 +13,7 @@ TEST="libcmocka-dev libosmocore-utils clang"
 TEST="$TEST openssl python3-jwcrypto" # tests/interop/jose_*_test.c
 TEST="$TEST pcscd vsmartcard-vpcd libpcsclite-dev util-linux" # tests/peers/card_pcsc_test.c
 TEST="$TEST hostapd eapoltest iproute2" # tests/peers/eap_aka_test.c
+TEST="$TEST libclang-rt-14-dev"        # make fuzz: libFuzzer, clang's sanitizers
 
 case "${1:-all}" in
 build) want="$BUILD" ;;
