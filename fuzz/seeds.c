@@ -34,6 +34,21 @@ static void outs(const char *target, const char *name, uint8_t sel, const char *
 	out(target, name, sel, s, strlen(s));
 }
 
+/* "HEAD\nTAIL" */
+static void out_lines(const char *target, const char *name, uint8_t sel, const char *head, const char *tail,
+		      size_t tail_len)
+{
+	size_t hl = strlen(head);
+	char *b = malloc(hl + 1 + tail_len);
+	if (!b)
+		exit(1);
+	memcpy(b, head, hl);
+	b[hl] = '\n';
+	memcpy(b + hl + 1, tail, tail_len);
+	out(target, name, sel, b, hl + 1 + tail_len);
+	free(b);
+}
+
 /* The claims of a JWS, with some replaced (the harness's signer). */
 static char *claims(const char *jws, const char *key, const char *val, const char *key2, const char *val2)
 {
@@ -191,22 +206,10 @@ int main(int argc, char **argv)
 	c = claims(sev, "tre_id", "tre-fuzz", "eat_nonce", nb);
 	outs("jose", "signed-session-evidence", 6, c);
 	omc_free(c);
-	size_t cl = strlen(cp);
-	char *buf = malloc(cl + 1 + alen);
-	memcpy(buf, cp, cl);
-	buf[cl] = '\n';
-	memcpy(buf + cl + 1, audit, alen);
-	out("jose", "checkpoint", 7, buf, cl + 1 + alen);
+	out_lines("jose", "checkpoint", 7, cp, audit, alen);
 	c = claims(cp, "tre", "tre-fuzz", NULL, NULL);
-	size_t ccl = strlen(c);
-	char *buf2 = malloc(ccl + 1 + alen);
-	memcpy(buf2, c, ccl);
-	buf2[ccl] = '\n';
-	memcpy(buf2 + ccl + 1, audit, alen);
-	out("jose", "signed-checkpoint", 8, buf2, ccl + 1 + alen);
+	out_lines("jose", "signed-checkpoint", 8, c, audit, alen);
 	omc_free(c);
-	free(buf2);
-	free(buf);
 	char *pem = NULL;
 	size_t pl;
 	if (omc_tre_certificates(t, &pem, &pl) != OMC_OK)

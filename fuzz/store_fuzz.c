@@ -139,25 +139,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 5: record_sealed(data, size); break;
 	case 6: {
 		omc_mcim m;
-		if (omc_mcim_parse(&m, data, size) == OMC_OK) {
-			char *back = NULL;
-			size_t bl;
-			if (omc_mcim_to_json(&back, &bl, &m) != OMC_OK)
-				abort();
-			omc_free(back);
-		}
+		char *back = NULL;
+		size_t bl;
+		if (omc_mcim_parse(&m, data, size) == OMC_OK && omc_mcim_to_json(&back, &bl, &m) != OMC_OK)
+			abort(); /* what parses, prints */
+		omc_free(back);
 		omc_mcim_wipe(&m);
 		break;
 	}
 	case 7: {
 		omc_users u;
-		if (omc_users_from_json(&u, s, size) == OMC_OK) {
-			char *back = NULL;
-			size_t bl;
-			if (omc_users_to_json(&back, &bl, &u) != OMC_OK)
-				abort();
-			omc_free(back);
-		}
+		char *back = NULL;
+		size_t bl;
+		if (omc_users_from_json(&u, s, size) == OMC_OK && omc_users_to_json(&back, &bl, &u) != OMC_OK)
+			abort();
+		omc_free(back);
 		omc_memzero(&u, sizeof u);
 		break;
 	}
