@@ -74,15 +74,14 @@ static void cli_opts(char *s, size_t n)
 	uint8_t out[32];
 	static const size_t lens[] = {16, 32};
 	size_t got = 0;
+	unsigned long v;
+	if (cli_uint_opt("fuzz", "--n", s, 1, 1000, &v))
+		check(v >= 1 && v <= 1000, "cli uint: range");
+	/* last: it overwrites s */
 	if (cli_hex_opt("fuzz", "--k", s, out, lens, 2, &got, true)) {
 		check(got == 16 || got == 32, "cli hex: length");
 		check(strspn(s, "x") == n, "cli hex: secret argument not overwritten");
 	}
-	unsigned long v;
-	char *t = fz_str((const uint8_t *)s, n);
-	if (t && cli_uint_opt("fuzz", "--n", t, 1, 1000, &v))
-		check(v >= 1 && v <= 1000, "cli uint: range");
-	omc_free(t);
 }
 
 /* A command line: arguments separated by NUL bytes. */

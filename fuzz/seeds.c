@@ -257,6 +257,13 @@ int main(int argc, char **argv)
 	outs("tred", "command", 0, line);
 	omc_free(line);
 	json_decref(r);
+	static const uint8_t fw[] = "fuzz firmware 2.0";
+	omc_factory_update_component comp = {.name = "fw", .path = "platform/fw", .data = fw, .len = sizeof fw};
+	char *upd = NULL;
+	if (omc_factory_update_manifest(&upd, tf_pki(), NULL, "2.0", 2, &comp, 1) != OMC_OK)
+		return 1;
+	outs("tred", "update", 3, upd);
+	omc_free(upd);
 	omc_free(pkg);
 	omc_free(cmd);
 	omc_free(ev);

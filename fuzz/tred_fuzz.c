@@ -4,7 +4,8 @@
  * of test keys).
  *
  * Input: selector byte (who is calling: the agent, the admin, an unmapped
- * uid), then the line. A request that locks the TRE down (tamper) or
+ * uid; or 3: no request, the rest is an update JWS for omc_tre_update_stage,
+ * which `openmcim tre update` hands the TRE), then the line. A request that locks the TRE down (tamper) or
  * changes its state is undone: the device's files are put back and the TRE
  * is opened again, so that every input starts from the same device. */
 #include <stdio.h>
@@ -54,7 +55,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1 || size > 65536)
 		return 0;
 	tred_peer peer = {.uid = 1000, .gid = 1000, .pid = 1};
-	switch (data[0] % 3) {
+	if (data[0] % 4 == 3) {
+		omc_tre_update_info ui;
+		(void)!omc_tre_update_stage(tre, (const char *)data + 1, size - 1, NULL, 0);
+		if (omc_tre_update_status(tre, &ui) != OMC_OK || ui.state != OMC_TRE_UPDATE_NONE)
+			reopen();
+		return 0;
+	}
+	switch (data[0] % 4) {
 	case 0: peer.mapped = true; snprintf(peer.name, sizeof peer.name, "agent"); break;
 	case 1: peer.mapped = true; peer.uid = 0; snprintf(peer.name, sizeof peer.name, "admin"); break;
 	case 2: break;
