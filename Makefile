@@ -11,7 +11,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 CTEST_ARGS ?=
 
-.PHONY: all build deps check check-normal check-asan check-clang lint demo bench fuzz clean
+.PHONY: all build deps check check-normal check-asan check-clang lint demo bench fuzz model clean
 
 all: build
 
@@ -59,8 +59,16 @@ fuzz:
 	cmake --build $(FUZZ_BUILD) -j$(JOBS) --target fuzz_all
 	scripts/fuzz/run.sh $(FUZZ_BUILD) $(SECONDS)
 
+# The SPIN model (model/README.md): safety and liveness on the larger
+# configuration; fails on any violation. The bounded one runs under ctest.
+MODEL_DIR ?= build-model-spin
+model:
+	scripts/deps.sh test
+	model/check.sh full-safety $(MODEL_DIR)/safety
+	model/check.sh full-liveness $(MODEL_DIR)/liveness
+
 bench: build
 	./$(BUILD)/openmcim bench
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(CLANG_BUILD) $(DEMO_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(CLANG_BUILD) $(DEMO_BUILD) $(FUZZ_BUILD) $(MODEL_DIR)

@@ -1,0 +1,132 @@
+#!/bin/sh
+# Run SPIN on model/openmcim.pml in one configuration (model/README.md).
+# Usage: model/check.sh RUN WORKDIR
+#   bounded-safety, bounded-liveness   the ctest configuration (label model);
+#   bounded-settle, bounded-unstranded, bounded-lockdown_left: one LTL each
+#   full-safety, full-liveness         the `make model` configuration
+#   seeded-early-disable, seeded-replay a copy of the model with a known bug:
+#                                      passes only if SPIN finds a violation
+# Exit 0 when the run ends as it must; the pan output is in WORKDIR.
+set -eu
+
+run=${1:?usage: check.sh RUN WORKDIR}
+work=${2:?usage: check.sh RUN WORKDIR}
+here=$(cd "$(dirname "$0")" && pwd)
+command -v spin >/dev/null 2>&1 || {
+	echo "check.sh: spin not found (scripts/deps.sh test)" >&2
+	exit 1
+}
+
+# The bounds of each configuration (README.md, "Configurations").
+BOUNDED="-DNDEV=1 -DMAXCHG=1 -DMAXCRASH=1 -DMAXFAULT=1 -DMAXTAMPER=1 -DMAXSHOFAIL=1 -DCAP=2"
+FULL="-DNDEV=1 -DMAXCHG=3 -DMAXCRASH=2 -DMAXFAULT=2 -DMAXTAMPER=1 -DMAXSHOFAIL=1 -DCAP=2"
+FULL2="-DNDEV=2 -DMAXCHG=1 -DMAXCRASH=1 -DMAXFAULT=1 -DMAXTAMPER=1 -DMAXSHOFAIL=1 -DCAP=2"
+CC=${CC:-cc}
+PANFLAGS="-O2 -w -DCOLLAPSE -DMEMLIM=2048"
+
+rm -rf "$work"
+mkdir -p "$work"
+cp "$here/openmcim.pml" "$here/lifecycle.pml" "$work/"
+cd "$work"
+
+# spin -a, cc, pan; $1 the model defines, $2 the pan.c defines, $3 pan's
+# arguments. Fails unless pan ran to its end.
+pan() {
+	# shellcheck disable=SC2086
+	spin -a $1 openmcim.pml >spin.out 2>&1 || {
+		cat spin.out >&2
+		exit 1
+	}
+	# shellcheck disable=SC2086
+	$CC $PANFLAGS $2 -o pan pan.c >cc.out 2>&1 || {
+		cat cc.out >&2
+		exit 1
+	}
+	# shellcheck disable=SC2086
+	./pan $3 >pan.out 2>&1 || true
+	grep -q "State-vector" pan.out || {
+		cat pan.out >&2
+		exit 1
+	}
+	sed -n '/^(Spin/,/^pan: elapsed/p' pan.out
+}
+
+errors() { sed -n 's/.*errors: \([0-9][0-9]*\).*/\1/p' pan.out | head -n 1; }
+
+# A complete search and no error.
+clean() {
+	[ "$(errors)" = 0 ] || {
+		echo "check.sh: $run: SPIN found a violation:" >&2
+		grep -E "assertion violated|acceptance cycle|invalid end state|errors:" pan.out >&2 || true
+		[ -f openmcim.pml.trail ] && spin -t -p $1 openmcim.pml 2>&1 | tail -n 60 >&2
+		exit 1
+	}
+	if grep -q "search not completed\|max search depth too small" pan.out; then
+		echo "check.sh: $run: search incomplete (raise -m)" >&2
+		exit 1
+	fi
+	if grep -q "hash factor\|out of memory" pan.out && grep -q "pan: out of memory" pan.out; then
+		echo "check.sh: $run: out of memory" >&2
+		exit 1
+	fi
+}
+
+# The seeded bug must be found.
+bites() {
+	e=$(errors)
+	[ -n "$e" ] && [ "$e" -gt 0 ] || {
+		echo "check.sh: $run: SPIN did NOT find the seeded bug" >&2
+		exit 1
+	}
+	grep -q "$1" pan.out || {
+		echo "check.sh: $run: the violation is not the expected one ($1)" >&2
+		grep -E "violated|cycle|errors:" pan.out >&2 || true
+		exit 1
+	}
+	echo "check.sh: $run: found, as it must be: $(grep -m1 -E 'violated|cycle' pan.out)"
+}
+
+safety() {
+	pan "$1" "-DSAFETY -DNOCLAIM" "-m100000"
+	clean "$1"
+}
+
+liveness() {
+	for f in ${2:-settle unstranded lockdown_left}; do
+		pan "$1" "-DNFAIR=3" "-a -f -m100000 -N $f"
+		clean "$1"
+		echo "check.sh: $run: ltl $f holds"
+	done
+}
+
+case "$run" in
+bounded-safety) safety "$BOUNDED" ;;
+bounded-liveness) liveness "$BOUNDED" ;;
+bounded-settle) liveness "$BOUNDED" settle ;;
+bounded-unstranded) liveness "$BOUNDED" unstranded ;;
+bounded-lockdown_left) liveness "$BOUNDED" lockdown_left ;;
+full-safety)
+	safety "$FULL"
+	safety "$FULL2"
+	;;
+full-liveness)
+	liveness "$FULL"
+	liveness "$FULL2"
+	;;
+seeded-early-disable)
+	# The copy: the old SHO disables the IMSI when the change is asked,
+	# before the TRE's signed deletion receipt (the issue's example).
+	pan "$BOUNDED -DSEED_EARLY_DISABLE" "-DSAFETY -DNOCLAIM" "-m100000"
+	bites "assertion violated.*auc_en"
+	;;
+seeded-replay)
+	# The copy: the TRE's issuer-sequence check is gone; a duplicated or
+	# overtaken command is carried out again.
+	pan "$BOUNDED -DSEED_REPLAY" "-DSAFETY -DNOCLAIM" "-m100000"
+	bites "assertion violated.*applied"
+	;;
+*)
+	echo "check.sh: unknown run $run" >&2
+	exit 2
+	;;
+esac

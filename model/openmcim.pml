@@ -1,0 +1,564 @@
+/* openmcim: the MCIM lifecycle, the TRE states and the operator change by
+ * reverting to the pristine state (CHG-1..3), as the C code does them, over
+ * a lossy, duplicating, reordering channel with device crashes, tamper and
+ * recovery. model/README.md maps every process, variable and message to
+ * the C file and function it abstracts, and lists the bounds.
+ *
+ * Bounds (override with spin -D...): NDEV devices, MAXCHG operator changes,
+ * MAXCRASH agent crashes, MAXFAULT channel faults (drop, duplicate,
+ * reorder), MAXTAMPER lockdowns, MAXSHOFAIL refused deletion receipts,
+ * CAP messages in flight per direction and device, MAXCMD RO commands.
+ * covers: CHG-1, CHG-2, CHG-3, EVAL-4, TRE-4, MGT-4, SEC-10 */
+
+#include "lifecycle.pml"
+
+#ifndef NDEV
+#define NDEV 1
+#endif
+#define NSHO 2
+#ifndef MAXCHG
+#define MAXCHG 1
+#endif
+#ifndef MAXCRASH
+#define MAXCRASH 1
+#endif
+#ifndef MAXFAULT
+#define MAXFAULT 1
+#endif
+#ifndef MAXTAMPER
+#define MAXTAMPER 1
+#endif
+#ifndef MAXSHOFAIL
+#define MAXSHOFAIL 1
+#endif
+#ifndef MAXEARLY
+#define MAXEARLY 1
+#endif
+#ifndef CAP
+#define CAP 2
+#endif
+#ifndef MAXCMD
+#define MAXCMD 4
+#endif
+#define MAXSEQ 12 /* package sequence numbers per SHO: reaching it is a livelock */
+#define NIMSI 16 /* IMSI s*8+n+1, n < 7; 0 is none */
+#define REQUEUE_MAX 3 /* dpf.c cmd_result: tries <= 3 */
+
+/* ---- the TRE (src/tre): persistent, changed only by atomic commits ---- */
+byte mst[NDEV * NSHO];   /* the record of (device, SHO): M_* */
+byte mimsi[NDEV * NSHO]; /* its IMSI */
+byte pseq[NDEV * NSHO];  /* issuer sequence of each SHO (packages) */
+byte iseq[NDEV];         /* issuer sequence of the RO (commands) */
+bool lock[NDEV];         /* lockdown, sticky */
+byte sess[NDEV];         /* open session's nonce, 0 none (volatile: lost on a crash) */
+byte lock_ep[NDEV];      /* ghost: lockdowns entered */
+byte rec_ep[NDEV];       /* ghost: recoveries done */
+bool applied[MAXCMD + 1]; /* ghost: commands that changed TRE state */
+
+/* ---- the agent (src/agent/agent.c) ---- */
+mtype:ag = {AG_BOOT, AG_PCID, AG_RECEIPT, AG_OPER, AG_LOCK};
+mtype:ag ast[NDEV];
+byte nonce[NDEV];       /* last session nonce (1..3, cycling) */
+byte r_id[NDEV];        /* saved result: command id (0 none) */
+bool r_ok[NDEV];        /*   signed result (1) or an error name (0) */
+byte r_imsi[NDEV];      /*   the IMSI its `deleted` list names (0 none) */
+byte rc_sho[NDEV];      /* saved receipt: SHO + 1 (0 none) */
+byte rc_imsi[NDEV];
+
+/* ---- RO: DRF (src/server/drf.c) and DPF (src/server/dpf.c) ---- */
+byte drf_sho[NDEV];     /* drf_device.sho */
+bool drf_tre[NDEV];     /* drf_device.tre_id known (registered once) */
+mtype:cs = {C_FREE, C_QUEUED, C_FETCHED, C_ANSWERED, C_DONE, C_REJECTED};
+mtype:cs c_st[MAXCMD + 1]; /* dpf_command, id 1..MAXCMD */
+byte c_dev[MAXCMD + 1];
+byte c_seq[MAXCMD + 1];
+byte c_owner[MAXCMD + 1];
+byte ncmd;              /* ids used; the RO's seq is the id */
+
+/* ---- SHOs (src/server/sho.c) ---- */
+mtype:ss = {S_NONE, S_ISSUED, S_INSTALLED, S_DELETED};
+mtype:ss sm_st[NSHO * NDEV]; /* sho_mcim.state of (SHO, device) */
+byte sm_imsi[NSHO * NDEV];
+byte msin[NSHO];        /* counter msin.<sho> */
+byte sseq[NSHO];        /* counter seq.<sho> */
+bool auc_en[NIMSI];    /* auc_subscriber.enabled */
+
+/* ---- budgets ---- */
+byte chg, crashes, faults, tampers, shofail, early;
+
+/* ---- the network: per device, one channel each way ---- */
+mtype:msg = {DL, RCPT, POLL, RES, PKG, DLFAIL, RACK, CMD, ACK};
+chan up[NDEV] = [CAP] of {mtype:msg, byte, byte, byte, byte};
+chan down[NDEV] = [CAP] of {mtype:msg, byte, byte, byte, byte};
+
+#define K(d, s) ((d) * NSHO + (s))
+#define SK(s, d) ((s) * NDEV + (d))
+#define LIVE(x) ((x) != M_NONE && (x) != M_DELETED)
+#define ACTIVE(d) (mst[K(d, 0)] == M_ACTIVATED || mst[K(d, 1)] == M_ACTIVATED)
+#define QUIET(d) (len(up[d]) == 0 && len(down[d]) == 0)
+
+/* A send on a full channel is a loss (the TCP connection gave up). */
+#define send(ch, m, a, b, c, e) if :: len(ch) < CAP -> ch!m, a, b, c, e :: else -> skip fi
+
+/* ---------------------------------------------------------------- TRE */
+
+/* install.c other_operator_active(): activating (d, s) would leave two
+ * owners' operational MCIMs activated. */
+#define OTHER_ACTIVE(d, s) (mst[K(d, 1 - (s))] == M_ACTIVATED)
+
+/* install.c install_checked() + omc_tre_install(): session nonce, issuer
+ * sequence, id not live, the table's activate, one operator at a time;
+ * then one commit: the record, the sequence, the session closed. */
+inline tre_install(d, s, imsi, seq, n, ok) {
+	ok = false;
+	if
+	:: lock[d] || sess[d] == 0 || n != sess[d] || seq <= pseq[K(d, s)] || LIVE(mst[K(d, s)]) -> skip
+	:: else ->
+		lc_next(M_INSTALLED, E_ACTIVATE, A_OWNER, tmp);
+		assert(tmp != M_REFUSED);
+		if
+		:: OTHER_ACTIVE(d, s) -> skip
+		:: else ->
+			mst[K(d, s)] = tmp;
+			mimsi[K(d, s)] = imsi;
+			pseq[K(d, s)] = seq;
+			sess[d] = 0;
+			ok = true
+		fi
+	fi
+}
+
+/* install.c omc_tre_command() for the RO's `reprovision` naming an owner:
+ * a replay (seq not above the RO's) is refused without a result and
+ * consumes nothing; else the seq is consumed and reprovision() erases
+ * the owner's operational MCIM (the table's delete by the RO) or lists
+ * its tombstone, in one commit. */
+inline tre_command(d, id, seq, owner) {
+	if
+	:: seq <= iseq[d] ->
+#ifdef SEED_REPLAY
+		goto apply;
+#endif
+		/* a replayed or reordered command changes nothing */
+		vr_ok = false;
+		vr_imsi = 0
+	:: else ->
+#ifdef SEED_REPLAY
+apply:
+#endif
+		assert(!applied[id]); /* a command changes TRE state once at most */
+		applied[id] = true;
+		iseq[d] = seq;
+		vr_imsi = 0;
+		if
+		:: LIVE(mst[K(d, owner)]) ->
+			lc_next(mst[K(d, owner)], E_DELETE, A_RO, tmp);
+			assert(tmp == M_DELETED);
+			mst[K(d, owner)] = tmp;
+			vr_imsi = mimsi[K(d, owner)]
+		:: mst[K(d, owner)] == M_DELETED -> vr_imsi = mimsi[K(d, owner)]
+		:: else -> skip
+		fi;
+		vr_ok = true
+	fi;
+	vr_id = id
+}
+
+/* -------------------------------------------------------------- agent */
+
+/* omc_agent_step() on one device, the TRE library inside it. Each atomic
+ * block is one agent step (or the part of one step before a crash point). */
+proctype Agent(byte d) {
+	mtype:msg m;
+	byte f1, f2, f3, f4, tmp, s, vr_id, vr_imsi;
+	bool vr_ok, ok;
+end:
+	do
+	/* A power cut between two steps, or inside a command's step after the
+	 * TRE's commit and before the agent saved the result (vr_*). */
+	:: atomic { crashes < MAXCRASH && ast[d] != AG_BOOT ->
+		crashes++; ast[d] = AG_BOOT; sess[d] = 0; vr_id = 0; vr_ok = false; vr_imsi = 0 }
+	/* Lockdown stops everything else (omc_agent_step's first check). */
+	:: atomic { lock[d] && ast[d] != AG_LOCK && vr_id == 0 -> ast[d] = AG_LOCK; sess[d] = 0 }
+	:: atomic { ast[d] == AG_LOCK && !lock[d] -> ast[d] = AG_BOOT }
+	/* st_boot: what does the TRE hold? */
+	:: atomic { ast[d] == AG_BOOT && !lock[d] ->
+		if
+		:: rc_sho[d] != 0 -> ast[d] = AG_RECEIPT
+		:: rc_sho[d] == 0 && ACTIVE(d) -> ast[d] = AG_OPER
+		:: else -> ast[d] = AG_PCID
+		fi }
+	/* run_commands(): the result saved, then sent (flush_result). */
+	:: atomic { vr_id != 0 ->
+		r_id[d] = vr_id; r_ok[d] = vr_ok; r_imsi[d] = vr_imsi; vr_id = 0;
+		send(up[d], RES, r_id[d], r_ok[d], r_imsi[d], 0);
+		/* st_operational, same step: the MCIM gone (a reprovision)? */
+		if
+		:: ast[d] == AG_OPER && !ACTIVE(d) -> ast[d] = AG_BOOT
+		:: else -> skip
+		fi }
+	/* A step that talks to the network, when nothing of this device is in
+	 * flight (the answer would have come by now), or early (MAXEARLY). */
+	:: atomic { !lock[d] && vr_id == 0 && (ast[d] == AG_PCID || ast[d] == AG_OPER || ast[d] == AG_RECEIPT) &&
+		    (QUIET(d) || early < MAXEARLY) ->
+		if
+		:: !QUIET(d) -> early++
+		:: else -> skip
+		fi;
+		if
+		:: r_id[d] != 0 && ast[d] != AG_RECEIPT ->
+			/* the last result first, also with the PCID's session */
+			send(up[d], RES, r_id[d], r_ok[d], r_imsi[d], 0)
+		:: r_id[d] == 0 && ast[d] == AG_PCID ->
+			/* attach, register, validate: a new session and its
+			 * evidence (the registry's tombstones), then download */
+			nonce[d] = nonce[d] % 3 + 1;
+			sess[d] = nonce[d];
+			send(up[d], DL, nonce[d], (mst[K(d, 0)] == M_DELETED -> mimsi[K(d, 0)] : 0),
+			     (mst[K(d, 1)] == M_DELETED -> mimsi[K(d, 1)] : 0), 0)
+		:: ast[d] == AG_RECEIPT -> send(up[d], RCPT, rc_sho[d] - 1, rc_imsi[d], 0, 0)
+		:: r_id[d] == 0 && ast[d] == AG_OPER && ACTIVE(d) -> send(up[d], POLL, 0, 0, 0, 0)
+		:: r_id[d] == 0 && ast[d] == AG_OPER && !ACTIVE(d) -> ast[d] = AG_BOOT /* imsi_of() fails */
+		fi }
+	/* An answer, in whatever state the agent is now. */
+	:: atomic { len(down[d]) > 0 && vr_id == 0 ->
+		down[d]?m, f1, f2, f3, f4;
+		if
+		:: lock[d] -> skip /* no network activity in lockdown */
+		:: !lock[d] && m == PKG && ast[d] == AG_PCID ->
+			/* st_download: the TRE installs; the receipt saved, then sent */
+			tre_install(d, f1, f2, f3, f4, ok);
+			if
+			:: ok -> rc_sho[d] = f1 + 1; rc_imsi[d] = f2; ast[d] = AG_RECEIPT;
+				send(up[d], RCPT, f1, f2, 0, 0)
+			:: else -> skip
+			fi
+		:: !lock[d] && m == RACK && ast[d] == AG_RECEIPT && rc_sho[d] == f1 + 1 ->
+			/* st_receipt, then st_attach_mcim: operational */
+			rc_sho[d] = 0; rc_imsi[d] = 0; ast[d] = AG_OPER
+		:: !lock[d] && m == CMD && ast[d] == AG_OPER && r_id[d] == 0 ->
+			tre_command(d, f1, f2, f3)
+		:: !lock[d] && m == ACK && r_id[d] == f1 ->
+			/* taken (200), or no such open command (404) */
+			r_id[d] = 0; r_ok[d] = false; r_imsi[d] = 0
+		:: else -> skip /* DLFAIL, or an answer for another state: retried */
+		fi }
+	od
+}
+
+/* ---------------------------------------------------------------- SHO */
+
+/* sho.c mcim_gone(): the TRE's signed word that (s, d)'s MCIM with that
+ * IMSI is gone; disables the IMSI. */
+inline sho_gone(s, d, imsi) {
+	if
+	:: sm_st[SK(s, d)] != S_NONE && sm_imsi[SK(s, d)] == imsi ->
+		sm_st[SK(s, d)] = S_DELETED;
+		auc_en[imsi] = false
+	:: else -> skip
+	fi
+}
+
+/* ------------------------------------------------------------ RO: DPF */
+
+inline queue_reprovision(d, owner) {
+	assert(ncmd < MAXCMD);
+	ncmd++;
+	c_st[ncmd] = C_QUEUED;
+	c_dev[ncmd] = d;
+	c_seq[ncmd] = ncmd;
+	c_owner[ncmd] = owner
+}
+
+/* One request of device d, served in one transaction. */
+inline serve(d) {
+	up[d]?m, f1, f2, f3, f4;
+	if
+	:: m == DL ->
+		/* drf.c reg: the DRF knows the TRE; dpf.c download -> sho.c
+		 * mcim_make: the evidence's tombstone of this SHO's MCIM is dead
+		 * here too; issue(): a new MCIM, or the one issued and never
+		 * confirmed (same IMSI), 409 if one is installed */
+		drf_tre[d] = true;
+		s = drf_sho[d];
+		if
+		:: s == 0 && f2 != 0 -> sho_gone(0, d, f2)
+		:: s == 1 && f3 != 0 -> sho_gone(1, d, f3)
+		:: else -> skip
+		fi;
+		if
+		:: sm_st[SK(s, d)] == S_INSTALLED || sseq[s] >= MAXSEQ -> send(down[d], DLFAIL, f1, 0, 0, 0)
+		:: else ->
+			if
+			:: sm_st[SK(s, d)] != S_ISSUED ->
+				assert(msin[s] < 7);
+				msin[s]++;
+				sm_imsi[SK(s, d)] = s * 8 + msin[s];
+				sm_st[SK(s, d)] = S_ISSUED;
+				auc_en[sm_imsi[SK(s, d)]] = true
+			:: else -> skip
+			fi;
+			sseq[s]++;
+			send(down[d], PKG, s, sm_imsi[SK(s, d)], sseq[s], f1)
+		fi
+	:: m == RCPT ->
+		/* dpf.c receipt -> sho.c receipt: issued -> installed */
+		if
+		:: sm_st[SK(f1, d)] == S_ISSUED && sm_imsi[SK(f1, d)] == f2 -> sm_st[SK(f1, d)] = S_INSTALLED
+		:: else -> skip
+		fi;
+		send(down[d], RACK, f1, 0, 0, 0)
+	:: m == POLL ->
+		/* dpf.c cmd_fetch: every queued or fetched command, again */
+		i = 1;
+		do
+		:: i <= ncmd ->
+			if
+			:: c_dev[i] == d && (c_st[i] == C_QUEUED || c_st[i] == C_FETCHED) ->
+				c_st[i] = C_FETCHED;
+				send(down[d], CMD, i, c_seq[i], c_owner[i], 0)
+			:: else -> skip
+			fi;
+			i++
+		:: else -> break
+		od
+	:: m == RES && (f1 < 1 || f1 > ncmd || c_dev[f1] != d ||
+			!(c_st[f1] == C_QUEUED || c_st[f1] == C_FETCHED || c_st[f1] == C_ANSWERED)) ->
+		send(down[d], ACK, f1, 0, 0, 0) /* 404: taken before */
+	:: m == RES && f2 ->
+		/* dpf.c cmd_result: answered; pass_deletions() to the owner's
+		 * SHO (sho.c deletions); done and 200 once it took it, else 502 */
+		c_st[f1] = C_ANSWERED;
+		if
+		:: f3 != 0 && shofail < MAXSHOFAIL -> shofail++ /* 502: sent again */
+		:: else ->
+#ifdef SEED_EARLY_DISABLE
+			skip; /* the old SHO disabled the IMSI at the change already */
+#else
+			if
+			:: f3 != 0 -> sho_gone(c_owner[f1], d, f3)
+			:: else -> skip
+			fi;
+#endif
+			c_st[f1] = C_DONE;
+			send(down[d], ACK, f1, 0, 0, 0)
+		fi
+	:: m == RES && !f2 ->
+		/* refused without a result: rejected; an owner-bound
+		 * reprovision goes again under a new number (three times) */
+		c_st[f1] = C_REJECTED;
+		i = 1; j = 0;
+		do
+		:: i <= ncmd -> j = j + (c_dev[i] == d && c_st[i] == C_REJECTED -> 1 : 0); i++
+		:: else -> break
+		od;
+		if
+		:: j <= REQUEUE_MAX && ncmd < MAXCMD -> queue_reprovision(d, c_owner[f1])
+		:: else -> skip
+		fi;
+		send(down[d], ACK, f1, 0, 0, 0)
+	fi
+}
+
+proctype Dpf() {
+	mtype:msg m;
+	byte f1, f2, f3, f4, s, i, j;
+end:
+	do
+	:: atomic { nempty(up[0]) -> serve(0) }
+#if NDEV > 1
+	:: atomic { nempty(up[1]) -> serve(1) }
+#endif
+	od
+}
+
+/* ------------------------------------------------- subscriber and DRF */
+
+/* sho.c dev_register with change:true -> drf.c assign -> change(): the
+ * device moves to the other SHO; with a known TRE the RO's reprovision
+ * naming the old SHO is queued (srv_ro_command). */
+proctype Subscriber() {
+	byte d, old;
+end:
+	do
+	:: atomic { chg < MAXCHG && ncmd < MAXCMD ->
+		chg++;
+		if
+		:: d = 0
+#if NDEV > 1
+		:: d = 1
+#endif
+		fi;
+		old = drf_sho[d];
+		drf_sho[d] = 1 - old;
+		if
+		:: drf_tre[d] ->
+			queue_reprovision(d, old);
+#ifdef SEED_EARLY_DISABLE
+			/* the seeded bug: the old SHO forgets the MCIM at the change,
+			 * before the TRE's signed deletion receipt */
+			if
+			:: sm_st[SK(old, d)] != S_NONE -> sho_gone(old, d, sm_imsi[SK(old, d)])
+			:: else -> skip
+			fi
+#endif
+		:: else -> skip
+		fi }
+	od
+}
+
+/* ------------------------------------------- tamper and recovery */
+
+/* tre.c omc_tre_enter_lockdown(), and install.c omc_tre_recover() after a
+ * passing integrity check and a fresh signed authorisation: every
+ * operational MCIM erased (the table's delete by the TRE), pristine. */
+proctype Tamper() {
+	byte d, k, tmp;
+end:
+	do
+	:: atomic { tampers < MAXTAMPER ->
+		if
+		:: d = 0
+#if NDEV > 1
+		:: d = 1
+#endif
+		fi;
+		if
+		:: !lock[d] -> tampers++; lock[d] = true; lock_ep[d]++; sess[d] = 0
+		:: else -> skip
+		fi }
+	:: atomic { (lock[0] && ast[0] == AG_LOCK) -> d = 0; goto recover }
+#if NDEV > 1
+	:: atomic { (lock[1] && ast[1] == AG_LOCK) -> d = 1; goto recover }
+#endif
+	od;
+recover:
+	atomic {
+		k = 0;
+		do
+		:: k < NSHO ->
+			if
+			:: LIVE(mst[K(d, k)]) ->
+				lc_next(mst[K(d, k)], E_DELETE, A_TRE, tmp);
+				assert(tmp == M_DELETED);
+				mst[K(d, k)] = tmp
+			:: else -> skip
+			fi;
+			k++
+		:: else -> break
+		od;
+		rec_ep[d]++;
+		lock[d] = false;
+		sess[d] = 0
+	}
+	goto end
+}
+
+/* ------------------------------------------------------- the channel */
+
+/* Loss, duplication and reordering of one message in flight. */
+inline fault(ch) {
+	ch?m, f1, f2, f3, f4;
+	faults++;
+	if
+	:: skip /* lost */
+	:: len(ch) + 2 <= CAP -> ch!m, f1, f2, f3, f4; ch!m, f1, f2, f3, f4 /* duplicated */
+	:: len(ch) >= 1 -> ch!m, f1, f2, f3, f4 /* overtaken: to the back */
+	fi
+}
+
+proctype Net() {
+	mtype:msg m;
+	byte f1, f2, f3, f4;
+end:
+	do
+	:: atomic { faults < MAXFAULT && nempty(up[0]) -> fault(up[0]) }
+	:: atomic { faults < MAXFAULT && nempty(down[0]) -> fault(down[0]) }
+#if NDEV > 1
+	:: atomic { faults < MAXFAULT && nempty(up[1]) -> fault(up[1]) }
+	:: atomic { faults < MAXFAULT && nempty(down[1]) -> fault(down[1]) }
+#endif
+	od
+}
+
+/* ------------------------------------------------------- properties */
+
+/* DESIGN invariant 4: never two operational MCIMs of different SHOs both
+ * activated in one TRE. */
+#define ONE_OPERATOR(d) (!(mst[K(d, 0)] == M_ACTIVATED && mst[K(d, 1)] == M_ACTIVATED))
+/* An IMSI never active in two devices. */
+#if NDEV > 1
+#define ONE_DEVICE (!(mst[K(0, 0)] == M_ACTIVATED && mst[K(1, 0)] == M_ACTIVATED && mimsi[K(0, 0)] == mimsi[K(1, 0)]) && \
+		    !(mst[K(0, 1)] == M_ACTIVATED && mst[K(1, 1)] == M_ACTIVATED && mimsi[K(0, 1)] == mimsi[K(1, 1)]) && \
+		    !(mst[K(0, 0)] == M_ACTIVATED && mst[K(1, 1)] == M_ACTIVATED && mimsi[K(0, 0)] == mimsi[K(1, 1)]) && \
+		    !(mst[K(0, 1)] == M_ACTIVATED && mst[K(1, 0)] == M_ACTIVATED && mimsi[K(0, 1)] == mimsi[K(1, 0)]))
+#else
+#define ONE_DEVICE true
+#endif
+/* An SHO never disables an IMSI that a TRE still has activated (the old
+ * SHO waits for the TRE's signed deletion receipt). */
+#define NOT_CUT_OFF(d) ((mst[K(d, 0)] != M_ACTIVATED || auc_en[mimsi[K(d, 0)]]) && \
+			(mst[K(d, 1)] != M_ACTIVATED || auc_en[mimsi[K(d, 1)]]))
+/* Lockdown is left by a recovery only: every episode closed by one. */
+#define LOCK_BY_RECOVERY(d) ((lock[d] && lock_ep[d] == rec_ep[d] + 1) || (!lock[d] && lock_ep[d] == rec_ep[d]))
+#if NDEV > 1
+#define INV (ONE_OPERATOR(0) && ONE_OPERATOR(1) && ONE_DEVICE && NOT_CUT_OFF(0) && NOT_CUT_OFF(1) && \
+	     LOCK_BY_RECOVERY(0) && LOCK_BY_RECOVERY(1))
+#else
+#define INV (ONE_OPERATOR(0) && NOT_CUT_OFF(0) && LOCK_BY_RECOVERY(0))
+#endif
+
+/* Checked in every reachable state: blocked while INV holds; the first
+ * property that fails is the one reported. */
+active proctype Invariants() {
+end:
+	atomic { !INV ->
+		assert(ONE_OPERATOR(0));
+		assert(NOT_CUT_OFF(0));
+		assert(LOCK_BY_RECOVERY(0));
+#if NDEV > 1
+		assert(ONE_OPERATOR(1));
+		assert(NOT_CUT_OFF(1));
+		assert(LOCK_BY_RECOVERY(1));
+		assert(ONE_DEVICE);
+#endif
+		assert(INV) }
+}
+
+/* Settled: operational with the MCIM of the SHO the DRF names, nothing
+ * left to send. */
+#define SETTLED(d) (ast[d] == AG_OPER && mst[K(d, drf_sho[d])] == M_ACTIVATED && r_id[d] == 0 && !lock[d])
+#if NDEV > 1
+#define ALL_SETTLED (SETTLED(0) && SETTLED(1))
+#else
+#define ALL_SETTLED SETTLED(0)
+#endif
+
+/* Never stranded: whatever happened, once the faults are over the device
+ * ends provisioned with its SHO and stays so (no deadlock, no livelock
+ * under weak fairness). */
+ltl settle { <> [] ALL_SETTLED }
+/* From every state, pristine or provisioned is reached again. */
+ltl unstranded { [] <> (!lock[0] && (ast[0] == AG_OPER || ast[0] == AG_PCID)) }
+/* A lockdown is always left again (by the recovery, INV). */
+ltl lockdown_left { [] (lock[0] -> <> !lock[0]) }
+
+init {
+	byte d;
+	atomic {
+		d = 0;
+		do
+		:: d < NDEV ->
+			ast[d] = AG_BOOT;
+			drf_sho[d] = d % NSHO; /* registered by its first SHO */
+			run Agent(d);
+			d++
+		:: else -> break
+		od;
+		c_st[0] = C_FREE;
+		run Dpf();
+		run Subscriber();
+		run Tamper();
+		run Net()
+	}
+}
