@@ -19,6 +19,9 @@ command -v spin >/dev/null 2>&1 || {
 
 # The bounds of each configuration (README.md, "Configurations").
 BOUNDED="-DNDEV=1 -DMAXCHG=1 -DMAXCRASH=1 -DMAXFAULT=1 -DMAXTAMPER=1 -DMAXSHOFAIL=1 -DCAP=2"
+# settle (<>[]) costs the most under fairness: no tamper in the ctest run
+# (the other two formulas and make model keep it).
+BOUNDED_SETTLE="-DNDEV=1 -DMAXCHG=1 -DMAXCRASH=1 -DMAXFAULT=1 -DMAXTAMPER=0 -DMAXSHOFAIL=1 -DCAP=2"
 FULL="-DNDEV=1 -DMAXCHG=3 -DMAXCRASH=2 -DMAXFAULT=2 -DMAXTAMPER=1 -DMAXSHOFAIL=1 -DCAP=2"
 FULL2="-DNDEV=2 -DMAXCHG=1 -DMAXCRASH=1 -DMAXFAULT=1 -DMAXTAMPER=1 -DMAXSHOFAIL=1 -DCAP=2"
 CC=${CC:-cc}
@@ -102,7 +105,7 @@ liveness() {
 case "$run" in
 bounded-safety) safety "$BOUNDED" ;;
 bounded-liveness) liveness "$BOUNDED" ;;
-bounded-settle) liveness "$BOUNDED" settle ;;
+bounded-settle) liveness "$BOUNDED_SETTLE" settle ;;
 bounded-unstranded) liveness "$BOUNDED" unstranded ;;
 bounded-lockdown_left) liveness "$BOUNDED" lockdown_left ;;
 full-safety)
