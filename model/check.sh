@@ -22,7 +22,7 @@ BOUNDED="-DNDEV=1 -DMAXCHG=1 -DMAXCRASH=1 -DMAXFAULT=1 -DMAXTAMPER=1 -DMAXSHOFAI
 # settle (<>[]) costs the most under fairness: no tamper in the ctest run
 # (the other two formulas and make model keep it).
 BOUNDED_SETTLE="-DNDEV=1 -DMAXCHG=1 -DMAXCRASH=1 -DMAXFAULT=1 -DMAXTAMPER=0 -DMAXSHOFAIL=1 -DCAP=2"
-FULL="-DNDEV=1 -DMAXCHG=3 -DMAXCRASH=2 -DMAXFAULT=2 -DMAXTAMPER=1 -DMAXSHOFAIL=1 -DCAP=2"
+FULL="-DNDEV=1 -DMAXCHG=2 -DMAXCRASH=2 -DMAXFAULT=2 -DMAXTAMPER=1 -DMAXSHOFAIL=1 -DCAP=2"
 FULL2="-DNDEV=2 -DMAXCHG=1 -DMAXCRASH=1 -DMAXFAULT=1 -DMAXTAMPER=1 -DMAXSHOFAIL=1 -DCAP=2"
 CC=${CC:-cc}
 PANFLAGS="-O2 -w -DCOLLAPSE -DMEMLIM=2048"
@@ -61,7 +61,8 @@ clean() {
 	[ "$(errors)" = 0 ] || {
 		echo "check.sh: $run: SPIN found a violation:" >&2
 		grep -E "assertion violated|acceptance cycle|invalid end state|errors:" pan.out >&2 || true
-		[ -f openmcim.pml.trail ] && spin -t -p $1 openmcim.pml 2>&1 | tail -n 60 >&2
+		# shellcheck disable=SC2086
+		[ ! -f openmcim.pml.trail ] || spin -t -p $1 openmcim.pml 2>&1 | tail -n 60 >&2
 		exit 1
 	}
 	if grep -q "search not completed\|max search depth too small" pan.out; then
@@ -77,10 +78,10 @@ clean() {
 # The seeded bug must be found.
 bites() {
 	e=$(errors)
-	[ -n "$e" ] && [ "$e" -gt 0 ] || {
+	if [ -z "$e" ] || [ "$e" -eq 0 ]; then
 		echo "check.sh: $run: SPIN did NOT find the seeded bug" >&2
 		exit 1
-	}
+	fi
 	grep -q "$1" pan.out || {
 		echo "check.sh: $run: the violation is not the expected one ($1)" >&2
 		grep -E "violated|cycle|errors:" pan.out >&2 || true
