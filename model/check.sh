@@ -22,8 +22,9 @@ BOUNDED="-DNDEV=1 -DMAXCHG=1 -DMAXCRASH=1 -DMAXFAULT=1 -DMAXTAMPER=1 -DMAXSHOFAI
 # settle (<>[]) costs the most under fairness: no tamper in the ctest run
 # (the other two formulas and make model keep it).
 BOUNDED_SETTLE="-DNDEV=1 -DMAXCHG=1 -DMAXCRASH=1 -DMAXFAULT=1 -DMAXTAMPER=0 -DMAXSHOFAIL=1 -DCAP=2"
-FULL="-DNDEV=1 -DMAXCHG=2 -DMAXCRASH=2 -DMAXFAULT=2 -DMAXTAMPER=1 -DMAXSHOFAIL=1 -DCAP=2"
-FULL2="-DNDEV=2 -DMAXCHG=1 -DMAXCRASH=1 -DMAXFAULT=1 -DMAXTAMPER=1 -DMAXSHOFAIL=1 -DCAP=2"
+FULL="-DNDEV=1 -DMAXCHG=2 -DMAXCRASH=1 -DMAXFAULT=1 -DMAXTAMPER=1 -DMAXSHOFAIL=1 -DCAP=2"
+FULLF="-DNDEV=1 -DMAXCHG=1 -DMAXCRASH=1 -DMAXFAULT=2 -DMAXTAMPER=1 -DMAXSHOFAIL=1 -DCAP=2"
+FULL2="-DNDEV=2 -DMAXCHG=1 -DMAXCRASH=0 -DMAXFAULT=1 -DMAXTAMPER=0 -DMAXSHOFAIL=1 -DCAP=2"
 CC=${CC:-cc}
 PANFLAGS="-O2 -w -DCOLLAPSE -DMEMLIM=2048"
 
@@ -111,10 +112,12 @@ bounded-unstranded) liveness "$BOUNDED" unstranded ;;
 bounded-lockdown_left) liveness "$BOUNDED" lockdown_left ;;
 full-safety)
 	safety "$FULL"
+	safety "$FULLF"
 	safety "$FULL2"
 	;;
 full-liveness)
 	liveness "$FULL"
+	liveness "$FULLF"
 	liveness "$FULL2"
 	;;
 seeded-early-disable)
