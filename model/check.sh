@@ -102,7 +102,7 @@ safety() {
 
 liveness() {
 	for f in ${2:-settle unstranded lockdown_left}; do
-		pan "$1" "-DNFAIR=3" "-a -f -m100000 -N $f"
+		pan "$1" "-DNFAIR=4" "-a -f -m100000 -N $f"
 		clean "$1"
 		echo "check.sh: $run: ltl $f holds"
 	done

@@ -360,15 +360,15 @@ inline serve(d) {
 	fi
 }
 
-proctype Dpf() {
+/* One per device: the servers serve connections concurrently (one
+ * process for all would let SPIN's weak fairness starve a device), and
+ * each request is one transaction (atomic). */
+proctype Dpf(byte d) {
 	mtype:msg m;
 	byte f1, f2, f3, f4, s, i, j;
 end:
 	do
-	:: atomic { nempty(up[0]) -> serve(0) }
-#if NDEV > 1
-	:: atomic { nempty(up[1]) -> serve(1) }
-#endif
+	:: atomic { nempty(up[d]) -> serve(d) }
 	od
 }
 
@@ -552,11 +552,11 @@ init {
 			ast[d] = AG_BOOT;
 			drf_sho[d] = d % NSHO; /* registered by its first SHO */
 			run Agent(d);
+			run Dpf(d);
 			d++
 		:: else -> break
 		od;
 		c_st[0] = C_FREE;
-		run Dpf();
 		run Subscriber();
 		run Tamper();
 		run Net()
