@@ -82,7 +82,30 @@ static void healthz(void *arg, const omc_http_req *req, omc_http_resp *resp)
 		resp->status = 500;
 }
 
+#ifdef OMC_TEST_HOOKS
+static omc_test_http_body_fn body_hook;
+static void *body_hook_arg;
+
+void omc_test_http_on_body(omc_test_http_body_fn fn, void *arg)
+{
+	body_hook = fn;
+	body_hook_arg = arg;
+}
+#endif
+
+static void dispatch_route(omc_http_server *s, const omc_http_req *req, omc_http_resp *resp);
+
 static void dispatch(omc_http_server *s, const omc_http_req *req, omc_http_resp *resp)
+{
+	dispatch_route(s, req, resp);
+#ifdef OMC_TEST_HOOKS
+	if (body_hook)
+		body_hook(body_hook_arg, req->method, req->path, req->body, req->body_len, resp->body,
+			  resp->body ? resp->body_len : 0);
+#endif
+}
+
+static void dispatch_route(omc_http_server *s, const omc_http_req *req, omc_http_resp *resp)
 {
 	bool path_known = false;
 	if (!strcmp(req->path, "/healthz")) {
