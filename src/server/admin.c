@@ -121,6 +121,7 @@ omc_err omc_server_demo_setup(const char *dir)
 	uint8_t master[32];
 	OMC_DEFER_WIPE(master);
 	OMC_TRY(omc_rand_bytes(master, sizeof master));
+	OMC_TEST_CANARY(master, sizeof master, "MASTER");
 	OMC_TRY(write_file(dir, "master.key", master, sizeof master, 0600));
 	char conf[2048];
 	int n = snprintf(conf, sizeof conf,

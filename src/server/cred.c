@@ -5,16 +5,6 @@
 
 #include "server/server_internal.h"
 
-#ifdef OMC_TEST_HOOKS
-static const uint8_t *plant_k, *plant_op;
-
-void omc_test_cred_plant(const uint8_t k[32], const uint8_t op[32])
-{
-	plant_k = k;
-	plant_op = op;
-}
-#endif
-
 omc_err srv_cred_new(omc_aka_cred *c, omc_aka_alg alg, const omc_aka_tuak_params *tuak)
 {
 	uint8_t k[32], op[32];
@@ -22,12 +12,8 @@ omc_err srv_cred_new(omc_aka_cred *c, omc_aka_alg alg, const omc_aka_tuak_params
 	OMC_DEFER_WIPE(op);
 	OMC_TRY(omc_rand_bytes(k, sizeof k));
 	OMC_TRY(omc_rand_bytes(op, sizeof op));
-#ifdef OMC_TEST_HOOKS
-	if (plant_k && plant_op) {
-		memcpy(k, plant_k, sizeof k);
-		memcpy(op, plant_op, sizeof op);
-	}
-#endif
+	OMC_TEST_CANARY(k, sizeof k, "K");
+	OMC_TEST_CANARY(op, sizeof op, "OP");
 	memset(c, 0, sizeof *c);
 	c->alg = alg;
 	if (alg == OMC_AKA_ALG_MILENAGE)

@@ -79,11 +79,6 @@ OMC_MUST_USE omc_err omc_db_sync(omc_db *db, uint64_t n);
 /* fdatasyncs made by omc_db_sync, for the metrics. */
 uint64_t omc_db_syncs(omc_db *db);
 #ifdef OMC_TEST_HOOKS
-/* The secret canary (tests/canary): every credential srv_cred_new makes
- * from now on has this K (its first 16 bytes for MILENAGE and TUAK-128)
- * and this OPc or TOPc (first 16 bytes for MILENAGE) instead of random
- * ones. NULL: random again. Set it while no server runs. */
-OMC_API void omc_test_cred_plant(const uint8_t k[32], const uint8_t op[32]);
 /* Called after every fdatasync of omc_db_sync with the WAL's path and its
  * length when the fdatasync began: what a power cut would keep at least. */
 OMC_API void omc_test_db_on_sync(void (*fn)(void *arg, const char *wal, uint64_t len), void *arg);

@@ -91,6 +91,14 @@ OMC_MUST_USE omc_err omc_read_file(const char *path, uint8_t **buf, size_t *len,
 /* Make the n-th allocation from now fail (1 = the next one); 0 disables. */
 OMC_API void omc_test_alloc_fail_at(unsigned long n);
 OMC_API unsigned long omc_test_alloc_count(void);
+/* The secret canary (tests/canary): when the environment variable
+ * OMC_TEST_CANARY_<name> holds at least n bytes in hex, their first n go to
+ * out and true is returned; else out is left alone. Only test builds (the
+ * omc_t archive, the openmcim_t CLI) have it: production never reads it. */
+OMC_API bool omc_test_canary(uint8_t *out, size_t n, const char *name);
+#define OMC_TEST_CANARY(out, n, name) ((void)omc_test_canary(out, n, name))
+#else
+#define OMC_TEST_CANARY(out, n, name) ((void)0)
 #endif
 
 #endif

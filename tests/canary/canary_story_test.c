@@ -1,7 +1,7 @@
 /* The secret canary over the provisioning story (DESIGN invariant 1): the
  * server runs with a planted master key, the factory makes devices with
  * planted PCID K and OPc, and every K, OPc and TOPc the CCIF and the SHOs
- * make is planted too (omc_test_cred_plant, test builds only). The whole
+ * make is planted too (OMC_TEST_CANARY_*, read by test builds only). The whole
  * story runs for MILENAGE (sho1) and TUAK (sho2); then every log line,
  * every HTTP request and answer body, every file under the deployment
  * (SQLite database with its -wal, config, PKI, subscriber list) and every
@@ -15,11 +15,9 @@
 
 #include "canary.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 
 #include "net/net_internal.h"
-#include "server/server_internal.h"
 
 /* Distinct, recognisable, and not all one byte: a scan for them cannot
  * match by accident. */
@@ -51,6 +49,14 @@ static void on_body(void *arg, const char *method, const char *path, const uint8
 	tl_canary_scan_buf(path, resp, resp_len);
 }
 
+static void set_hex(const char *var, const uint8_t *p, size_t n)
+{
+	char h[65];
+	assert_int_equal(omc_hex_encode(h, sizeof h, p, n), OMC_OK);
+	assert_int_equal(setenv(var, h, 1), 0);
+	omc_memzero(h, sizeof h);
+}
+
 static void plant(void)
 {
 	fill(master, sizeof master, 0x11);
@@ -70,8 +76,9 @@ static void plant(void)
 	tl_canary_add("PCID OPc 1", pcid_opc[0], 16);
 	tl_canary_add("PCID K 2", pcid_k[1], 16);
 	tl_canary_add("PCID OPc 2", pcid_opc[1], 16);
-	omc_test_cred_plant(sho_k, sho_op);
-	sf_plant_master = master;
+	set_hex("OMC_TEST_CANARY_K", sho_k, 32);
+	set_hex("OMC_TEST_CANARY_OP", sho_op, 32);
+	set_hex("OMC_TEST_CANARY_MASTER", master, 32);
 	omc_log_set_level(OMC_LOG_LEVEL_DBG);
 	omc_log_set_handler(on_log, NULL);
 	omc_test_http_on_body(on_body, NULL);
@@ -82,8 +89,9 @@ static void unplant(void)
 	omc_test_http_on_body(NULL, NULL);
 	omc_log_set_handler(NULL, NULL);
 	omc_log_set_level(OMC_LOG_LEVEL_WRN);
-	omc_test_cred_plant(NULL, NULL);
-	sf_plant_master = NULL;
+	unsetenv("OMC_TEST_CANARY_K");
+	unsetenv("OMC_TEST_CANARY_OP");
+	unsetenv("OMC_TEST_CANARY_MASTER");
 }
 
 /* A device whose factory PCID (CCIF mode 1) is planted. */

@@ -69,8 +69,6 @@ void sf_stop(sf_env *e)
 	e->srv = NULL;
 }
 
-const uint8_t *sf_plant_master;
-
 void sf_up(sf_env *e)
 {
 	sf_up_opts(e, false);
@@ -83,14 +81,6 @@ void sf_up_opts(sf_env *e, bool tls)
 	if (!mkdtemp(e->dir))
 		fail_msg("mkdtemp");
 	assert_int_equal(omc_server_demo_setup(e->dir), OMC_OK);
-	if (sf_plant_master) {
-		char mk[128];
-		snprintf(mk, sizeof mk, "%s/master.key", e->dir);
-		FILE *f = fopen(mk, "wb");
-		assert_non_null(f);
-		assert_int_equal(fwrite(sf_plant_master, 1, 32, f), 32);
-		assert_int_equal(fclose(f), 0);
-	}
 	snprintf(e->conf, sizeof e->conf, "%s/server.conf", e->dir);
 	snprintf(e->pki, sizeof e->pki, "%s/pki", e->dir);
 	snprintf(e->db, sizeof e->db, "%s/openmcim.db", e->dir);

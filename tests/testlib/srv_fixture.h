@@ -24,9 +24,6 @@ typedef struct sf_env {
 	int64_t now_offset; /* added to the server's clock */
 } sf_env;
 
-/* When set, sf_up writes these 32 bytes as the deployment's master key
- * before the server first starts (the secret canary plants one). */
-extern const uint8_t *sf_plant_master;
 /* Make the deployment and start the server. */
 void sf_up(sf_env *e);
 /* The same, with HTTPS on every listener when tls. */

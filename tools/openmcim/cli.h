@@ -24,6 +24,15 @@ typedef struct cli_cmd {
 int cmd_aka(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+/* A fresh directory /tmp/<stem>-XXXXXX for the demo (false: none), and its
+ * removal. The test build of the CLI (openmcim_t) makes it under
+ * $OMC_TEST_DEMO_DIR instead when that is set, and keeps it there for the
+ * secret canary to scan (tests/canary/canary_demo_test.c). */
+bool demo_mkdtemp(char *dir, size_t cap, const char *stem);
+void demo_rmtree(const char *dir);
+/* n random bytes of a demo secret; the test build plants
+ * $OMC_TEST_CANARY_<name> (hex) instead when set. */
+bool demo_secret(uint8_t *out, size_t n, const char *name);
 /* The demo's TRE part (demo_tre.c): the number of failed steps. */
 int demo_tre(void);
 /* The demo's network part (demo_fleet.c): 0 every device attached, 1 not, -1 interrupted. */

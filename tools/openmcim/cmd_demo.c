@@ -161,7 +161,7 @@ int cmd_demo(int argc, char **argv)
 	printf("MILENAGE (TS 35.206), random K and OPc:\n");
 	memset(&cred, 0, sizeof cred);
 	cred.alg = OMC_AKA_ALG_MILENAGE;
-	if (omc_rand_bytes(k, 16) != OMC_OK || omc_rand_bytes(opc, 16) != OMC_OK ||
+	if (!demo_secret(k, 16, "K") || !demo_secret(opc, 16, "OP") ||
 	    omc_aka_milenage_init(&cred.u.milenage, k, opc, NULL) != OMC_OK)
 		fails++;
 	else
@@ -174,7 +174,7 @@ int cmd_demo(int argc, char **argv)
 	p.res_bits = 128;
 	p.ck_bits = 256;
 	cred.alg = OMC_AKA_ALG_TUAK;
-	if (omc_rand_bytes(k, 32) != OMC_OK || omc_rand_bytes(opc, 32) != OMC_OK ||
+	if (!demo_secret(k, 32, "K") || !demo_secret(opc, 32, "OP") ||
 	    omc_aka_tuak_init(&cred.u.tuak, k, 32, opc, &p) != OMC_OK)
 		fails++;
 	else

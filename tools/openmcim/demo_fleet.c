@@ -8,7 +8,6 @@
  * terminal, a table at the end. Nothing secret is printed. */
 #define _XOPEN_SOURCE 700
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -56,14 +55,6 @@ static void on_sigint(int sig)
 	stop_flag = 1;
 }
 
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 static const char *url(fleet *f, const char *role)
 {
 	const char *u = json_string_value(json_object_get(f->urls, role));
@@ -90,8 +81,7 @@ static int http(omc_http_client *c, const char *method, const char *base, const 
 
 static bool setup(fleet *f)
 {
-	snprintf(f->dir, sizeof f->dir, "/tmp/openmcim-demo-XXXXXX");
-	if (!mkdtemp(f->dir))
+	if (!demo_mkdtemp(f->dir, sizeof f->dir, "openmcim-demo"))
 		return false;
 	snprintf(f->pki, sizeof f->pki, "%s/pki", f->dir);
 	snprintf(f->ico_ca, sizeof f->ico_ca, "%s/ico-ca.crt", f->pki);
@@ -503,7 +493,7 @@ int demo_fleet(unsigned n, bool json_out, unsigned *provisioned, unsigned *attac
 		omc_free(f.devs[i].report);
 	omc_free(f.devs);
 	if (f.dir[0] && f.dir[5])
-		nftw(f.dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+		demo_rmtree(f.dir);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	int rc = stop_flag ? -1 : ok && *attached == n && changes == want_changes && recovered == want_recovered ? 0 : 1;

@@ -16,6 +16,7 @@
 
 #include "cli.h"
 #include "openmcim/openmcim.h"
+#include "util/util_internal.h"
 
 typedef struct demo {
 	char dir[64], pki[96], dev[96], db_path[96];
@@ -40,6 +41,36 @@ static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ft
 	(void)flag;
 	(void)ftw;
 	return remove(p);
+}
+
+bool demo_mkdtemp(char *dir, size_t cap, const char *stem)
+{
+	const char *base = "/tmp";
+#ifdef OMC_TEST_HOOKS
+	if (getenv("OMC_TEST_DEMO_DIR"))
+		base = getenv("OMC_TEST_DEMO_DIR");
+#endif
+	int n = snprintf(dir, cap, "%s/%s-XXXXXX", base, stem);
+	return n > 0 && (size_t)n < cap && mkdtemp(dir) != NULL;
+}
+
+void demo_rmtree(const char *dir)
+{
+#ifdef OMC_TEST_HOOKS
+	if (getenv("OMC_TEST_DEMO_DIR"))
+		return;
+#endif
+	if (nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
+		fprintf(stderr, "openmcim demo: could not remove %s\n", dir);
+}
+
+bool demo_secret(uint8_t *out, size_t n, const char *name)
+{
+	if (omc_rand_bytes(out, n) != OMC_OK)
+		return false;
+	OMC_TEST_CANARY(out, n, name);
+	(void)name;
+	return true;
 }
 
 /* Sign a JSON payload as PKI entity `who`. */
@@ -70,7 +101,7 @@ static bool make_package(char **pkg, demo *d, const char *imsi)
 	uint8_t k[16], opc[16];
 	char kh[33], oh[33], nb[32];
 	omc_aka_cred cred = {.alg = OMC_AKA_ALG_MILENAGE};
-	bool ok = omc_rand_bytes(k, 16) == OMC_OK && omc_rand_bytes(opc, 16) == OMC_OK &&
+	bool ok = demo_secret(k, 16, "K") && demo_secret(opc, 16, "OP") &&
 		  omc_aka_milenage_init(&cred.u.milenage, k, opc, NULL) == OMC_OK &&
 		  omc_auc_add(d->auc, imsi, &cred, OMC_AKA_IND_BITS_DEFAULT) == OMC_OK && hex(kh, k, 16) &&
 		  hex(oh, opc, 16) && omc_b64_encode(nb, sizeof nb, d->nonce, 16, OMC_B64_URL) == OMC_OK;
@@ -129,7 +160,7 @@ static int story(demo *d)
 
 	/* The SHO's AuC, and a provisioning session whose evidence it checks. */
 	uint8_t master[32];
-	ok = omc_rand_bytes(master, 32) == OMC_OK && omc_db_open(&d->db, d->db_path) == OMC_OK &&
+	ok = demo_secret(master, 32, "MASTER") && omc_db_open(&d->db, d->db_path) == OMC_OK &&
 	     omc_auc_open(&d->auc, d->db, "sho1", master) == OMC_OK && omc_rand_bytes(d->nonce, 16) == OMC_OK &&
 	     omc_tre_session_begin(d->t, d->nonce, 16, &d->evidence) == OMC_OK;
 	omc_memzero(master, sizeof master);
@@ -204,8 +235,7 @@ int demo_tre(void)
 {
 	demo d;
 	memset(&d, 0, sizeof d);
-	snprintf(d.dir, sizeof d.dir, "/tmp/omc-demo-XXXXXX");
-	if (!mkdtemp(d.dir)) {
+	if (!demo_mkdtemp(d.dir, sizeof d.dir, "omc-demo")) {
 		fprintf(stderr, "openmcim demo: cannot make a temporary directory\n");
 		return 1;
 	}
@@ -221,7 +251,6 @@ int demo_tre(void)
 	omc_db_close(d.db);
 	omc_cert_free(d.m2mes);
 	omc_free(d.evidence);
-	if (nftw(d.dir, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0)
-		fprintf(stderr, "openmcim demo: could not remove %s\n", d.dir);
+	demo_rmtree(d.dir);
 	return fails;
 }
