@@ -7,11 +7,14 @@ CLANG_BUILD ?= build-clang
 DEMO_BUILD ?= build-demo
 FUZZ_BUILD ?= build-fuzz
 SECONDS    ?= 60
+VG_BUILD   ?= build-valgrind
+TSAN_BUILD ?= build-tsan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 CTEST_ARGS ?=
 
-.PHONY: all build deps check check-normal check-asan check-clang lint demo bench fuzz model clean
+.PHONY: vg-build
+.PHONY: all build deps check check-normal check-asan check-clang check-valgrind check-valgrind-quick check-tsan lint demo bench fuzz model clean
 
 all: build
 
@@ -26,7 +29,7 @@ deps:
 lint:
 	scripts/lint/run.sh
 
-check: deps lint check-normal check-asan check-clang
+check: deps lint check-normal check-asan check-clang check-valgrind-quick
 
 check-normal:
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOMC_WERROR=ON $(CMAKE_ARGS)
@@ -43,6 +46,27 @@ check-clang:
 	cmake -S . -B $(CLANG_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOMC_WERROR=ON $(CMAKE_ARGS)
 	cmake --build $(CLANG_BUILD) -j$(JOBS)
 	cd $(CLANG_BUILD) && ctest --output-on-failure --no-tests=error -j$(JOBS) $(CTEST_ARGS)
+
+# valgrind memcheck over every unit and KAT test (tests/valgrind.supp); the
+# full set is too slow for `make check`, which runs the VG_QUICK subset
+# (docs/DEVELOPMENT-GUIDE.md).
+VG_QUICK ?= ^vg_(aka_|util_|proto_|store_)
+check-valgrind: vg-build
+	cd $(VG_BUILD) && ctest --output-on-failure --no-tests=error -j$(JOBS) -L valgrind $(CTEST_ARGS)
+check-valgrind-quick: vg-build
+	cd $(VG_BUILD) && ctest --output-on-failure --no-tests=error -j$(JOBS) -L valgrind -R '$(VG_QUICK)' $(CTEST_ARGS)
+vg-build:
+	cmake -S . -B $(VG_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOMC_WERROR=ON -DOMC_VALGRIND=ON $(CMAKE_ARGS)
+	cmake --build $(VG_BUILD) -j$(JOBS)
+
+# ThreadSanitizer over the tests with threads: the servers (libmicrohttpd's
+# pool, group commit), tred and the agent (tests/tsan.supp).
+TSAN_TESTS ?= ^(server_|tred|agent_|net_http_|change_|recovery_|pcid_renew_|canary_story_)
+check-tsan:
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOMC_WERROR=ON -DOMC_TSAN=ON $(CMAKE_ARGS)
+	cmake --build $(TSAN_BUILD) -j$(JOBS)
+	cd $(TSAN_BUILD) && TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+		ctest --output-on-failure --no-tests=error -j$(JOBS) -R '$(TSAN_TESTS)' $(CTEST_ARGS)
 
 # The demo needs no test framework: its own build tree, tests off, the CLI only.
 demo:
@@ -71,4 +95,4 @@ bench: build
 	./$(BUILD)/openmcim bench
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(CLANG_BUILD) $(DEMO_BUILD) $(FUZZ_BUILD) $(MODEL_DIR)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(CLANG_BUILD) $(DEMO_BUILD) $(FUZZ_BUILD) $(MODEL_DIR) $(VG_BUILD) $(TSAN_BUILD)

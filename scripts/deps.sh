@@ -11,6 +11,7 @@ BUILD="$BUILD libmicrohttpd-dev libcurl4-openssl-dev" # src/net
 BUILD="$BUILD libsqlite3-dev libinih-dev"              # src/server
 TEST="libcmocka-dev libosmocore-utils clang"
 TEST="$TEST spin" # model/: SPIN checks the protocol model (pan.c built with cc)
+TEST="$TEST valgrind" # make check-valgrind
 TEST="$TEST openssl python3-jwcrypto" # tests/interop/jose_*_test.c
 TEST="$TEST pcscd vsmartcard-vpcd libpcsclite-dev util-linux" # tests/peers/card_pcsc_test.c
 TEST="$TEST hostapd eapoltest iproute2" # tests/peers/eap_aka_test.c
