@@ -50,7 +50,7 @@ check-clang:
 # valgrind memcheck over every unit and KAT test (tests/valgrind.supp); the
 # full set is too slow for `make check`, which runs the VG_QUICK subset
 # (docs/DEVELOPMENT-GUIDE.md).
-VG_QUICK ?= ^vg_(aka_|util_|proto_|store_)
+VG_QUICK ?= ^vg_(aka_|util_|store_|tre_lifecycle_)
 check-valgrind: vg-build
 	cd $(VG_BUILD) && ctest --output-on-failure --no-tests=error -j$(JOBS) -L valgrind $(CTEST_ARGS)
 check-valgrind-quick: vg-build
