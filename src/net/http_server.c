@@ -196,7 +196,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
 		.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
 	};
+#ifdef OMC_TEST_HOOKS
+	omc_test_alloc_counted(true); /* the handler's allocations can be made to fail */
+#endif
 	dispatch(s, &req, &resp);
+#ifdef OMC_TEST_HOOKS
+	omc_test_alloc_counted(false);
+#endif
 	return send_resp(s, c, &resp);
 }
 

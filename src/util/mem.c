@@ -2,6 +2,10 @@
  * header so that omc_free can wipe it; the test archive can make any chosen
  * allocation fail (SQLite-style fault injection). */
 #include <stdlib.h>
+#ifdef OMC_TEST_HOOKS
+#include <execinfo.h>
+#include <stdio.h>
+#endif
 #include <string.h>
 
 #include "util/util_internal.h"
@@ -9,9 +13,24 @@
 /* 16 bytes keep the user pointer aligned for any scalar type. */
 #define HDR 16
 
+/* Failed allocations of this thread, real or injected: a reader that
+ * cannot report one (jansson's, see omc_json_loadb) is checked with it. */
+static _Thread_local unsigned long alloc_failures;
+
+unsigned long omc_alloc_failures(void)
+{
+	return alloc_failures;
+}
+
 #ifdef OMC_TEST_HOOKS
+/* Two counters: this thread's (the TRE, called in the test's thread), and
+ * one shared by every thread inside a counted section (the server's
+ * request handlers on libmicrohttpd's pool, which also call each other).
+ * Allocations made while held count in neither and never fail. */
 static _Thread_local unsigned long fail_at;
 static _Thread_local unsigned long alloc_count;
+static _Thread_local unsigned hold, counted;
+static unsigned long shared_fail_at, shared_count;
 
 void omc_test_alloc_fail_at(unsigned long n)
 {
@@ -22,14 +41,62 @@ unsigned long omc_test_alloc_count(void)
 {
 	return alloc_count;
 }
+
+void omc_test_alloc_hold(bool on)
+{
+	hold = on ? hold + 1 : hold - 1;
+}
+
+void omc_test_alloc_counted(bool on)
+{
+	counted = on ? counted + 1 : counted - 1;
+}
+
+void omc_test_alloc_shared_fail_at(unsigned long n)
+{
+	unsigned long c = __atomic_load_n(&shared_count, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&shared_fail_at, n ? c + n : 0, __ATOMIC_SEQ_CST);
+}
+
+unsigned long omc_test_alloc_shared_count(void)
+{
+	return __atomic_load_n(&shared_count, __ATOMIC_SEQ_CST);
+}
+
+/* OMC_FAULT_TRACE set in the environment: the stack of every injected
+ * failure on stderr, to find the caller that mishandled it. */
+static bool trace(void)
+{
+	if (getenv("OMC_FAULT_TRACE")) {
+		void *fr[32];
+		int n = backtrace(fr, 32);
+		fputs("omc_alloc: failure injected at\n", stderr); /* lint: allow (test archive only) */
+		backtrace_symbols_fd(fr, n, 2);
+	}
+	return true;
+}
+
+static bool injected(void)
+{
+	if (hold)
+		return false;
+	alloc_count++;
+	if (fail_at && alloc_count == fail_at)
+		return trace();
+	if (!counted)
+		return false;
+	unsigned long c = __atomic_add_fetch(&shared_count, 1, __ATOMIC_SEQ_CST);
+	return c == __atomic_load_n(&shared_fail_at, __ATOMIC_SEQ_CST) && trace();
+}
 #endif
 
 void *omc_alloc(size_t n)
 {
 #ifdef OMC_TEST_HOOKS
-	alloc_count++;
-	if (fail_at && alloc_count == fail_at)
+	if (injected()) {
+		alloc_failures++;
 		return NULL;
+	}
 #endif
 	if (n > SIZE_MAX - HDR - 1)
 		return NULL;
@@ -37,8 +104,10 @@ void *omc_alloc(size_t n)
 	 * then points into its block, not one past it, so that LeakSanitizer
 	 * counts whoever holds it (the tred fuzz target's empty files). */
 	uint8_t *p = malloc(HDR + (n ? n : 1));
-	if (!p)
+	if (!p) {
+		alloc_failures++;
 		return NULL;
+	}
 	memcpy(p, &n, sizeof n);
 	return p + HDR;
 }

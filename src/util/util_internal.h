@@ -86,11 +86,45 @@ OMC_API OMC_MUST_USE omc_err omc_aead_open(uint8_t *pt, const uint8_t key[OMC_ST
  * omc_alloc. OMC_ERR_NOT_FOUND if it does not exist (src/util/file.c). */
 OMC_MUST_USE omc_err omc_read_file(const char *path, uint8_t **buf, size_t *len, size_t max);
 
+/* How many allocations of this thread have failed so far (real or
+ * injected): a caller of a library that does not report its own failures
+ * compares it before and after (omc_json_loadb). */
+unsigned long omc_alloc_failures(void);
+
+/* e when it is OMC_ERR_NOMEM, else other: a caller that turns a callee's
+ * failure into its own verdict (CORRUPT, DENIED) keeps "out of memory",
+ * which says nothing about the input and must not be taken for one. */
+static inline omc_err omc_nomem_or(omc_err e, omc_err other)
+{
+	return e == OMC_ERR_NOMEM ? e : other;
+}
+
+/* jansson's json_loadb and json_loads, but NULL ("out of memory") when an
+ * allocation failed while reading: jansson itself does not notice all of
+ * them (src/util/json.c). Every reader of JSON in src/ goes through these. */
+struct json_t;
+struct json_error_t;
+OMC_MUST_USE struct json_t *omc_json_loadb(const char *buf, size_t len, size_t flags, struct json_error_t *err);
+OMC_MUST_USE struct json_t *omc_json_loads(const char *s, size_t flags, struct json_error_t *err);
+/* json_dumps, but NULL when an allocation failed while writing (free the
+ * result with omc_free). */
+OMC_MUST_USE char *omc_json_dumps(const struct json_t *j, size_t flags);
+
 /* Test-only hooks exist only in the test archive (omc_t). */
 #ifdef OMC_TEST_HOOKS
-/* Make the n-th allocation from now fail (1 = the next one); 0 disables. */
+/* Make the n-th allocation of this thread from now fail (1 = the next
+ * one); 0 disables. */
 OMC_API void omc_test_alloc_fail_at(unsigned long n);
 OMC_API unsigned long omc_test_alloc_count(void);
+/* While held (nested), this thread's allocations are not counted and never
+ * fail on purpose (jansson's reader, which cannot take a failure). */
+OMC_API void omc_test_alloc_hold(bool on);
+/* While on (nested), this thread's allocations also count in one counter
+ * shared by all threads (the HTTP server's request handlers), and the n-th
+ * of them from omc_test_alloc_shared_fail_at(n) fails; 0 disables. */
+OMC_API void omc_test_alloc_counted(bool on);
+OMC_API void omc_test_alloc_shared_fail_at(unsigned long n);
+OMC_API unsigned long omc_test_alloc_shared_count(void);
 /* The secret canary (tests/canary): when the environment variable
  * OMC_TEST_CANARY_<name> holds at least n bytes in hex, their first n go to
  * out and true is returned; else out is left alone. Only test builds (the
