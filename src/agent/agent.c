@@ -175,7 +175,7 @@ static omc_err save(omc_agent *a)
 		json_decref(o);
 		o = NULL;
 	}
-	char *s = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	char *s = o ? omc_json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(o);
 	OMC_ENSURE(s != NULL, OMC_ERR_NOMEM);
 	char tmp[160];
@@ -232,7 +232,7 @@ static omc_err load(omc_agent *a)
 		return OMC_OK;
 	OMC_TRY(e);
 	json_error_t je;
-	json_t *o = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &je);
+	json_t *o = omc_json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &je);
 	omc_free(buf);
 	const char *st = json_string_value(json_object_get(o, "state"));
 	bool ok = st != NULL;
@@ -280,7 +280,7 @@ static int call(omc_agent *a, const char *method, const char *base, const char *
 	char url[URL_MAX + 64], auth[TOKEN_MAX + 8];
 	snprintf(url, sizeof url, "%s%s", base, path);
 	snprintf(auth, sizeof auth, "Bearer %s", a->session);
-	char *b = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	char *b = body ? omc_json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	int st = 0;
 	char *r = NULL;
@@ -291,7 +291,7 @@ static int call(omc_agent *a, const char *method, const char *base, const char *
 	omc_free(b);
 	if (r && rl) {
 		json_error_t je;
-		*out = json_loadb(r, rl, 0, &je);
+		*out = omc_json_loadb(r, rl, 0, &je);
 	}
 	omc_free(r);
 	return st;
@@ -594,7 +594,7 @@ static outcome st_bootstrap(omc_agent *a)
 	if (st == 200 && jws && a->bootstrap_ca &&
 	    omc_jws_verify_x5c(&v, jws, strlen(jws), anchors, 1, "omc-bootstrap+jwt", 0) == OMC_OK) {
 		json_error_t je;
-		p = json_loadb((const char *)v.payload, v.len, 0, &je);
+		p = omc_json_loadb((const char *)v.payload, v.len, 0, &je);
 	}
 	omc_jws_verified_free(&v);
 	const char *drf = json_string_value(json_object_get(p, "drf"));
@@ -815,7 +815,7 @@ static bool is_renew_command(const char *cmd)
 	if (omc_jws_peek(&pl, &n, cmd, strlen(cmd)) != OMC_OK)
 		return false;
 	json_error_t je;
-	json_t *c = json_loadb((const char *)pl, n, 0, &je);
+	json_t *c = omc_json_loadb((const char *)pl, n, 0, &je);
 	omc_free(pl);
 	const char *name = json_string_value(json_object_get(c, "cmd"));
 	bool yes = name && !strcmp(name, "renew_pcid");

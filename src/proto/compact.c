@@ -115,7 +115,7 @@ omc_err omc_jose_header_parse(json_t **hdr, const omc_jose_seg *seg, size_t max)
 	 * lexically last"; rejecting leaves no room for two readings). jansson
 	 * refuses \u0000 in strings and anything after the object. */
 	json_error_t jerr;
-	json_t *j = json_loadb((const char *)raw, n, JSON_REJECT_DUPLICATES, &jerr);
+	json_t *j = omc_json_loadb((const char *)raw, n, JSON_REJECT_DUPLICATES, &jerr);
 	OMC_ENSURE(j != NULL, OMC_ERR_BAD_FORMAT);
 	if (!json_is_object(j)) {
 		json_decref(j);

@@ -265,7 +265,7 @@ static omc_err header_b64(char **h64, size_t *h64_len, const char *x64, const ch
 	OMC_ENSURE(h != NULL, OMC_ERR_NOMEM);
 	if (typ)
 		OMC_ENSURE(json_object_set_new(h, "typ", json_string(typ)) == 0, OMC_ERR_NOMEM);
-	OMC_AUTO(omc_json_str) hs = json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	OMC_AUTO(omc_json_str) hs = omc_json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	OMC_ENSURE(hs != NULL, OMC_ERR_NOMEM);
 	return omc_jose_b64url_encode(h64, h64_len, (const uint8_t *)hs, strlen(hs));
 }

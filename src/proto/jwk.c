@@ -72,7 +72,7 @@ omc_err omc_key_from_jwk(omc_key **k, const char *json, size_t len)
 	OMC_ENSURE(len <= OMC_JWK_MAX, OMC_ERR_TOO_LARGE);
 	omc_proto_init();
 	json_error_t jerr;
-	OMC_AUTO(json_t) j = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+	OMC_AUTO(json_t) j = omc_json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 	OMC_ENSURE(j != NULL, OMC_ERR_BAD_FORMAT);
 	return omc_proto_key_from_jwk_json(k, j);
 }

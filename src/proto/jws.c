@@ -107,7 +107,7 @@ static omc_err header_json(char **out, const omc_cert *const *x5c, size_t n_x5c,
 			OMC_ENSURE(json_array_append_new(arr, json_stringn(b64, n)) == 0, OMC_ERR_NOMEM);
 		}
 	}
-	char *s = json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	char *s = omc_json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	OMC_ENSURE(s != NULL, OMC_ERR_NOMEM);
 	*out = s;
 	return OMC_OK;

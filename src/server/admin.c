@@ -52,7 +52,7 @@ omc_err omc_server_reference_add(omc_db *db, const char *model, const char *json
 {
 	OMC_ENSURE(db && model && json && strlen(model) > 0 && strlen(model) < 64, OMC_ERR_BAD_ARG);
 	json_error_t je;
-	json_t *a = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
+	json_t *a = omc_json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
 	OMC_ENSURE(json_is_array(a) && json_array_size(a) > 0 && json_array_size(a) <= 16, OMC_ERR_BAD_FORMAT);
 	omc_err e = omc_db_exec(db, "BEGIN IMMEDIATE");
 	for (size_t i = 0; e == OMC_OK && i < json_array_size(a); i++) {

@@ -73,7 +73,7 @@ static void vectors(srv_listener *l, const omc_http_req *req, omc_http_resp *res
 	s->avs_issued += (uint64_t)n;
 	pthread_mutex_unlock(&s->mlock);
 	json_error_t je;
-	json_t *prof = json_loads(info.profile, 0, &je);
+	json_t *prof = omc_json_loads(info.profile, 0, &je);
 	json_t *arr = json_array();
 	json_t *o = json_pack("{s:s,s:s,s:b,s:I,s:o,s:o}", "imsi", imsi, "alg", omc_aka_alg_name(info.alg),
 			      "provisional", l->op->ico, "expires", (json_int_t)info.expires, "profile",

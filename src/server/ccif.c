@@ -113,7 +113,7 @@ static void generate(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 		json_t *p = srv_cred_json(&cred[i]);
 		char *ps = NULL, *jwe = NULL;
 		if (p && json_object_set_new(p, "imsi", json_string(imsi[i])) == 0)
-			ps = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS);
+			ps = omc_json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS);
 		json_decref(p);
 		e = ps ? omc_jwe_encrypt(&jwe, (const uint8_t *)ps, strlen(ps), to, "omc-pcid+jwe") : OMC_ERR_NOMEM;
 		omc_free(ps);
@@ -257,7 +257,7 @@ static void bootstrap(srv_listener *l, const omc_http_req *req, omc_http_resp *r
 	}
 	json_t *p = json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I}", "iss", ico->name, "imsi", ss.imsi, "drf", drf, "pva", pva,
 			      "dpf", dpf, "iat", (json_int_t)now, "exp", (json_int_t)(now + 86400));
-	char *ps = p ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL, *jws = NULL;
+	char *ps = p ? omc_json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL, *jws = NULL;
 	json_decref(p);
 	const omc_cert *x5c[1] = {ico->cert};
 	omc_err e = ps ? omc_jws_sign(&jws, (const uint8_t *)ps, strlen(ps), ico->key, x5c, 1, "omc-bootstrap+jwt")

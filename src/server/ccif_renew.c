@@ -113,7 +113,7 @@ static omc_err package_make(char **out, const srv_op *ico, const omc_aka_cred *c
 		       : NULL;
 	if (!p)
 		json_decref(m);
-	char *ps = p ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL, *jws = NULL;
+	char *ps = p ? omc_json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL, *jws = NULL;
 	json_decref(p);
 	const omc_cert *x5c[1] = {ico->cert};
 	omc_err e = ps ? omc_jws_sign(&jws, (const uint8_t *)ps, strlen(ps), ico->key, x5c, 1, "omc-mcim-package+jwt")
@@ -441,7 +441,7 @@ void srv_ccif_push(srv_listener *l, const omc_http_req *req, omc_http_resp *resp
 	int64_t now = srv_now(s);
 	json_t *p = json_pack("{s:s,s:I,s:s,s:s,s:s,s:I,s:I}", "iss", ico->name, "seq", (json_int_t)seq, "tre", tre, "cmd",
 			      "renew_pcid", "mcim", "pcid", "iat", (json_int_t)now, "exp", (json_int_t)(now + 30 * 86400));
-	char *ps = p ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL, *jws = NULL;
+	char *ps = p ? omc_json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL, *jws = NULL;
 	json_decref(p);
 	const omc_cert *x5c[1] = {ico->cert};
 	e = ps ? omc_jws_sign(&jws, (const uint8_t *)ps, strlen(ps), ico->key, x5c, 1, "omc-command+jwt") : OMC_ERR_NOMEM;

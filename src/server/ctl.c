@@ -343,7 +343,7 @@ static json_t *col_str(sqlite3_stmt *q, int i)
 static omc_err dump(json_t *a, char **json)
 {
 	OMC_ENSURE(a != NULL, OMC_ERR_NOMEM);
-	*json = json_dumps(a, JSON_COMPACT);
+	*json = omc_json_dumps(a, JSON_COMPACT);
 	json_decref(a);
 	OMC_ENSURE(*json != NULL, OMC_ERR_NOMEM);
 	return OMC_OK;
@@ -389,7 +389,7 @@ static json_t *profile_of(sqlite3_stmt *q, int i)
 {
 	const char *t = (const char *)sqlite3_column_text(q, i);
 	json_error_t je;
-	json_t *o = t ? json_loads(t, JSON_REJECT_DUPLICATES, &je) : NULL;
+	json_t *o = t ? omc_json_loads(t, JSON_REJECT_DUPLICATES, &je) : NULL;
 	if (json_is_object(o))
 		return o;
 	json_decref(o);
@@ -576,7 +576,7 @@ static bool profile_ok(json_t *p, char out[128])
 	if (!json_is_object(p) || !only_members(p, members, 2) || (d && !json_is_boolean(d)) ||
 	    (v && (!json_is_integer(v) || json_integer_value(v) < 0)))
 		return false;
-	char *s = json_dumps(p, JSON_COMPACT);
+	char *s = omc_json_dumps(p, JSON_COMPACT);
 	bool ok = s && strlen(s) < 128;
 	if (ok)
 		memcpy(out, s, strlen(s) + 1);
@@ -591,7 +591,7 @@ static omc_err import_line(omc_auc *a, const omc_server_config *c, const omc_ser
 	static const char *const members[] = {"imsi", "alg", "k", "opc", "tuak", "expires", "profile"};
 	static const char *const tuak_members[] = {"topc", "iterations", "mac_bits", "res_bits", "ck_bits", "ik_bits"};
 	json_error_t je;
-	json_t *o = json_loadb(p, n, JSON_REJECT_DUPLICATES, &je);
+	json_t *o = omc_json_loadb(p, n, JSON_REJECT_DUPLICATES, &je);
 	omc_memzero(&je, sizeof je); /* its text may quote the line */
 	if (!json_is_object(o)) {
 		json_decref(o);

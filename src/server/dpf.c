@@ -26,7 +26,7 @@ static const char *token_check(omc_server *s, const char *tok, token *t)
 	char cn[SRV_NAME_MAX + 8] = "";
 	bool ok = omc_cert_subject_cn(cn, sizeof cn, v.leaf) == OMC_OK && !strcmp(cn, s->pva_names[v.anchor]);
 	json_error_t je;
-	json_t *p = ok ? json_loadb((const char *)v.payload, v.len, JSON_REJECT_DUPLICATES, &je) : NULL;
+	json_t *p = ok ? omc_json_loadb((const char *)v.payload, v.len, JSON_REJECT_DUPLICATES, &je) : NULL;
 	omc_jws_verified_free(&v);
 	const char *f[5] = {json_string_value(json_object_get(p, "tre")),
 			    json_string_value(json_object_get(p, "platform_id")),
@@ -362,7 +362,7 @@ omc_err srv_ro_command(omc_server *s, const char *tre, const char *cmd, const ch
 		json_decref(p);
 		p = NULL;
 	}
-	char *ps = p ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL, *jws = NULL;
+	char *ps = p ? omc_json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL, *jws = NULL;
 	json_decref(p);
 	OMC_ENSURE(ps != NULL, OMC_ERR_NOMEM);
 	const omc_cert *x5c[1] = {s->ro_cert};
@@ -419,7 +419,7 @@ static void cmd_queue(srv_listener *l, const omc_http_req *req, omc_http_resp *r
 	json_t *p = NULL;
 	json_error_t je;
 	if (omc_jws_peek(&pl, &pn, cmd, strlen(cmd)) == OMC_OK)
-		p = json_loadb((const char *)pl, pn, 0, &je);
+		p = omc_json_loadb((const char *)pl, pn, 0, &je);
 	omc_free(pl);
 	const char *iss = json_string_value(json_object_get(p, "iss"));
 	const char *ptre = json_string_value(json_object_get(p, "tre"));
@@ -587,7 +587,7 @@ static bool requeue_of(const char *issuer, const char *command, char owner[SRV_N
 	json_error_t je;
 	if (strcmp(issuer, "ro") != 0 || !command || omc_jws_peek(&pl, &pn, command, strlen(command)) != OMC_OK)
 		return false;
-	p = json_loadb((const char *)pl, pn, 0, &je);
+	p = omc_json_loadb((const char *)pl, pn, 0, &je);
 	omc_free(pl);
 	const char *cmd = json_string_value(json_object_get(p, "cmd"));
 	const char *own = json_string_value(json_object_get(p, "owner"));

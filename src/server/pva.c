@@ -278,7 +278,7 @@ static void validate(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 		char cn[SRV_NAME_MAX] = "pva";
 		if (p && omc_cert_subject_cn(cn, sizeof cn, s->pva_cert) == OMC_OK)
 			json_object_set_new(p, "iss", json_string(cn));
-		char *ps = p ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+		char *ps = p ? omc_json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 		json_decref(p);
 		const omc_cert *x5c[1] = {s->pva_cert};
 		ok = ps && omc_jws_sign(&tok, (const uint8_t *)ps, strlen(ps), s->pva_key, x5c, 1,
@@ -425,7 +425,7 @@ static void recovery(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 			snprintf(iss, sizeof iss, "pva");
 		json_t *p = json_pack("{s:s,s:I,s:s,s:I,s:I,s:s}", "iss", iss, "seq", (json_int_t)seq, "tre", e.tre_id,
 				      "counter", (json_int_t)counter, "iat", (json_int_t)now, "requested_by", who);
-		char *ps = p ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+		char *ps = p ? omc_json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 		json_decref(p);
 		const omc_cert *x5c[1] = {s->pva_cert};
 		ok = ps && omc_jws_sign(&auth, (const uint8_t *)ps, strlen(ps), s->pva_key, x5c, 1, "omc-recovery+jwt") ==

@@ -126,7 +126,7 @@ void srv_fail(srv_listener *l, omc_http_resp *resp, int status, const char *code
 
 void srv_reply(srv_listener *l, omc_http_resp *resp, int status, json_t *o)
 {
-	char *b = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	char *b = o ? omc_json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(o);
 	if (!b) {
 		srv_fail(l, resp, 500, "internal", "out of memory");
@@ -142,7 +142,7 @@ void srv_reply(srv_listener *l, omc_http_resp *resp, int status, json_t *o)
 json_t *srv_body(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
 {
 	json_error_t je;
-	json_t *o = json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &je);
+	json_t *o = omc_json_loadb((const char *)req->body, req->body_len, JSON_REJECT_DUPLICATES, &je);
 	if (!o || !json_is_object(o)) {
 		json_decref(o);
 		srv_fail(l, resp, 400, "bad_json", "the body is not a JSON object");
@@ -275,7 +275,7 @@ bool srv_evidence_nonce(const char *ev, char nb[96], uint8_t n[64], size_t *nl)
 	nb[0] = 0;
 	*nl = 0;
 	if (omc_jws_peek(&pl, &pn, ev, strlen(ev)) == OMC_OK)
-		pj = json_loadb((const char *)pl, pn, 0, &je);
+		pj = omc_json_loadb((const char *)pl, pn, 0, &je);
 	omc_free(pl);
 	const char *v = json_string_value(json_object_get(pj, "eat_nonce"));
 	if (v && strlen(v) < 96)
@@ -439,7 +439,7 @@ omc_err srv_sign_request(char **auth, const omc_key *key, const omc_cert *cert, 
 	OMC_TRY(omc_b64_encode(jti, sizeof jti, r, sizeof r, OMC_B64_URL));
 	json_t *p = json_pack("{s:s,s:s,s:s,s:I,s:s}", "htm", method, "htu", path, "bh", bh, "iat", (json_int_t)now,
 			      "jti", jti);
-	char *ps = p ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	char *ps = p ? omc_json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(p);
 	OMC_ENSURE(ps != NULL, OMC_ERR_NOMEM);
 	const omc_cert *x5c[1] = {cert};
@@ -544,7 +544,7 @@ bool srv_auth_peer_cert(srv_listener *l, const omc_http_req *req, omc_http_resp 
 		goto fail;
 	}
 	json_error_t je;
-	p = json_loadb((const char *)v.payload, v.len, JSON_REJECT_DUPLICATES, &je);
+	p = omc_json_loadb((const char *)v.payload, v.len, JSON_REJECT_DUPLICATES, &je);
 	const char *htm = json_string_value(json_object_get(p, "htm"));
 	const char *htu = json_string_value(json_object_get(p, "htu"));
 	const char *bh = json_string_value(json_object_get(p, "bh"));
@@ -617,7 +617,7 @@ omc_err srv_call(omc_server *s, const omc_key *key, const omc_cert *cert, const 
 		json_decref(body);
 		OMC_BAIL(OMC_ERR_NOT_FOUND);
 	}
-	char *b = body ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	char *b = body ? omc_json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(body);
 	omc_http_client *c = thread_client(s);
 	char url[SRV_URL_MAX + 128];
@@ -638,7 +638,7 @@ omc_err srv_call(omc_server *s, const omc_key *key, const omc_cert *cert, const 
 	omc_free(b); /* wiped: bodies may carry sealed packages */
 	if (e == OMC_OK && rl > 0) {
 		json_error_t je;
-		*out = json_loadb(r, rl, JSON_REJECT_DUPLICATES, &je);
+		*out = omc_json_loadb(r, rl, JSON_REJECT_DUPLICATES, &je);
 		if (*out && !json_is_object(*out)) {
 			json_decref(*out);
 			*out = NULL;
@@ -1179,7 +1179,7 @@ omc_err omc_server_urls(omc_server *s, char **json)
 			json_decref(o);
 			o = NULL;
 		}
-	*json = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	*json = o ? omc_json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	OMC_ENSURE(*json != NULL, OMC_ERR_NOMEM);
 	return OMC_OK;
@@ -1197,7 +1197,7 @@ omc_err omc_server_routes(omc_server *s, char **json)
 			json_array_append_new(a, json_pack("{s:s,s:s,s:s}", "role", role, "method",
 							   l->routes[j].method, "path", l->routes[j].path));
 	}
-	*json = a ? json_dumps(a, JSON_COMPACT) : NULL;
+	*json = a ? omc_json_dumps(a, JSON_COMPACT) : NULL;
 	json_decref(a);
 	OMC_ENSURE(*json != NULL, OMC_ERR_NOMEM);
 	return OMC_OK;
@@ -1291,7 +1291,7 @@ bool srv_tre_signed(omc_server *s, const char *jws, size_t len, const char *typ,
 	if (omc_jws_verify_x5c(&v, jws, len, (const omc_cert *const *)s->m2mes_ca, s->n_m2mes_ca, typ,
 			       (time_t)srv_now(s)) == OMC_OK &&
 	    omc_cert_subject_cn(cn, 64, v.leaf) == OMC_OK)
-		*claims = json_loadb((const char *)v.payload, v.len, JSON_REJECT_DUPLICATES, &je);
+		*claims = omc_json_loadb((const char *)v.payload, v.len, JSON_REJECT_DUPLICATES, &je);
 	omc_jws_verified_free(&v);
 	if (*claims && !json_is_object(*claims)) {
 		json_decref(*claims);

@@ -340,7 +340,7 @@ static void mcim_make(srv_listener *l, const omc_http_req *req, omc_http_resp *r
 		       : NULL;
 	if (!p)
 		json_decref(m);
-	char *ps = p ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL, *jws = NULL, *jwe = NULL;
+	char *ps = p ? omc_json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL, *jws = NULL, *jwe = NULL;
 	json_decref(p);
 	const omc_cert *x5c[1] = {op->cert};
 	omc_key *dpf = NULL;
@@ -611,7 +611,7 @@ static void cmd_send(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 		json_decref(p);
 		p = NULL;
 	}
-	char *ps = p ? json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL, *jws = NULL;
+	char *ps = p ? omc_json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL, *jws = NULL;
 	json_decref(p);
 	json_decref(b);
 	const omc_cert *x5c[1] = {op->cert};

@@ -64,7 +64,7 @@ static void attach(srv_listener *l, const omc_http_req *req, omc_http_resp *resp
 				    json_is_true(json_object_get(prof, "data_only")), "volume_cap",
 				    (json_int_t)json_integer_value(json_object_get(prof, "volume_cap")))
 			: NULL;
-	char *ps = pj ? json_dumps(pj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	char *ps = pj ? omc_json_dumps(pj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(pj);
 	if (!ok) {
 		omc_free(ps);
@@ -186,7 +186,7 @@ static void complete(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 		return;
 	}
 	json_error_t je;
-	json_t *prof = json_loads(r.profile, 0, &je);
+	json_t *prof = omc_json_loads(r.profile, 0, &je);
 	bool provisional = json_is_true(json_object_get(prof, "provisional"));
 	bool data_only = json_is_true(json_object_get(prof, "data_only"));
 	json_int_t cap = json_integer_value(json_object_get(prof, "volume_cap"));

@@ -71,7 +71,7 @@ static omc_err evidence(omc_tre *t, const uint8_t *nonce, size_t nonce_len, cons
 		if (omc_key_to_jwk(&jwk, eph) != OMC_OK)
 			goto out;
 		json_error_t je;
-		json_t *j = json_loads(jwk, 0, &je);
+		json_t *j = omc_json_loads(jwk, 0, &je);
 		omc_free(jwk);
 		if (!j || json_object_set_new(o, "eph_pub", j))
 			goto out;
@@ -112,7 +112,7 @@ omc_err omc_tre_session_key(omc_tre *t, omc_key **k)
 		   OMC_ERR_CORRUPT);
 	omc_err e = omc_key_unseal(k, b, n, t->k_keys);
 	omc_memzero(b, sizeof b);
-	return e == OMC_OK ? OMC_OK : OMC_ERR_CORRUPT;
+	return e == OMC_OK ? OMC_OK : omc_nomem_or(e, OMC_ERR_CORRUPT);
 }
 
 omc_err omc_tre_attest(omc_tre *t, const uint8_t *nonce, size_t nonce_len, char **out)
@@ -121,11 +121,15 @@ omc_err omc_tre_attest(omc_tre *t, const uint8_t *nonce, size_t nonce_len, char 
 	omc_key *eph = NULL;
 	if (t->session && !t->lockdown) {
 		omc_key *priv;
-		if (omc_tre_session_key(t, &priv) == OMC_OK) {
-			if (omc_key_public(&eph, priv) != OMC_OK)
+		omc_err ke = omc_tre_session_key(t, &priv);
+		if (ke == OMC_OK) {
+			ke = omc_key_public(&eph, priv);
+			if (ke != OMC_OK)
 				eph = NULL; /* evidence without a download key */
 			omc_key_free(priv);
 		}
+		/* out of memory is no reason to leave the key out */
+		OMC_ENSURE(ke != OMC_ERR_NOMEM, OMC_ERR_NOMEM);
 	}
 	omc_err e = evidence(t, nonce, nonce_len, eph, out);
 	omc_key_free(eph);
@@ -245,7 +249,7 @@ static omc_err parse_claims(omc_evidence *ev, const json_t *o, const uint8_t *no
 	}
 	const json_t *eph = json_object_get(o, "eph_pub");
 	if (eph) {
-		char *s = json_dumps(eph, JSON_COMPACT);
+		char *s = omc_json_dumps(eph, JSON_COMPACT);
 		OMC_ENSURE(s != NULL, OMC_ERR_NOMEM);
 		omc_err e = omc_key_from_jwk(&ev->eph_pub, s, strlen(s));
 		omc_free(s);
@@ -263,7 +267,7 @@ omc_err omc_evidence_verify(omc_evidence *ev, const char *jws, size_t len, const
 	omc_jws_verified v;
 	OMC_TRY(omc_jws_verify_x5c(&v, jws, len, anchors, n_anchors, EVIDENCE_TYP, now));
 	json_error_t je;
-	json_t *o = json_loadb((const char *)v.payload, v.len, JSON_REJECT_DUPLICATES, &je);
+	json_t *o = omc_json_loadb((const char *)v.payload, v.len, JSON_REJECT_DUPLICATES, &je);
 	ev->leaf = v.leaf;
 	v.leaf = NULL;
 	omc_jws_verified_free(&v);

@@ -58,7 +58,7 @@ void omc_tre_measure(omc_tre *t)
 		return;
 	}
 	json_error_t je;
-	json_t *o = json_loadb((const char *)v.payload, v.len, JSON_REJECT_DUPLICATES, &je);
+	json_t *o = omc_json_loadb((const char *)v.payload, v.len, JSON_REJECT_DUPLICATES, &je);
 	omc_jws_verified_free(&v);
 	if (!o)
 		return;

@@ -193,7 +193,7 @@ static omc_err pcid_object(json_t **out, const char *given, size_t given_len, in
 	json_t *p = NULL;
 	if (given) {
 		json_error_t je;
-		json_t *in = json_loadb(given, given_len, JSON_REJECT_DUPLICATES, &je);
+		json_t *in = omc_json_loadb(given, given_len, JSON_REJECT_DUPLICATES, &je);
 		OMC_ENSURE(in != NULL, OMC_ERR_BAD_FORMAT);
 		const json_t *im = json_object_get(in, "imsi"), *alg = json_object_get(in, "alg");
 		const char *a = json_is_string(alg) ? json_string_value(alg) : "milenage";
@@ -381,7 +381,7 @@ omc_err omc_factory_references(const char *model, char **json)
 		if (e == OMC_OK && json_array_append_new(a, json_pack("{s:s,s:s}", "name", files[i].name, "sha256", h)))
 			e = OMC_ERR_NOMEM;
 	}
-	if (e == OMC_OK && !(*json = json_dumps(a, JSON_COMPACT)))
+	if (e == OMC_OK && !(*json = omc_json_dumps(a, JSON_COMPACT)))
 		e = OMC_ERR_NOMEM;
 	json_decref(a);
 	return e;
@@ -445,7 +445,7 @@ static omc_err make_device(dev_ctx *d, const omc_factory_device_opts *o, char **
 			json_decref(comps);
 		return e != OMC_OK ? e : OMC_ERR_NOMEM;
 	}
-	char *payload = json_dumps(man, JSON_COMPACT | JSON_SORT_KEYS), *mjws = NULL;
+	char *payload = omc_json_dumps(man, JSON_COMPACT | JSON_SORT_KEYS), *mjws = NULL;
 	json_decref(man);
 	OMC_ENSURE(payload != NULL, OMC_ERR_NOMEM);
 	const omc_cert *x5c[] = {d->vendor};
@@ -481,7 +481,7 @@ static omc_err make_device(dev_ctx *d, const omc_factory_device_opts *o, char **
 	OMC_TRY(pem_array_add(json_object_get(an, "operator"), d->sho2_ca));
 	OMC_TRY(pem_array_add(json_object_get(an, "ro"), d->ro_ca));
 	OMC_TRY(pem_array_add(json_object_get(an, "pva"), d->pva_ca));
-	char *ident = json_dumps(d->ident, JSON_COMPACT | JSON_SORT_KEYS);
+	char *ident = omc_json_dumps(d->ident, JSON_COMPACT | JSON_SORT_KEYS);
 	OMC_ENSURE(ident != NULL, OMC_ERR_NOMEM);
 	uint8_t *sealed;
 	size_t sealed_len;
@@ -511,7 +511,7 @@ static omc_err make_device(dev_ctx *d, const omc_factory_device_opts *o, char **
 		json_object_set(rep, "opc", json_object_get(d->pcid, "opc"));
 	if (json_object_get(d->pcid, "tuak"))
 		json_object_set(rep, "tuak", json_object_get(d->pcid, "tuak"));
-	char *rs = json_dumps(rep, JSON_COMPACT | JSON_SORT_KEYS), *jwe = NULL, *jws = NULL;
+	char *rs = omc_json_dumps(rep, JSON_COMPACT | JSON_SORT_KEYS), *jwe = NULL, *jws = NULL;
 	json_decref(rep);
 	OMC_ENSURE(rs != NULL, OMC_ERR_NOMEM);
 	/* Signed by the device it was made for (its attestation key, x5c its
@@ -532,7 +532,7 @@ static omc_err make_device(dev_ctx *d, const omc_factory_device_opts *o, char **
 				"pcid_imsi", imsi, "pcid_report", jwe);
 	omc_free(jwe);
 	OMC_ENSURE(out != NULL, OMC_ERR_NOMEM);
-	*report = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
+	*report = omc_json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(out);
 	OMC_ENSURE(*report != NULL, OMC_ERR_NOMEM);
 	return OMC_OK;
@@ -576,7 +576,7 @@ omc_err omc_factory_device(const omc_factory_device_opts *o, char **report)
 
 static omc_err vendor_sign(char **jws, const json_t *o, const omc_key *k, const omc_cert *c, const char *typ)
 {
-	char *payload = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	char *payload = omc_json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 	OMC_ENSURE(payload != NULL, OMC_ERR_NOMEM);
 	const omc_cert *x5c[] = {c};
 	omc_err e = omc_jws_sign(jws, (const uint8_t *)payload, strlen(payload), k, x5c, 1, typ);

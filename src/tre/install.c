@@ -50,7 +50,7 @@ static omc_err verify_signed(omc_tre *t, signed_obj *so, const char *jws, size_t
 	if (e == OMC_OK)
 		e = omc_cert_subject_cn(cn, sizeof cn, v.leaf);
 	json_error_t je;
-	so->claims = e == OMC_OK ? json_loadb((const char *)v.payload, v.len, JSON_REJECT_DUPLICATES, &je) : NULL;
+	so->claims = e == OMC_OK ? omc_json_loadb((const char *)v.payload, v.len, JSON_REJECT_DUPLICATES, &je) : NULL;
 	omc_jws_verified_free(&v);
 	OMC_ENSURE(so->claims != NULL, OMC_ERR_BAD_FORMAT);
 	const json_t *iss = json_object_get(so->claims, "iss"), *seq = json_object_get(so->claims, "seq"),
@@ -878,7 +878,7 @@ static omc_err restore_pcid(omc_tre *t, omc_tre_txn *x, bool *restored)
 	if (!t->factory_pcid)
 		return OMC_OK;
 	json_error_t je;
-	json_t *p = json_loadb(t->factory_pcid, t->factory_pcid_len, 0, &je);
+	json_t *p = omc_json_loadb(t->factory_pcid, t->factory_pcid_len, 0, &je);
 	OMC_ENSURE(p != NULL, OMC_ERR_CORRUPT);
 	omc_mcim rec;
 	omc_err e = omc_mcim_from_json(&rec, p, true);

@@ -409,7 +409,7 @@ omc_err omc_mcim_from_json(omc_mcim *m, const void *json_obj, bool from_package)
 omc_err omc_mcim_parse(omc_mcim *m, const uint8_t *buf, size_t len)
 {
 	json_error_t je;
-	json_t *o = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &je);
+	json_t *o = omc_json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &je);
 	OMC_ENSURE(o != NULL, OMC_ERR_BAD_FORMAT);
 	omc_err e = omc_mcim_from_json(m, o, false);
 	json_decref(o);
@@ -475,9 +475,11 @@ static omc_err build(json_t *o, const omc_mcim *m)
 			const omc_aka_milenage *mi = &m->cred.u.milenage;
 			OMC_TRY(set_hex(o, "k", mi->k, 16));
 			OMC_TRY(set_hex(o, "opc", mi->opc, 16));
-			json_t *c = json_array(), *r = json_array();
-			OMC_TRY(set(o, "c", c));
-			OMC_TRY(set(o, "r", r));
+			/* one at a time: a second array made before the first
+			 * is placed leaks when the first fails */
+			OMC_TRY(set(o, "c", json_array()));
+			OMC_TRY(set(o, "r", json_array()));
+			json_t *c = json_object_get(o, "c"), *r = json_object_get(o, "r");
 			for (int i = 0; i < 5; i++) {
 				char h[33];
 				OMC_TRY(omc_hex_encode(h, sizeof h, mi->consts.c[i], 16));
@@ -518,7 +520,7 @@ omc_err omc_mcim_to_json(char **out, size_t *len, const omc_mcim *m)
 	OMC_ENSURE(o != NULL, OMC_ERR_NOMEM);
 	omc_err e = build(o, m);
 	if (e == OMC_OK) {
-		*out = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+		*out = omc_json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 		if (!*out)
 			e = OMC_ERR_NOMEM;
 		else

@@ -173,7 +173,7 @@ static omc_err state_load(omc_tre *t)
 	size_t len;
 	OMC_TRY(omc_store_get(t->store, STATE_ID, &buf, &len));
 	json_error_t je;
-	json_t *o = json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &je);
+	json_t *o = omc_json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &je);
 	omc_free(buf);
 	OMC_ENSURE(o != NULL, OMC_ERR_CORRUPT);
 	omc_err e = OMC_OK;
@@ -344,7 +344,7 @@ static omc_err state_dump(const omc_tre *t, char *const *tail, size_t n_tail, co
 								 "created", (json_int_t)t->session_created)))
 			goto out;
 	}
-	*out = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	*out = omc_json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 	if (*out) {
 		*len = strlen(*out);
 		e = OMC_OK;
@@ -568,7 +568,7 @@ static bool is_factory_pcid(const omc_tre *t, const char *owner, const char *id)
 	if (!t->factory_pcid)
 		return false;
 	json_error_t je;
-	json_t *p = json_loadb(t->factory_pcid, t->factory_pcid_len, 0, &je);
+	json_t *p = omc_json_loadb(t->factory_pcid, t->factory_pcid_len, 0, &je);
 	const char *po = json_string_value(json_object_get(p, "owner")), *pi = json_string_value(json_object_get(p, "id"));
 	bool same = po && pi && !strcmp(po, owner) && !strcmp(pi, id);
 	json_decref(p); /* freed through omc_free: the PCID's secrets are wiped */
@@ -716,7 +716,7 @@ const omc_cert *const *omc_tre_anchors(const omc_tre *t, omc_anchor_role r, size
 
 omc_err omc_tre_sign(omc_tre *t, const char *typ, const void *json_obj, char **jws)
 {
-	char *payload = json_dumps(json_obj, JSON_COMPACT | JSON_SORT_KEYS);
+	char *payload = omc_json_dumps(json_obj, JSON_COMPACT | JSON_SORT_KEYS);
 	OMC_ENSURE(payload != NULL, OMC_ERR_NOMEM);
 	omc_err e = omc_jws_sign(jws, (const uint8_t *)payload, strlen(payload), t->att_key,
 				 (const omc_cert *const *)t->chain, t->n_chain, typ);
@@ -733,8 +733,8 @@ static omc_err certs_from_json(omc_cert **dst, size_t cap, size_t *n, const json
 	for (size_t i = 0; i < json_array_size(arr); i++) {
 		const json_t *p = json_array_get(arr, i);
 		OMC_ENSURE(json_is_string(p), OMC_ERR_CORRUPT);
-		OMC_ENSURE(omc_cert_from_pem(&dst[i], json_string_value(p), strlen(json_string_value(p))) == OMC_OK,
-			   OMC_ERR_CORRUPT);
+		omc_err e = omc_cert_from_pem(&dst[i], json_string_value(p), strlen(json_string_value(p)));
+		OMC_ENSURE(e == OMC_OK, omc_nomem_or(e, OMC_ERR_CORRUPT));
 		(*n)++;
 	}
 	return OMC_OK;
@@ -751,7 +751,7 @@ static omc_err identity_load(omc_tre *t)
 	omc_free(sealed);
 	OMC_TRY(e);
 	json_error_t je;
-	json_t *o = json_loadb((const char *)pt, pl, JSON_REJECT_DUPLICATES, &je);
+	json_t *o = omc_json_loadb((const char *)pt, pl, JSON_REJECT_DUPLICATES, &je);
 	omc_free(pt);
 	OMC_ENSURE(o != NULL, OMC_ERR_CORRUPT);
 	e = OMC_ERR_CORRUPT;
@@ -760,21 +760,31 @@ static omc_err identity_load(omc_tre *t)
 	    omc_tre_json_str(t->platform_id, sizeof t->platform_id, o, "platform_id") != OMC_OK ||
 	    omc_tre_json_str(t->model, sizeof t->model, o, "model") != OMC_OK || !json_is_string(k) || !json_is_object(a))
 		goto out;
-	if (omc_key_from_pem(&t->att_key, json_string_value(k), strlen(json_string_value(k)), t->k_keys, 32) !=
-	    OMC_OK)
+	omc_err f = omc_key_from_pem(&t->att_key, json_string_value(k), strlen(json_string_value(k)), t->k_keys, 32);
+	if (f != OMC_OK) {
+		e = omc_nomem_or(f, e);
 		goto out;
-	if (certs_from_json(t->chain, OMC_ARRAY_LEN(t->chain), &t->n_chain, json_object_get(o, "chain")) != OMC_OK ||
-	    t->n_chain == 0)
+	}
+	f = certs_from_json(t->chain, OMC_ARRAY_LEN(t->chain), &t->n_chain, json_object_get(o, "chain"));
+	if (f != OMC_OK || t->n_chain == 0) {
+		e = omc_nomem_or(f, e);
 		goto out;
-	for (int r = 0; r < OMC_ANCHOR_ROLES; r++)
-		if (certs_from_json(t->anchors[r], OMC_TRE_MAX_ANCHORS, &t->n_anchors[r],
-				    json_object_get(a, anchor_keys[r])) != OMC_OK)
+	}
+	for (int r = 0; r < OMC_ANCHOR_ROLES; r++) {
+		f = certs_from_json(t->anchors[r], OMC_TRE_MAX_ANCHORS, &t->n_anchors[r],
+				    json_object_get(a, anchor_keys[r]));
+		if (f != OMC_OK) {
+			e = omc_nomem_or(f, e);
 			goto out;
+		}
+	}
 	p = json_object_get(o, "pcid");
 	if (json_is_object(p)) {
-		t->factory_pcid = json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS);
-		if (!t->factory_pcid)
+		t->factory_pcid = omc_json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS);
+		if (!t->factory_pcid) {
+			e = OMC_ERR_NOMEM;
 			goto out;
+		}
 		t->factory_pcid_len = strlen(t->factory_pcid);
 	}
 	e = OMC_OK;
@@ -1040,7 +1050,7 @@ omc_err omc_audit_checkpoint_verify(const char *jws, size_t jws_len, const char 
 	omc_jws_verified v;
 	OMC_TRY(omc_jws_verify_x5c(&v, jws, jws_len, anchors, n_anchors, "omc-audit-checkpoint+jwt", 0));
 	json_error_t je;
-	json_t *o = json_loadb((const char *)v.payload, v.len, JSON_REJECT_DUPLICATES, &je);
+	json_t *o = omc_json_loadb((const char *)v.payload, v.len, JSON_REJECT_DUPLICATES, &je);
 	char cn[64];
 	omc_err ce = omc_cert_subject_cn(cn, sizeof cn, v.leaf);
 	omc_jws_verified_free(&v);
@@ -1271,6 +1281,11 @@ omc_err omc_tre_open(omc_tre **out, const omc_tre_opts *o)
 		e = state_load(t);
 		if (e == OMC_OK)
 			e = users_load(t);
+		if (e == OMC_ERR_NOMEM) {
+			/* says nothing about the store: no lockdown for it */
+			omc_tre_close(t);
+			return e;
+		}
 		if (e != OMC_OK) {
 			lockdown_now(t, "TRE state unreadable");
 			omc_store_close(t->store);
@@ -1315,6 +1330,10 @@ omc_err omc_tre_open(omc_tre **out, const omc_tre_opts *o)
 		e = check_records(t);
 		if (e == OMC_OK)
 			e = omc_tre_reload_registry(t);
+		if (e == OMC_ERR_NOMEM) {
+			omc_tre_close(t);
+			return e;
+		}
 		if (e != OMC_OK) {
 			lockdown_now(t, "TRE state damaged");
 			omc_store_close(t->store);

@@ -388,7 +388,7 @@ static omc_err load_payload(json_t **o, omc_tre *t, const char *jws, size_t len,
 	omc_jws_verified v;
 	OMC_TRY(omc_jws_verify_x5c(&v, jws, len, anchors, na, typ, (time_t)omc_tre_now(t)));
 	json_error_t je;
-	*o = json_loadb((const char *)v.payload, v.len, JSON_REJECT_DUPLICATES, &je);
+	*o = omc_json_loadb((const char *)v.payload, v.len, JSON_REJECT_DUPLICATES, &je);
 	omc_jws_verified_free(&v);
 	OMC_ENSURE(*o != NULL, OMC_ERR_BAD_FORMAT);
 	return OMC_OK;

@@ -424,7 +424,7 @@ omc_err omc_users_from_json(omc_users *t, const char *json, size_t len)
 	omc_users_init(t);
 	OMC_ENSURE(len <= USERS_JSON_MAX, OMC_ERR_TOO_LARGE);
 	json_error_t je;
-	json_t *o = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
+	json_t *o = omc_json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
 	OMC_ENSURE(o != NULL || json_error_code(&je) != json_error_out_of_memory, OMC_ERR_NOMEM);
 	OMC_ENSURE(o != NULL, OMC_ERR_BAD_JSON);
 	omc_err e = table_from_json(&tmp, o);

@@ -190,7 +190,7 @@ static omc_err rpc(omc_tred_client *c, json_t *req, json_t **ans)
 {
 	*ans = NULL;
 	OMC_ENSURE(c != NULL, OMC_ERR_BAD_ARG);
-	char *text = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	char *text = req ? omc_json_dumps(req, JSON_COMPACT) : NULL;
 	json_decref(req);
 	OMC_ENSURE(text != NULL, OMC_ERR_NOMEM);
 	char *line = NULL;
@@ -199,7 +199,7 @@ static omc_err rpc(omc_tred_client *c, json_t *req, json_t **ans)
 	omc_free(text); /* wipes a PIN */
 	OMC_TRY(e);
 	json_error_t je;
-	json_t *a = json_loadb(line, len, 0, &je);
+	json_t *a = omc_json_loadb(line, len, 0, &je);
 	omc_free(line);
 	if (!json_is_object(a)) {
 		json_decref(a);

@@ -457,7 +457,7 @@ static bool takes(const op_def *op, const char *key)
 static omc_err dispatch(req *r, const char *line, size_t len, const op_def **which)
 {
 	json_error_t je;
-	r->in = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
+	r->in = omc_json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
 	if (!r->in) {
 		/* Where, not what: jansson's text quotes the input, which may
 		 * hold a PIN. */
