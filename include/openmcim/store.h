@@ -184,6 +184,9 @@ OMC_API void omc_store_close(omc_store *s);
 OMC_API uint64_t omc_store_generation(const omc_store *s);
 /* Whether this open rolled an interrupted commit forward. */
 OMC_API bool omc_store_rolled_forward(const omc_store *s);
+/* Whether a commit failed part-way: every call then answers
+ * OMC_ERR_BAD_STATE until the store is opened again. */
+OMC_API bool omc_store_poisoned(const omc_store *s);
 
 /* Read object `id`: *data from omc_alloc (wiped by omc_free), *len bytes.
  *   OMC_ERR_NOT_FOUND  no such object;

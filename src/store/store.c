@@ -327,6 +327,11 @@ bool omc_store_rolled_forward(const omc_store *s)
 	return s ? s->rolled_forward : false;
 }
 
+bool omc_store_poisoned(const omc_store *s)
+{
+	return s ? s->poisoned : false;
+}
+
 /* --- reads ---------------------------------------------------------------------------- */
 
 omc_err omc_store_get(omc_store *s, const char *id, uint8_t **data, size_t *len)

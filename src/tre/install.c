@@ -38,8 +38,8 @@ static omc_err verify_signed(omc_tre *t, signed_obj *so, const char *jws, size_t
 		if (na == 0)
 			continue;
 		e = omc_jws_verify_x5c(&v, jws, len, anchors, na, typ, (time_t)omc_tre_now(t));
-		if (e == OMC_OK || e == OMC_ERR_BAD_FORMAT)
-			break;
+		if (e == OMC_OK || e == OMC_ERR_BAD_FORMAT || e == OMC_ERR_NOMEM)
+			break; /* out of memory: not the next role's signature either */
 	}
 	OMC_TRY(e);
 	*matched = roles[r];
@@ -52,6 +52,7 @@ static omc_err verify_signed(omc_tre *t, signed_obj *so, const char *jws, size_t
 	json_error_t je;
 	so->claims = e == OMC_OK ? omc_json_loadb((const char *)v.payload, v.len, JSON_REJECT_DUPLICATES, &je) : NULL;
 	omc_jws_verified_free(&v);
+	OMC_TRY(e);
 	OMC_ENSURE(so->claims != NULL, OMC_ERR_BAD_FORMAT);
 	const json_t *iss = json_object_get(so->claims, "iss"), *seq = json_object_get(so->claims, "seq"),
 		     *tre = json_object_get(so->claims, "tre");
@@ -592,6 +593,9 @@ omc_err omc_tre_command(omc_tre *t, const char *command, size_t len, char **resu
 	*applied = false;
 	if (t->lockdown || !t->store)
 		OMC_BAIL(OMC_ERR_LOCKDOWN);
+	/* A store that a failed commit left waiting for a reopen would turn
+	 * every command into a signed refusal it cannot even audit. */
+	OMC_ENSURE(!omc_store_poisoned(t->store), OMC_ERR_BAD_STATE);
 	static const omc_anchor_role roles[] = {OMC_ANCHOR_OPERATOR, OMC_ANCHOR_RO};
 	omc_anchor_role matched;
 	signed_obj so;
@@ -622,6 +626,7 @@ omc_err omc_tre_command(omc_tre *t, const char *command, size_t len, char **resu
 	/* An authentic, fresh command consumes its sequence number whatever
 	 * the outcome; the state and the audit record go in one commit below,
 	 * or alone for a refusal. */
+	const uint64_t old_seq = omc_tre_issuer_seq(t, so.iss);
 	e = omc_tre_issuer_set(t, so.iss, so.seq);
 	if (e != OMC_OK) {
 		json_decref(so.claims);
@@ -629,6 +634,10 @@ omc_err omc_tre_command(omc_tre *t, const char *command, size_t len, char **resu
 	}
 	const char *reason = NULL, *extra_key = "mcims";
 	bool ok = false;
+	/* Out of memory on the way is no outcome: nothing is audited, the
+	 * sequence number is not consumed, and the caller gets NOMEM and may
+	 * send the same command again. */
+	omc_err fatal = OMC_OK;
 	json_t *extra = NULL;
 	omc_mcim m;
 	memset(&m, 0, sizeof m);
@@ -642,11 +651,14 @@ omc_err omc_tre_command(omc_tre *t, const char *command, size_t len, char **resu
 			if (!r || strcmp(r->owner, so.iss) != 0)
 				reason = "not the owner"; /* another SHO's MCIM: refused, audited */
 		}
-		if (!reason && discover(t, so.iss, &extra) == OMC_OK)
+		if (!reason && (e = discover(t, so.iss, &extra)) == OMC_OK)
 			ok = true;
-		if (!reason && !ok)
+		if (!reason && !ok) {
 			reason = "internal error";
-		omc_tre_audit(t, "discover", actor_s, subject, ok ? "ok" : "refused", reason);
+			fatal = omc_nomem_or(e, OMC_OK);
+		}
+		if (fatal == OMC_OK)
+			omc_tre_audit(t, "discover", actor_s, subject, ok ? "ok" : "refused", reason);
 	} else if (!strcmp(cmd, "reprovision")) {
 		extra_key = "deleted";
 		if (matched != OMC_ANCHOR_RO)
@@ -659,15 +671,17 @@ omc_err omc_tre_command(omc_tre *t, const char *command, size_t len, char **resu
 			 OMC_OK)
 			ok = true;
 		else
-			reason = omc_err_name(e);
-		if (!ok)
+			reason = omc_err_name(e), fatal = omc_nomem_or(e, OMC_OK);
+		if (!ok && fatal == OMC_OK)
 			omc_tre_audit(t, "reprovision", actor_s, "tre", "refused", reason);
 	} else if (!strcmp(cmd, "switch")) {
 		if (matched != OMC_ANCHOR_RO)
 			reason = "switch is for the RO";
-		else if (switch_to(t, mid, so.seq, actor_s, &reason) == OMC_OK)
+		else if ((e = switch_to(t, mid, so.seq, actor_s, &reason)) == OMC_OK)
 			ok = true;
-		if (!ok)
+		else
+			fatal = omc_nomem_or(e, OMC_OK);
+		if (!ok && fatal == OMC_OK)
 			omc_tre_audit(t, "switch", actor_s, subject, "refused", reason);
 	} else if (!strcmp(cmd, "renew_pcid")) {
 		/* NET-7: the network asks for a new PCID. Nothing changes here;
@@ -693,12 +707,15 @@ omc_err omc_tre_command(omc_tre *t, const char *command, size_t len, char **resu
 		} else if (!ri || matched != OMC_ANCHOR_OPERATOR || strcmp(ri->owner, so.iss) != 0) {
 			reason = "no such MCIM"; /* the owner alone updates; others learn nothing */
 			audit_reason = ri ? "another owner's MCIM" : reason;
-		} else if (omc_tre_load_mcim(t, mid, &m) != OMC_OK) {
+		} else if ((e = omc_tre_load_mcim(t, mid, &m)) != OMC_OK) {
 			reason = "no such MCIM";
-		} else if (update(t, &m, json_object_get(so.claims, "update"), actor_s, &reason) == OMC_OK) {
+			fatal = omc_nomem_or(e, OMC_OK);
+		} else if ((e = update(t, &m, json_object_get(so.claims, "update"), actor_s, &reason)) == OMC_OK) {
 			ok = true;
+		} else {
+			fatal = omc_nomem_or(e, OMC_OK);
 		}
-		if (!ok)
+		if (!ok && fatal == OMC_OK)
 			omc_tre_audit(t, "command", actor_s, subject, "refused", audit_reason ? audit_reason : reason);
 	} else {
 		omc_mcim_event ev = (omc_mcim_event)0;
@@ -713,8 +730,9 @@ omc_err omc_tre_command(omc_tre *t, const char *command, size_t len, char **resu
 		} else if (!visible) {
 			reason = "no such MCIM";
 			audit_reason = ri ? "another owner's MCIM" : reason;
-		} else if (omc_tre_load_mcim(t, mid, &m) != OMC_OK) {
+		} else if ((e = omc_tre_load_mcim(t, mid, &m)) != OMC_OK) {
 			reason = "no such MCIM";
+			fatal = omc_nomem_or(e, OMC_OK);
 		} else if (ev == OMC_EV_ACTIVATE && other_operator_active(t, &m)) {
 			reason = OTHER_ACTIVE;
 		} else {
@@ -726,9 +744,19 @@ omc_err omc_tre_command(omc_tre *t, const char *command, size_t len, char **resu
 				ok = true;
 			else
 				reason = e == OMC_ERR_DENIED ? "not allowed" : omc_err_name(e);
+			fatal = omc_nomem_or(e, OMC_OK);
 		}
-		if (!ok && reason && strcmp(reason, "not allowed") != 0)
+		if (!ok && fatal == OMC_OK && reason && strcmp(reason, "not allowed") != 0)
 			omc_tre_audit(t, "command", actor_s, subject, "refused", audit_reason ? audit_reason : reason);
+	}
+	if (fatal != OMC_OK) {
+		/* in memory: nothing was committed; the entry exists, so this cannot fail */
+		if (omc_tre_issuer_set(t, so.iss, old_seq) != OMC_OK)
+			OMC_LOG_ERR("tre", "issuer sequence not restored");
+		json_decref(extra);
+		omc_mcim_wipe(&m);
+		json_decref(so.claims);
+		return fatal;
 	}
 	const omc_tre_mcim_info *r = mid ? omc_tre_reg_find(t, mid) : NULL;
 	const char *state = r && (!strcmp(r->owner, so.iss) || matched == OMC_ANCHOR_RO) ? omc_mcim_state_name(r->state)
@@ -762,7 +790,12 @@ static omc_err switch_end(omc_tre *t, bool confirm, char **statement)
 		const char *id = i < t->n_trial_from ? t->trial_from[i] : t->trial_to;
 		bool erase = confirm == (i < t->n_trial_from);
 		omc_mcim m;
-		if (omc_tre_load_mcim(t, id, &m) != OMC_OK)
+		omc_err le = omc_tre_load_mcim(t, id, &m);
+		if (le == OMC_ERR_NOMEM) {
+			e = le; /* not unreadable: skipping it would keep an old MCIM */
+			break;
+		}
+		if (le != OMC_OK)
 			continue; /* unreadable: nothing to restore, nothing to erase */
 		if (m.state == OMC_MCIM_DELETED) {
 			omc_mcim_wipe(&m);

@@ -589,6 +589,10 @@ static void reg_add(void *arg, const char *id)
 		e = omc_mcim_parse(&m, buf, len);
 		omc_free(buf);
 	}
+	if (e == OMC_ERR_NOMEM) {
+		w->err = e; /* says nothing about the record */
+		return;
+	}
 	if (e != OMC_OK) {
 		/* Unreadable (MGT-2): a read-write open has already replaced it by
 		 * a blocked record; a read-only one shows it blocked all the same,
@@ -975,6 +979,11 @@ static omc_err audit_all(omc_tre *t, char **buf, size_t *len)
 	omc_audit_head fh = {0};
 	size_t bad;
 	omc_err ve = omc_audit_verify(&fh, &bad, (const char *)file, flen, t->k_audit);
+	if (ve == OMC_ERR_NOMEM) {
+		/* no verdict: which tail records the file holds is unknown */
+		omc_free(file);
+		return ve;
+	}
 	size_t total = flen;
 	for (size_t i = 0; i < t->n_tail; i++)
 		total += strlen(t->audit_tail[i]);
