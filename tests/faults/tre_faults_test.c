@@ -1,8 +1,8 @@
 /* Allocation-failure injection on every TRE request path (issue 7): open
- * (init), attest and session evidence, install of a package; the commands
+ * (init), attest and session evidence, install of a package, the commands
  * (deactivate, activate, update, switch and its confirm, delete,
- * reprovision), the audit log's export, verify and checkpoint, and local
- * users (add, login) have their paths written here but are not swept yet. For n = 1, 2, ... the n-th allocation of the call
+ * reprovision); the audit log's reads and local users have their paths
+ * written here but are not swept yet (too slow as written). For n = 1, 2, ... the n-th allocation of the call
  * fails (jansson's, cjose's and OpenSSL's included: omc_proto_init routes
  * them through omc_alloc), until the call runs without reaching it. Every
  * failed call must answer OMC_ERR_NOMEM with no output and leave the TRE
@@ -51,22 +51,54 @@ typedef omc_err (*op_fn)(omc_tre *t, void *arg, char **out);
 
 static unsigned long total;
 
-/* A store whose commit failed part-way refuses further work until it is
- * opened again (its sticky error), so each failure is followed by a
- * reopen, as the daemon's restart would do. The session survives it: it
- * is in the committed state. */
+/* A store whose commit failed part-way refuses further work with
+ * OMC_ERR_BAD_STATE until it is opened again (its sticky error): then the
+ * TRE is reopened, as the daemon's restart would do, and the same call
+ * made again. The session survives it: it is in the committed state. A
+ * failure after the commit's write (its sync, or the registry's reload)
+ * leaves the new state, whole, like a power cut there (invariant 3): the
+ * answer is lost, and the sweep of that call ends. */
 static tf_dev *dev;
+
+static bool landed(omc_tre **tp, const snap *before, const char *what, unsigned long i)
+{
+	omc_tre_close(*tp);
+	*tp = tf_open(dev);
+	snap after;
+	take(*tp, &after);
+	if (after.n == before->n && memcmp(after.reg, before->reg, sizeof after.reg) == 0) {
+		same(before, &after, what, i);
+		return false;
+	}
+	assert_int_not_equal(after.st.state, OMC_TRE_LOCKDOWN);
+	assert_true(after.st.generation > before->st.generation);
+	print_message("%s: allocation %lu failed after the commit landed; reopened with the new state\n", what, i);
+	return true;
+}
 
 static char *sweep_t(omc_tre **tp, const char *what, op_fn op, void *arg)
 {
 	snap before, after;
 	take(*tp, &before);
+	bool reopened = false;
 	for (unsigned long i = 1;; i++) {
 		char *out = NULL;
 		unsigned long n0 = omc_test_alloc_count();
 		omc_test_alloc_fail_at(i);
 		omc_err e = op(*tp, arg, &out);
 		omc_test_alloc_fail_at(0);
+		if (e == OMC_ERR_BAD_STATE && !reopened) {
+			/* the last failure poisoned the store */
+			assert_null(out);
+			reopened = true;
+			if (landed(tp, &before, what, i - 1)) {
+				total += i - 1;
+				return NULL;
+			}
+			i--;
+			continue;
+		}
+		reopened = false;
 		if (omc_test_alloc_count() - n0 < i) {
 			if (e != OMC_OK)
 				fail_msg("%s: %s without a failure", what, omc_err_name(e));
@@ -77,19 +109,13 @@ static char *sweep_t(omc_tre **tp, const char *what, op_fn op, void *arg)
 		if (e != OMC_ERR_NOMEM)
 			fail_msg("%s: allocation %lu failed, answer %s, want OMC_ERR_NOMEM", what, i, omc_err_name(e));
 		assert_null(out);
-		omc_tre_close(*tp);
-		*tp = tf_open(dev);
 		take(*tp, &after);
 		if (after.n != before.n || memcmp(after.reg, before.reg, sizeof after.reg) != 0) {
-			/* The failure came after the commit's write (its sync):
-			 * like a power cut there, the store holds the new state,
-			 * whole (invariant 3); the answer is lost. */
-			assert_int_not_equal(after.st.state, OMC_TRE_LOCKDOWN);
-			assert_true(after.st.generation > before.st.generation);
-			print_message("%s: allocation %lu failed after the commit landed; reopened with the new state\n",
-				      what, i);
-			total += i;
-			return NULL;
+			if (landed(tp, &before, what, i)) {
+				total += i;
+				return NULL;
+			}
+			fail_msg("%s: allocation %lu failed, and the registry changed in memory only", what, i);
 		}
 		same(&before, &after, what, i);
 	}
@@ -127,7 +153,7 @@ static omc_err op_command(omc_tre *t, void *arg, char **out)
 	bool applied = false;
 	omc_err e = omc_tre_command(t, c, strlen(c), out, &applied);
 	if (e == OMC_OK && !applied)
-		fail_msg("a command was refused after an allocation failure: %s", *out);
+		fail_msg("a command was refused after an allocation failure (result %.60s...)", *out);
 	return e;
 }
 
@@ -241,11 +267,32 @@ static void test_tre_paths(void **state)
 	omc_free(pkg);
 	assert_int_equal(*state_of(t, "a1"), OMC_MCIM_ACTIVATED);
 
-	/* Not swept yet (issue 7, open): the commands, whose JWS parse turns
-	 * an allocation failure into BAD_SIGNATURE; the audit reads; users. */
-	(void)command;
-	(void)update_cmd;
-	(void)op_confirm;
+	command(&t, "deactivate", tf_command("sho1", 2, d.tre_id, "deactivate", "a1"));
+	assert_int_equal(*state_of(t, "a1"), OMC_MCIM_DEACTIVATED);
+	command(&t, "activate", tf_command("sho1", 3, d.tre_id, "activate", "a1"));
+	assert_int_equal(*state_of(t, "a1"), OMC_MCIM_ACTIVATED);
+	command(&t, "update", update_cmd(d.tre_id, 4));
+
+	/* switch to another SHO's MCIM, and confirm */
+	pkg = package(&t, &d, "sho2", 1, tf_mcim("b1", "sho2", "001020000000011", K2, OPC2), false);
+	omc_free(sweep(t, "install (not activated)", op_install, pkg));
+	omc_free(pkg);
+	command(&t, "switch", tf_command("ro", 1, d.tre_id, "switch", "b1"));
+	assert_int_equal(*state_of(t, "b1"), OMC_MCIM_ACTIVATED);
+	omc_free(sweep(t, "switch_confirm", op_confirm, NULL));
+	assert_int_equal(*state_of(t, "a1"), OMC_MCIM_DELETED);
+
+	command(&t, "delete", tf_command("ro", 2, d.tre_id, "delete", "b1"));
+	assert_int_equal(*state_of(t, "b1"), OMC_MCIM_DELETED);
+	pkg = package(&t, &d, "sho1", 5, tf_mcim("c1", "sho1", "001010000000022", K1, OPC1), true);
+	omc_free(sweep(t, "install (again)", op_install, pkg));
+	omc_free(pkg);
+	command(&t, "reprovision", tf_command("ro", 3, d.tre_id, "reprovision", ""));
+	assert_int_equal(*state_of(t, "c1"), OMC_MCIM_DELETED);
+
+	/* Not swept yet (issue 7, open): the audit reads (export, verify,
+	 * checkpoint) and users (add, login) take minutes here, an Argon2id
+	 * hash or a chain walk per step. */
 	(void)op_export;
 	(void)op_verify;
 	(void)op_checkpoint;
