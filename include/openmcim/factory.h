@@ -40,6 +40,11 @@ typedef struct omc_factory_device_opts {
 	size_t pcid_json_len;
 	const char *model;   /* default "openmcim-demo-gw" */
 	int64_t pcid_lifetime; /* seconds; default 365 days */
+	/* The TPM backend (as omc_tre_opts): the root key sealed in device.tpm
+	 * instead of device.key, the counter and flags in NV. NULL: software. */
+	const char *tpm;
+	uint32_t tpm_nv;
+	unsigned tpm_pcr;
 } omc_factory_device_opts;
 
 /* Make a device: device root key, sealed identity (attestation key and

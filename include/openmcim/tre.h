@@ -84,11 +84,21 @@ typedef enum omc_tre_state {
 } omc_tre_state;
 OMC_API const char *omc_tre_state_name(omc_tre_state s);
 
+#define OMC_TRE_TPM_NV_DEFAULT 0x01500020u
+#define OMC_TRE_TPM_PCR_DEFAULT 15u
+
 typedef struct omc_tre_opts {
 	const char *dir;        /* TREDIR, for the POSIX backends (ignored if both io given) */
 	omc_store_io *io;       /* the TRE's files; NULL: POSIX files in dir */
 	omc_store_io *store_io; /* the store; NULL: POSIX files in dir/store */
-	omc_store_ard *ard;     /* NULL: the software ARD in the store */
+	omc_store_ard *ard;     /* NULL: the software ARD in the store, or the TPM's */
+	/* The TPM 2.0 backend (docs/tpm.md): a TCTI string ("swtpm:path=S",
+	 * "swtpm:host=127.0.0.1,port=P", "device:/dev/tpmrm0"); NULL: the
+	 * software backend. tpm_nv is the first of its three NV indices and
+	 * tpm_pcr the PCR the root key is sealed to (0: the defaults below). */
+	const char *tpm;
+	uint32_t tpm_nv;
+	unsigned tpm_pcr;
 	bool readonly;          /* inspection: no commits (a detected tamper still locks down) */
 	bool count_boot;        /* a start of the device: count it and audit it (the daemon) */
 	int64_t (*now)(void *arg); /* clock (seconds); NULL: time(NULL) */

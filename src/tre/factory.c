@@ -264,6 +264,8 @@ typedef struct dev_ctx {
 	omc_store_io *io, *store_io;
 	bool own_io, own_store_io;
 	omc_store_ard *ard;
+	bool use_tpm; /* the TPM backend: device.tpm, NV counter and flags */
+	omc_tpm_cfg tpm;
 	omc_store *store;
 	uint8_t drk[32], k_ident[32], k_keys[32], sk[32];
 	omc_mcim pcid_rec;
@@ -281,7 +283,10 @@ static void dev_free(dev_ctx *d)
 	json_decref(d->pcid);
 	json_decref(d->ident);
 	omc_store_close(d->store);
-	omc_store_ard_sw_free(d->ard);
+	if (d->use_tpm)
+		omc_tpm_ard_free(d->ard);
+	else
+		omc_store_ard_sw_free(d->ard);
 	if (d->own_store_io)
 		omc_store_io_posix_free(d->store_io);
 	if (d->own_io)
@@ -395,7 +400,8 @@ static omc_err clear_leftovers(const dev_ctx *d)
 	static const char *const store_files[] = {"root.a", "root.b", "objs.a", "objs.b", "arb.a",
 						  "arb.b", "root.a.tmp", "root.b.tmp", "arb.a.tmp"};
 	static const char *const tre_files[] = {"identity.sealed", "identity.sealed.tmp", "manifest.jws",
-						"manifest.jws.tmp", "audit.log", "device.key.tmp"};
+						"manifest.jws.tmp", "audit.log", "device.key.tmp",
+						"device.tpm.tmp"};
 	for (size_t i = 0; i < sizeof store_files / sizeof store_files[0]; i++)
 		if (d->store_io->exists(d->store_io->ctx, store_files[i]) == OMC_OK)
 			OMC_TRY(d->store_io->unlink(d->store_io->ctx, store_files[i]));
@@ -412,10 +418,17 @@ static omc_err make_device(dev_ctx *d, const omc_factory_device_opts *o, char **
 	const char *model = o->model ? o->model : "openmcim-demo-gw";
 	int64_t now = (int64_t)time(NULL);
 	OMC_TRY(load_pki(d, o->pki_dir));
-	/* A device is there once device.key is (it is written last): refused.
-	 * Anything else is the remains of a run cut short, made anew. */
+	/* A device is there once device.key or device.tpm is (it is written
+	 * last): refused. Anything else is the remains of a run cut short,
+	 * made anew. */
 	omc_err ke = d->io->exists(d->io->ctx, "device.key");
 	OMC_ENSURE(ke == OMC_ERR_NOT_FOUND, ke == OMC_OK ? OMC_ERR_EXISTS : ke);
+	ke = d->io->exists(d->io->ctx, OMC_TPM_FILE);
+	OMC_ENSURE(ke == OMC_ERR_NOT_FOUND, ke == OMC_OK ? OMC_ERR_EXISTS : ke);
+	if (o->tpm) {
+		OMC_TRY(omc_tpm_cfg_init(&d->tpm, o->tpm, o->tpm_nv, o->tpm_pcr));
+		d->use_tpm = true;
+	}
 	OMC_TRY(clear_leftovers(d));
 
 	/* Device root key and the keys derived from it. */
@@ -494,13 +507,26 @@ static omc_err make_device(dev_ctx *d, const omc_factory_device_opts *o, char **
 	OMC_TRY(e);
 
 	/* The store, with the PCID activated in it. */
-	OMC_TRY(omc_store_ard_sw_new(&d->ard, d->store_io, d->sk, true));
+	if (d->use_tpm)
+		OMC_TRY(omc_tpm_ard_new(&d->ard, &d->tpm, true));
+	else
+		OMC_TRY(omc_store_ard_sw_new(&d->ard, d->store_io, d->sk, true));
 	omc_store_opts so = {.io = d->store_io, .ard = d->ard, .create = true};
 	OMC_TRY(omc_store_open(&d->store, d->sk, &so));
 	OMC_TRY(omc_tre_factory_commit(d->store, d->drk, &d->pcid_rec, now));
 
-	/* The device root key last: a device without it is not a device. */
-	OMC_TRY(omc_tre_write_file(d->io, "device.key", d->drk, 32));
+	/* The device root key last: a device without it is not a device. On
+	 * the TPM it is sealed to the sealing PCR's value in this boot. */
+	if (d->use_tpm) {
+		uint8_t *blob = NULL;
+		size_t blob_len = 0;
+		OMC_TRY(omc_tpm_seal(&d->tpm, &blob, &blob_len, d->drk));
+		omc_err we = omc_tre_write_file(d->io, OMC_TPM_FILE, blob, blob_len);
+		omc_free(blob);
+		OMC_TRY(we);
+	} else {
+		OMC_TRY(omc_tre_write_file(d->io, "device.key", d->drk, 32));
+	}
 
 	/* The PCID leaves the factory encrypted to the ICO only (SEC-6). */
 	json_t *rep = json_pack("{s:s,s:O,s:O,s:O,s:O}", "tre_id", tre_id, "imsi", json_object_get(d->pcid, "imsi"),

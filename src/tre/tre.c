@@ -1202,6 +1202,25 @@ static omc_err check_records(omc_tre *t)
 	return e;
 }
 
+/* The device root key: device.key (software), or unsealed by the TPM from
+ * device.tpm (OMC_ERR_LOCKDOWN once a lockdown extended the PCR in this
+ * boot: nothing of the TRE opens until the next reboot). */
+static omc_err root_load(omc_tre *t)
+{
+	uint8_t *f = NULL;
+	size_t len = 0;
+	OMC_TRY(t->io->read(t->io->ctx, t->use_tpm ? OMC_TPM_FILE : "device.key", &f, &len));
+	omc_err e = OMC_OK;
+	if (t->use_tpm)
+		e = omc_tpm_unseal(&t->tpm, t->drk, f, len);
+	else if (len == 32)
+		memcpy(t->drk, f, 32);
+	else
+		e = OMC_ERR_CORRUPT;
+	omc_free(f);
+	return e;
+}
+
 static omc_err open_store(omc_tre *t)
 {
 	uint8_t sk[32];
@@ -1209,7 +1228,10 @@ static omc_err open_store(omc_tre *t)
 	OMC_TRY(omc_tre_hkdf(sk, t->drk, OMC_TRE_LABEL_STORE));
 	if (!t->ard) {
 		OMC_ENSURE(omc_store_exists(t->store_io), OMC_ERR_NOT_FOUND);
-		OMC_TRY(omc_store_ard_sw_new(&t->ard, t->store_io, sk, false));
+		if (t->use_tpm)
+			OMC_TRY(omc_tpm_ard_new(&t->ard, &t->tpm, false));
+		else
+			OMC_TRY(omc_store_ard_sw_new(&t->ard, t->store_io, sk, false));
 		t->own_ard = true;
 	}
 	omc_store_opts so = {.io = t->store_io, .ard = t->ard, .create = false};
@@ -1248,17 +1270,14 @@ omc_err omc_tre_open(omc_tre **out, const omc_tre_opts *o)
 	t->ard = o->ard;
 
 	/* Keys from the device root key. */
-	uint8_t *drk = NULL;
-	size_t drk_len = 0;
-	if (e == OMC_OK)
-		e = t->io->read(t->io->ctx, "device.key", &drk, &drk_len);
-	if (e == OMC_OK && drk_len != 32)
-		e = OMC_ERR_CORRUPT;
-	if (e == OMC_OK) {
-		memcpy(t->drk, drk, 32);
-		e = omc_tre_hkdf(t->k_ident, t->drk, OMC_TRE_LABEL_IDENTITY);
+	if (e == OMC_OK && o->tpm) {
+		e = omc_tpm_cfg_init(&t->tpm, o->tpm, o->tpm_nv, o->tpm_pcr);
+		t->use_tpm = true;
 	}
-	omc_free(drk);
+	if (e == OMC_OK)
+		e = root_load(t);
+	if (e == OMC_OK)
+		e = omc_tre_hkdf(t->k_ident, t->drk, OMC_TRE_LABEL_IDENTITY);
 	if (e == OMC_OK)
 		e = omc_tre_hkdf(t->k_audit, t->drk, OMC_TRE_LABEL_AUDIT);
 	if (e == OMC_OK)
@@ -1371,7 +1390,9 @@ void omc_tre_close(omc_tre *t)
 	if (!t)
 		return;
 	omc_store_close(t->store);
-	if (t->own_ard)
+	if (t->own_ard && t->use_tpm)
+		omc_tpm_ard_free(t->ard);
+	else if (t->own_ard)
 		omc_store_ard_sw_free(t->ard);
 	if (t->own_store_io)
 		omc_store_io_posix_free(t->store_io);

@@ -8,6 +8,7 @@
 
 #include "openmcim/aka.h"
 #include "openmcim/tre.h"
+#include "tre/tpm_internal.h"
 #include "util/util_internal.h"
 
 /* =========================================================================
@@ -291,6 +292,8 @@ typedef struct omc_tre_update_rec {
 struct omc_tre {
 	omc_store_io *io, *store_io;
 	bool own_io, own_store_io, own_ard;
+	bool use_tpm;    /* the TPM backend (docs/tpm.md) */
+	omc_tpm_cfg tpm;
 	omc_store_ard *ard;
 	omc_store *store; /* NULL when the store could not be opened (lockdown) */
 	bool readonly;
@@ -434,3 +437,4 @@ OMC_MUST_USE omc_err omc_tre_factory_commit(omc_store *store, const uint8_t drk[
 					    int64_t now);
 
 #endif
+

@@ -1,7 +1,14 @@
 #include "tre_fixture.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include "tre/tpm_internal.h"
 
 static char pki_dir[64];
 
@@ -32,6 +39,146 @@ const char *tf_pki(void)
 	return sub;
 }
 
+/* --- swtpm ---------------------------------------------------------------- */
+
+/* Every swtpm still running, stopped at exit (a failed test skips its
+ * tf_dev_free); the children also die with the test (PDEATHSIG). */
+#define TPM_MAX 64
+static int tpm_pids[TPM_MAX];
+
+static void tpm_reap_all(void)
+{
+	for (size_t i = 0; i < TPM_MAX; i++)
+		if (tpm_pids[i] > 0) {
+			kill(tpm_pids[i], SIGKILL);
+			waitpid(tpm_pids[i], NULL, 0);
+			tpm_pids[i] = 0;
+		}
+}
+
+static void tpm_track(int pid, bool on)
+{
+	static bool registered;
+	if (!registered) {
+		atexit(tpm_reap_all);
+		registered = true;
+	}
+	for (size_t i = 0; i < TPM_MAX; i++)
+		if (on ? tpm_pids[i] == 0 : tpm_pids[i] == pid) {
+			tpm_pids[i] = on ? pid : 0;
+			return;
+		}
+	if (on)
+		fail_msg("too many swtpm");
+}
+
+bool tf_tpm_backend(void)
+{
+	const char *v = getenv("OMC_TEST_TPM");
+	return v && strcmp(v, "1") == 0;
+}
+
+static void tpm_cfg(const tf_tpm *t, omc_tpm_cfg *c)
+{
+	assert_int_equal(omc_tpm_cfg_init(c, t->tcti, 0, TF_TPM_PCR), OMC_OK);
+}
+
+void tf_tpm_restart(tf_tpm *t)
+{
+	char state[96], sock[96], ctrl[96], log[96];
+	snprintf(state, sizeof state, "dir=%s", t->dir);
+	snprintf(sock, sizeof sock, "type=unixio,path=%s/tpm.sock", t->dir);
+	snprintf(ctrl, sizeof ctrl, "type=unixio,path=%s/tpm.sock.ctrl", t->dir);
+	snprintf(log, sizeof log, "file=%s/log,level=1", t->dir);
+	char path[96];
+	snprintf(path, sizeof path, "%s/tpm.sock", t->dir);
+	unlink(path);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execlp("swtpm", "swtpm", "socket", "--tpm2", "--tpmstate", state, "--server", sock, "--ctrl", ctrl,
+		       "--flags", "not-need-init,startup-clear", "--log", log, (char *)NULL);
+		_exit(127);
+	}
+	t->pid = (int)pid;
+	tpm_track(t->pid, true);
+	/* Ready once it answers (a readiness wait, no timing assertion). */
+	omc_tpm_cfg c;
+	tpm_cfg(t, &c);
+	uint32_t n;
+	for (int i = 0; i < 500; i++) {
+		if (access(path, F_OK) == 0 && omc_tpm_loaded(&c, &n) == OMC_OK)
+			return;
+		int st;
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			tpm_track(t->pid, false);
+			t->pid = 0;
+			fail_msg("swtpm exited (is it installed? see %s/log)", t->dir);
+		}
+		usleep(10000);
+	}
+	fail_msg("swtpm did not come up");
+}
+
+void tf_tpm_start(tf_tpm *t)
+{
+	memset(t, 0, sizeof *t);
+	snprintf(t->dir, sizeof t->dir, "/tmp/omc-tpm-XXXXXX");
+	if (!mkdtemp(t->dir))
+		fail_msg("mkdtemp failed");
+	snprintf(t->tcti, sizeof t->tcti, "swtpm:path=%s/tpm.sock", t->dir);
+	tf_tpm_restart(t);
+}
+
+static void tpm_wait(tf_tpm *t, int sig)
+{
+	if (t->pid <= 0)
+		return;
+	kill(t->pid, sig);
+	while (waitpid(t->pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	tpm_track(t->pid, false);
+	t->pid = 0;
+}
+
+void tf_tpm_poweroff(tf_tpm *t)
+{
+	omc_tpm_cfg c;
+	tpm_cfg(t, &c);
+	assert_int_equal(omc_tpm_shutdown(&c), OMC_OK);
+	tpm_wait(t, SIGTERM);
+}
+
+void tf_tpm_kill(tf_tpm *t)
+{
+	tpm_wait(t, SIGKILL);
+}
+
+void tf_tpm_stop(tf_tpm *t)
+{
+	if (!t->dir[0])
+		return;
+	if (t->pid > 0)
+		tf_tpm_poweroff(t);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", t->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", t->dir);
+	memset(t, 0, sizeof *t);
+}
+
+uint32_t tf_tpm_loaded(const tf_tpm *t)
+{
+	omc_tpm_cfg c;
+	tpm_cfg(t, &c);
+	uint32_t n = 0;
+	assert_int_equal(omc_tpm_loaded(&c, &n), OMC_OK);
+	return n;
+}
+
+/* --- devices --------------------------------------------------------------- */
+
 static unsigned dev_counter;
 
 void tf_dev_make(tf_dev *d, omc_memfs *shared, const char *pcid_json)
@@ -52,6 +199,11 @@ void tf_dev_make(tf_dev *d, omc_memfs *shared, const char *pcid_json)
 				     .store_io = d->store_io,
 				     .pcid_json = pcid_json,
 				     .pcid_json_len = pcid_json ? strlen(pcid_json) : 0};
+	if (tf_tpm_backend()) {
+		tf_tpm_start(&d->tpm);
+		o.tpm = d->tpm.tcti;
+		o.tpm_pcr = TF_TPM_PCR;
+	}
 	char *rep = NULL;
 	omc_err e = omc_factory_device(&o, &rep);
 	if (e != OMC_OK)
@@ -72,6 +224,9 @@ void tf_dev_make(tf_dev *d, omc_memfs *shared, const char *pcid_json)
 
 void tf_dev_free(tf_dev *d)
 {
+	if (d->tpm.pid > 0) /* covers: every transient handle flushed on every path */
+		assert_int_equal(tf_tpm_loaded(&d->tpm), 0);
+	tf_tpm_stop(&d->tpm);
 	omc_store_io_mem_free(d->io);
 	omc_store_io_mem_free(d->store_io);
 	if (d->fs)
@@ -79,9 +234,23 @@ void tf_dev_free(tf_dev *d)
 	memset(d, 0, sizeof *d);
 }
 
+void tf_opts(tf_dev *d, omc_tre_opts *o)
+{
+	o->io = d->io;
+	o->store_io = d->store_io;
+	if (d->tpm.pid > 0) {
+		omc_tpm_cfg c;
+		tpm_cfg(&d->tpm, &c);
+		assert_int_equal(omc_tpm_pcr_reset(&c), OMC_OK);
+		o->tpm = d->tpm.tcti;
+		o->tpm_pcr = TF_TPM_PCR;
+	}
+}
+
 static omc_tre *open_opts(tf_dev *d, bool ro)
 {
-	omc_tre_opts o = {.io = d->io, .store_io = d->store_io, .readonly = ro, .count_boot = !ro};
+	omc_tre_opts o = {.readonly = ro, .count_boot = !ro};
+	tf_opts(d, &o);
 	omc_tre *t = NULL;
 	omc_err e = omc_tre_open(&t, &o);
 	if (e != OMC_OK)

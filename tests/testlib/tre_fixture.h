@@ -14,7 +14,33 @@
 /* The PKI directory (made on first call, removed at exit). */
 const char *tf_pki(void);
 
+/* A software TPM (swtpm) of a test: its own fresh state directory, a
+ * Unix socket in it, started as a child of the test (which it does not
+ * outlive), stopped by PID. */
+typedef struct tf_tpm {
+	int pid;
+	char dir[64];
+	char tcti[128];
+} tf_tpm;
+void tf_tpm_start(tf_tpm *t);
+/* TPM2_Shutdown, SIGTERM, wait: a clean power-off; the state stays. */
+void tf_tpm_poweroff(tf_tpm *t);
+/* SIGKILL, wait: a power cut; the state stays. */
+void tf_tpm_kill(tf_tpm *t);
+/* Start again on the same state (after poweroff or kill): PCRs reset. */
+void tf_tpm_restart(tf_tpm *t);
+/* Power off (if running) and remove the state. */
+void tf_tpm_stop(tf_tpm *t);
+/* The TPM's loaded transient objects and sessions. */
+uint32_t tf_tpm_loaded(const tf_tpm *t);
+
+/* Whether devices get the TPM backend (environment OMC_TEST_TPM=1, set by
+ * the `tpm`-labelled ctest entries of the TRE tests). */
+bool tf_tpm_backend(void);
+#define TF_TPM_PCR 16u /* resettable: tf_open resets it, a boot */
+
 typedef struct tf_dev {
+	tf_tpm tpm; /* with the TPM backend */
 	omc_memfs *fs;
 	omc_store_io *io, *store_io;
 	char base[32];
@@ -26,6 +52,9 @@ typedef struct tf_dev {
 /* A device on its own memfs (or on fs when given: several devices share it). */
 void tf_dev_make(tf_dev *d, omc_memfs *shared, const char *pcid_json);
 void tf_dev_free(tf_dev *d);
+/* Options for opening its TRE on its backend (the TPM backend: a boot,
+ * the sealing PCR reset). */
+void tf_opts(tf_dev *d, omc_tre_opts *o);
 /* Open its TRE (count_boot as a daemon would). */
 omc_tre *tf_open(tf_dev *d);
 omc_tre *tf_open_ro(tf_dev *d);

@@ -978,7 +978,8 @@ static void test_session_expires(void **state)
 	tf_dev d;
 	tf_dev_make(&d, NULL, NULL);
 	fake_now = (int64_t)time(NULL);
-	omc_tre_opts o = {.io = d.io, .store_io = d.store_io, .now = fake_clock};
+	omc_tre_opts o = {.now = fake_clock};
+	tf_opts(&d, &o);
 	omc_tre *t = NULL;
 	assert_int_equal(omc_tre_open(&t, &o), OMC_OK);
 	for (int late = 1; late >= 0; late--) {

@@ -10,7 +10,8 @@
 /* What the TRE made of the device; "" if it noticed nothing. */
 static const char *verdict(tf_dev *d)
 {
-	omc_tre_opts o = {.io = d->io, .store_io = d->store_io, .count_boot = true};
+	omc_tre_opts o = {.count_boot = true};
+	tf_opts(d, &o);
 	omc_tre *t = NULL;
 	omc_err e = omc_tre_open(&t, &o);
 	if (e != OMC_OK) {

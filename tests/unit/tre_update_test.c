@@ -46,7 +46,8 @@ static omc_err stage(omc_tre *t, const char *jws, const platform *p)
 /* An open that is not a boot (the CLI's, the tests'). */
 static omc_tre *open_plain(tf_dev *d)
 {
-	omc_tre_opts o = {.io = d->io, .store_io = d->store_io};
+	omc_tre_opts o = {0};
+	tf_opts(d, &o);
 	omc_tre *t = NULL;
 	assert_int_equal(omc_tre_open(&t, &o), OMC_OK);
 	return t;
