@@ -282,8 +282,26 @@ omc_err omc_tpm_unseal(const omc_tpm_cfg *c, uint8_t drk[32], const uint8_t *blo
 
 /* --- NV: the anti-rollback device --------------------------------------------------- */
 
+/* Whether an NV index is defined, asked without an error for "no" (ESYS
+ * logs every failed command). */
+static omc_err nv_exists(tpm_conn *k, uint32_t index, bool *yes)
+{
+	TPMS_CAPABILITY_DATA *cap = NULL;
+	TPMI_YES_NO more = TPM2_NO;
+	TPM_TRY(Esys_GetCapability(k->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_HANDLES, index, 1,
+				   &more, &cap),
+		"GetCapability");
+	*yes = cap->data.handles.count == 1 && cap->data.handles.handle[0] == index;
+	Esys_Free(cap);
+	return OMC_OK;
+}
+
 static omc_err nv_tr(tpm_conn *k, uint32_t index, ESYS_TR *tr)
 {
+	bool yes;
+	OMC_TRY(nv_exists(k, index, &yes));
+	if (!yes)
+		return OMC_ERR_NOT_FOUND;
 	TPM_TRY(Esys_TR_FromTPMPublic(k->esys, index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, tr), "NV lookup");
 	return OMC_OK;
 }

@@ -394,5 +394,46 @@ void tf_image_free(tf_image *im)
 {
 	for (size_t i = 0; i < im->n; i++)
 		omc_free(im->data[i]);
+	free(im->tpm);
 	memset(im, 0, sizeof *im);
+}
+
+#define TPM_STATE_FILE "tpm2-00.permall"
+
+void tf_dev_image_take(tf_image *im, tf_dev *d)
+{
+	tf_image_take(im, d->fs);
+	if (d->tpm.pid <= 0)
+		return;
+	tf_tpm_poweroff(&d->tpm);
+	char path[96];
+	snprintf(path, sizeof path, "%s/" TPM_STATE_FILE, d->tpm.dir);
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	long n = ftell(f);
+	assert_true(n > 0);
+	rewind(f);
+	im->tpm = malloc((size_t)n);
+	assert_non_null(im->tpm);
+	im->tpm_len = fread(im->tpm, 1, (size_t)n, f);
+	assert_int_equal(im->tpm_len, (size_t)n);
+	fclose(f);
+	tf_tpm_restart(&d->tpm);
+}
+
+void tf_dev_image_put(const tf_image *im, tf_dev *d)
+{
+	tf_image_put(im, d->fs);
+	if (d->tpm.pid <= 0)
+		return;
+	assert_non_null(im->tpm);
+	tf_tpm_poweroff(&d->tpm);
+	char path[96];
+	snprintf(path, sizeof path, "%s/" TPM_STATE_FILE, d->tpm.dir);
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(im->tpm, 1, im->tpm_len, f), im->tpm_len);
+	assert_int_equal(fclose(f), 0);
+	tf_tpm_restart(&d->tpm);
 }

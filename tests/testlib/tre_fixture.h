@@ -89,9 +89,15 @@ typedef struct tf_image {
 	char path[TF_IMAGE_MAX][64];
 	uint8_t *data[TF_IMAGE_MAX];
 	size_t len[TF_IMAGE_MAX];
+	uint8_t *tpm; /* the TPM's NV state, tf_dev_image_* only */
+	size_t tpm_len;
 } tf_image;
 void tf_image_take(tf_image *im, omc_memfs *fs);
 void tf_image_put(const tf_image *im, omc_memfs *fs);
 void tf_image_free(tf_image *im);
+/* The same for a device, with its TPM's NV state on the TPM backend (the
+ * swtpm powered off, its state file copied, started again: a reboot). */
+void tf_dev_image_take(tf_image *im, tf_dev *d);
+void tf_dev_image_put(const tf_image *im, tf_dev *d);
 
 #endif

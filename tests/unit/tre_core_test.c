@@ -754,10 +754,10 @@ static bool damage_until_blocked(tf_dev *d, const char *id, uint8_t mask, size_t
 	/* Opening commits (the boot count, the blocking): each probe starts
 	 * from the same device. */
 	tf_image sn;
-	tf_image_take(&sn, d->fs);
+	tf_dev_image_take(&sn, d);
 	bool found = false;
 	for (size_t pos = 20; pos < n && !found; pos += step) {
-		tf_image_put(&sn, d->fs);
+		tf_dev_image_put(&sn, d);
 		uint8_t *copy = omc_alloc(n);
 		assert_non_null(copy);
 		memcpy(copy, o, n);

@@ -74,10 +74,10 @@ static void test_every_file(void **state)
 	omc_tre_close(t);
 	omc_memfs_reboot(d.fs);
 	tf_image im;
-	tf_image_take(&im, d.fs);
+	tf_dev_image_take(&im, &d);
 	/* The untouched device is clean. */
 	assert_string_equal(verdict(&d), "");
-	tf_image_put(&im, d.fs);
+	tf_dev_image_put(&im, &d);
 
 	size_t files = 0, flips = 0;
 	bool saw_audit = false;
@@ -103,7 +103,7 @@ static void test_every_file(void **state)
 			if (!v[0])
 				fail_msg("bit %zu of byte %zu of %s changed, and nothing noticed", k % 8, pos, fpath);
 			flips++;
-			tf_image_put(&im, d.fs);
+			tf_dev_image_put(&im, &d);
 		}
 	}
 	/* device.key, identity.sealed, manifest.jws, two platform files, audit.log */
@@ -116,7 +116,7 @@ static void test_every_file(void **state)
 	t = tf_open_ro(&d);
 	assert_int_equal(omc_tre_get_status(t, &st), OMC_OK);
 	omc_tre_close(t);
-	tf_image_put(&im, d.fs);
+	tf_dev_image_put(&im, &d);
 	char root[64];
 	snprintf(root, sizeof root, "%sstore/root.%c", d.base, st.generation % 2 ? 'a' : 'b');
 	for (size_t i = 0; i < im.n; i++) {
