@@ -9,6 +9,7 @@ BUILD="gcc make cmake pkg-config libssl-dev nettle-dev libjansson-dev libargon2-
 BUILD="$BUILD libcjose-dev"
 BUILD="$BUILD libmicrohttpd-dev libcurl4-openssl-dev" # src/net
 BUILD="$BUILD libsqlite3-dev libinih-dev"              # src/server
+BUILD="$BUILD libtss2-dev"                            # src/tre/tpm.c
 TEST="libcmocka-dev libosmocore-utils clang"
 TEST="$TEST spin" # model/: SPIN checks the protocol model (pan.c built with cc)
 TEST="$TEST valgrind" # make check-valgrind
@@ -16,6 +17,7 @@ TEST="$TEST openssl python3-jwcrypto" # tests/interop/jose_*_test.c
 TEST="$TEST pcscd vsmartcard-vpcd libpcsclite-dev util-linux" # tests/peers/card_pcsc_test.c
 TEST="$TEST hostapd eapoltest iproute2" # tests/peers/eap_aka_test.c
 TEST="$TEST libclang-rt-14-dev"        # make fuzz: libFuzzer, clang's sanitizers
+TEST="$TEST swtpm swtpm-tools"         # tests/unit/tre_tpm_test.c, the *_tpm entries
 
 case "${1:-all}" in
 build) want="$BUILD" ;;
