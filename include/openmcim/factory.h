@@ -40,8 +40,11 @@ typedef struct omc_factory_device_opts {
 	size_t pcid_json_len;
 	const char *model;   /* default "openmcim-demo-gw" */
 	int64_t pcid_lifetime; /* seconds; default 365 days */
-	/* The TPM backend (as omc_tre_opts): the root key sealed in device.tpm
-	 * instead of device.key, the counter and flags in NV. NULL: software. */
+	/* The TPM backend (docs/tpm.md): a TCTI string; the root key sealed in
+	 * device.tpm instead of device.key, the counter and flags in NV
+	 * indices tpm_nv..tpm_nv+2, sealed to PCR tpm_pcr (0: the defaults
+	 * OMC_TRE_TPM_NV_DEFAULT, OMC_TRE_TPM_PCR_DEFAULT), the TCTI in
+	 * tpm.conf. NULL: the software backend. */
 	const char *tpm;
 	uint32_t tpm_nv;
 	unsigned tpm_pcr;

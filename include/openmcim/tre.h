@@ -93,12 +93,11 @@ typedef struct omc_tre_opts {
 	omc_store_io *store_io; /* the store; NULL: POSIX files in dir/store */
 	omc_store_ard *ard;     /* NULL: the software ARD in the store, or the TPM's */
 	/* The TPM 2.0 backend (docs/tpm.md): a TCTI string ("swtpm:path=S",
-	 * "swtpm:host=127.0.0.1,port=P", "device:/dev/tpmrm0"); NULL: the
-	 * software backend. tpm_nv is the first of its three NV indices and
-	 * tpm_pcr the PCR the root key is sealed to (0: the defaults below). */
+	 * "swtpm:host=127.0.0.1,port=P", "device:/dev/tpmrm0"). NULL: the one
+	 * in the TRE's tpm.conf, which the factory writes for a TPM device;
+	 * no tpm.conf: the software backend. The NV indices and the PCR are
+	 * the ones the device was made with (device.tpm). */
 	const char *tpm;
-	uint32_t tpm_nv;
-	unsigned tpm_pcr;
 	bool readonly;          /* inspection: no commits (a detected tamper still locks down) */
 	bool count_boot;        /* a start of the device: count it and audit it (the daemon) */
 	int64_t (*now)(void *arg); /* clock (seconds); NULL: time(NULL) */
@@ -108,7 +107,9 @@ typedef struct omc_tre_opts {
 /* Open a TRE: derive the keys from the device root key, load the sealed
  * identity, open the store, measure the platform against the signed
  * reference manifest (SEC-3), check every MCIM record (MGT-2: a bad one is
- * blocked), count the boot (opts->count_boot). Storage corruption or rollback, or a sticky
+ * blocked), count the boot (opts->count_boot). On the TPM backend
+ * OMC_ERR_LOCKDOWN: a lockdown in this boot keeps the root key sealed until
+ * the next reboot. Storage corruption or rollback, or a sticky
  * lockdown flag, opens the TRE in lockdown (OMC_OK; omc_tre_get_state says
  * so). Errors: OMC_ERR_NOT_FOUND (no TRE there), OMC_ERR_CORRUPT (no
  * readable identity: not even attestation is possible), OMC_ERR_IO. */

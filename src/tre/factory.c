@@ -401,7 +401,7 @@ static omc_err clear_leftovers(const dev_ctx *d)
 						  "arb.b", "root.a.tmp", "root.b.tmp", "arb.a.tmp"};
 	static const char *const tre_files[] = {"identity.sealed", "identity.sealed.tmp", "manifest.jws",
 						"manifest.jws.tmp", "audit.log", "device.key.tmp",
-						"device.tpm.tmp"};
+						"device.tpm.tmp", "tpm.conf", "tpm.conf.tmp"};
 	for (size_t i = 0; i < sizeof store_files / sizeof store_files[0]; i++)
 		if (d->store_io->exists(d->store_io->ctx, store_files[i]) == OMC_OK)
 			OMC_TRY(d->store_io->unlink(d->store_io->ctx, store_files[i]));
@@ -520,6 +520,7 @@ static omc_err make_device(dev_ctx *d, const omc_factory_device_opts *o, char **
 	if (d->use_tpm) {
 		uint8_t *blob = NULL;
 		size_t blob_len = 0;
+		OMC_TRY(omc_tre_write_file(d->io, OMC_TPM_CONF, (const uint8_t *)o->tpm, strlen(o->tpm)));
 		OMC_TRY(omc_tpm_seal(&d->tpm, &blob, &blob_len, d->drk));
 		omc_err we = omc_tre_write_file(d->io, OMC_TPM_FILE, blob, blob_len);
 		omc_free(blob);

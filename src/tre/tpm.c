@@ -14,11 +14,25 @@
 
 #define TPM_MAGIC "OMCTPM01"
 #define TPM_MAGIC_LEN 8
+#define TPM_HEADER_LEN (TPM_MAGIC_LEN + 5) /* magic | nv u32 | pcr u8 */
+#define SEALED_LEN 36                      /* drk | nv u32 */
 #define LOCKDOWN_LABEL "omc/tpm/v1/lockdown"
 #define NV_OWNER_FIRST 0x01000000u
 #define NV_OWNER_LAST 0x01bffffdu /* so that nv + 2 stays below 0x01c00000 */
 
 enum { NV_COUNTER = 0, NV_BASE = 1, NV_FLAGS = 2 };
+
+static uint32_t load_be32(const uint8_t p[4])
+{
+	return (uint32_t)omc_load_be48((const uint8_t[6]){0, 0, p[0], p[1], p[2], p[3]});
+}
+
+static void store_be32(uint8_t p[4], uint32_t v)
+{
+	uint8_t b[6];
+	omc_store_be48(b, v);
+	memcpy(p, b + 2, 4);
+}
 
 typedef struct tpm_conn {
 	TSS2_TCTI_CONTEXT *tcti;
@@ -180,11 +194,13 @@ static omc_err seal_in(tpm_conn *k, const omc_tpm_cfg *c, ESYS_TR *prim, ESYS_TR
 	pub.publicArea.authPolicy = *policy;
 	Esys_Free(policy);
 	pub.publicArea.parameters.keyedHashDetail.scheme.scheme = TPM2_ALG_NULL;
+	/* The key and the NV indices it goes with: the TPM vouches for both. */
 	TPM2B_SENSITIVE_CREATE sens;
 	OMC_DEFER_WIPE(sens);
 	memset(&sens, 0, sizeof sens);
-	sens.sensitive.data.size = 32;
+	sens.sensitive.data.size = SEALED_LEN;
 	memcpy(sens.sensitive.data.buffer, drk, 32);
+	store_be32(sens.sensitive.data.buffer + 32, c->nv);
 	TPM2B_DATA outside = {.size = 0};
 	TPML_PCR_SELECTION none;
 	memset(&none, 0, sizeof none);
@@ -195,12 +211,15 @@ static omc_err seal_in(tpm_conn *k, const omc_tpm_cfg *c, ESYS_TR *prim, ESYS_TR
 	return OMC_OK;
 }
 
-static omc_err blob_encode(uint8_t **blob, size_t *len, const TPM2B_PUBLIC *pub, const TPM2B_PRIVATE *priv)
+static omc_err blob_encode(uint8_t **blob, size_t *len, const omc_tpm_cfg *c, const TPM2B_PUBLIC *pub,
+			   const TPM2B_PRIVATE *priv)
 {
 	uint8_t *b = omc_alloc(OMC_TPM_BLOB_MAX);
 	OMC_ENSURE(b != NULL, OMC_ERR_NOMEM);
 	memcpy(b, TPM_MAGIC, TPM_MAGIC_LEN);
-	size_t off = TPM_MAGIC_LEN;
+	store_be32(b + TPM_MAGIC_LEN, c->nv);
+	b[TPM_MAGIC_LEN + 4] = c->pcr;
+	size_t off = TPM_HEADER_LEN;
 	if (Tss2_MU_TPM2B_PUBLIC_Marshal(pub, b, OMC_TPM_BLOB_MAX, &off) != TSS2_RC_SUCCESS ||
 	    Tss2_MU_TPM2B_PRIVATE_Marshal(priv, b, OMC_TPM_BLOB_MAX, &off) != TSS2_RC_SUCCESS) {
 		omc_free(b);
@@ -225,17 +244,24 @@ omc_err omc_tpm_seal(const omc_tpm_cfg *c, uint8_t **blob, size_t *len, const ui
 	flush(&k, &trial);
 	flush(&k, &prim);
 	if (e == OMC_OK)
-		e = blob_encode(blob, len, pub, priv);
+		e = blob_encode(blob, len, c, pub, priv);
 	Esys_Free(pub);
 	Esys_Free(priv);
 	conn_close(&k);
 	return e;
 }
 
-static omc_err blob_decode(TPM2B_PUBLIC *pub, TPM2B_PRIVATE *priv, const uint8_t *blob, size_t len)
+/* The header's nv and pcr into c: the PCR is checked by the policy itself
+ * (another one fails it), the NV index against the sealed copy. */
+static omc_err blob_decode(omc_tpm_cfg *c, TPM2B_PUBLIC *pub, TPM2B_PRIVATE *priv, const uint8_t *blob, size_t len)
 {
-	OMC_ENSURE(len > TPM_MAGIC_LEN && memcmp(blob, TPM_MAGIC, TPM_MAGIC_LEN) == 0, OMC_ERR_CORRUPT);
-	size_t off = TPM_MAGIC_LEN;
+	OMC_ENSURE(len > TPM_HEADER_LEN && memcmp(blob, TPM_MAGIC, TPM_MAGIC_LEN) == 0, OMC_ERR_CORRUPT);
+	const uint32_t nv = load_be32(blob + TPM_MAGIC_LEN);
+	const uint8_t pcr = blob[TPM_MAGIC_LEN + 4];
+	OMC_ENSURE(nv >= NV_OWNER_FIRST && nv <= NV_OWNER_LAST && pcr <= 23, OMC_ERR_CORRUPT);
+	c->nv = nv;
+	c->pcr = pcr;
+	size_t off = TPM_HEADER_LEN;
 	memset(pub, 0, sizeof *pub);
 	memset(priv, 0, sizeof *priv);
 	OMC_ENSURE(Tss2_MU_TPM2B_PUBLIC_Unmarshal(blob, len, &off, pub) == TSS2_RC_SUCCESS, OMC_ERR_CORRUPT);
@@ -252,7 +278,7 @@ static omc_err unseal_in(tpm_conn *k, const omc_tpm_cfg *c, ESYS_TR *prim, ESYS_
 	OMC_TRY(pcr_session(k, c, TPM2_SE_POLICY, sess));
 	TPM2B_SENSITIVE_DATA *out = NULL;
 	TPM_TRY(Esys_Unseal(k->esys, *obj, *sess, ESYS_TR_NONE, ESYS_TR_NONE, &out), "Unseal");
-	const bool ok = out->size == 32;
+	const bool ok = out->size == SEALED_LEN && load_be32(out->buffer + 32) == c->nv;
 	if (ok)
 		memcpy(drk, out->buffer, 32);
 	omc_memzero(out, sizeof *out);
@@ -261,12 +287,13 @@ static omc_err unseal_in(tpm_conn *k, const omc_tpm_cfg *c, ESYS_TR *prim, ESYS_
 	return OMC_OK;
 }
 
-omc_err omc_tpm_unseal(const omc_tpm_cfg *c, uint8_t drk[32], const uint8_t *blob, size_t len)
+omc_err omc_tpm_unseal(omc_tpm_cfg *c, uint8_t drk[32], const uint8_t *blob, size_t len)
 {
 	OMC_ENSURE(c && drk && blob, OMC_ERR_BAD_ARG);
+	omc_memzero(drk, 32);
 	TPM2B_PUBLIC pub;
 	TPM2B_PRIVATE priv;
-	OMC_TRY(blob_decode(&pub, &priv, blob, len));
+	OMC_TRY(blob_decode(c, &pub, &priv, blob, len));
 	tpm_conn k;
 	OMC_TRY(conn_open(&k, c));
 	ESYS_TR prim = ESYS_TR_NONE, obj = ESYS_TR_NONE, sess = ESYS_TR_NONE;

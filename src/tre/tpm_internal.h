@@ -9,7 +9,10 @@
  *                     primary made anew each time from the owner seed
  *                     (ECC P-256, the SRK template of the TCG provisioning
  *                     guide, noDA), policy PolicyPCR(sha256:pcr);
- *                     device.tpm = "OMCTPM01" | TPM2B_PUBLIC | TPM2B_PRIVATE
+ *                     device.tpm = "OMCTPM01" | nv u32 | pcr u8 |
+ *                     TPM2B_PUBLIC | TPM2B_PRIVATE; sealed: drk | nv u32
+ *   tpm.conf          the TCTI string (one line), beside device.tpm: how
+ *                     the TRE finds its TPM when the caller names none
  *   counter           NV index nv + 0, nt=counter, 8 bytes
  *   counter base      NV index nv + 1, ordinary, 8 bytes, written once at
  *                     creation and write-locked (WRITEDEFINE): the counter's
@@ -30,6 +33,7 @@
 #include "openmcim/tre.h"
 
 #define OMC_TPM_FILE "device.tpm"
+#define OMC_TPM_CONF "tpm.conf"
 #define OMC_TPM_BLOB_MAX 512
 #define OMC_TPM_TCTI_MAX 256
 
@@ -46,11 +50,12 @@ OMC_MUST_USE omc_err omc_tpm_cfg_init(omc_tpm_cfg *c, const char *tcti, uint32_t
 
 /* Seal drk to the current value of c->pcr: *blob (omc_alloc) for device.tpm. */
 OMC_MUST_USE omc_err omc_tpm_seal(const omc_tpm_cfg *c, uint8_t **blob, size_t *len, const uint8_t drk[32]);
-/* Unseal it. OMC_ERR_LOCKDOWN when the PCR no longer matches (a lockdown
+/* Unseal it; c->nv and c->pcr become the ones the blob was made with.
+ * OMC_ERR_LOCKDOWN when the PCR no longer matches (a lockdown
  * in this boot, or a boot that measured something else), OMC_ERR_CORRUPT
  * for a blob that does not parse or load, OMC_ERR_IO when the TPM is not
  * reachable. drk is wiped on failure. */
-OMC_MUST_USE omc_err omc_tpm_unseal(const omc_tpm_cfg *c, uint8_t drk[32], const uint8_t *blob, size_t len);
+OMC_MUST_USE omc_err omc_tpm_unseal(omc_tpm_cfg *c, uint8_t drk[32], const uint8_t *blob, size_t len);
 
 /* The anti-rollback device on the NV indices. create: (re)define them, for
  * a new device (any old ones are undefined first; the counter still never

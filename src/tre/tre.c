@@ -1202,6 +1202,35 @@ static omc_err check_records(omc_tre *t)
 	return e;
 }
 
+/* The TPM backend when the caller names a TCTI or the TRE's tpm.conf
+ * does (one line, at most OMC_TPM_TCTI_MAX - 1 bytes). */
+static omc_err backend_pick(omc_tre *t, const char *tcti)
+{
+	if (tcti) {
+		t->use_tpm = true;
+		return omc_tpm_cfg_init(&t->tpm, tcti, 0, 0);
+	}
+	uint8_t *f = NULL;
+	size_t len = 0;
+	omc_err e = t->io->read(t->io->ctx, OMC_TPM_CONF, &f, &len);
+	if (e == OMC_ERR_NOT_FOUND)
+		return OMC_OK;
+	OMC_TRY(e);
+	char line[OMC_TPM_TCTI_MAX];
+	while (len && (f[len - 1] == '\n' || f[len - 1] == '\r'))
+		len--;
+	e = len >= 1 && len < sizeof line && !memchr(f, '\0', len) && !memchr(f, '\n', len) ? OMC_OK
+											  : OMC_ERR_CORRUPT;
+	if (e == OMC_OK) {
+		memcpy(line, f, len);
+		line[len] = '\0';
+		t->use_tpm = true;
+		e = omc_tpm_cfg_init(&t->tpm, line, 0, 0);
+	}
+	omc_free(f);
+	return e;
+}
+
 /* The device root key: device.key (software), or unsealed by the TPM from
  * device.tpm (OMC_ERR_LOCKDOWN once a lockdown extended the PCR in this
  * boot: nothing of the TRE opens until the next reboot). */
@@ -1270,10 +1299,8 @@ omc_err omc_tre_open(omc_tre **out, const omc_tre_opts *o)
 	t->ard = o->ard;
 
 	/* Keys from the device root key. */
-	if (e == OMC_OK && o->tpm) {
-		e = omc_tpm_cfg_init(&t->tpm, o->tpm, o->tpm_nv, o->tpm_pcr);
-		t->use_tpm = true;
-	}
+	if (e == OMC_OK)
+		e = backend_pick(t, o->tpm);
 	if (e == OMC_OK)
 		e = root_load(t);
 	if (e == OMC_OK)

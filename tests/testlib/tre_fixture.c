@@ -243,7 +243,6 @@ void tf_opts(tf_dev *d, omc_tre_opts *o)
 		tpm_cfg(&d->tpm, &c);
 		assert_int_equal(omc_tpm_pcr_reset(&c), OMC_OK);
 		o->tpm = d->tpm.tcti;
-		o->tpm_pcr = TF_TPM_PCR;
 	}
 }
 

@@ -85,7 +85,10 @@ static void test_every_file(void **state)
 		const char *fpath = im.path[i];
 		const uint8_t *fdata = im.data[i];
 		size_t flen = im.len[i];
-		if (is_store_file(&d, fpath) || flen == 0)
+		/* tpm.conf (TPM backend) is where the TPM is, not a secret or
+		 * state: the fixture names the TPM itself, and a TCTI that is
+		 * changed reaches no TPM that unseals device.tpm. */
+		if (is_store_file(&d, fpath) || flen == 0 || strstr(fpath, "tpm.conf"))
 			continue;
 		files++;
 		saw_audit = saw_audit || strstr(fpath, "audit.log") != NULL;

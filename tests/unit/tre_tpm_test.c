@@ -61,15 +61,21 @@ static void test_seal_unseal(void **state)
 	assert_int_equal(omc_tpm_unseal(&c, back, blob, len), OMC_ERR_CORRUPT);
 	blob[0] ^= 1;
 
-	/* Another PCR than the one it was sealed to: the policy fails. */
-	omc_tpm_cfg other;
-	assert_int_equal(omc_tpm_cfg_init(&other, t.tcti, 0, 23), OMC_OK);
+	/* The header names another PCR than the one it was sealed to: the
+	 * policy fails; another NV index: the sealed copy disagrees. */
+	blob[12] = 23;
+	assert_int_equal(omc_tpm_unseal(&c, back, blob, len), OMC_ERR_LOCKDOWN);
+	assert_none_loaded(&t);
+	blob[12] = TF_TPM_PCR;
+	blob[11] ^= 0x04;
+	assert_int_equal(omc_tpm_unseal(&c, back, blob, len), OMC_ERR_CORRUPT);
+	assert_none_loaded(&t);
+	blob[11] ^= 0x04;
 	omc_store_ard *ard = NULL;
 	assert_int_equal(omc_tpm_ard_new(&ard, &c, true), OMC_OK);
 	assert_int_equal(ard->set_flags(ard->ctx, OMC_STORE_FLAG_LOCKDOWN), OMC_OK);
 	assert_int_equal(omc_tpm_unseal(&c, back, blob, len), OMC_ERR_LOCKDOWN);
 	assert_none_loaded(&t);
-	assert_int_equal(omc_tpm_unseal(&other, back, blob, len), OMC_ERR_LOCKDOWN);
 	/* The PCR back at its boot value: it unseals again. */
 	assert_int_equal(omc_tpm_pcr_reset(&c), OMC_OK);
 	assert_int_equal(omc_tpm_unseal(&c, back, blob, len), OMC_OK);
@@ -207,7 +213,7 @@ static void test_lockdown_holds_over_reboot(void **state)
 	assert_none_loaded(&d.tpm);
 
 	/* Same boot: no open at all. */
-	omc_tre_opts o = {.io = d.io, .store_io = d.store_io, .tpm = d.tpm.tcti, .tpm_pcr = TF_TPM_PCR};
+	omc_tre_opts o = {.io = d.io, .store_io = d.store_io, .tpm = d.tpm.tcti};
 	t = NULL;
 	assert_int_equal(omc_tre_open(&t, &o), OMC_ERR_LOCKDOWN);
 	assert_null(t);
@@ -228,8 +234,9 @@ static void test_lockdown_holds_over_reboot(void **state)
 	tf_dev_free(&d);
 }
 
-/* A TPM device has no device.key: the software backend finds no device. */
-static void test_backends_apart(void **state)
+/* Without a TCTI from the caller the TRE takes its tpm.conf; without that
+ * it is a software device, and a TPM device has no device.key. */
+static void test_backend_from_conf(void **state)
 {
 	(void)state;
 	setenv("OMC_TEST_TPM", "1", 1);
@@ -237,7 +244,22 @@ static void test_backends_apart(void **state)
 	tf_dev_make(&d, NULL, NULL);
 	omc_tre_opts o = {.io = d.io, .store_io = d.store_io};
 	omc_tre *t = NULL;
+	assert_int_equal(omc_tre_open(&t, &o), OMC_OK);
+	assert_int_equal(omc_tre_get_state(t), OMC_TRE_PRISTINE);
+	omc_tre_close(t);
+	t = NULL;
+	uint8_t *conf;
+	size_t conf_len;
+	assert_int_equal(d.io->read(d.io->ctx, OMC_TPM_CONF, &conf, &conf_len), OMC_OK);
+	assert_int_equal(conf_len, strlen(d.tpm.tcti));
+	assert_memory_equal(conf, d.tpm.tcti, conf_len);
+	omc_free(conf);
+	assert_int_equal(d.io->unlink(d.io->ctx, OMC_TPM_CONF), OMC_OK);
 	assert_int_equal(omc_tre_open(&t, &o), OMC_ERR_NOT_FOUND); /* no device.key */
+	assert_null(t);
+	/* A tpm.conf that is not one line of TCTI. */
+	assert_int_equal(d.io->pwrite(d.io->ctx, OMC_TPM_CONF, 0, (const uint8_t *)"a\nb", 3), OMC_OK);
+	assert_int_equal(omc_tre_open(&t, &o), OMC_ERR_CORRUPT);
 	assert_null(t);
 	tf_dev_free(&d);
 }
@@ -249,6 +271,7 @@ static void make_posix_device(char *dir, size_t cap, const tf_tpm *tpm)
 	snprintf(dir, cap, "/tmp/omc-tpmdev-XXXXXX");
 	assert_non_null(mkdtemp(dir));
 	omc_factory_device_opts fo = {.pki_dir = tf_pki(), .dir = dir, .tpm = tpm->tcti, .tpm_pcr = TF_TPM_PCR};
+	/* covers: SEC-2 (the root key never in a file in the clear) */
 	char *rep = NULL;
 	assert_int_equal(omc_factory_device(&fo, &rep), OMC_OK);
 	omc_free(rep);
@@ -263,7 +286,7 @@ static void make_posix_device(char *dir, size_t cap, const tf_tpm *tpm)
  * the parent kills it with SIGKILL after `acks` of them. */
 static void child_commits(const char *dir, const char *tcti, int fd)
 {
-	omc_tre_opts o = {.dir = dir, .tpm = tcti, .tpm_pcr = TF_TPM_PCR};
+	omc_tre_opts o = {.dir = dir, .tpm = tcti};
 	omc_tre *t = NULL;
 	if (omc_tre_open(&t, &o) != OMC_OK)
 		_exit(2);
@@ -315,7 +338,7 @@ static void test_tre_killed(void **state)
 		omc_tpm_cfg c;
 		cfg(&c, &tpm);
 		assert_int_equal(omc_tpm_pcr_reset(&c), OMC_OK);
-		omc_tre_opts o = {.dir = dir, .tpm = tpm.tcti, .tpm_pcr = TF_TPM_PCR, .count_boot = true};
+		omc_tre_opts o = {.dir = dir, .tpm = tpm.tcti, .count_boot = true};
 		omc_tre *t = NULL;
 		assert_int_equal(omc_tre_open(&t, &o), OMC_OK);
 		assert_int_equal(omc_tre_get_state(t), OMC_TRE_PRISTINE);
@@ -342,7 +365,7 @@ int main(void)
 		cmocka_unit_test(test_ard),
 		cmocka_unit_test(test_recreated_counter_is_rollback),
 		cmocka_unit_test(test_lockdown_holds_over_reboot),
-		cmocka_unit_test(test_backends_apart),
+		cmocka_unit_test(test_backend_from_conf),
 		cmocka_unit_test(test_tre_killed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
