@@ -56,6 +56,8 @@ typedef struct omc_tred_opts {
 	 * ([a-z0-9_-], 1..32). NULL: the daemon's own uid is "agent", and root,
 	 * if that is another uid, is "admin". */
 	const char *users_file;
+	/* The TPM's TCTI (omc_tre_opts.tpm); NULL: TREDIR/tpm.conf, if any. */
+	const char *tpm;
 } omc_tred_opts;
 
 /* Claim the socket path (refused with OMC_ERR_EXISTS if a daemon listens

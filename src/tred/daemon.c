@@ -170,7 +170,7 @@ static omc_err start(omc_tred_daemon *d, const omc_tred_opts *o)
 	OMC_TRY(lock_dir(d, o->dir));
 	/* The socket first: a second daemon is refused before it counts a boot. */
 	OMC_TRY(bind_listen(d));
-	omc_tre_opts to = {.dir = o->dir, .count_boot = true};
+	omc_tre_opts to = {.dir = o->dir, .count_boot = true, .tpm = o->tpm};
 	omc_err e = omc_tre_open(&d->t, &to);
 	if (e != OMC_OK) {
 		OMC_LOG_ERR("tred", "cannot open the TRE in %s: %s", o->dir, omc_err_str(e));

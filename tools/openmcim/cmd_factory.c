@@ -1,5 +1,6 @@
 /* openmcim factory: the secure out-of-band step (demo PKI, devices). */
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -9,6 +10,7 @@
 static const char factory_usage[] =
 	"usage: openmcim factory pki --out DIR\n"
 	"       openmcim factory device --pki DIR --out TREDIR [--pcid FILE] [--model NAME]\n"
+	"                               [--tpm TCTI [--tpm-nv INDEX] [--tpm-pcr N]]\n"
 	"       openmcim factory update-manifest --pki DIR --version V --counter N [--model NAME]\n"
 	"                                        NAME:PATH=FILE...\n"
 	"\n"
@@ -24,6 +26,10 @@ static const char factory_usage[] =
 	"        without it the PCID is generated. Prints one JSON object: tre_id,\n"
 	"        platform_id, model, pcid_imsi, and pcid_report, a JWE to the ICO carrying the\n"
 	"        PCID's secrets (they never leave the factory in plaintext).\n"
+	"        --tpm TCTI puts the device on a TPM 2.0 (docs/tpm.md): the root key sealed\n"
+	"        to PCR N (default 15) in TREDIR/device.tpm, the store's counter and the\n"
+	"        lockdown flag in NV indices INDEX..INDEX+2 (default 0x01500020), the TCTI\n"
+	"        ('device:/dev/tpmrm0', 'swtpm:path=SOCK') in TREDIR/tpm.conf.\n"
 	"update-manifest\n"
 	"        makes a TRE update (TRE-12) as the TRE vendor does: the new reference\n"
 	"        manifest (version V, security counter N, default model openmcim-demo-gw)\n"
@@ -133,9 +139,13 @@ int cmd_factory(int argc, char **argv)
 	static const struct option opts[] = {
 		{"out", required_argument, NULL, 'o'}, {"pki", required_argument, NULL, 'p'},
 		{"pcid", required_argument, NULL, 'c'}, {"model", required_argument, NULL, 'm'},
+		{"tpm", required_argument, NULL, 't'},  {"tpm-nv", required_argument, NULL, 'N'},
+		{"tpm-pcr", required_argument, NULL, 'P'},
 		{"help", no_argument, NULL, 'h'},      {NULL, 0, NULL, 0},
 	};
-	const char *out = NULL, *pki_dir = NULL, *pcid = NULL, *model = NULL;
+	const char *out = NULL, *pki_dir = NULL, *pcid = NULL, *model = NULL, *tpm = NULL;
+	unsigned long tpm_nv = 0, tpm_pcr = 0;
+	char *end;
 	opterr = 0;
 	optind = 0;
 	int c;
@@ -153,6 +163,19 @@ int cmd_factory(int argc, char **argv)
 		case 'm':
 			model = optarg;
 			break;
+		case 't':
+			tpm = optarg;
+			break;
+		case 'N':
+			tpm_nv = strtoul(optarg, &end, 0);
+			if (!optarg[0] || *end || tpm_nv == 0 || tpm_nv > 0xffffffffUL)
+				return cli_usage_error(cmd, "--tpm-nv: an NV index such as 0x01500020");
+			break;
+		case 'P':
+			tpm_pcr = strtoul(optarg, &end, 10);
+			if (!optarg[0] || *end || tpm_pcr > 23)
+				return cli_usage_error(cmd, "--tpm-pcr: a PCR number 0..23");
+			break;
 		case 'h':
 			fputs(factory_usage, stdout);
 			return CLI_OK;
@@ -165,7 +188,7 @@ int cmd_factory(int argc, char **argv)
 	if (!out)
 		return cli_usage_error(cmd, "missing --out");
 	if (pki) {
-		if (pki_dir || pcid || model)
+		if (pki_dir || pcid || model || tpm || tpm_nv || tpm_pcr)
 			return cli_usage_error(cmd, "only --out applies");
 		omc_err e = omc_factory_pki(out);
 		if (e != OMC_OK) {
@@ -177,12 +200,15 @@ int cmd_factory(int argc, char **argv)
 	}
 	if (!pki_dir)
 		return cli_usage_error(cmd, "missing --pki");
+	if (!tpm && (tpm_nv || tpm_pcr))
+		return cli_usage_error(cmd, "--tpm-nv and --tpm-pcr go with --tpm");
 	char *json = NULL;
 	size_t json_len = 0;
 	if (pcid && !cli_read_file(cmd, "--pcid", pcid, &json, &json_len, 4096))
 		return CLI_USAGE;
 	omc_factory_device_opts o = {
-		.pki_dir = pki_dir, .dir = out, .pcid_json = json, .pcid_json_len = json_len, .model = model};
+		.pki_dir = pki_dir, .dir = out, .pcid_json = json, .pcid_json_len = json_len, .model = model,
+		.tpm = tpm, .tpm_nv = (uint32_t)tpm_nv, .tpm_pcr = (unsigned)tpm_pcr};
 	char *report = NULL;
 	omc_err e = omc_factory_device(&o, &report);
 	omc_free(json);

@@ -16,7 +16,8 @@ static const char tre_usage[] =
 	"       openmcim tre --socket PATH <command> [options]\n"
 	"\n"
 	"--socket PATH reaches the TRE through its daemon ('openmcim tred'); every command\n"
-	"works the same way there.\n"
+	"works the same way there. --tpm TCTI names the TPM of a TPM device with --dir\n"
+	"(default: the TCTI in TREDIR/tpm.conf; docs/tpm.md).\n"
 	"\n"
 	"Commands:\n"
 	"  status [--json]            TRE state, generation, boot count, platform check, MCIMs\n"
@@ -51,7 +52,7 @@ static const char tre_usage[] =
 	"3 the TRE could not be opened (or its daemon reached) or the operation failed.\n";
 
 typedef struct tre_args {
-	const char *dir, *sock, *reason, *auth, *nonce, *role, *as;
+	const char *dir, *sock, *reason, *auth, *nonce, *role, *as, *tpm;
 	bool json, verify;
 } tre_args;
 
@@ -123,7 +124,7 @@ static int open_tre(tre_be *b, const tre_args *a, bool readonly, const char *cmd
 		}
 		return CLI_OK;
 	}
-	omc_tre_opts o = {.dir = a->dir, .readonly = readonly};
+	omc_tre_opts o = {.dir = a->dir, .readonly = readonly, .tpm = a->tpm};
 	omc_err e = omc_tre_open(&b->t, &o);
 	if (e != OMC_OK) {
 		fprintf(stderr, "openmcim tre %s: cannot open TRE in '%s': %s\n", cmd, a->dir, omc_err_str(e));
@@ -367,7 +368,7 @@ int cmd_tre(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"dir", required_argument, NULL, 'd'},    {"json", no_argument, NULL, 'j'},
-		{"socket", required_argument, NULL, 'S'},
+		{"socket", required_argument, NULL, 'S'}, {"tpm", required_argument, NULL, 'T'},
 		{"verify", no_argument, NULL, 'v'},       {"reason", required_argument, NULL, 'r'},
 		{"auth", required_argument, NULL, 'a'},   {"nonce", required_argument, NULL, 'n'},
 		{"role", required_argument, NULL, 'R'},   {"as", required_argument, NULL, 's'},
@@ -400,6 +401,9 @@ int cmd_tre(int argc, char **argv)
 			break;
 		case 'S':
 			a.sock = optarg;
+			break;
+		case 'T':
+			a.tpm = optarg;
 			break;
 		case 'j':
 			a.json = true;
@@ -441,6 +445,8 @@ int cmd_tre(int argc, char **argv)
 		return cli_usage_error("tre", "give one of --dir and --socket");
 	if (!a.dir && !a.sock)
 		return cli_usage_error("tre", "missing --dir (or --socket)");
+	if (a.tpm && a.sock)
+		return cli_usage_error("tre", "--tpm goes with --dir (the daemon has its own)");
 	bool needs_arg = !strcmp(sub, "user-add") || !strcmp(sub, "user-del") || !strcmp(sub, "user-unblock");
 	if (needs_arg != (arg != NULL))
 		return cli_usage_error("tre", needs_arg ? "%s needs a user name" : "unexpected argument after %s", sub);

@@ -12,6 +12,7 @@
 
 static const char tred_usage[] =
 	"usage: openmcim tred --dir TREDIR --socket PATH [--users FILE] [--log-level LEVEL]\n"
+	"                     [--tpm TCTI]\n"
 	"       openmcim tred card --socket PATH --vpcd HOST:PORT [...]   (see tred card --help)\n"
 	"\n"
 	"Open the TRE in TREDIR once (a boot) and serve it on the Unix stream socket PATH\n"
@@ -24,6 +25,8 @@ static const char tred_usage[] =
 	"                    default: this process's uid is 'agent', root is 'admin'.\n"
 	"                    A peer not named may only ask for the status\n"
 	"  --log-level L     err, wrn (default), inf (one line a connection and a request), dbg\n"
+	"  --tpm TCTI        the TPM of a TPM device ('device:/dev/tpmrm0'); default: the\n"
+	"                    TCTI in TREDIR/tpm.conf (docs/tpm.md)\n"
 	"\n"
 	"Once listening it prints {\"socket\":PATH,\"tre_id\":S,\"state\":S,\"boot_count\":N}\n"
 	"on stdout. The requests: docs/tred.md.\n"
@@ -71,11 +74,12 @@ int cmd_tred(int argc, char **argv)
 	static const struct option opts[] = {
 		{"dir", required_argument, NULL, 'd'},       {"socket", required_argument, NULL, 's'},
 		{"users", required_argument, NULL, 'u'},     {"log-level", required_argument, NULL, 'l'},
+		{"tpm", required_argument, NULL, 't'},
 		{"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0},
 	};
 	if (argc > 1 && !strcmp(argv[1], "card"))
 		return cmd_tred_card(argc - 1, argv + 1);
-	const char *dir = NULL, *sock = NULL, *users = NULL, *level = "wrn";
+	const char *dir = NULL, *sock = NULL, *users = NULL, *level = "wrn", *tpm = NULL;
 	opterr = 0;
 	optind = 0;
 	int c;
@@ -83,6 +87,9 @@ int cmd_tred(int argc, char **argv)
 		switch (c) {
 		case 'd':
 			dir = optarg;
+			break;
+		case 't':
+			tpm = optarg;
 			break;
 		case 's':
 			sock = optarg;
@@ -121,7 +128,7 @@ int cmd_tred(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &set, &old);
 	signal(SIGPIPE, SIG_IGN);
 	omc_tred_daemon *d = NULL;
-	omc_tred_opts o = {.dir = dir, .socket_path = sock, .users_file = users};
+	omc_tred_opts o = {.dir = dir, .socket_path = sock, .users_file = users, .tpm = tpm};
 	omc_log_set_handler(start_log, NULL);
 	omc_err e = omc_tred_daemon_new(&d, &o);
 	omc_log_set_handler(NULL, NULL);
