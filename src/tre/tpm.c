@@ -95,7 +95,7 @@ static void conn_close(tpm_conn *k)
 
 static omc_err conn_open(tpm_conn *k, const omc_tpm_cfg *c)
 {
-	memset(k, 0, sizeof *k);
+	*k = (tpm_conn){.tcti = NULL, .esys = NULL};
 	TSS2_RC rc = Tss2_TctiLdr_Initialize(c->tcti, &k->tcti);
 	if (rc != TSS2_RC_SUCCESS) {
 		k->tcti = NULL;
@@ -263,7 +263,7 @@ static omc_err blob_decode(omc_tpm_cfg *c, TPM2B_PUBLIC *pub, TPM2B_PRIVATE *pri
 	c->pcr = pcr;
 	size_t off = TPM_HEADER_LEN;
 	memset(pub, 0, sizeof *pub);
-	memset(priv, 0, sizeof *priv);
+	*priv = (TPM2B_PRIVATE){.size = 0};
 	OMC_ENSURE(Tss2_MU_TPM2B_PUBLIC_Unmarshal(blob, len, &off, pub) == TSS2_RC_SUCCESS, OMC_ERR_CORRUPT);
 	OMC_ENSURE(Tss2_MU_TPM2B_PRIVATE_Unmarshal(blob, len, &off, priv) == TSS2_RC_SUCCESS, OMC_ERR_CORRUPT);
 	OMC_ENSURE(off == len, OMC_ERR_CORRUPT);
@@ -445,10 +445,24 @@ static omc_err ard_create_in(tpm_conn *k, const omc_tpm_cfg *c)
 	return flags_define(k, c->nv + NV_FLAGS);
 }
 
-typedef struct ard_tpm {
-	omc_store_ard ard;
-	omc_tpm_cfg cfg;
-} ard_tpm;
+/* One connection for one operation: every ARD call and helper below. */
+typedef struct tpm_op {
+	enum { OP_CREATE, OP_READ, OP_ADVANCE, OP_SET, OP_CLEAR, OP_LOADED, OP_SHUTDOWN, OP_PCR_RESET, OP_NV_CLEAR } kind;
+	uint64_t *counter, value;
+	uint32_t *flags, bits;
+} tpm_op;
+
+static omc_err op_run(tpm_conn *k, const omc_tpm_cfg *c, tpm_op *op);
+
+static omc_err with_tpm(const omc_tpm_cfg *c, tpm_op op)
+{
+	OMC_ENSURE(c != NULL, OMC_ERR_BAD_ARG);
+	tpm_conn k;
+	OMC_TRY(conn_open(&k, c));
+	omc_err e = op_run(&k, c, &op);
+	conn_close(&k);
+	return e;
+}
 
 static omc_err read_in(tpm_conn *k, const omc_tpm_cfg *c, uint64_t *counter, uint32_t *flags)
 {
@@ -473,16 +487,6 @@ static omc_err read_in(tpm_conn *k, const omc_tpm_cfg *c, uint64_t *counter, uin
 	return OMC_OK;
 }
 
-static omc_err tpm_read(void *ctx, uint64_t *counter, uint32_t *flags)
-{
-	const ard_tpm *a = ctx;
-	tpm_conn k;
-	OMC_TRY(conn_open(&k, &a->cfg));
-	omc_err e = read_in(&k, &a->cfg, counter, flags);
-	conn_close(&k);
-	return e;
-}
-
 static omc_err advance_in(tpm_conn *k, const omc_tpm_cfg *c, uint64_t value)
 {
 	uint64_t cur;
@@ -495,16 +499,6 @@ static omc_err advance_in(tpm_conn *k, const omc_tpm_cfg *c, uint64_t value)
 	for (; cur < value; cur++)
 		OMC_TRY(nv_increment(k, c->nv + NV_COUNTER));
 	return OMC_OK;
-}
-
-static omc_err tpm_advance(void *ctx, uint64_t value)
-{
-	const ard_tpm *a = ctx;
-	tpm_conn k;
-	OMC_TRY(conn_open(&k, &a->cfg));
-	omc_err e = advance_in(&k, &a->cfg, value);
-	conn_close(&k);
-	return e;
 }
 
 static omc_err set_flags_in(tpm_conn *k, const omc_tpm_cfg *c, uint32_t bits)
@@ -524,16 +518,6 @@ static omc_err set_flags_in(tpm_conn *k, const omc_tpm_cfg *c, uint32_t bits)
 	return OMC_OK;
 }
 
-static omc_err tpm_set_flags(void *ctx, uint32_t bits)
-{
-	const ard_tpm *a = ctx;
-	tpm_conn k;
-	OMC_TRY(conn_open(&k, &a->cfg));
-	omc_err e = set_flags_in(&k, &a->cfg, bits);
-	conn_close(&k);
-	return e;
-}
-
 /* Bits only ever get set in a bits index: clearing is undefining it and
  * defining it again with the other bits (owner authorisation). A power cut
  * between the two leaves no flags index beside a counter: CORRUPT at read,
@@ -551,27 +535,87 @@ static omc_err clear_in(tpm_conn *k, const omc_tpm_cfg *c, uint32_t bits)
 	return keep ? nv_set_bits(k, c->nv + NV_FLAGS, keep) : OMC_OK;
 }
 
+static omc_err count_handles(tpm_conn *k, uint32_t first, uint32_t *n)
+{
+	TPMS_CAPABILITY_DATA *cap = NULL;
+	TPMI_YES_NO more = TPM2_NO;
+	TPM_TRY(Esys_GetCapability(k->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_HANDLES, first,
+				   TPM2_MAX_CAP_HANDLES, &more, &cap),
+		"GetCapability");
+	/* Only handles of the asked-for type count. */
+	for (uint32_t i = 0; i < cap->data.handles.count; i++)
+		if ((cap->data.handles.handle[i] >> 24) == (first >> 24))
+			(*n)++;
+	Esys_Free(cap);
+	return OMC_OK;
+}
+
+static omc_err op_run(tpm_conn *k, const omc_tpm_cfg *c, tpm_op *op)
+{
+	switch (op->kind) {
+	case OP_CREATE:
+		return ard_create_in(k, c);
+	case OP_READ:
+		return read_in(k, c, op->counter, op->flags);
+	case OP_ADVANCE:
+		return advance_in(k, c, op->value);
+	case OP_SET:
+		return set_flags_in(k, c, op->bits);
+	case OP_CLEAR:
+		return clear_in(k, c, op->bits);
+	case OP_LOADED:
+		*op->flags = 0;
+		OMC_TRY(count_handles(k, (uint32_t)TPM2_HT_TRANSIENT << 24, op->flags));
+		return count_handles(k, (uint32_t)TPM2_HT_LOADED_SESSION << 24, op->flags);
+	case OP_SHUTDOWN:
+		TPM_TRY(Esys_Shutdown(k->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_SU_CLEAR), "Shutdown");
+		return OMC_OK;
+	case OP_PCR_RESET:
+		TPM_TRY(Esys_PCR_Reset(k->esys, (ESYS_TR)(ESYS_TR_PCR0 + c->pcr), ESYS_TR_PASSWORD, ESYS_TR_NONE,
+				       ESYS_TR_NONE),
+			"PCR_Reset");
+		return OMC_OK;
+	case OP_NV_CLEAR:
+		for (unsigned i = 0; i < 3; i++)
+			OMC_TRY(nv_undefine(k, c->nv + i));
+		return OMC_OK;
+	}
+	OMC_BAIL(OMC_ERR_BUG);
+}
+
+/* --- the ARD ------------------------------------------------------------------------ */
+
+typedef struct ard_tpm {
+	omc_store_ard ard;
+	omc_tpm_cfg cfg;
+} ard_tpm;
+
+static omc_err tpm_read(void *ctx, uint64_t *counter, uint32_t *flags)
+{
+	return with_tpm(&((const ard_tpm *)ctx)->cfg, (tpm_op){.kind = OP_READ, .counter = counter, .flags = flags});
+}
+
+static omc_err tpm_advance(void *ctx, uint64_t value)
+{
+	return with_tpm(&((const ard_tpm *)ctx)->cfg, (tpm_op){.kind = OP_ADVANCE, .value = value});
+}
+
+static omc_err tpm_set_flags(void *ctx, uint32_t bits)
+{
+	return with_tpm(&((const ard_tpm *)ctx)->cfg, (tpm_op){.kind = OP_SET, .bits = bits});
+}
+
 static omc_err tpm_clear_flags(void *ctx, uint32_t bits)
 {
-	const ard_tpm *a = ctx;
-	tpm_conn k;
-	OMC_TRY(conn_open(&k, &a->cfg));
-	omc_err e = clear_in(&k, &a->cfg, bits);
-	conn_close(&k);
-	return e;
+	return with_tpm(&((const ard_tpm *)ctx)->cfg, (tpm_op){.kind = OP_CLEAR, .bits = bits});
 }
 
 omc_err omc_tpm_ard_new(omc_store_ard **ard, const omc_tpm_cfg *c, bool create)
 {
 	OMC_ENSURE(ard && c, OMC_ERR_BAD_ARG);
 	*ard = NULL;
-	if (create) {
-		tpm_conn k;
-		OMC_TRY(conn_open(&k, c));
-		omc_err e = ard_create_in(&k, c);
-		conn_close(&k);
-		OMC_TRY(e);
-	}
+	if (create)
+		OMC_TRY(with_tpm(c, (tpm_op){.kind = OP_CREATE}));
 	ard_tpm *a = omc_calloc(1, sizeof *a);
 	OMC_ENSURE(a != NULL, OMC_ERR_NOMEM);
 	a->cfg = *c;
@@ -592,63 +636,24 @@ void omc_tpm_ard_free(omc_store_ard *ard)
 
 /* --- helpers ------------------------------------------------------------------------ */
 
-static omc_err count_handles(tpm_conn *k, uint32_t first, uint32_t *n)
-{
-	TPMS_CAPABILITY_DATA *cap = NULL;
-	TPMI_YES_NO more = TPM2_NO;
-	TPM_TRY(Esys_GetCapability(k->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_HANDLES, first,
-				   TPM2_MAX_CAP_HANDLES, &more, &cap),
-		"GetCapability");
-	/* Only handles of the asked-for type count. */
-	for (uint32_t i = 0; i < cap->data.handles.count; i++)
-		if ((cap->data.handles.handle[i] >> 24) == (first >> 24))
-			(*n)++;
-	Esys_Free(cap);
-	return OMC_OK;
-}
-
 omc_err omc_tpm_loaded(const omc_tpm_cfg *c, uint32_t *n)
 {
-	OMC_ENSURE(c && n, OMC_ERR_BAD_ARG);
+	OMC_ENSURE(n != NULL, OMC_ERR_BAD_ARG);
 	*n = 0;
-	tpm_conn k;
-	OMC_TRY(conn_open(&k, c));
-	omc_err e = count_handles(&k, (uint32_t)TPM2_HT_TRANSIENT << 24, n);
-	if (e == OMC_OK)
-		e = count_handles(&k, (uint32_t)TPM2_HT_LOADED_SESSION << 24, n);
-	conn_close(&k);
-	return e;
+	return with_tpm(c, (tpm_op){.kind = OP_LOADED, .flags = n});
 }
 
 omc_err omc_tpm_shutdown(const omc_tpm_cfg *c)
 {
-	OMC_ENSURE(c, OMC_ERR_BAD_ARG);
-	tpm_conn k;
-	OMC_TRY(conn_open(&k, c));
-	TSS2_RC rc = Esys_Shutdown(k.esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_SU_CLEAR);
-	conn_close(&k);
-	return rc == TSS2_RC_SUCCESS ? OMC_OK : tpm_fail(rc, "Shutdown");
+	return with_tpm(c, (tpm_op){.kind = OP_SHUTDOWN});
 }
 
 omc_err omc_tpm_pcr_reset(const omc_tpm_cfg *c)
 {
-	OMC_ENSURE(c, OMC_ERR_BAD_ARG);
-	tpm_conn k;
-	OMC_TRY(conn_open(&k, c));
-	TSS2_RC rc = Esys_PCR_Reset(k.esys, (ESYS_TR)(ESYS_TR_PCR0 + c->pcr), ESYS_TR_PASSWORD, ESYS_TR_NONE,
-				    ESYS_TR_NONE);
-	conn_close(&k);
-	return rc == TSS2_RC_SUCCESS ? OMC_OK : tpm_fail(rc, "PCR_Reset");
+	return with_tpm(c, (tpm_op){.kind = OP_PCR_RESET});
 }
 
 omc_err omc_tpm_nv_clear(const omc_tpm_cfg *c)
 {
-	OMC_ENSURE(c, OMC_ERR_BAD_ARG);
-	tpm_conn k;
-	OMC_TRY(conn_open(&k, c));
-	omc_err e = OMC_OK;
-	for (unsigned i = 0; i < 3 && e == OMC_OK; i++)
-		e = nv_undefine(&k, c->nv + i);
-	conn_close(&k);
-	return e;
+	return with_tpm(c, (tpm_op){.kind = OP_NV_CLEAR});
 }

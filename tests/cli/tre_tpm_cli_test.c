@@ -12,17 +12,7 @@
 static const char *bin;
 static char out[65536], err[16384];
 
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...)
-{
-	char args[4096], cmd[4400];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(args, sizeof args, fmt, ap);
-	va_end(ap);
-	snprintf(cmd, sizeof cmd, "'%s' %s </dev/null", bin, args);
-	return tl_run(cmd, out, sizeof out, err, sizeof err);
-}
+#define run(...) tl_run_bin(bin, out, sizeof out, err, sizeof err, __VA_ARGS__)
 
 static void test_tpm_device(void **state)
 {

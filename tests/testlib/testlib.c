@@ -137,3 +137,16 @@ int tl_run(const char *cmd, char *out, size_t out_cap, char *err, size_t err_cap
 	close(efd);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
+
+int tl_run_bin(const char *bin, char *out, size_t out_cap, char *err, size_t err_cap, const char *fmt, ...)
+{
+	char args[4096], cmd[4400];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(args, sizeof args, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof args ||
+	    snprintf(cmd, sizeof cmd, "'%s' %s </dev/null", bin, args) >= (int)sizeof cmd)
+		return -1;
+	return tl_run(cmd, out, out_cap, err, err_cap);
+}

@@ -45,5 +45,8 @@ void tl_rand(void *out, size_t n);
  * NUL-terminated) and stderr into separate buffers; returns the exit status
  * (or -1). Either buffer may be NULL. */
 int tl_run(const char *cmd, char *out, size_t out_cap, char *err, size_t err_cap);
+/* tl_run of `'BIN' ARGS </dev/null`, ARGS formatted from fmt. */
+int tl_run_bin(const char *bin, char *out, size_t out_cap, char *err, size_t err_cap, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
 
 #endif
