@@ -177,8 +177,23 @@ static omc_err pcr_session(tpm_conn *k, const omc_tpm_cfg *c, TPM2_SE type, ESYS
 	return OMC_OK;
 }
 
-static omc_err seal_in(tpm_conn *k, const omc_tpm_cfg *c, ESYS_TR *prim, ESYS_TR *trial, TPM2B_PUBLIC **opub,
-		       TPM2B_PRIVATE **opriv, const uint8_t drk[32])
+/* A session salted with the primary (so that its key is the TPM's and
+ * ours alone) that encrypts the first parameter of the command (DECRYPT:
+ * the key going in) or of the response (ENCRYPT: the key coming out), so
+ * the root key never crosses the bus to the TPM in the clear. */
+static omc_err enc_session(tpm_conn *k, ESYS_TR prim, TPMA_SESSION dir, ESYS_TR *s)
+{
+	TPMT_SYM_DEF sym = {.algorithm = TPM2_ALG_AES, .keyBits = {.aes = 128}, .mode = {.aes = TPM2_ALG_CFB}};
+	TPM_TRY(Esys_StartAuthSession(k->esys, prim, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, NULL,
+				      TPM2_SE_HMAC, &sym, TPM2_ALG_SHA256, s),
+		"StartAuthSession (salted)");
+	TPM_TRY(Esys_TRSess_SetAttributes(k->esys, *s, (TPMA_SESSION)(dir | TPMA_SESSION_CONTINUESESSION), 0xff),
+		"TRSess_SetAttributes");
+	return OMC_OK;
+}
+
+static omc_err seal_in(tpm_conn *k, const omc_tpm_cfg *c, ESYS_TR *prim, ESYS_TR *trial, ESYS_TR *enc,
+		       TPM2B_PUBLIC **opub, TPM2B_PRIVATE **opriv, const uint8_t drk[32])
 {
 	TPM2B_DIGEST *policy = NULL;
 	OMC_TRY(pcr_session(k, c, TPM2_SE_TRIAL, trial));
@@ -205,7 +220,8 @@ static omc_err seal_in(tpm_conn *k, const omc_tpm_cfg *c, ESYS_TR *prim, ESYS_TR
 	TPML_PCR_SELECTION none;
 	memset(&none, 0, sizeof none);
 	OMC_TRY(primary(k, prim));
-	TPM_TRY(Esys_Create(k->esys, *prim, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sens, &pub, &outside, &none,
+	OMC_TRY(enc_session(k, *prim, TPMA_SESSION_DECRYPT, enc));
+	TPM_TRY(Esys_Create(k->esys, *prim, ESYS_TR_PASSWORD, *enc, ESYS_TR_NONE, &sens, &pub, &outside, &none,
 			    opriv, opub, NULL, NULL, NULL),
 		"Create");
 	return OMC_OK;
@@ -237,10 +253,11 @@ omc_err omc_tpm_seal(const omc_tpm_cfg *c, uint8_t **blob, size_t *len, const ui
 	*len = 0;
 	tpm_conn k;
 	OMC_TRY(conn_open(&k, c));
-	ESYS_TR prim = ESYS_TR_NONE, trial = ESYS_TR_NONE;
+	ESYS_TR prim = ESYS_TR_NONE, trial = ESYS_TR_NONE, enc = ESYS_TR_NONE;
 	TPM2B_PUBLIC *pub = NULL;
 	TPM2B_PRIVATE *priv = NULL;
-	omc_err e = seal_in(&k, c, &prim, &trial, &pub, &priv, drk);
+	omc_err e = seal_in(&k, c, &prim, &trial, &enc, &pub, &priv, drk);
+	flush(&k, &enc);
 	flush(&k, &trial);
 	flush(&k, &prim);
 	if (e == OMC_OK)
@@ -271,13 +288,14 @@ static omc_err blob_decode(omc_tpm_cfg *c, TPM2B_PUBLIC *pub, TPM2B_PRIVATE *pri
 }
 
 static omc_err unseal_in(tpm_conn *k, const omc_tpm_cfg *c, ESYS_TR *prim, ESYS_TR *obj, ESYS_TR *sess,
-			 const TPM2B_PUBLIC *pub, const TPM2B_PRIVATE *priv, uint8_t drk[32])
+			 ESYS_TR *enc, const TPM2B_PUBLIC *pub, const TPM2B_PRIVATE *priv, uint8_t drk[32])
 {
 	OMC_TRY(primary(k, prim));
 	TPM_TRY(Esys_Load(k->esys, *prim, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, priv, pub, obj), "Load");
 	OMC_TRY(pcr_session(k, c, TPM2_SE_POLICY, sess));
+	OMC_TRY(enc_session(k, *prim, TPMA_SESSION_ENCRYPT, enc));
 	TPM2B_SENSITIVE_DATA *out = NULL;
-	TPM_TRY(Esys_Unseal(k->esys, *obj, *sess, ESYS_TR_NONE, ESYS_TR_NONE, &out), "Unseal");
+	TPM_TRY(Esys_Unseal(k->esys, *obj, *sess, *enc, ESYS_TR_NONE, &out), "Unseal");
 	const bool ok = out->size == SEALED_LEN && load_be32(out->buffer + 32) == c->nv;
 	if (ok)
 		memcpy(drk, out->buffer, 32);
@@ -296,8 +314,9 @@ omc_err omc_tpm_unseal(omc_tpm_cfg *c, uint8_t drk[32], const uint8_t *blob, siz
 	OMC_TRY(blob_decode(c, &pub, &priv, blob, len));
 	tpm_conn k;
 	OMC_TRY(conn_open(&k, c));
-	ESYS_TR prim = ESYS_TR_NONE, obj = ESYS_TR_NONE, sess = ESYS_TR_NONE;
-	omc_err e = unseal_in(&k, c, &prim, &obj, &sess, &pub, &priv, drk);
+	ESYS_TR prim = ESYS_TR_NONE, obj = ESYS_TR_NONE, sess = ESYS_TR_NONE, enc = ESYS_TR_NONE;
+	omc_err e = unseal_in(&k, c, &prim, &obj, &sess, &enc, &pub, &priv, drk);
+	flush(&k, &enc);
 	flush(&k, &sess);
 	flush(&k, &obj);
 	flush(&k, &prim);

@@ -94,6 +94,55 @@ static void test_seal_unseal(void **state)
 	tf_tpm_stop(&t);
 }
 
+/* Whether the n bytes of needle are anywhere in the file. */
+static bool file_has(const char *path, const uint8_t *needle, size_t n)
+{
+	FILE *f = fopen(path, "rb");
+	assert_non_null(f);
+	static uint8_t buf[1 << 20];
+	size_t len = fread(buf, 1, sizeof buf, f);
+	fclose(f);
+	assert_true(len > 0 && len < sizeof buf);
+	for (size_t i = 0; i + n <= len; i++)
+		if (memcmp(buf + i, needle, n) == 0)
+			return true;
+	return false;
+}
+
+/* Every byte to and from the TPM, recorded by the pcap TCTI: the root key
+ * is in none of them (salted sessions encrypt it both ways), while the
+ * recording does hold what is sent in the clear (the NV index numbers).
+ * covers: SEC-2 */
+static void test_no_key_on_the_wire(void **state)
+{
+	(void)state;
+	tf_tpm t;
+	tf_tpm_start(&t);
+	char pcap[96], tcti[192];
+	snprintf(pcap, sizeof pcap, "%s/wire.pcap", t.dir);
+	snprintf(tcti, sizeof tcti, "pcap:%s", t.tcti);
+	setenv("TCTI_PCAP_FILE", pcap, 1);
+	omc_tpm_cfg c;
+	assert_int_equal(omc_tpm_cfg_init(&c, tcti, 0, TF_TPM_PCR), OMC_OK);
+	uint8_t drk[32], back[32], *blob = NULL;
+	size_t len = 0;
+	tl_rand(drk, sizeof drk);
+	assert_int_equal(omc_tpm_seal(&c, &blob, &len, drk), OMC_OK);
+	assert_int_equal(omc_tpm_unseal(&c, back, blob, len), OMC_OK);
+	assert_memory_equal(back, drk, 32);
+	omc_store_ard *ard = NULL;
+	assert_int_equal(omc_tpm_ard_new(&ard, &c, true), OMC_OK);
+	omc_tpm_ard_free(ard);
+	unsetenv("TCTI_PCAP_FILE");
+	assert_false(file_has(pcap, drk, 16));
+	assert_false(file_has(pcap, drk + 16, 16));
+	const uint8_t nv[4] = {0x01, 0x50, 0x00, 0x20};
+	assert_true(file_has(pcap, nv, sizeof nv));
+	omc_free(blob);
+	assert_none_loaded(&t);
+	tf_tpm_stop(&t);
+}
+
 static void test_cfg(void **state)
 {
 	(void)state;
@@ -367,6 +416,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cfg),
 		cmocka_unit_test(test_seal_unseal),
+		cmocka_unit_test(test_no_key_on_the_wire),
 		cmocka_unit_test(test_ard),
 		cmocka_unit_test(test_recreated_counter_is_rollback),
 		cmocka_unit_test(test_lockdown_holds_over_reboot),
