@@ -72,7 +72,8 @@ OMC_API OMC_MUST_USE omc_err omc_lifecycle_next(omc_mcim_state *to, omc_mcim_sta
  * The TRE
  *
  * A TRE lives in a directory (TREDIR) reached through two omc_store_io
- * backends: the TRE's own files (device.key, identity.sealed, manifest.jws,
+ * backends: the TRE's own files (device.key, or device.tpm and tpm.conf on
+ * the TPM backend (docs/tpm.md), identity.sealed, manifest.jws,
  * platform/..., audit.log) and its store (store/...). See docs/objects.md and docs/store.md.
  * ========================================================================= */
 typedef struct omc_tre omc_tre;
