@@ -344,7 +344,7 @@ static omc_err nv_exists(tpm_conn *k, uint32_t index, bool *yes)
 
 static omc_err nv_tr(tpm_conn *k, uint32_t index, ESYS_TR *tr)
 {
-	bool yes;
+	bool yes = false;
 	OMC_TRY(nv_exists(k, index, &yes));
 	if (!yes)
 		return OMC_ERR_NOT_FOUND;
