@@ -18,6 +18,7 @@
 
 #include "openmcim/common.h"
 #include "openmcim/err.h"
+#include "openmcim/net.h"
 #include "openmcim/store.h"
 #include "openmcim/tre.h"
 
@@ -83,6 +84,10 @@ typedef struct omc_agent_opts {
 	/* CHG-4: ask the ICO for a new PCID once the PCID expires within this
 	 * many seconds; 0: 30 days; negative: only when the network asks. */
 	int64_t renew_before_s;
+	/* Fault injection for the agent's HTTP client (the fleet simulator):
+	 * omc_http_client_opts.fault; NULL: none. */
+	omc_http_fault_fn http_fault;
+	void *http_fault_arg;
 } omc_agent_opts;
 
 typedef struct omc_agent omc_agent;

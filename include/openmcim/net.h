@@ -84,11 +84,21 @@ OMC_API void omc_http_resp_error(omc_http_resp *r, int status, const char *code,
 
 /* --- client ----------------------------------------------------------------- */
 typedef struct omc_http_client omc_http_client;
+/* Fault injection (the fleet simulator, tests): what becomes of one
+ * request. The hook may also sleep, which delays the request. */
+typedef enum omc_http_fault {
+	OMC_HTTP_FAULT_NONE = 0,
+	OMC_HTTP_FAULT_DROP_REQUEST = 1,  /* never sent: OMC_ERR_IO */
+	OMC_HTTP_FAULT_DROP_RESPONSE = 2, /* sent and answered, the answer lost: OMC_ERR_IO */
+} omc_http_fault;
+typedef omc_http_fault (*omc_http_fault_fn)(void *arg, const char *method, const char *url);
 
 typedef struct omc_http_client_opts {
 	unsigned timeout_ms; /* whole request; 0: 10000 */
 	size_t body_max;     /* response body; 0: OMC_HTTP_BODY_MAX */
 	const char *ca_file; /* HTTPS: the CA certificates (PEM file) to trust; NULL: the system's */
+	omc_http_fault_fn fault; /* called before every request; NULL: none */
+	void *fault_arg;
 } omc_http_client_opts;
 
 /* One client per thread (it keeps its connections open). o may be NULL. */

@@ -15,6 +15,8 @@ struct omc_http_client {
 	unsigned timeout_ms;
 	size_t body_max;
 	char ca_file[512];
+	omc_http_fault_fn fault;
+	void *fault_arg;
 };
 
 typedef struct sink {
@@ -57,6 +59,8 @@ omc_err omc_http_client_new(omc_http_client **out, const omc_http_client_opts *o
 	}
 	c->timeout_ms = o && o->timeout_ms ? o->timeout_ms : 10000;
 	c->body_max = o && o->body_max ? o->body_max : OMC_HTTP_BODY_MAX;
+	c->fault = o ? o->fault : NULL;
+	c->fault_arg = o ? o->fault_arg : NULL;
 	if (o && o->ca_file) {
 		size_t n = strlen(o->ca_file);
 		if (n >= sizeof c->ca_file) {
@@ -92,6 +96,8 @@ omc_err omc_http_call_auth(omc_http_client *c, const char *method, const char *u
 	*resp = NULL;
 	*resp_len = 0;
 	*status = 0;
+	omc_http_fault f = c->fault ? c->fault(c->fault_arg, method, url) : OMC_HTTP_FAULT_NONE;
+	OMC_ENSURE(f != OMC_HTTP_FAULT_DROP_REQUEST, OMC_ERR_IO);
 	sink k = {.max = c->body_max};
 	struct curl_slist *hdr = NULL;
 	CURL *h = c->h;
@@ -138,6 +144,10 @@ omc_err omc_http_call_auth(omc_http_client *c, const char *method, const char *u
 		if (k.too_large)
 			OMC_BAIL(OMC_ERR_TOO_LARGE);
 		OMC_BAIL(rc == CURLE_OUT_OF_MEMORY ? OMC_ERR_NOMEM : OMC_ERR_IO);
+	}
+	if (f == OMC_HTTP_FAULT_DROP_RESPONSE) {
+		omc_free(k.b);
+		OMC_BAIL(OMC_ERR_IO);
 	}
 	long code = 0;
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);

@@ -248,6 +248,50 @@ static void test_refused_and_stats(void **state)
 	assert_true(st.by_class[2] >= 300 && st.by_class[4] >= 4 && st.by_class[5] >= 1);
 }
 
+static omc_http_fault next_fault;
+static unsigned fault_calls;
+
+static omc_http_fault fault_hook(void *arg, const char *method, const char *url)
+{
+	assert_ptr_equal(arg, &next_fault);
+	assert_string_equal(method, "GET");
+	assert_non_null(strstr(url, "/healthz"));
+	fault_calls++;
+	return next_fault;
+}
+
+/* The fault hook: a dropped request never reaches the server, a dropped
+ * response does, and both are OMC_ERR_IO with no body; none is a plain call. */
+static void test_fault_hook(void **state)
+{
+	(void)state;
+	omc_http_client *c;
+	omc_http_client_opts co = {.fault = fault_hook, .fault_arg = &next_fault};
+	assert_int_equal(omc_http_client_new(&c, &co), OMC_OK);
+	char url[96], *b = NULL;
+	snprintf(url, sizeof url, "%s/healthz", base);
+	int status = -1;
+	size_t n;
+	omc_http_server_stats st0, st1;
+	static const omc_http_fault kinds[] = {OMC_HTTP_FAULT_DROP_REQUEST, OMC_HTTP_FAULT_DROP_RESPONSE};
+	static const uint64_t reached[] = {0, 1};
+	for (size_t i = 0; i < 2; i++) {
+		next_fault = kinds[i];
+		omc_http_server_stats_get(srv, &st0);
+		b = (char *)1;
+		assert_int_equal(omc_http_call(c, "GET", url, NULL, 0, &status, &b, &n), OMC_ERR_IO);
+		assert_null(b);
+		omc_http_server_stats_get(srv, &st1);
+		assert_int_equal(st1.requests - st0.requests, reached[i]);
+	}
+	next_fault = OMC_HTTP_FAULT_NONE;
+	assert_int_equal(omc_http_call(c, "GET", url, NULL, 0, &status, &b, &n), OMC_OK);
+	assert_int_equal(status, 200);
+	omc_free(b);
+	assert_int_equal(fault_calls, 3);
+	omc_http_client_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -255,6 +299,7 @@ int main(void)
 		cmocka_unit_test(test_body_bounds),
 		cmocka_unit_test(test_concurrent),
 		cmocka_unit_test(test_refused_and_stats),
+		cmocka_unit_test(test_fault_hook),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
