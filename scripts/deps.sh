@@ -18,6 +18,7 @@ TEST="$TEST pcscd vsmartcard-vpcd libpcsclite-dev util-linux" # tests/peers/card
 TEST="$TEST hostapd eapoltest iproute2" # tests/peers/eap_aka_test.c
 TEST="$TEST libclang-rt-14-dev"        # make fuzz: libFuzzer, clang's sanitizers
 TEST="$TEST swtpm swtpm-tools"         # tests/unit/tre_tpm_test.c, the *_tpm entries
+TEST="$TEST chromium"                 # tests/cli/sim_cli_test.c: the report drawn
 
 case "${1:-all}" in
 build) want="$BUILD" ;;

@@ -47,6 +47,7 @@ int cmd_tred(int argc, char **argv);
 /* openmcim tred card (cmd_tred_card.c): an MCIM as a smart card over vpcd. */
 int cmd_tred_card(int argc, char **argv);
 int cmd_server(int argc, char **argv);
+int cmd_sim(int argc, char **argv);
 int cmd_agent(int argc, char **argv);
 int cmd_ctl(int argc, char **argv);
 

@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "fleet.h"
 #include "openmcim/openmcim.h"
 
 typedef struct fleet_dev {
@@ -37,10 +38,7 @@ typedef struct fleet_dev {
 } fleet_dev;
 
 typedef struct fleet {
-	char dir[64], pki[128], ico_ca[160];
-	pid_t server;
-	json_t *urls;
-	char tokens[2][64];
+	fleet_srv s;
 	fleet_dev *devs;
 	unsigned n;
 	unsigned next, done; /* atomics */
@@ -55,94 +53,6 @@ static void on_sigint(int sig)
 	stop_flag = 1;
 }
 
-static const char *url(fleet *f, const char *role)
-{
-	const char *u = json_string_value(json_object_get(f->urls, role));
-	return u ? u : "";
-}
-
-static int http(omc_http_client *c, const char *method, const char *base, const char *path, const char *auth,
-		const char *body, json_t **out)
-{
-	char u[256];
-	snprintf(u, sizeof u, "%s%s", base, path);
-	int st = 0;
-	char *r = NULL;
-	size_t rl = 0;
-	if (omc_http_call_auth(c, method, u, auth, body, body ? strlen(body) : 0, &st, &r, &rl) != OMC_OK)
-		st = 0;
-	if (out) {
-		json_error_t je;
-		*out = r ? json_loadb(r, rl, 0, &je) : NULL;
-	}
-	omc_free(r);
-	return st;
-}
-
-static bool setup(fleet *f)
-{
-	if (!demo_mkdtemp(f->dir, sizeof f->dir, "openmcim-demo"))
-		return false;
-	snprintf(f->pki, sizeof f->pki, "%s/pki", f->dir);
-	snprintf(f->ico_ca, sizeof f->ico_ca, "%s/ico-ca.crt", f->pki);
-	char conf[128], subs[128];
-	snprintf(conf, sizeof conf, "%s/server.conf", f->dir);
-	snprintf(subs, sizeof subs, "%s/subscribers.json", f->dir);
-	if (omc_server_demo_setup(f->dir) != OMC_OK)
-		return false;
-	/* `openmcim server --config` in a process of its own; its first line
-	 * on stdout is the role -> URL map. It goes when this process does. */
-	int pfd[2];
-	if (pipe(pfd) != 0)
-		return false;
-	pid_t parent = getpid();
-	f->server = fork();
-	if (f->server == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() != parent)
-			_exit(1);
-		int nul = open("/dev/null", O_RDWR);
-		dup2(pfd[1], STDOUT_FILENO);
-		if (nul >= 0)
-			dup2(nul, STDERR_FILENO);
-		close(pfd[0]);
-		execl("/proc/self/exe", "openmcim", "server", "--config", conf, "--log-level", "err", (char *)NULL);
-		_exit(127);
-	}
-	close(pfd[1]);
-	if (f->server < 0) {
-		close(pfd[0]);
-		return false;
-	}
-	char line[4096];
-	size_t n = 0;
-	bool got = false;
-	while (!got && n < sizeof line - 1 && !stop_flag) {
-		struct pollfd p = {.fd = pfd[0], .events = POLLIN};
-		if (poll(&p, 1, 30000) <= 0)
-			break;
-		ssize_t r = read(pfd[0], line + n, sizeof line - 1 - n);
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-		line[n] = 0;
-		got = strchr(line, '\n') != NULL;
-	}
-	close(pfd[0]);
-	json_error_t je;
-	f->urls = got ? json_loads(line, JSON_DISABLE_EOF_CHECK, &je) : NULL;
-	json_t *t = json_load_file(subs, 0, &je);
-	const char *t1 = json_string_value(json_object_get(json_object_get(t, "sho1"), "demo"));
-	const char *t2 = json_string_value(json_object_get(json_object_get(t, "sho2"), "demo"));
-	bool ok = f->urls && t1 && t2 && strlen(t1) < 64 && strlen(t2) < 64;
-	if (ok) {
-		snprintf(f->tokens[0], sizeof f->tokens[0], "%s", t1);
-		snprintf(f->tokens[1], sizeof f->tokens[1], "%s", t2);
-	}
-	json_decref(t);
-	return ok;
-}
-
 /* The factory step, the CCIF report (as the M2MES) and the subscriber's
  * registration with its SHO. */
 static bool make_devices(fleet *f)
@@ -150,56 +60,27 @@ static bool make_devices(fleet *f)
 	omc_key *mk = NULL;
 	omc_cert *mc = NULL;
 	omc_http_client *c = NULL;
-	if (omc_pki_load(f->pki, "m2mes", &mk, &mc) != OMC_OK || omc_http_client_new(&c, NULL) != OMC_OK) {
+	if (omc_pki_load(f->s.pki, "m2mes", &mk, &mc) != OMC_OK || omc_http_client_new(&c, NULL) != OMC_OK) {
 		omc_key_free(mk);
 		omc_cert_free(mc);
 		return false;
 	}
 	char devroot[96];
-	snprintf(devroot, sizeof devroot, "%s/devices", f->dir);
+	snprintf(devroot, sizeof devroot, "%s/devices", f->s.dir);
 	bool ok = mkdir(devroot, 0700) == 0;
 	for (unsigned i = 0; ok && i < f->n && !stop_flag; i++) {
 		fleet_dev *d = &f->devs[i];
 		snprintf(d->dir, sizeof d->dir, "%s/dev%03u", devroot, i + 1);
 		d->sho = 1 + (int)(i % 2);
-		char *rep = NULL;
-		omc_factory_device_opts fo = {.pki_dir = f->pki, .dir = d->dir};
-		ok = mkdir(d->dir, 0700) == 0 && omc_factory_device(&fo, &rep) == OMC_OK;
-		json_error_t je;
-		json_t *j = ok ? json_loads(rep, 0, &je) : NULL;
-		omc_free(rep);
-		const char *tre = json_string_value(json_object_get(j, "tre_id"));
-		const char *plat = json_string_value(json_object_get(j, "platform_id"));
-		const char *imsi = json_string_value(json_object_get(j, "pcid_imsi"));
-		json_t *report = json_object_get(j, "pcid_report");
-		ok = tre && plat && imsi && json_is_string(report);
-		if (ok) {
-			snprintf(d->tre_id, sizeof d->tre_id, "%s", tre);
-			snprintf(d->platform_id, sizeof d->platform_id, "%s", plat);
-			snprintf(d->pcid_imsi, sizeof d->pcid_imsi, "%s", imsi);
-		}
-		/* CCIF-2: the PCID reaches the ICO's AuC encrypted. */
-		json_t *b = ok ? json_pack("{s:O}", "report", report) : NULL;
-		char *bs = b ? json_dumps(b, JSON_COMPACT) : NULL, *auth = NULL;
-		json_decref(b);
-		json_decref(j);
-		ok = ok && bs &&
-		     omc_server_sign_request(&auth, mk, mc, "POST", "/v1/reports", bs, strlen(bs), (int64_t)time(NULL)) ==
-			     OMC_OK;
-		d->reported = ok && http(c, "POST", url(f, "ccif"), "/v1/reports", auth, bs, NULL) == 201;
-		omc_free(auth);
-		omc_free(bs);
-		/* EVAL-3: the subscriber registers the device with the SHO it chose. */
-		char body[96], bearer[96], role[16];
-		snprintf(body, sizeof body, "{\"platform_id\":\"%s\"}", d->platform_id);
-		snprintf(bearer, sizeof bearer, "Bearer %s", f->tokens[d->sho - 1]);
-		snprintf(role, sizeof role, "sho.sho%d", d->sho);
-		json_t *ans = NULL;
-		d->registered = ok && http(c, "POST", url(f, role), "/v1/devices", bearer, body, &ans) == 201;
-		const char *code = json_string_value(json_object_get(ans, "transfer_code"));
-		snprintf(d->transfer_code, sizeof d->transfer_code, "%s", code ? code : "");
-		json_decref(ans);
-		ok = ok && d->reported && d->registered;
+		omc_factory_device_opts fo = {.pki_dir = f->s.pki, .dir = d->dir};
+		fleet_made m;
+		memset(&m, 0, sizeof m);
+		ok = mkdir(d->dir, 0700) == 0 && fleet_device_make(&f->s, c, mk, mc, &fo, d->sho, &m);
+		snprintf(d->tre_id, sizeof d->tre_id, "%s", m.tre_id);
+		snprintf(d->platform_id, sizeof d->platform_id, "%s", m.platform_id);
+		snprintf(d->pcid_imsi, sizeof d->pcid_imsi, "%s", m.pcid_imsi);
+		snprintf(d->transfer_code, sizeof d->transfer_code, "%s", m.transfer_code);
+		d->reported = d->registered = ok;
 	}
 	omc_http_client_free(c);
 	omc_key_free(mk);
@@ -220,9 +101,9 @@ static void run_device(fleet *f, fleet_dev *d)
 	if (e == OMC_OK) {
 		omc_agent_opts ao = {.io = io,
 				     .state_path = "agent.state",
-				     .vno_url = url(f, "vno"),
-				     .bootstrap_url = url(f, "bootstrap"),
-				     .bootstrap_ca = f->ico_ca,
+				     .vno_url = fleet_url(&f->s, "vno"),
+				     .bootstrap_url = fleet_url(&f->s, "bootstrap"),
+				     .bootstrap_ca = f->s.ico_ca,
 				     .backoff_min_ms = 50,
 				     .backoff_max_ms = 1000,
 				     .poll_ms = 100};
@@ -242,23 +123,6 @@ static void run_device(fleet *f, fleet_dev *d)
 	omc_tre_close(t);
 }
 
-/* A request signed as PKI entity who (the RO, as the maintainer). */
-static int signed_call(fleet *f, omc_http_client *c, const char *who, const char *role, const char *path,
-		       const char *body, json_t **out)
-{
-	omc_key *k = NULL;
-	omc_cert *cert = NULL;
-	char *auth = NULL;
-	int st = 0;
-	if (omc_pki_load(f->pki, who, &k, &cert) == OMC_OK &&
-	    omc_server_sign_request(&auth, k, cert, "POST", path, body, strlen(body), (int64_t)time(NULL)) == OMC_OK)
-		st = http(c, "POST", url(f, role), path, auth, body, out);
-	omc_free(auth);
-	omc_key_free(k);
-	omc_cert_free(cert);
-	return st;
-}
-
 /* TRE-4, SEC-5: the case of device d is opened; its TRE locks down and
  * its agent goes silent. The maintainer (as the RO) takes the TRE's signed
  * tamper report and evidence over a PVA recovery nonce to the PVA, gets a
@@ -270,29 +134,8 @@ static bool recover_device(fleet *f, fleet_dev *d)
 	omc_tre_opts to = {.dir = d->dir, .count_boot = true};
 	omc_http_client *c = NULL;
 	omc_http_client_opts co = {.timeout_ms = 15000};
-	char *rep = NULL, *ev = NULL;
-	json_t *o = NULL;
 	bool ok = omc_tre_open(&t, &to) == OMC_OK && omc_http_client_new(&c, &co) == OMC_OK &&
-		  omc_tre_tamper(t, "demo: enclosure opened") == OMC_OK && omc_tre_tamper_report(t, &rep) == OMC_OK &&
-		  signed_call(f, c, "ro", "pva", "/v1/recovery/nonce", "{}", &o) == 201;
-	const char *nb = json_string_value(json_object_get(o, "nonce"));
-	uint8_t n[32];
-	size_t nl = 0;
-	ok = ok && nb && omc_b64_decode(n, sizeof n, &nl, nb, strlen(nb), OMC_B64_URL) == OMC_OK &&
-	     omc_tre_attest(t, n, nl, &ev) == OMC_OK;
-	json_decref(o);
-	o = NULL;
-	json_t *b = ok ? json_pack("{s:s,s:s}", "report", rep, "evidence", ev) : NULL;
-	char *bs = b ? json_dumps(b, JSON_COMPACT) : NULL;
-	json_decref(b);
-	ok = ok && bs && signed_call(f, c, "ro", "pva", "/v1/recovery", bs, &o) == 200;
-	const char *auth = json_string_value(json_object_get(o, "authorisation"));
-	ok = ok && auth && omc_tre_recover(t, auth, strlen(auth)) == OMC_OK &&
-	     omc_tre_get_state(t) == OMC_TRE_PRISTINE;
-	json_decref(o);
-	omc_free(bs);
-	omc_free(ev);
-	omc_free(rep);
+		  fleet_recover(&f->s, c, t);
 	omc_http_client_free(c);
 	omc_tre_close(t);
 	if (!ok) {
@@ -310,12 +153,11 @@ static bool change_device(fleet *f, fleet_dev *d)
 	if (omc_http_client_new(&c, &co) != OMC_OK)
 		return false;
 	int to = d->sho == 1 ? 2 : 1;
-	char body[192], bearer[96], role[16];
-	snprintf(body, sizeof body, "{\"platform_id\":\"%s\",\"change\":true,\"transfer_code\":\"%s\"}",
-		 d->platform_id, d->transfer_code);
-	snprintf(bearer, sizeof bearer, "Bearer %s", f->tokens[to - 1]);
-	snprintf(role, sizeof role, "sho.sho%d", to);
-	int st = http(c, "POST", url(f, role), "/v1/devices", bearer, body, NULL);
+	fleet_made m;
+	memset(&m, 0, sizeof m);
+	snprintf(m.platform_id, sizeof m.platform_id, "%s", d->platform_id);
+	snprintf(m.transfer_code, sizeof m.transfer_code, "%s", d->transfer_code);
+	int st = fleet_change(&f->s, c, &m, to);
 	omc_http_client_free(c);
 	if (st != 202) {
 		snprintf(d->error, sizeof d->error, "change to sho%d: %d", to, st);
@@ -398,12 +240,12 @@ int demo_fleet(unsigned n, bool json_out, unsigned *provisioned, unsigned *attac
 	sigaction(SIGTERM, &sa, &old_term);
 	stop_flag = 0;
 	omc_log_set_level(OMC_LOG_LEVEL_ERR);
-	bool ok = f.devs && setup(&f);
+	bool ok = f.devs && fleet_server_start(&f.s, &stop_flag);
 	if (!json_out)
 		printf("The network story: every role on loopback, %u devices from the factory\n", n);
 	if (ok && !json_out)
 		printf("  openmcim server (pid %d): %zu listeners on loopback, demo PKI and database in %s\n",
-		       (int)f.server, json_object_size(f.urls), f.dir);
+		       (int)f.s.pid, json_object_size(f.s.urls), f.s.dir);
 	fflush(stdout); /* a pipe or a file sees progress as it happens */
 	ok = ok && make_devices(&f);
 	if (ok && !json_out)
@@ -484,16 +326,10 @@ int demo_fleet(unsigned n, bool json_out, unsigned *provisioned, unsigned *attac
 		printf("\n  %u of %u devices provisioned, %u attached with their MCIM\n", *provisioned, n, *attached);
 		json_decref(fails);
 	}
-	if (f.server > 0) {
-		kill(f.server, SIGTERM);
-		waitpid(f.server, NULL, 0);
-	}
-	json_decref(f.urls);
+	fleet_server_stop(&f.s);
 	for (unsigned i = 0; i < n && f.devs; i++)
 		omc_free(f.devs[i].report);
 	omc_free(f.devs);
-	if (f.dir[0] && f.dir[5])
-		demo_rmtree(f.dir);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	int rc = stop_flag ? -1 : ok && *attached == n && changes == want_changes && recovered == want_recovered ? 0 : 1;

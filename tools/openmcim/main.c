@@ -11,6 +11,7 @@ static const cli_cmd commands[] = {
 	{"demo", "a guided run of what openmcim does so far", cmd_demo},
 	{"factory", "the factory step: demo PKI and devices (TRE, identity, PCID)", cmd_factory},
 	{"server", "the network roles: AuC, CCIF, VNO, bootstrap, DRF, PVA, SHO, DPF", cmd_server},
+	{"sim", "the fleet simulator: N devices against the server, with faults", cmd_sim},
 	{"agent", "the M2ME agent: a device from its PCID to its MCIM, then commands", cmd_agent},
 	{"tre", "inspect and administer a TRE: status, registry, audit, users, tamper", cmd_tre},
 	{"tred", "the TRE daemon: the TRE behind a Unix socket, for the agent and local tools", cmd_tred},

@@ -1,0 +1,232 @@
+/* What the demo's fleet and the simulator share (fleet.h). */
+#define _XOPEN_SOURCE 700
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "fleet.h"
+
+const char *fleet_url(const fleet_srv *s, const char *role)
+{
+	const char *u = json_string_value(json_object_get(s->urls, role));
+	return u ? u : "";
+}
+
+int fleet_http(omc_http_client *c, const char *method, const char *base, const char *path, const char *auth,
+	       const char *body, json_t **out)
+{
+	char u[256];
+	snprintf(u, sizeof u, "%s%s", base, path);
+	int st = 0;
+	char *r = NULL;
+	size_t rl = 0;
+	if (omc_http_call_auth(c, method, u, auth, body, body ? strlen(body) : 0, &st, &r, &rl) != OMC_OK)
+		st = 0;
+	if (out) {
+		json_error_t je;
+		*out = r ? json_loadb(r, rl, 0, &je) : NULL;
+	}
+	omc_free(r);
+	return st;
+}
+
+/* The child: `openmcim server --config`; its first line on stdout is the
+ * role -> URL map. It goes when this process does. */
+static bool spawn(fleet_srv *s, volatile const int *stop)
+{
+	int pfd[2];
+	if (pipe(pfd) != 0)
+		return false;
+	pid_t parent = getpid();
+	s->pid = fork();
+	if (s->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() != parent)
+			_exit(1);
+		int nul = open("/dev/null", O_RDWR);
+		dup2(pfd[1], STDOUT_FILENO);
+		if (nul >= 0)
+			dup2(nul, STDERR_FILENO);
+		close(pfd[0]);
+		execl("/proc/self/exe", "openmcim", "server", "--config", s->conf, "--log-level", "err", (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	if (s->pid < 0) {
+		close(pfd[0]);
+		return false;
+	}
+	char line[4096];
+	size_t n = 0;
+	bool got = false;
+	while (!got && n < sizeof line - 1 && !*stop) {
+		struct pollfd p = {.fd = pfd[0], .events = POLLIN};
+		if (poll(&p, 1, 30000) <= 0)
+			break;
+		ssize_t r = read(pfd[0], line + n, sizeof line - 1 - n);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		line[n] = 0;
+		got = strchr(line, '\n') != NULL;
+	}
+	close(pfd[0]);
+	json_error_t je;
+	json_decref(s->urls);
+	s->urls = got ? json_loads(line, JSON_DISABLE_EOF_CHECK, &je) : NULL;
+	return s->urls != NULL;
+}
+
+bool fleet_server_start(fleet_srv *s, volatile const int *stop)
+{
+	if (!demo_mkdtemp(s->dir, sizeof s->dir, "openmcim-demo")) {
+		s->dir[0] = 0;
+		return false;
+	}
+	snprintf(s->pki, sizeof s->pki, "%s/pki", s->dir);
+	snprintf(s->ico_ca, sizeof s->ico_ca, "%s/ico-ca.crt", s->pki);
+	snprintf(s->conf, sizeof s->conf, "%s/server.conf", s->dir);
+	char subs[128];
+	snprintf(subs, sizeof subs, "%s/subscribers.json", s->dir);
+	if (omc_server_demo_setup(s->dir) != OMC_OK || !spawn(s, stop))
+		return false;
+	json_error_t je;
+	json_t *t = json_load_file(subs, 0, &je);
+	const char *t1 = json_string_value(json_object_get(json_object_get(t, "sho1"), "demo"));
+	const char *t2 = json_string_value(json_object_get(json_object_get(t, "sho2"), "demo"));
+	bool ok = t1 && t2 && strlen(t1) < 64 && strlen(t2) < 64;
+	if (ok) {
+		snprintf(s->tokens[0], sizeof s->tokens[0], "%s", t1);
+		snprintf(s->tokens[1], sizeof s->tokens[1], "%s", t2);
+	}
+	json_decref(t);
+	return ok;
+}
+
+bool fleet_server_restart(fleet_srv *s, volatile const int *stop)
+{
+	if (s->pid > 0) {
+		kill(s->pid, SIGKILL);
+		waitpid(s->pid, NULL, 0);
+		s->pid = 0;
+	}
+	return spawn(s, stop);
+}
+
+void fleet_server_stop(fleet_srv *s)
+{
+	if (s->pid > 0) {
+		kill(s->pid, SIGTERM);
+		waitpid(s->pid, NULL, 0);
+		s->pid = 0;
+	}
+	json_decref(s->urls);
+	s->urls = NULL;
+	if (s->dir[0] && s->dir[5])
+		demo_rmtree(s->dir);
+	s->dir[0] = 0;
+}
+
+bool fleet_device_make(const fleet_srv *s, omc_http_client *c, const omc_key *mk, const omc_cert *mc,
+		       const omc_factory_device_opts *fo, int sho, fleet_made *d)
+{
+	char *rep = NULL;
+	bool ok = omc_factory_device(fo, &rep) == OMC_OK;
+	json_error_t je;
+	json_t *j = ok ? json_loads(rep, 0, &je) : NULL;
+	omc_free(rep);
+	const char *tre = json_string_value(json_object_get(j, "tre_id"));
+	const char *plat = json_string_value(json_object_get(j, "platform_id"));
+	const char *imsi = json_string_value(json_object_get(j, "pcid_imsi"));
+	json_t *report = json_object_get(j, "pcid_report");
+	ok = tre && plat && imsi && json_is_string(report);
+	if (ok) {
+		snprintf(d->tre_id, sizeof d->tre_id, "%s", tre);
+		snprintf(d->platform_id, sizeof d->platform_id, "%s", plat);
+		snprintf(d->pcid_imsi, sizeof d->pcid_imsi, "%s", imsi);
+	}
+	/* CCIF-2: the PCID reaches the ICO's AuC encrypted. */
+	json_t *b = ok ? json_pack("{s:O}", "report", report) : NULL;
+	char *bs = b ? json_dumps(b, JSON_COMPACT) : NULL, *auth = NULL;
+	json_decref(b);
+	json_decref(j);
+	ok = ok && bs &&
+	     omc_server_sign_request(&auth, mk, mc, "POST", "/v1/reports", bs, strlen(bs), (int64_t)time(NULL)) ==
+		     OMC_OK;
+	ok = ok && fleet_http(c, "POST", fleet_url(s, "ccif"), "/v1/reports", auth, bs, NULL) == 201;
+	omc_free(auth);
+	omc_free(bs);
+	/* EVAL-3: the subscriber registers the device with the SHO it chose. */
+	char body[96], bearer[96], role[16];
+	snprintf(body, sizeof body, "{\"platform_id\":\"%s\"}", d->platform_id);
+	snprintf(bearer, sizeof bearer, "Bearer %s", s->tokens[sho - 1]);
+	snprintf(role, sizeof role, "sho.sho%d", sho);
+	json_t *ans = NULL;
+	ok = ok && fleet_http(c, "POST", fleet_url(s, role), "/v1/devices", bearer, body, &ans) == 201;
+	const char *code = json_string_value(json_object_get(ans, "transfer_code"));
+	snprintf(d->transfer_code, sizeof d->transfer_code, "%s", code ? code : "");
+	json_decref(ans);
+	return ok;
+}
+
+int fleet_change(const fleet_srv *s, omc_http_client *c, const fleet_made *d, int to)
+{
+	char body[192], bearer[96], role[16];
+	snprintf(body, sizeof body, "{\"platform_id\":\"%s\",\"change\":true,\"transfer_code\":\"%s\"}",
+		 d->platform_id, d->transfer_code);
+	snprintf(bearer, sizeof bearer, "Bearer %s", s->tokens[to - 1]);
+	snprintf(role, sizeof role, "sho.sho%d", to);
+	return fleet_http(c, "POST", fleet_url(s, role), "/v1/devices", bearer, body, NULL);
+}
+
+/* A request signed as PKI entity who (the RO, as the maintainer). */
+static int signed_call(const fleet_srv *s, omc_http_client *c, const char *who, const char *role, const char *path,
+		       const char *body, json_t **out)
+{
+	omc_key *k = NULL;
+	omc_cert *cert = NULL;
+	char *auth = NULL;
+	int st = 0;
+	if (omc_pki_load(s->pki, who, &k, &cert) == OMC_OK &&
+	    omc_server_sign_request(&auth, k, cert, "POST", path, body, strlen(body), (int64_t)time(NULL)) == OMC_OK)
+		st = fleet_http(c, "POST", fleet_url(s, role), path, auth, body, out);
+	omc_free(auth);
+	omc_key_free(k);
+	omc_cert_free(cert);
+	return st;
+}
+
+bool fleet_recover(const fleet_srv *s, omc_http_client *c, omc_tre *t)
+{
+	char *rep = NULL, *ev = NULL;
+	json_t *o = NULL;
+	bool ok = omc_tre_tamper(t, "enclosure opened") == OMC_OK && omc_tre_tamper_report(t, &rep) == OMC_OK &&
+		  signed_call(s, c, "ro", "pva", "/v1/recovery/nonce", "{}", &o) == 201;
+	const char *nb = json_string_value(json_object_get(o, "nonce"));
+	uint8_t n[32];
+	size_t nl = 0;
+	ok = ok && nb && omc_b64_decode(n, sizeof n, &nl, nb, strlen(nb), OMC_B64_URL) == OMC_OK &&
+	     omc_tre_attest(t, n, nl, &ev) == OMC_OK;
+	json_decref(o);
+	o = NULL;
+	json_t *b = ok ? json_pack("{s:s,s:s}", "report", rep, "evidence", ev) : NULL;
+	char *bs = b ? json_dumps(b, JSON_COMPACT) : NULL;
+	json_decref(b);
+	ok = ok && bs && signed_call(s, c, "ro", "pva", "/v1/recovery", bs, &o) == 200;
+	const char *auth = json_string_value(json_object_get(o, "authorisation"));
+	ok = ok && auth && omc_tre_recover(t, auth, strlen(auth)) == OMC_OK &&
+	     omc_tre_get_state(t) == OMC_TRE_PRISTINE;
+	json_decref(o);
+	omc_free(bs);
+	omc_free(ev);
+	omc_free(rep);
+	return ok;
+}

@@ -1,0 +1,47 @@
+/* openmcim CLI: what the demo's fleet and the simulator share (fleet.c):
+ * `openmcim server` with a fresh demo deployment in a child process, the
+ * factory step of one device with its CCIF report and registration, an
+ * operator change and a tamper recovery as the network sees them. */
+#ifndef OMC_CLI_FLEET_H
+#define OMC_CLI_FLEET_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "openmcim/openmcim.h"
+
+typedef struct fleet_srv {
+	char dir[64], pki[128], ico_ca[160], conf[128];
+	pid_t pid;
+	json_t *urls; /* role -> base URL */
+	char tokens[2][64]; /* the demo subscribers' bearer tokens at sho1 and sho2 */
+} fleet_srv;
+
+/* A temporary directory, the demo deployment in it, `openmcim server
+ * --config` started from this binary (its first stdout line: the URLs). */
+bool fleet_server_start(fleet_srv *s, volatile const int *stop);
+/* The same deployment again (same ports) after SIGKILL: a crash. */
+bool fleet_server_restart(fleet_srv *s, volatile const int *stop);
+/* Stop it and remove the directory. */
+void fleet_server_stop(fleet_srv *s);
+const char *fleet_url(const fleet_srv *s, const char *role);
+/* base+path; the status (0: no answer) and the answer as JSON if out. */
+int fleet_http(omc_http_client *c, const char *method, const char *base, const char *path, const char *auth,
+	       const char *body, json_t **out);
+
+typedef struct fleet_made {
+	char tre_id[64], platform_id[32], pcid_imsi[16], transfer_code[64];
+} fleet_made;
+/* The factory step (fo), the PCID reported to the CCIF signed as the M2MES
+ * (mk, mc), the device registered with SHO sho (1 or 2). */
+bool fleet_device_make(const fleet_srv *s, omc_http_client *c, const omc_key *mk, const omc_cert *mc,
+		       const omc_factory_device_opts *fo, int sho, fleet_made *out);
+/* CHG-1: sho `to`'s subscriber takes the device over (202). */
+int fleet_change(const fleet_srv *s, omc_http_client *c, const fleet_made *d, int to);
+/* TRE-4, SEC-5: tamper with t, then the maintainer's recovery through the
+ * PVA; true when t is pristine again. */
+bool fleet_recover(const fleet_srv *s, omc_http_client *c, omc_tre *t);
+
+#endif
