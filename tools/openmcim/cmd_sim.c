@@ -237,7 +237,9 @@ static bool dev_make(sim *s, omc_http_client *c, sim_dev *d, unsigned i)
 	return fleet_device_make(&s->srv, c, s->mk, s->mc, &fo, d->sho, &d->m) && dev_open(s, d, i);
 }
 
-/* How many operational MCIMs the TRE holds, and the IMSI of the last. */
+/* How many operational MCIMs the TRE holds activated (tombstones of the
+ * ones erased at an operator change do not count), and the IMSI of the
+ * last. */
 static unsigned operational_mcims(sim_dev *d, char imsi[16])
 {
 	omc_tre_mcim_info info[8];
@@ -246,7 +248,7 @@ static unsigned operational_mcims(sim_dev *d, char imsi[16])
 	if (omc_tre_registry(d->t, info, 8, &n) != OMC_OK)
 		return 0;
 	for (size_t j = 0; j < n && j < 8; j++)
-		if (info[j].role && !strcmp(info[j].role, "operational")) {
+		if (info[j].role && !strcmp(info[j].role, "operational") && info[j].state == OMC_MCIM_ACTIVATED) {
 			k++;
 			memcpy(imsi, info[j].imsi, 16);
 		}

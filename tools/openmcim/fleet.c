@@ -1,6 +1,9 @@
 /* What the demo's fleet and the simulator share (fleet.h). */
 #define _XOPEN_SOURCE 700
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -85,6 +88,49 @@ static bool spawn(fleet_srv *s, volatile const int *stop)
 	return s->urls != NULL;
 }
 
+static bool port_free(int port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0)
+		return false;
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+	close(fd);
+	return ok;
+}
+
+/* Fixed ports (the config's `port = 0` becomes a free base port), so that
+ * a restarted server is where the agents saved it. */
+static bool fix_ports(const char *conf)
+{
+	int port = 0;
+	uint32_t r = 0;
+	for (int tries = 0; tries < 200 && !port; tries++) {
+		if (omc_rand_bytes((uint8_t *)&r, sizeof r) != OMC_OK)
+			return false;
+		int p = 20000 + (int)(r % 20000);
+		bool ok = true;
+		for (int i = 0; i < 16 && ok; i++)
+			ok = port_free(p + i);
+		if (ok)
+			port = p;
+	}
+	FILE *f = port ? fopen(conf, "r") : NULL;
+	if (!f)
+		return false;
+	char buf[8192];
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	char *p = strstr(buf, "port = 0\n");
+	f = p ? fopen(conf, "w") : NULL;
+	if (!f)
+		return false;
+	fprintf(f, "%.*sport = %d\n%s", (int)(p - buf), buf, port, p + 9);
+	return fclose(f) == 0;
+}
+
 bool fleet_server_start(fleet_srv *s, volatile const int *stop)
 {
 	if (!demo_mkdtemp(s->dir, sizeof s->dir, "openmcim-demo")) {
@@ -96,7 +142,7 @@ bool fleet_server_start(fleet_srv *s, volatile const int *stop)
 	snprintf(s->conf, sizeof s->conf, "%s/server.conf", s->dir);
 	char subs[128];
 	snprintf(subs, sizeof subs, "%s/subscribers.json", s->dir);
-	if (omc_server_demo_setup(s->dir) != OMC_OK || !spawn(s, stop))
+	if (omc_server_demo_setup(s->dir) != OMC_OK || !fix_ports(s->conf) || !spawn(s, stop))
 		return false;
 	json_error_t je;
 	json_t *t = json_load_file(subs, 0, &je);
