@@ -22,5 +22,6 @@ void bench_unpin(void);
 int bench_aka(const bench_opts *o);
 int bench_tre(const bench_opts *o);
 int bench_server(const bench_opts *o);
+int bench_sim(const bench_opts *o);
 
 #endif

@@ -81,6 +81,20 @@ static void test_bench_json(void **state)
 	assert_non_null(j);
 	assert_true(json_is_boolean(json_object_get(j, "package_within_2x_of_crypto")));
 	json_decref(j);
+	/* The simulator on its smallest fleet (20 devices at this --seconds). */
+	static const char *const sim[] = {"sim_devices",
+					  "sim_provisions_per_s",
+					  "sim_p50_ms",
+					  "sim_p99_ms",
+					  "sim_server_rss_bytes",
+					  "sim_server_rss_per_device_bytes",
+					  "sim_window_bound_per_s",
+					  "sim_ratio_to_window_bound",
+					  "sim_rss_ratio_to_goal"};
+	expect_keys("sim", sim, sizeof sim / sizeof sim[0]);
+	j = json_loads(out, 0, &e);
+	assert_int_equal(json_integer_value(json_object_get(j, "sim_devices")), 20);
+	json_decref(j);
 }
 
 int main(int argc, char **argv)
