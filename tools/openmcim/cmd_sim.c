@@ -427,17 +427,6 @@ static void sample(sim *s)
 	}
 }
 
-static void progress(const sim *s, unsigned done)
-{
-	char bar[41];
-	unsigned fill = s->n ? (unsigned)((uint64_t)done * 40 / s->n) : 40;
-	for (unsigned i = 0; i < 40; i++)
-		bar[i] = i < fill ? '#' : '.';
-	bar[40] = 0;
-	fprintf(stderr, "\r  [%s] %u/%u devices", bar, done, s->n);
-	fflush(stderr);
-}
-
 static int cmp_str16(const void *a, const void *b)
 {
 	return strcmp(a, b);
@@ -687,11 +676,8 @@ static int sim_run(unsigned long devices, const sim_faults *faults, unsigned wor
 	s->heap = omc_calloc(SIM_WINDOW + 1, sizeof *s->heap);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
-	struct sigaction sa, old_int, old_term;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_sig;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
+	struct sigaction old[2];
+	fleet_signals_catch(on_sig, old);
 	sim_stop = 0;
 	omc_log_set_level(OMC_LOG_LEVEL_ERR);
 	bool ok = s->devs && s->heap && fleet_server_start(&s->srv, &sim_stop) &&
@@ -730,7 +716,7 @@ static int sim_run(unsigned long devices, const sim_faults *faults, unsigned wor
 			last_sample = t;
 		}
 		if (bar)
-			progress(s, done);
+			fleet_progress(done, s->n);
 		if (done == s->n || sim_stop || !started)
 			break;
 		/* restart=K: the server is killed and started again K times, spread
@@ -801,7 +787,6 @@ out:
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
 	omc_free(s);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
+	fleet_signals_restore(old);
 	return rc;
 }

@@ -7,12 +7,8 @@
  * receipt, attach with the MCIM, a command poll). A progress bar on a
  * terminal, a table at the end. Nothing secret is printed. */
 #define _XOPEN_SOURCE 700
-#include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -215,15 +211,8 @@ static void *worker(void *arg)
 
 static void progress(const fleet *f, unsigned done)
 {
-	if (f->quiet || !isatty(STDERR_FILENO))
-		return;
-	char bar[41];
-	unsigned fill = f->n ? done * 40 / f->n : 40;
-	for (unsigned i = 0; i < 40; i++)
-		bar[i] = i < fill ? '#' : '.';
-	bar[40] = 0;
-	fprintf(stderr, "\r  [%s] %u/%u devices", bar, done, f->n);
-	fflush(stderr);
+	if (!f->quiet && isatty(STDERR_FILENO))
+		fleet_progress(done, f->n);
 }
 
 int demo_fleet(unsigned n, bool json_out, unsigned *provisioned, unsigned *attached)
@@ -233,11 +222,8 @@ int demo_fleet(unsigned n, bool json_out, unsigned *provisioned, unsigned *attac
 	f.n = n;
 	f.quiet = json_out;
 	f.devs = omc_calloc(n ? n : 1, sizeof *f.devs);
-	struct sigaction sa, old_int, old_term;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_sigint;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
+	struct sigaction old[2];
+	fleet_signals_catch(on_sigint, old);
 	stop_flag = 0;
 	omc_log_set_level(OMC_LOG_LEVEL_ERR);
 	bool ok = f.devs && fleet_server_start(&f.s, &stop_flag);
@@ -330,8 +316,7 @@ int demo_fleet(unsigned n, bool json_out, unsigned *provisioned, unsigned *attac
 	for (unsigned i = 0; i < n && f.devs; i++)
 		omc_free(f.devs[i].report);
 	omc_free(f.devs);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
+	fleet_signals_restore(old);
 	int rc = stop_flag ? -1 : ok && *attached == n && changes == want_changes && recovered == want_recovered ? 0 : 1;
 	return rc;
 }

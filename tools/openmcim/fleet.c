@@ -276,3 +276,29 @@ bool fleet_recover(const fleet_srv *s, omc_http_client *c, omc_tre *t)
 	omc_free(rep);
 	return ok;
 }
+
+void fleet_signals_catch(void (*h)(int), struct sigaction old[2])
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = h;
+	sigaction(SIGINT, &sa, &old[0]);
+	sigaction(SIGTERM, &sa, &old[1]);
+}
+
+void fleet_signals_restore(const struct sigaction old[2])
+{
+	sigaction(SIGINT, &old[0], NULL);
+	sigaction(SIGTERM, &old[1], NULL);
+}
+
+void fleet_progress(unsigned long done, unsigned long n)
+{
+	char bar[41];
+	unsigned long fill = n ? done * 40 / n : 40;
+	for (unsigned i = 0; i < 40; i++)
+		bar[i] = i < fill ? '#' : '.';
+	bar[40] = 0;
+	fprintf(stderr, "\r  [%s] %lu/%lu devices", bar, done, n);
+	fflush(stderr);
+}

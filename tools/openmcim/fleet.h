@@ -5,6 +5,7 @@
 #ifndef OMC_CLI_FLEET_H
 #define OMC_CLI_FLEET_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <sys/types.h>
 
@@ -43,5 +44,12 @@ int fleet_change(const fleet_srv *s, omc_http_client *c, const fleet_made *d, in
 /* TRE-4, SEC-5: tamper with t, then the maintainer's recovery through the
  * PVA; true when t is pristine again. */
 bool fleet_recover(const fleet_srv *s, omc_http_client *c, omc_tre *t);
+
+/* SIGINT and SIGTERM to h, the old actions kept in old[2] for
+ * fleet_signals_restore. */
+void fleet_signals_catch(void (*h)(int), struct sigaction old[2]);
+void fleet_signals_restore(const struct sigaction old[2]);
+/* "\r  [####....] done/n devices" on stderr. */
+void fleet_progress(unsigned long done, unsigned long n);
 
 #endif
