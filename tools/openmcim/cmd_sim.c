@@ -388,7 +388,7 @@ static void *worker(void *arg)
 		if (wait >= 0) {
 			heap_push(s, now_s() + (double)wait / 1000.0, ev.dev);
 		} else {
-			d->done = true;
+			__atomic_store_n(&d->done, true, __ATOMIC_RELAXED);
 			s->finished++;
 			if (s->next < s->n)
 				heap_push(s, now_s(), s->next++);
