@@ -43,7 +43,7 @@ typedef struct sim_dev {
 	double t_start, t_done;
 	unsigned failures_seen;
 	uint8_t state; /* omc_agent_state, read by the sampler */
-	uint8_t sho;
+	uint8_t sho, change_tries;
 	bool want_change, want_tamper, want_cut, want_expiry;
 	bool changed, tampered, cut, done, ok;
 	char imsi[16];
@@ -328,9 +328,15 @@ static long dev_event(sim *s, omc_http_client *c, sim_dev *d, unsigned i)
 		return 0;
 	}
 	if (d->want_change && !d->changed) {
+		int to = d->sho == 1 ? 2 : 1, st = fleet_change(&s->srv, c, &d->m, to);
+		/* A subscriber tries again when the server did not answer (a
+		 * restart) or was busy; a refusal that stays is a failure. */
+		if (st != 202 && ++d->change_tries < 10) {
+			cause_add(s, st ? "operator change: retried" : "operator change: no answer", 1);
+			return 500;
+		}
 		d->changed = true;
-		int to = d->sho == 1 ? 2 : 1;
-		if (fleet_change(&s->srv, c, &d->m, to) != 202) {
+		if (st != 202) {
 			cause_add(s, "operator change refused", 1);
 			return -1;
 		}
