@@ -25,6 +25,7 @@ typedef struct omc_http_req {
 	size_t body_len;
 	const char *content_type;  /* or NULL */
 	const char *authorization; /* the Authorization header, or NULL */
+	struct omc_http_server *server; /* the server answering (its statistics); NULL when called directly */
 } omc_http_req;
 
 /* What a handler answers: status and body (omc_alloc'd, taken over and

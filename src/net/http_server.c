@@ -195,6 +195,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		.body_len = k->len,
 		.content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
 		.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+		.server = s,
 	};
 #ifdef OMC_TEST_HOOKS
 	omc_test_alloc_counted(true); /* the handler's allocations can be made to fail */

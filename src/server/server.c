@@ -705,13 +705,15 @@ static void mprintf(mbuf *m, const char *fmt, ...)
 
 void srv_metrics(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
 {
-	(void)req;
 	omc_server *s = l->s;
 	mbuf m = {0};
-	omc_http_server_stats st;
+	omc_http_server_stats st = {0};
 	mprintf(&m, "# HELP omc_http_requests_total Requests answered by this listener, by status class.\n"
 		    "# TYPE omc_http_requests_total counter\n");
-	omc_http_server_stats_get(l->http, &st);
+	/* The server from the request, not l->http: that is set after the
+	 * daemon's threads started, and a request can come first (TSan). */
+	if (req->server)
+		omc_http_server_stats_get(req->server, &st);
 	for (int c = 1; c <= 5; c++)
 		mprintf(&m, "omc_http_requests_total{role=\"%s\",class=\"%dxx\"} %llu\n", l->name, c,
 			(unsigned long long)st.by_class[c]);
@@ -771,6 +773,10 @@ static void trampoline(void *arg, const omc_http_req *req, omc_http_resp *resp)
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	seen = 0;
+	if (!__atomic_load_n(&r->l->s->ready, __ATOMIC_ACQUIRE)) {
+		srv_fail(r->l, resp, 503, "starting", "the server is still starting");
+		return;
+	}
 	r->fn(r->l, req, resp);
 	/* No answer leaves before every commit it made or read is durable
 	 * (group commit: the WAL's fdatasync, shared with the requests that
@@ -1166,6 +1172,7 @@ omc_err omc_server_start(omc_server **out, const omc_server_opts *o)
 		return e;
 	}
 	OMC_LOG_INF("server", "%zu listeners up", s->n_ls);
+	__atomic_store_n(&s->ready, 1, __ATOMIC_RELEASE);
 	*out = s;
 	return OMC_OK;
 }

@@ -169,6 +169,10 @@ struct srv_listener {
 
 struct omc_server {
 	omc_db *db;
+	/* Set (release) once every listener is up and the peer table is whole;
+	 * a request before that is answered 503 (acquire), so no handler
+	 * reads what omc_server_start still writes. */
+	int ready;
 	pthread_mutex_t lock; /* the database handle: one thread at a time */
 	int64_t (*now)(void *);
 	void *now_arg;
