@@ -10,7 +10,7 @@
  *   SET <id> subscriber.delete <IMSI>            (a PCID retired)
  *
  * Each command is an IPA frame: a 16-bit big-endian length, protocol 0xee
- * (osmo), extension 0x04 (CTRL), then the text; the answer is "SET_REPLY
+ * (osmo), extension 0x00 (CTRL), then the text; the answer is "SET_REPLY
  * <id> <var> <value>" or "ERROR <id> <reason>". K and OPc cross this
  * connection in the clear, so it is loopback only (the config refuses
  * anything else): osmo-hlr and this server are one trust domain. They are
@@ -28,7 +28,7 @@
 
 #define IPA_PROTO_OSMO 0xee
 #define IPA_PROTO_CCM 0xfe
-#define IPA_EXT_CTRL 0x04
+#define IPA_EXT_CTRL 0x00
 
 omc_err srv_ctrl_frame(uint8_t *out, size_t cap, size_t *len, bool set, unsigned id, const char *var,
 		       const char *value)

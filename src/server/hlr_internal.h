@@ -66,7 +66,7 @@ typedef struct srv_ctrl_reply {
 
 /* One IPA frame from buf[0..len): *used bytes make the whole frame, or 0
  * when more are needed. OMC_ERR_BAD_FORMAT for a frame that is not CTRL
- * (IPA osmo extension 0x04) or a reply that does not parse. Pure: the
+ * (IPA osmo extension 0x00) or a reply that does not parse. Pure: the
  * fuzz target's entry (fuzz/ctrl_fuzz.c). */
 OMC_MUST_USE omc_err srv_ctrl_parse(srv_ctrl_reply *out, size_t *used, const uint8_t *buf, size_t len);
 /* The IPA frame of "SET id var value" (or GET without value) in out. */

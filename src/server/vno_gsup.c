@@ -200,16 +200,28 @@ static int on_wake(struct osmo_fd *ofd, unsigned int what)
 	return 0;
 }
 
+/* libosmocore's logging is the process's, set up once. */
+static pthread_once_t log_once = PTHREAD_ONCE_INIT;
+static bool log_ok;
+
+static void log_setup(void)
+{
+	static const struct log_info no_categories = {0};
+	log_ok = log_init(&no_categories, NULL) == 0;
+}
+
 static void *loop_main(void *arg)
 {
 	srv_gsup *g = arg;
 	srv_hlr *h = g->h;
 	omc_err e = OMC_OK;
+	/* The select loop's state is per thread: this one's, made here. */
 	if (osmo_ctx_init("omc-gsup") != 0)
 		e = OMC_ERR_NOMEM;
-	static const struct log_info no_categories = {0};
+	osmo_select_init();
 	/* Library logging stays off (no target): ours says what happens. */
-	if (e == OMC_OK && !log_initialized() && log_init(&no_categories, NULL) != 0)
+	pthread_once(&log_once, log_setup);
+	if (e == OMC_OK && !log_ok)
 		e = OMC_ERR_NOMEM;
 	void *ctx = e == OMC_OK ? talloc_named_const(OTC_GLOBAL, 0, "omc-gsup") : NULL;
 	if (e == OMC_OK && !ctx)
