@@ -146,30 +146,28 @@ static void who_of(const srv_hlr_source *src, char *who, size_t cap)
 	snprintf(who, cap, "osmo-hlr %s (%s:%u)", src->name, src->ip, src->port);
 }
 
-/* A failed SendAuthInfo as a peer's answer (who names the source). */
+/* A failed SendAuthInfo as a peer's answer: osmo-hlr's "IMSI unknown" is
+ * the AuC's refusal (passed on), anything else 502 peer_unavailable with
+ * who saying what happened. */
 static void sai_failed(const srv_hlr *h, const srv_hlr_source *src, int cause, bool resync, int *status,
 		       json_t **out, char *who, size_t who_cap)
 {
-	char m[96];
-	if (cause == SRV_GSUP_DOWN || cause == SRV_GSUP_TIMEOUT) {
-		/* 502 peer_unavailable, "osmo-hlr NAME (ADDR, not connected) did not answer" */
-		if (cause == SRV_GSUP_DOWN)
-			snprintf(who, who_cap, "osmo-hlr %s (%s:%u, not connected)", src->name, src->ip, src->port);
-		else
-			snprintf(who, who_cap, "osmo-hlr %s (%s:%u, nothing in %u ms)", src->name, src->ip, src->port,
-				 h->timeout_ms);
-		*status = 0;
-		return;
-	}
-	/* osmo-hlr answers cause 2 for an unknown IMSI and for an AUTS that
-	 * does not verify alike. */
-	snprintf(m, sizeof m, "SendAuthInfo error, GSM 04.08 cause %d", cause);
-	if (cause == SRV_GSUP_CAUSE_IMSI_UNKNOWN) {
-		*status = resync ? 403 : 404;
-		*out = refusal(resync ? "bad_auts" : "unknown_subscriber", m);
-	} else {
+	*status = 0;
+	if (cause == SRV_GSUP_DOWN)
+		snprintf(who, who_cap, "osmo-hlr %s (%s:%u, not connected)", src->name, src->ip, src->port);
+	else if (cause == SRV_GSUP_TIMEOUT)
+		snprintf(who, who_cap, "osmo-hlr %s (%s:%u, nothing in %u ms)", src->name, src->ip, src->port,
+			 h->timeout_ms);
+	else if (cause != SRV_GSUP_CAUSE_IMSI_UNKNOWN)
+		snprintf(who, who_cap, "osmo-hlr %s (%s:%u, SendAuthInfo error cause %d)", src->name, src->ip,
+			 src->port, cause);
+	else if (resync) {
+		/* osmo-hlr gives this cause for an AUTS that does not verify. */
 		*status = 403;
-		*out = refusal("refused", m);
+		*out = refusal("bad_auts", "SendAuthInfo error: AUTS is not the subscriber's");
+	} else {
+		*status = 404;
+		*out = refusal("unknown_subscriber", "SendAuthInfo error: IMSI unknown in the HLR");
 	}
 }
 
