@@ -171,38 +171,58 @@ static void sai_failed(const srv_hlr *h, const srv_hlr_source *src, int cause, b
 	}
 }
 
-omc_err srv_vno_vectors(omc_server *s, const srv_op *home, const char *imsi, int *status, json_t **out, char *who,
-			size_t who_cap)
+/* The source of imsi's range (-1: none, and the home AuC's path/body is
+ * called over HTTP instead, *called set). */
+static int route(omc_server *s, const char *home, const char *imsi, const char *path, json_t *body, int *status,
+		 json_t **out, char *who, size_t who_cap, omc_err *called)
 {
 	*status = 0;
 	*out = NULL;
 	int si = source_for(s->hlr, imsi);
-	if (si < 0) {
-		char peer[40];
-		snprintf(who, who_cap, "the home AuC");
-		snprintf(peer, sizeof peer, "auc.%s", home->name);
-		return srv_call(s, s->vno_key, s->vno_cert, "POST", srv_peer(s, peer), "/v1/vectors",
-				json_pack("{s:s,s:i}", "imsi", imsi, "n", 1), status, out);
+	if (si >= 0) {
+		json_decref(body);
+		who_of(&s->hlr->src[si], who, who_cap);
+		return si;
 	}
-	srv_hlr_source *src = &s->hlr->src[si];
-	who_of(src, who, who_cap);
+	char peer[40];
+	snprintf(who, who_cap, "the home AuC");
+	snprintf(peer, sizeof peer, "auc.%s", home);
+	*called = srv_call(s, s->vno_key, s->vno_cert, "POST", srv_peer(s, peer), path, body, status, out);
+	return -1;
+}
+
+/* One SendAuthInfo to source si (a resync with rand and auts); false, with
+ * the failure as a peer's answer, when no vector came. */
+static bool sai(omc_server *s, int si, const char *imsi, const uint8_t *rand, const uint8_t *auts, omc_aka_av *av,
+		size_t *n, int *status, json_t **out, char *who, size_t who_cap)
+{
+	const srv_hlr_source *src = &s->hlr->src[si];
+	int cause = 0;
+	omc_err e = srv_gsup_sai(s->hlr, (size_t)si, imsi, rand, auts, av, OMC_GSUP_MAX_AV, n, &cause);
+	if (e == OMC_OK && cause == 0 && *n > 0)
+		return true;
+	OMC_LOG_WRN("vno", "gsup: %s: %s %s refused: %s", src->name, rand ? "resynchronisation of" : "vectors for", imsi,
+		    cause == SRV_GSUP_DOWN      ? "not connected"
+		    : cause == SRV_GSUP_TIMEOUT ? "no answer in time"
+		    : cause != 0                ? "SendAuthInfo error"
+						: "no UMTS vector");
+	sai_failed(s->hlr, src, cause, rand != NULL, status, out, who, who_cap);
+	return false;
+}
+
+omc_err srv_vno_vectors(omc_server *s, const srv_op *home, const char *imsi, int *status, json_t **out, char *who,
+			size_t who_cap)
+{
+	omc_err called = OMC_OK;
+	int si = route(s, home->name, imsi, "/v1/vectors", json_pack("{s:s,s:i}", "imsi", imsi, "n", 1), status, out,
+		       who, who_cap, &called);
+	if (si < 0)
+		return called;
 	omc_aka_av av[OMC_GSUP_MAX_AV];
 	OMC_DEFER_WIPE(av);
 	size_t n = 0;
-	int cause = 0;
-	omc_err e = srv_gsup_sai(s->hlr, (size_t)si, imsi, NULL, NULL, av, OMC_GSUP_MAX_AV, &n, &cause);
-	if (e != OMC_OK || cause != 0) {
-		OMC_LOG_WRN("vno", "gsup: %s: no vectors for %s: %s", src->name, imsi,
-			    cause == SRV_GSUP_DOWN      ? "not connected"
-			    : cause == SRV_GSUP_TIMEOUT ? "no answer in time"
-							: "SendAuthInfo error");
-		sai_failed(s->hlr, src, cause, false, status, out, who, who_cap);
+	if (!sai(s, si, imsi, NULL, NULL, av, &n, status, out, who, who_cap))
 		return OMC_OK;
-	}
-	if (n == 0) {
-		*status = 0;
-		return OMC_OK;
-	}
 	/* One vector is used; the others are dropped (each SendAuthInfo gives
 	 * fresh ones, and an unused SQN is harmless: TS 33.102 C.2). */
 	json_t *v = json_object();
@@ -214,7 +234,7 @@ omc_err srv_vno_vectors(omc_server *s, const srv_op *home, const char *imsi, int
 		json_decref(v);
 		return OMC_ERR_NOMEM;
 	}
-	OMC_LOG_INF("vno", "gsup: %s: %zu vector(s) for %s", src->name, n, imsi);
+	OMC_LOG_INF("vno", "gsup: %s: %zu vector(s) for %s", s->hlr->src[si].name, n, imsi);
 	*status = 200;
 	*out = o;
 	return OMC_OK;
@@ -223,18 +243,12 @@ omc_err srv_vno_vectors(omc_server *s, const srv_op *home, const char *imsi, int
 omc_err srv_vno_resync(omc_server *s, const char *home, const char *imsi, const char *rand_h, const char *auts_h,
 		       int *status, json_t **out, char *who, size_t who_cap)
 {
-	*status = 0;
-	*out = NULL;
-	int si = source_for(s->hlr, imsi);
-	if (si < 0) {
-		char peer[40];
-		snprintf(who, who_cap, "the home AuC");
-		snprintf(peer, sizeof peer, "auc.%s", home);
-		return srv_call(s, s->vno_key, s->vno_cert, "POST", srv_peer(s, peer), "/v1/resync",
-				json_pack("{s:s,s:s,s:s}", "imsi", imsi, "rand", rand_h, "auts", auts_h), status, out);
-	}
-	srv_hlr_source *src = &s->hlr->src[si];
-	who_of(src, who, who_cap);
+	omc_err called = OMC_OK;
+	int si = route(s, home, imsi, "/v1/resync",
+		       json_pack("{s:s,s:s,s:s}", "imsi", imsi, "rand", rand_h, "auts", auts_h), status, out, who,
+		       who_cap, &called);
+	if (si < 0)
+		return called;
 	uint8_t rand[16], auts[14];
 	if (omc_hex_decode(rand, sizeof rand, rand_h, strlen(rand_h)) != OMC_OK ||
 	    omc_hex_decode(auts, sizeof auts, auts_h, strlen(auts_h)) != OMC_OK) {
@@ -246,16 +260,11 @@ omc_err srv_vno_resync(omc_server *s, const char *home, const char *imsi, const 
 	omc_aka_av av[OMC_GSUP_MAX_AV];
 	OMC_DEFER_WIPE(av);
 	size_t n = 0;
-	int cause = 0;
-	omc_err e = srv_gsup_sai(s->hlr, (size_t)si, imsi, rand, auts, av, OMC_GSUP_MAX_AV, &n, &cause);
-	if (e != OMC_OK || cause != 0) {
-		OMC_LOG_WRN("vno", "gsup: %s: resynchronisation of %s refused", src->name, imsi);
-		sai_failed(s->hlr, src, cause, true, status, out, who, who_cap);
+	if (!sai(s, si, imsi, rand, auts, av, &n, status, out, who, who_cap))
 		return OMC_OK;
-	}
 	/* osmo-hlr moved SQN_HE past the AUTS's SQN_MS and answered vectors of
 	 * the new range; the device's next attach takes fresh ones. */
-	OMC_LOG_INF("vno", "gsup: %s: %s resynchronised", src->name, imsi);
+	OMC_LOG_INF("vno", "gsup: %s: %s resynchronised", s->hlr->src[si].name, imsi);
 	*status = 200;
 	*out = json_pack("{s:b}", "moved", true);
 	return *out ? OMC_OK : OMC_ERR_NOMEM;

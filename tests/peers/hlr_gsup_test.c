@@ -21,11 +21,9 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sched.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "openmcim/openmcim.h"
@@ -50,12 +48,6 @@ static json_t *urls;
 static omc_http_client *http;
 static char out[1 << 16], err[1 << 14];
 
-static void msleep(unsigned ms)
-{
-	struct timespec d = {ms / 1000, (long)(ms % 1000) * 1000000L};
-	nanosleep(&d, NULL);
-}
-
 static const char *url(const char *role)
 {
 	const char *u = json_string_value(json_object_get(urls, role));
@@ -79,19 +71,6 @@ static int post_out(const char *role, const char *path, const char *auth, const 
 	}
 	omc_free(r);
 	return st;
-}
-
-static long db_count(const char *sql)
-{
-	sqlite3 *h = NULL;
-	assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	sqlite3_busy_timeout(h, 5000);
-	sqlite3_stmt *q = NULL;
-	assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &q, NULL), SQLITE_OK);
-	long n = sqlite3_step(q) == SQLITE_ROW ? (long)sqlite3_column_int64(q, 0) : -1;
-	sqlite3_finalize(q);
-	sqlite3_close(h);
-	return n;
 }
 
 static bool port_open(unsigned port)
@@ -155,7 +134,7 @@ static void hlr_start(void)
 	if (!td_wait_log(hlr, "CTRL at 127.0.0.1 4259", 20000))
 		fail_msg("osmo-hlr did not start");
 	for (int i = 0; i < 200 && !port_open(4222); i++)
-		msleep(50);
+		usleep(50000);
 	assert_true(port_open(4222));
 }
 
@@ -272,27 +251,16 @@ static void sqn_ahead(const char *dev_dir)
 	omc_tre_opts o = {.dir = dev_dir};
 	assert_int_equal(omc_tre_open(&t, &o), OMC_OK);
 	static const omc_tre_caller agent = {.kind = OMC_ACTOR_USER, .name = "agent"};
-	uint8_t k[16], opc[16], rnd[16], sqn[6], amf[2] = {0, 0};
-	tl_hex(k, 16, K1);
-	tl_hex(opc, 16, OPC1);
-	omc_aka_cred cr = {.alg = OMC_AKA_ALG_MILENAGE};
-	assert_int_equal(omc_aka_milenage_init(&cr.u.milenage, k, opc, NULL), OMC_OK);
+	static const uint8_t amf[2] = {0, 0};
 	omc_aka_av av;
 	omc_aka_check_result r;
 	for (unsigned ind = 0; ind < 32; ind++) {
-		uint64_t v = (SEQ_AHEAD << 5) | ind;
-		for (int i = 0; i < 6; i++)
-			sqn[i] = (uint8_t)(v >> (40 - 8 * i));
-		tl_rand(rnd, sizeof rnd);
-		assert_int_equal(omc_aka_av_gen(&av, &cr, rnd, sqn, amf), OMC_OK);
+		tl_milenage_av(&av, K1, OPC1, (SEQ_AHEAD << 5) | ind, amf);
 		assert_int_equal(omc_tre_aka(t, &agent, "pcid", av.rand, av.autn, av.autn_len, &r), OMC_OK);
 		assert_int_equal(r.status, OMC_AKA_STATUS_OK);
 	}
 	omc_memzero(&r, sizeof r);
 	omc_memzero(&av, sizeof av);
-	omc_aka_cred_wipe(&cr);
-	omc_memzero(k, sizeof k);
-	omc_memzero(opc, sizeof opc);
 	omc_tre_close(t);
 }
 
@@ -355,7 +323,7 @@ static void test_story(void **state)
 	assert_true(td_wait_log(srv, "gsup: ico: 5 vector(s) for " PCID1, 1000));
 	char q[256];
 	snprintf(q, sizeof q, "SELECT count(*) FROM auc_av_log WHERE imsi = '%s'", PCID1);
-	assert_int_equal(db_count(q), 0);
+	assert_int_equal(tl_db_count(db, q), 0);
 	uint64_t sqn = hlr_sqn(PCID1);
 	if (sqn <= (SEQ_AHEAD << 5))
 		fail_msg("osmo-hlr's SQN %llu is not past the device's", (unsigned long long)sqn);
@@ -365,14 +333,14 @@ static void test_story(void **state)
 		 "SELECT count(*) FROM audit WHERE role = 'vno' AND event = 'attach' AND subject = '%s'"
 		 " AND result = 'ok' AND detail = 'provisioning'",
 		 PCID1);
-	assert_true(db_count(q) >= 1);
+	assert_true(tl_db_count(db, q) >= 1);
 	snprintf(q, sizeof q,
 		 "SELECT count(*) FROM audit WHERE role = 'vno' AND event = 'attach' AND subject = '%s'"
 		 " AND result = 'ok' AND detail = 'operational'",
 		 mcim_imsi);
-	assert_true(db_count(q) >= 1);
+	assert_true(tl_db_count(db, q) >= 1);
 	snprintf(q, sizeof q, "SELECT count(*) FROM auc_av_log WHERE imsi = '%s'", mcim_imsi);
-	assert_true(db_count(q) >= 1);
+	assert_true(tl_db_count(db, q) >= 1);
 	/* The MCIM is installed and activated in the TRE. */
 	omc_tre *t = NULL;
 	omc_tre_opts o = {.dir = dev, .readonly = true};
@@ -402,7 +370,7 @@ static void test_hlr_down_then_back(void **state)
 		msg = json_string_value(json_object_get(a, "message"));
 		if (st == 502 && msg && strstr(msg, "not connected"))
 			break;
-		msleep(100);
+		usleep(100000);
 	}
 	assert_int_equal(st, 502);
 	assert_string_equal(json_string_value(json_object_get(a, "error")), "peer_unavailable");
@@ -412,8 +380,8 @@ static void test_hlr_down_then_back(void **state)
 	char dev[500], pid[64];
 	int rs = dev_make("dev2", PCID2, K2, OPC2, dev, sizeof dev, pid, sizeof pid);
 	assert_int_equal(rs, 500);
-	assert_int_equal(db_count("SELECT count(*) FROM auc_subscriber WHERE imsi = '" PCID2 "'"), 0);
-	assert_int_equal(db_count("SELECT count(*) FROM ccif_pcid WHERE imsi = '" PCID2 "'"), 0);
+	assert_int_equal(tl_db_count(db, "SELECT count(*) FROM auc_subscriber WHERE imsi = '" PCID2 "'"), 0);
+	assert_int_equal(tl_db_count(db, "SELECT count(*) FROM ccif_pcid WHERE imsi = '" PCID2 "'"), 0);
 	/* osmo-hlr back on its database: the VNO reconnects by itself. */
 	hlr_start();
 	st = 0;
@@ -422,7 +390,7 @@ static void test_hlr_down_then_back(void **state)
 		json_decref(a);
 		a = NULL;
 		if (st != 200)
-			msleep(100);
+			usleep(100000);
 	}
 	assert_int_equal(st, 200);
 	/* An IMSI of the range osmo-hlr does not know: its refusal passed on. */

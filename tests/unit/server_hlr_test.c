@@ -14,7 +14,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
-#include <sqlite3.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -244,19 +243,6 @@ static void conf_append(sf_env *e, const char *text)
 	fclose(f);
 }
 
-static long count(sf_env *e, const char *sql)
-{
-	sqlite3 *h = NULL;
-	assert_int_equal(sqlite3_open_v2(e->db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	sqlite3_busy_timeout(h, 5000);
-	sqlite3_stmt *q = NULL;
-	assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &q, NULL), SQLITE_OK);
-	long n = sqlite3_step(q) == SQLITE_ROW ? (long)sqlite3_column_int64(q, 0) : -1;
-	sqlite3_finalize(q);
-	sqlite3_close(h);
-	return n;
-}
-
 /* A PCID of the factory, reported by the subscriber: the status. */
 static int report(sf_env *e, const char *imsi, const char *alg_json)
 {
@@ -305,19 +291,19 @@ static void test_ccif_ctrl(void **state)
 	p.aud3g = "refuse";
 	p.trap_first = false;
 	assert_int_equal(report(&e, "001019000000103", "\"opc\":\"" OPC1 "\""), 500);
-	assert_int_equal(count(&e, "SELECT count(*) FROM auc_subscriber WHERE imsi = '001019000000103'"), 0);
-	assert_int_equal(count(&e, "SELECT count(*) FROM ccif_pcid WHERE imsi = '001019000000103'"), 0);
-	assert_int_equal(count(&e, "SELECT count(*) FROM ccif_pcid WHERE imsi = '001019000000101'"), 1);
+	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM auc_subscriber WHERE imsi = '001019000000103'"), 0);
+	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM ccif_pcid WHERE imsi = '001019000000103'"), 0);
+	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM ccif_pcid WHERE imsi = '001019000000101'"), 1);
 	/* TUAK: osmo-hlr 1.5 has none; refused before anything is sent. */
 	p.n_got = 0;
 	p.aud3g = "ok";
 	assert_int_equal(report(&e, "001019000000104", "\"alg\":\"tuak\",\"topc\":\"" K1 K1 "\""), 500);
 	assert_int_equal(p.n_got, 0);
-	assert_int_equal(count(&e, "SELECT count(*) FROM auc_subscriber WHERE imsi = '001019000000104'"), 0);
+	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM auc_subscriber WHERE imsi = '001019000000104'"), 0);
 	/* No CTRL peer at all: refused too, and kept nowhere. */
 	peer_stop(&p);
 	assert_int_equal(report(&e, "001019000000105", "\"opc\":\"" OPC1 "\""), 500);
-	assert_int_equal(count(&e, "SELECT count(*) FROM ccif_pcid WHERE imsi = '001019000000105'"), 0);
+	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM ccif_pcid WHERE imsi = '001019000000105'"), 0);
 	sf_down(&e);
 }
 
