@@ -5,10 +5,10 @@
  * CTRL client against a scripted peer on loopback (the commands and the
  * aud3g value it sends, an existing subscriber taken over, a refusal
  * making the whole registration fail and roll back, TRAPs and split
- * frames); the config's refusals; and the VNO with its GSUP source down:
+ * frames; a retired PCID deleted); the config's refusals; and the VNO with its GSUP source down:
  * a clear 502 naming osmo-hlr, while another range still goes to its own
  * AuC.
- * covers: NET-1, CCIF-1 */
+ * covers: NET-1, CCIF-1, CHG-5 */
 #include "srv_fixture.h"
 
 #include <arpa/inet.h>
@@ -156,7 +156,7 @@ typedef struct peer {
 	unsigned port;
 	pthread_t th;
 	/* What to answer, by the command's variable: "ok", "exists", "refuse". */
-	const char *create, *aud3g;
+	const char *create, *aud3g, *del;
 	bool trap_first; /* a TRAP before each reply, and the reply split */
 	char got[8][200];
 	size_t n_got;
@@ -187,10 +187,15 @@ static void *peer_main(void *arg)
 				unsigned id = 0;
 				char var[200] = "";
 				sscanf(cmd, "SET %u %199s", &id, var);
-				const char *how = strstr(var, "create") ? p->create : strstr(var, "aud3g") ? p->aud3g : "ok";
+				const char *how = strstr(var, "create")	 ? p->create
+						  : strstr(var, "aud3g")  ? p->aud3g
+						  : strstr(var, "delete") ? p->del
+									  : "ok";
 				char reply[400];
 				if (!strcmp(how, "exists"))
 					snprintf(reply, sizeof reply, "ERROR %u Subscriber already exists.", id);
+				else if (!strcmp(how, "missing"))
+					snprintf(reply, sizeof reply, "ERROR %u Subscriber doesn't exist.", id);
 				else if (!strcmp(how, "refuse"))
 					snprintf(reply, sizeof reply, "ERROR %u Update aud3g failed.", id);
 				else
@@ -307,6 +312,32 @@ static void test_ccif_ctrl(void **state)
 	sf_down(&e);
 }
 
+/* A PCID a renewal retired leaves osmo-hlr (CHG-5); one it never had is
+ * no error, any other refusal is. */
+static void test_ccif_retire(void **state)
+{
+	(void)state;
+	peer p = {.del = "ok"};
+	peer_start(&p);
+	omc_server *s = omc_calloc(1, sizeof *s);
+	assert_non_null(s);
+	char a[40];
+	snprintf(a, sizeof a, "127.0.0.1:%u", p.port);
+	assert_true(srv_hlr_config(s, "ccif", "hlr_ctrl", a));
+	assert_int_equal(srv_ccif_hlr_retire(s, "001019000000201"), OMC_OK);
+	assert_int_equal(p.n_got, 1);
+	assert_string_equal(p.got[0], "SET 1 subscriber.delete 001019000000201");
+	p.del = "missing";
+	assert_int_equal(srv_ccif_hlr_retire(s, "001019000000202"), OMC_OK);
+	p.del = "refuse";
+	assert_int_equal(srv_ccif_hlr_retire(s, "001019000000203"), OMC_ERR_DENIED);
+	assert_int_equal(srv_ccif_hlr_retire(s, "12345"), OMC_ERR_BAD_ARG);
+	assert_int_equal(p.n_got, 3);
+	srv_hlr_stop(s);
+	omc_free(s);
+	peer_stop(&p);
+}
+
 static void test_config_refusals(void **state)
 {
 	(void)state;
@@ -393,6 +424,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_frame),           cmocka_unit_test(test_parse_replies),
 		cmocka_unit_test(test_parse_refusals),  cmocka_unit_test(test_ccif_ctrl),
+		cmocka_unit_test(test_ccif_retire),
 		cmocka_unit_test(test_config_refusals), cmocka_unit_test(test_vno_gsup_down),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
