@@ -13,6 +13,7 @@
  * transaction id: osmo-hlr answers one connection in order, so an answer
  * goes to the oldest request sent for its IMSI. */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -215,6 +216,12 @@ static void *loop_main(void *arg)
 	srv_gsup *g = arg;
 	srv_hlr *h = g->h;
 	omc_err e = OMC_OK;
+	/* libosmocore writes with write(): a peer gone makes it EPIPE, not a
+	 * SIGPIPE that would end the server (it stays pending, blocked, here). */
+	sigset_t pipe;
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe, NULL);
 	/* The select loop's state is per thread: this one's, made here. */
 	if (osmo_ctx_init("omc-gsup") != 0)
 		e = OMC_ERR_NOMEM;
