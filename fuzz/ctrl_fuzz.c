@@ -15,6 +15,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	fz_init();
+	if (size > 65536)
+		return 0;
 	size_t at = 0;
 	while (at < size) {
 		srv_ctrl_reply r;
