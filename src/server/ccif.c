@@ -39,7 +39,9 @@ omc_err srv_ccif_register_pcid(omc_server *s, srv_op *ico, const char *imsi, con
 	int rc = sqlite3_step(q);
 	srv_sql_done(s, q);
 	OMC_ENSURE(rc == SQLITE_DONE, omc_db_err(rc));
-	return OMC_OK;
+	/* Last, inside the transaction: a PCID osmo-hlr does not take is not
+	 * registered here either (docs/hlr.md). */
+	return srv_ccif_hlr_register(s, imsi, cred);
 }
 
 static const char *const m2mes_callers[] = {"m2mes"};

@@ -341,6 +341,8 @@ void srv_ccif_renew_receipt(srv_listener *l, const omc_http_req *req, omc_http_r
 		e = omc_auc_disable(ico->auc, old);
 		if (e == OMC_ERR_NOT_FOUND)
 			e = OMC_OK; /* not the ICO's (a factory PCID it never had): nothing to retire */
+		if (e == OMC_OK)
+			e = srv_ccif_hlr_retire(s, old);
 	}
 	if (e == OMC_OK && !code && !again)
 		e = srv_sql(s, &q, "UPDATE ccif_renewal SET state = 'installed', old_imsi = ?2, receipt = ?3 WHERE imsi = ?1");

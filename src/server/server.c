@@ -912,6 +912,8 @@ static int on_ini(void *user, const char *section, const char *name, const char 
 		else if (!strcmp(name, "pcid_lifetime"))
 			ok = parse_u64(value, 20 * 365 * 86400ull, &u) && u > 0 &&
 			     ((op->pcid_lifetime = (int64_t)u), true);
+	} else if (!strncmp(section, "vno.home ", 9) || !strcmp(section, "vno") || !strcmp(section, "ccif")) {
+		ok = srv_hlr_config(s, section, name, value);
 	} else if (!strcmp(section, "peers")) {
 		if (s->n_peers < OMC_ARRAY_LEN(s->peer) && strlen(name) < SRV_URL_MAX &&
 		    (!strncmp(value, "http://", 7) || !strncmp(value, "https://", 8))) {
@@ -1129,6 +1131,7 @@ static omc_err configure(omc_server *s, const omc_server_opts *o)
 		OMC_ENSURE(snprintf(s->tls_ca, sizeof s->tls_ca, "%s/tls-ca.crt", s->pki) < (int)sizeof s->tls_ca,
 			   OMC_ERR_BAD_ARG);
 	}
+	OMC_TRY(srv_hlr_start(s));
 	if (s->n_pva_ca == 0) {
 		snprintf(s->pva_names[0], SRV_NAME_MAX, "pva");
 		s->n_pva_ca = 1;
@@ -1219,6 +1222,7 @@ void omc_server_stop(omc_server *s)
 		omc_http_server_stop(s->ls[i].http);
 	if (s->client_key_made)
 		pthread_key_delete(s->client_key);
+	srv_hlr_stop(s);
 	omc_free(s->tls_key_pem);
 	omc_free(s->tls_cert_pem);
 	omc_memzero(s->tls_pass, sizeof s->tls_pass);

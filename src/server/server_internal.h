@@ -224,6 +224,8 @@ struct omc_server {
 	char tls_ca[300];
 	pthread_key_t client_key;
 	bool client_key_made;
+	/* osmo-hlr as an authentication centre (hlr.c, docs/hlr.md), or NULL */
+	struct srv_hlr *hlr;
 };
 
 int64_t srv_now(omc_server *s);
@@ -381,6 +383,28 @@ bool srv_tre_signed(omc_server *s, const char *jws, size_t len, const char *typ,
  * holds the lock, in a transaction. */
 OMC_MUST_USE omc_err srv_ro_command(omc_server *s, const char *tre, const char *cmd, const char *owner,
 				    const char *mcim, int64_t *id);
+
+/* osmo-hlr as the ICO's authentication centre (hlr.c, vno_gsup.c,
+ * ccif_ctrl.c; docs/hlr.md). srv_hlr_config takes a key of [vno.home
+ * NAME], [vno] or [ccif] (false: unknown or bad); srv_hlr_start checks it
+ * and starts the GSUP clients, srv_hlr_stop ends them. */
+typedef struct srv_hlr srv_hlr;
+bool srv_hlr_config(omc_server *s, const char *section, const char *name, const char *value);
+OMC_MUST_USE omc_err srv_hlr_start(omc_server *s);
+void srv_hlr_stop(omc_server *s);
+/* The VNO's vector for imsi (home its operator), as the home AuC's
+ * `/v1/vectors` answers: over GSUP from osmo-hlr when a [vno.home] range
+ * holds imsi, else that call. *status and *out as srv_call's; who gets the
+ * peer's name for srv_fail_peer. */
+OMC_MUST_USE omc_err srv_vno_vectors(omc_server *s, const srv_op *home, const char *imsi, int *status, json_t **out,
+				     char *who, size_t who_cap);
+/* The same for `/v1/resync` (RAND and AUTS in hex). */
+OMC_MUST_USE omc_err srv_vno_resync(omc_server *s, const char *home, const char *imsi, const char *rand_h,
+				    const char *auts_h, int *status, json_t **out, char *who, size_t who_cap);
+/* The CCIF: a PCID into osmo-hlr over CTRL when [ccif] hlr_ctrl is set
+ * (else nothing), and a retired one out of it. */
+OMC_MUST_USE omc_err srv_ccif_hlr_register(omc_server *s, const char *imsi, const omc_aka_cred *cred);
+OMC_MUST_USE omc_err srv_ccif_hlr_retire(omc_server *s, const char *imsi);
 
 /* The metrics page. */
 void srv_metrics(srv_listener *l, const omc_http_req *req, omc_http_resp *resp);

@@ -29,20 +29,18 @@ static void attach(srv_listener *l, const omc_http_req *req, omc_http_resp *resp
 		imsi = NULL;
 	}
 	srv_op *home = imsi ? srv_op_for_imsi(s, imsi) : NULL;
-	char peer[40];
+	char peer[80];
 	if (imsi && !home)
 		srv_fail(l, resp, 404, "unknown_network", "no home network for this IMSI");
 	if (!home) {
 		json_decref(b);
 		return;
 	}
-	snprintf(peer, sizeof peer, "auc.%s", home->name);
 	int st = 0;
 	json_t *a = NULL;
-	omc_err e = srv_call(s, s->vno_key, s->vno_cert, "POST", srv_peer(s, peer), "/v1/vectors",
-			     json_pack("{s:s,s:i}", "imsi", imsi, "n", 1), &st, &a);
+	omc_err e = srv_vno_vectors(s, home, imsi, &st, &a, peer, sizeof peer);
 	if (e != OMC_OK || st != 200) {
-		srv_fail_peer(l, resp, e == OMC_OK ? st : 0, a, "the home AuC");
+		srv_fail_peer(l, resp, e == OMC_OK ? st : 0, a, peer);
 		json_decref(a);
 		json_decref(b);
 		return;
@@ -252,17 +250,15 @@ static void resync(srv_listener *l, const omc_http_req *req, omc_http_resp *resp
 		json_decref(b);
 		return;
 	}
-	char rand_h[33], peer[40];
+	char rand_h[33], peer[80] = "the home AuC";
 	int st = 0;
 	json_t *a = NULL;
-	snprintf(peer, sizeof peer, "auc.%s", r.home);
 	omc_err e = omc_hex_encode(rand_h, sizeof rand_h, r.rand, 16);
 	if (e == OMC_OK)
-		e = srv_call(s, s->vno_key, s->vno_cert, "POST", srv_peer(s, peer), "/v1/resync",
-			     json_pack("{s:s,s:s,s:s}", "imsi", r.imsi, "rand", rand_h, "auts", auts), &st, &a);
+		e = srv_vno_resync(s, r.home, r.imsi, rand_h, auts, &st, &a, peer, sizeof peer);
 	json_decref(b);
 	if (e != OMC_OK || st != 200) {
-		srv_fail_peer(l, resp, e == OMC_OK ? st : 0, a, "the home AuC");
+		srv_fail_peer(l, resp, e == OMC_OK ? st : 0, a, peer);
 		json_decref(a);
 		return;
 	}

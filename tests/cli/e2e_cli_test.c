@@ -14,7 +14,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -163,15 +162,7 @@ static int post(const char *role, const char *path, const char *token, const cha
 
 static long db_count(const char *sql)
 {
-	sqlite3 *h = NULL;
-	assert_int_equal(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	sqlite3_busy_timeout(h, 5000);
-	sqlite3_stmt *q = NULL;
-	assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &q, NULL), SQLITE_OK);
-	long n = sqlite3_step(q) == SQLITE_ROW ? (long)sqlite3_column_int64(q, 0) : -1;
-	sqlite3_finalize(q);
-	sqlite3_close(h);
-	return n;
+	return tl_db_count(db, sql);
 }
 
 typedef struct dev {

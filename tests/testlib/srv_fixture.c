@@ -457,15 +457,7 @@ void sf_db_digest(sf_env *e, uint8_t out[32])
 
 long sf_db_count(sf_env *e, const char *sql)
 {
-	sqlite3 *h = NULL;
-	assert_int_equal(sqlite3_open_v2(e->db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	sqlite3_busy_timeout(h, 5000);
-	sqlite3_stmt *q = NULL;
-	assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &q, NULL), SQLITE_OK);
-	long n = sqlite3_step(q) == SQLITE_ROW ? (long)sqlite3_column_int64(q, 0) : -1;
-	sqlite3_finalize(q);
-	sqlite3_close(h);
-	return n;
+	return tl_db_count(e->db, sql);
 }
 
 void sf_agent_make(sf_agent *ae, sf_env *e, sf_dev *d)

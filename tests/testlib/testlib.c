@@ -1,5 +1,6 @@
 #include "testlib.h"
 
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -81,6 +82,35 @@ void tl_rand(void *out, size_t n)
 {
 	if (omc_rand_bytes(out, n) != OMC_OK)
 		fail_msg("omc_rand_bytes failed");
+}
+
+void tl_milenage_av(omc_aka_av *av, const char *k_hex, const char *opc_hex, uint64_t sqn, const uint8_t amf[2])
+{
+	uint8_t k[16], opc[16], rnd[16], sq[6];
+	tl_hex(k, 16, k_hex);
+	tl_hex(opc, 16, opc_hex);
+	for (int i = 0; i < 6; i++)
+		sq[i] = (uint8_t)(sqn >> (40 - 8 * i));
+	tl_rand(rnd, sizeof rnd);
+	omc_aka_cred c = {.alg = OMC_AKA_ALG_MILENAGE};
+	assert_int_equal(omc_aka_milenage_init(&c.u.milenage, k, opc, NULL), OMC_OK);
+	assert_int_equal(omc_aka_av_gen(av, &c, rnd, sq, amf), OMC_OK);
+	omc_aka_cred_wipe(&c);
+	omc_memzero(k, sizeof k);
+	omc_memzero(opc, sizeof opc);
+}
+
+long tl_db_count(const char *path, const char *sql)
+{
+	sqlite3 *h = NULL;
+	assert_int_equal(sqlite3_open_v2(path, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(h, 5000);
+	sqlite3_stmt *q = NULL;
+	assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &q, NULL), SQLITE_OK);
+	long n = sqlite3_step(q) == SQLITE_ROW ? (long)sqlite3_column_int64(q, 0) : -1;
+	sqlite3_finalize(q);
+	sqlite3_close(h);
+	return n;
 }
 
 static size_t drain(int fd, char *buf, size_t cap)

@@ -41,6 +41,12 @@ int tl_all_bytes_are(const uint8_t *p, size_t n, uint8_t v);
 void tl_make_cred(omc_aka_cred *c, omc_aka_alg alg, size_t k_len, unsigned mac_bits);
 /* Random bytes for property tests (OpenSSL DRBG). */
 void tl_rand(void *out, size_t n);
+/* A MILENAGE vector (TS 35.206 constants) of K and OPc in hex at the 48-bit
+ * SQN, with a random RAND: what an AuC ahead of the card would send. */
+void tl_milenage_av(omc_aka_av *av, const char *k_hex, const char *opc_hex, uint64_t sqn, const uint8_t amf[2]);
+/* The first column of the first row of sql on the SQLite database at path
+ * (read-only), as an integer; -1 when there is no row. */
+long tl_db_count(const char *path, const char *sql);
 /* Runs a command through sh -c, captures stdout (at most cap-1 bytes,
  * NUL-terminated) and stderr into separate buffers; returns the exit status
  * (or -1). Either buffer may be NULL. */
