@@ -65,6 +65,7 @@ typedef struct sim {
 	pthread_cond_t cv;
 	omc_key *mk;
 	omc_cert *mc;
+	omc_factory *fac; /* the deployment's PKI, loaded once for every device */
 	double t0;
 	uint64_t seed;
 	sim_cause causes[SIM_CAUSES];
@@ -231,7 +232,7 @@ static bool dev_make(sim *s, omc_http_client *c, sim_dev *d, unsigned i)
 	if (omc_memfs_new(&d->fs) != OMC_OK || omc_store_io_mem_new(&d->io, d->fs, "") != OMC_OK ||
 	    omc_store_io_mem_new(&d->sio, d->fs, "store/") != OMC_OK)
 		return false;
-	omc_factory_device_opts fo = {.pki_dir = s->srv.pki, .io = d->io, .store_io = d->sio};
+	omc_factory_device_opts fo = {.factory = s->fac, .io = d->io, .store_io = d->sio};
 	/* pcid-expiry: a PCID that expires in two minutes, so the agent must
 	 * get a new one from the ICO first (CHG-4). */
 	if (d->want_expiry)
@@ -450,8 +451,9 @@ typedef struct sim_result {
 	unsigned provisioned;
 	bool exactly_once, imsi_unique, none_lost, none_stranded;
 	double rate, p50, p99, wall;
-	uint64_t rss;
-	double *lat; /* sorted, provisioned of them */
+	uint64_t rss, sim_rss;     /* peak RSS of the server child and of this process */
+	double sim_cpu, server_cpu; /* CPU seconds of the run, this process and the server child */
+	double *lat;           /* sorted, provisioned of them */
 } sim_result;
 
 /* The invariants, from the simulator's own bookkeeping. */
@@ -493,6 +495,26 @@ static bool check(sim *s, sim_result *r)
 	r->none_lost = lost == 0;
 	r->none_stranded = stranded == 0;
 	return r->exactly_once && r->imsi_unique && r->none_lost && r->none_stranded;
+}
+
+/* CPU seconds (user + system) a process used: its /proc/PID/stat. */
+static double cpu_of(pid_t pid)
+{
+	char p[64], buf[1024];
+	snprintf(p, sizeof p, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(p, "r");
+	size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+	if (f)
+		fclose(f);
+	buf[n] = 0;
+	/* after "(comm)": state, then fields 4 to 13, then utime and stime */
+	const char *q = strrchr(buf, ')');
+	unsigned long long ut = 0, st = 0;
+	long hz = sysconf(_SC_CLK_TCK);
+	if (!q || hz <= 0 ||
+	    sscanf(q + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) / (double)hz;
 }
 
 static uint64_t rss_of(pid_t pid)
@@ -596,6 +618,9 @@ static void print_json(const sim *s, const sim_result *r, bool ok)
 	cli_json_num(&j, "p50_ms", r->p50);
 	cli_json_num(&j, "p99_ms", r->p99);
 	cli_json_u64(&j, "server_rss_bytes", r->rss);
+	cli_json_u64(&j, "sim_rss_bytes", r->sim_rss);
+	cli_json_num(&j, "sim_cpu_ms_per_device", s->n ? r->sim_cpu * 1000.0 / s->n : 0);
+	cli_json_num(&j, "server_cpu_ms_per_device", s->n ? r->server_cpu * 1000.0 / s->n : 0);
 	cli_json_bool(&j, "server_external", s->srv.external);
 	cli_json_u64(&j, "replicas", s->srv.external ? s->srv.n_replicas : 1);
 	cli_json_num(&j, "server_rss_per_device_bytes", s->n ? (double)r->rss / s->n : 0);
@@ -732,8 +757,9 @@ static int sim_run(const sim_cfg *cfg)
 		ok = fleet_server_attach(&s->srv, cfg->server_dir, cfg->maps, cfg->n_maps, why, sizeof why);
 	else if (ok)
 		ok = fleet_server_start(&s->srv, &sim_stop);
-	if (ok && omc_pki_load(s->srv.pki, "m2mes", &s->mk, &s->mc) != OMC_OK) {
-		snprintf(why, sizeof why, "cannot load the M2MES key from %s", s->srv.pki);
+	if (ok && (omc_pki_load(s->srv.pki, "m2mes", &s->mk, &s->mc) != OMC_OK ||
+		   omc_factory_open(&s->fac, s->srv.pki) != OMC_OK)) {
+		snprintf(why, sizeof why, "cannot load the PKI from %s", s->srv.pki);
 		ok = false;
 	}
 	int rc = CLI_ERROR;
@@ -750,6 +776,7 @@ static int sim_run(const sim_cfg *cfg)
 		d->want_expiry = dice(seed, i, 4) < s->f.pcid_expiry;
 		s->expiries += d->want_expiry;
 	}
+	double cpu0 = cpu_of(getpid()), srv_cpu0 = s->srv.pid > 0 ? cpu_of(s->srv.pid) : 0;
 	s->t0 = now_s();
 	for (; s->next < s->n && s->next < SIM_WINDOW; s->next++)
 		heap_push(s, s->t0, s->next);
@@ -799,6 +826,10 @@ static int sim_run(const sim_cfg *cfg)
 	memset(&r, 0, sizeof r);
 	r.wall = now_s() - s->t0;
 	r.rss = s->srv.pid > 0 ? rss_of(s->srv.pid) : 0; /* an external server's is not ours to read */
+	r.sim_rss = rss_of(getpid());
+	r.sim_cpu = cpu_of(getpid()) - cpu0;
+	/* after restarts: the last server process's CPU only */
+	r.server_cpu = s->srv.pid > 0 ? cpu_of(s->srv.pid) - (s->restarts ? 0 : srv_cpu0) : 0;
 	bool inv = check(s, &r);
 	r.rate = r.wall > 0 ? r.provisioned / r.wall : 0;
 	if (json_out) {
@@ -841,6 +872,7 @@ out:
 	fleet_server_stop(&s->srv);
 	omc_key_free(s->mk);
 	omc_cert_free(s->mc);
+	omc_factory_free(s->fac);
 	omc_free(s->heap);
 	omc_free(s->devs);
 	pthread_mutex_destroy(&s->mu);
