@@ -5,7 +5,8 @@
  * deployment and database (`openmcim server --config D/server.conf`) and
  * --server with both role maps spreads the requests round robin (each
  * replica's VNO answered some of the attaches, read from its /metrics) and
- * still keeps every invariant; a restart fault, --server without
+ * still keeps every invariant; `bench server --server-dir` measures over
+ * the same replicas; a restart fault, --server without
  * --server-dir, and a directory that is no deployment are refused with a
  * message; the demo server removes D/urls.json when it stops. Runs the
  * real binary (argv[1]).
@@ -157,6 +158,22 @@ static void test_external(void **state)
 	 * both replicas took part. */
 	if (got1 <= 0 || got2 <= 0 || got1 + got2 < 48)
 		fail_msg("the VNO answers were not spread: %ld and %ld", got1, got2);
+
+	/* bench server over HTTP against the same two replicas. */
+	snprintf(args, sizeof args, "'%s' bench server --seconds 0.02 --json --server-dir '%s' --server '%s,%s'", bin,
+		 dep, map1, so2);
+	if (tl_run(args, out, sizeof out, err, sizeof err) != 0)
+		fail_msg("%s: %s\n%s", args, out, err);
+	json_error_t je;
+	o = json_loads(out, 0, &je);
+	if (!o)
+		fail_msg("bench server: not JSON: %s", out);
+	assert_true(json_is_true(json_object_get(o, "http_server_external")));
+	assert_int_equal(json_integer_value(json_object_get(o, "http_replicas")), 2);
+	assert_true(json_number_value(json_object_get(o, "http_packages_per_s")) > 0);
+	assert_true(json_number_value(json_object_get(o, "http_avs_per_s_batch32")) > 0);
+	assert_null(json_object_get(o, "http_packages_per_s_tmpfs")); /* no deployment of its own */
+	json_decref(o);
 
 	/* The demo server's map goes when it stops. */
 	kill_kids();
