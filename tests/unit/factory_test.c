@@ -121,12 +121,28 @@ static json_t *identity_of(made *m, uint8_t k_ident[32], uint8_t k_keys[32])
 	return o;
 }
 
+/* Seal o (consumed) as the device's identity again. */
+static void identity_put(made *m, json_t *o, const uint8_t k_ident[32])
+{
+	char *ident = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(o);
+	assert_non_null(ident);
+	uint8_t *sealed = NULL;
+	size_t sealed_len = 0;
+	assert_int_equal(omc_tre_seal(&sealed, &sealed_len, k_ident, OMC_TRE_IDENTITY_MAGIC, (const uint8_t *)ident,
+				      strlen(ident)),
+			 OMC_OK);
+	omc_free(ident);
+	assert_int_equal(omc_tre_write_file(m->io, "identity.sealed", sealed, sealed_len), OMC_OK);
+	omc_free(sealed);
+}
+
 static void test_att_key_forms(void **state)
 {
 	(void)state;
 	made m;
 	memset(&m, 0, sizeof m);
-	make_one(&m); /* no factory: pki_dir is NULL too, so make it by hand */
+	make_one(&m); /* neither a factory nor a PKI directory: refused */
 	assert_int_equal(m.e, OMC_ERR_BAD_ARG);
 	made_free(&m);
 	omc_factory *f = NULL;
@@ -156,30 +172,14 @@ static void test_att_key_forms(void **state)
 	omc_key_free(k);
 	json_object_set_new(o, "att_key", json_stringn(pem, pem_len));
 	omc_free(pem);
-	char *ident = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(o);
-	uint8_t *sealed = NULL;
-	size_t sealed_len = 0;
-	assert_int_equal(omc_tre_seal(&sealed, &sealed_len, k_ident, OMC_TRE_IDENTITY_MAGIC, (const uint8_t *)ident,
-				      strlen(ident)),
-			 OMC_OK);
-	omc_free(ident);
-	assert_int_equal(omc_tre_write_file(m.io, "identity.sealed", sealed, sealed_len), OMC_OK);
-	omc_free(sealed);
+	identity_put(&m, o, k_ident);
 	expect_opens(&m, thumb_old);
 	assert_memory_equal(thumb_new, thumb_old, 32);
 
 	/* A seal that does not open is a corrupt identity, not a crash. */
 	o = identity_of(&m, k_ident, k_keys);
 	json_object_set_new(o, "att_key", json_string("AAAA"));
-	ident = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(o);
-	assert_int_equal(omc_tre_seal(&sealed, &sealed_len, k_ident, OMC_TRE_IDENTITY_MAGIC, (const uint8_t *)ident,
-				      strlen(ident)),
-			 OMC_OK);
-	omc_free(ident);
-	assert_int_equal(omc_tre_write_file(m.io, "identity.sealed", sealed, sealed_len), OMC_OK);
-	omc_free(sealed);
+	identity_put(&m, o, k_ident);
 	omc_tre *t = NULL;
 	omc_tre_opts to = {.io = m.io, .store_io = m.sio};
 	assert_int_equal(omc_tre_open(&t, &to), OMC_ERR_CORRUPT);
