@@ -910,7 +910,10 @@ static void print_ops(const char *what, const crypto_ops *all, const crypto_ops 
 
 static void print_http(const http_figs *f, const http_bounds *b)
 {
-	printf("\nOver loopback HTTP, the database in %s\n", f->where);
+	if (f->replicas)
+		printf("\nOver HTTP, %s (cores busy: this process only)\n", f->where);
+	else
+		printf("\nOver loopback HTTP, the database in %s\n", f->where);
 	printf("%-34s %10s %12s %9s %11s\n", "measure", "per second", "crypto bound", "ratio", "cores busy");
 	const struct {
 		const char *name;
