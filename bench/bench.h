@@ -7,9 +7,16 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <stddef.h>
+
 typedef struct bench_opts {
 	double seconds; /* per measurement */
 	bool json;
+	/* --server-dir DIR and --server MAP[,MAP...] (server, sim): an external
+	 * deployment instead of the demo one (docs/sim.md, "External servers") */
+	const char *server_dir;
+	const char *const *maps;
+	size_t n_maps;
 } bench_opts;
 
 double bench_now(void);
@@ -23,5 +30,7 @@ int bench_aka(const bench_opts *o);
 int bench_tre(const bench_opts *o);
 int bench_server(const bench_opts *o);
 int bench_sim(const bench_opts *o);
+/* All four, then one table of every figure beside its bound (bench_all.c). */
+int bench_all(const bench_opts *o);
 
 #endif

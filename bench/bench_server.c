@@ -29,6 +29,7 @@
 
 #include "bench.h"
 #include "cli.h"
+#include "fleet.h"
 #include "openmcim/factory.h"
 #include "openmcim/net.h"
 #include "openmcim/server.h"
@@ -41,7 +42,7 @@
 
 static int rmrf(const char *dir)
 {
-	char cmd[256];
+	char cmd[FLEET_DIR_MAX + 16];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
 	return system(cmd);
 }
@@ -195,10 +196,12 @@ static double crypto_bound(const crypto_rates *r, const crypto_ops *o, unsigned 
 static const omc_tre_caller hb_agent = {.kind = OMC_ACTOR_USER, .name = "agent"};
 
 typedef struct hb_env {
-	char dir[64], pki[96], conf[96];
+	char dir[FLEET_DIR_MAX], pki[FLEET_DIR_MAX + 16], conf[FLEET_DIR_MAX + 16];
 	char token[64]; /* sho1's demo subscriber */
 	omc_server *srv;
 	json_t *urls;
+	fleet_srv ext; /* --server-dir: the replicas, each call to the next */
+	bool external;
 	omc_key *vno_key, *m2mes_key;
 	omc_cert *vno_cert, *m2mes_cert;
 } hb_env;
@@ -275,10 +278,11 @@ static omc_err hb_call(hb_worker *w, const char *method, const char *role, const
 {
 	if (out)
 		*out = NULL;
-	const char *base = json_string_value(json_object_get(w->env->urls, role));
-	if (!base)
+	const char *base = w->env->external ? fleet_url(&w->env->ext, role)
+					    : json_string_value(json_object_get(w->env->urls, role));
+	if (!base || !base[0])
 		return hb_fail(w, OMC_ERR_NOT_FOUND, role, 0, NULL);
-	char url[256];
+	char url[512];
 	snprintf(url, sizeof url, "%s%s", base, path);
 	int st = 0;
 	char *r = NULL;
@@ -579,7 +583,12 @@ static void *hb_main(void *arg)
 	case HB_AVS:
 		do {
 			char imsi[16];
-			snprintf(imsi, sizeof imsi, "00101999%07lu", (w->id + i * HTTP_THREADS) % HTTP_SUBS);
+			/* An external deployment's AuC is not ours to fill: the
+			 * devices' PCID subscribers instead. */
+			if (env->external)
+				snprintf(imsi, sizeof imsi, "%s", w->dev[i % HTTP_DEVS].pcid_imsi);
+			else
+				snprintf(imsi, sizeof imsi, "00101999%07lu", (w->id + i * HTTP_THREADS) % HTTP_SUBS);
 			char *body = hb_dumps(json_pack("{s:s,s:I}", "imsi", imsi, "n", (json_int_t)w->batch));
 			json_t *a = NULL;
 			omc_err e = hb_signed(w, env->vno_key, env->vno_cert, "auc.ico", "/v1/vectors", body, 200, &a);
@@ -703,12 +712,13 @@ static omc_err crypto_measure(crypto_rates *r, double seconds, char *why, size_t
 typedef struct http_figs {
 	bool done;
 	char where[64]; /* the database's directory and file system */
+	unsigned replicas;
 	hb_rate avs1, avs32, validations, packages;
 } http_figs;
 
 static omc_err hb_read_token(hb_env *env)
 {
-	char path[128];
+	char path[FLEET_DIR_MAX + 32];
 	snprintf(path, sizeof path, "%s/subscribers.json", env->dir);
 	json_error_t je;
 	json_t *t = json_load_file(path, 0, &je);
@@ -723,7 +733,7 @@ static omc_err hb_read_token(hb_env *env)
 /* The subscribers of the AV figures, straight into the ICO's AuC. */
 static omc_err hb_add_subscribers(hb_env *env)
 {
-	char path[128];
+	char path[FLEET_DIR_MAX + 32];
 	uint8_t master[32];
 	snprintf(path, sizeof path, "%s/master.key", env->dir);
 	FILE *f = fopen(path, "rb");
@@ -768,34 +778,49 @@ static void fs_name(char *out, size_t cap, const char *dir)
 	snprintf(out, cap, "%s, %s", dir, t);
 }
 
-static omc_err http_run(http_figs *r, const char *base, double seconds, char *why, size_t why_cap)
+/* base: where the demo deployment is made and run in this process; o with
+ * server_dir: the external deployment and its replicas instead (base
+ * unused). */
+static omc_err http_run(http_figs *r, const char *base, const bench_opts *o, char *why, size_t why_cap)
 {
+	double seconds = o->seconds;
 	hb_env env;
 	memset(&env, 0, sizeof env);
 	hb_worker ws[HTTP_THREADS];
 	memset(ws, 0, sizeof ws);
-	snprintf(env.dir, sizeof env.dir, "%s/omc-bench-http-XXXXXX", base);
-	if (!mkdtemp(env.dir)) {
-		snprintf(why, why_cap, "cannot make a directory in %s", base);
-		return OMC_ERR_IO;
+	const char *step = "demo setup";
+	omc_err e = OMC_OK;
+	if (o->server_dir) {
+		env.external = true;
+		if (!fleet_server_attach(&env.ext, o->server_dir, o->maps, o->n_maps, why, why_cap))
+			return OMC_ERR_BAD_ARG;
+		snprintf(env.dir, sizeof env.dir, "%s", env.ext.dir);
+		r->replicas = env.ext.n_replicas;
+		snprintf(r->where, sizeof r->where, "the external deployment, %u replica%s", env.ext.n_replicas,
+			 env.ext.n_replicas == 1 ? "" : "s");
+	} else {
+		snprintf(env.dir, sizeof env.dir, "%s/omc-bench-http-XXXXXX", base);
+		if (!mkdtemp(env.dir)) {
+			snprintf(why, why_cap, "cannot make a directory in %s", base);
+			return OMC_ERR_IO;
+		}
+		fs_name(r->where, sizeof r->where, base);
+		e = omc_server_demo_setup(env.dir);
 	}
-	fs_name(r->where, sizeof r->where, base);
 	snprintf(env.pki, sizeof env.pki, "%s/pki", env.dir);
 	snprintf(env.conf, sizeof env.conf, "%s/server.conf", env.dir);
-	const char *step = "demo setup";
-	omc_err e = omc_server_demo_setup(env.dir);
-	if (e == OMC_OK && (step = "subscribers.json", e = hb_read_token(&env)) == OMC_OK)
+	if (e == OMC_OK && (step = "subscribers.json", e = hb_read_token(&env)) == OMC_OK && !env.external)
 		e = (step = "AuC subscribers", hb_add_subscribers(&env));
 	if (e == OMC_OK)
 		e = (step = "PKI", omc_pki_load(env.pki, "vno", &env.vno_key, &env.vno_cert));
 	if (e == OMC_OK)
 		e = omc_pki_load(env.pki, "m2mes", &env.m2mes_key, &env.m2mes_cert);
-	if (e == OMC_OK) {
+	if (e == OMC_OK && !env.external) {
 		omc_server_opts so = {.config = env.conf};
 		e = (step = "server start", omc_server_start(&env.srv, &so));
 	}
 	char *u = NULL;
-	if (e == OMC_OK && (e = omc_server_urls(env.srv, &u)) == OMC_OK) {
+	if (e == OMC_OK && !env.external && (e = omc_server_urls(env.srv, &u)) == OMC_OK) {
 		json_error_t je;
 		env.urls = json_loads(u, 0, &je);
 		e = env.urls ? OMC_OK : OMC_ERR_BAD_FORMAT;
@@ -835,7 +860,9 @@ static omc_err http_run(http_figs *r, const char *base, double seconds, char *wh
 	omc_cert_free(env.vno_cert);
 	omc_cert_free(env.m2mes_cert);
 	omc_memzero(env.token, sizeof env.token);
-	if (rmrf(env.dir) != 0)
+	if (env.external)
+		fleet_server_stop(&env.ext); /* the role maps only: the deployment is left alone */
+	else if (rmrf(env.dir) != 0)
 		fprintf(stderr, "openmcim bench server: could not remove %s\n", env.dir);
 	r->done = e == OMC_OK;
 	return e;
@@ -883,7 +910,10 @@ static void print_ops(const char *what, const crypto_ops *all, const crypto_ops 
 
 static void print_http(const http_figs *f, const http_bounds *b)
 {
-	printf("\nOver loopback HTTP, the database in %s\n", f->where);
+	if (f->replicas)
+		printf("\nOver HTTP, %s (cores busy: this process only)\n", f->where);
+	else
+		printf("\nOver loopback HTTP, the database in %s\n", f->where);
 	printf("%-34s %10s %12s %9s %11s\n", "measure", "per second", "crypto bound", "ratio", "cores busy");
 	const struct {
 		const char *name;
@@ -917,9 +947,10 @@ int bench_server(const bench_opts *o)
 	http_figs disk = {0}, shm = {0};
 	e = crypto_measure(&cr, o->seconds, why, sizeof why);
 	if (e == OMC_OK)
-		e = http_run(&disk, "/tmp", o->seconds, why, sizeof why);
-	if (e == OMC_OK && access("/dev/shm", W_OK) == 0)
-		e = http_run(&shm, "/dev/shm", o->seconds, why, sizeof why);
+		e = http_run(&disk, "/tmp", o, why, sizeof why);
+	/* The tmpfs run makes a deployment of its own: not with an external one. */
+	if (e == OMC_OK && !o->server_dir && access("/dev/shm", W_OK) == 0)
+		e = http_run(&shm, "/dev/shm", o, why, sizeof why);
 	if (e != OMC_OK || !(cr.sign > 0 && cr.verify > 0 && cr.ecdh > 0 && cr.keygen > 0 && cr.engine > 0)) {
 		fprintf(stderr, "openmcim bench server: over HTTP: %s\n", why[0] ? why : omc_err_str(OMC_ERR_BUG));
 		return CLI_ERROR;
@@ -941,6 +972,8 @@ int bench_server(const bench_opts *o)
 		cli_json_num(&j, "auc_batch1_ratio_to_engine", ip.b1 / ip.eng);
 		cli_json_num(&j, "auc_batch32_ratio_to_engine", ip.b32 / ip.eng);
 		cli_json_u64(&j, "http_threads", HTTP_THREADS);
+		cli_json_bool(&j, "http_server_external", o->server_dir != NULL);
+		cli_json_u64(&j, "http_replicas", o->server_dir ? disk.replicas : 1);
 		cli_json_u64(&j, "cpus", cpus > 0 ? (uint64_t)cpus : 0);
 		cli_json_u64(&j, "crypto_ecdsa_signs_per_s", (uint64_t)cr.sign);
 		cli_json_u64(&j, "crypto_ecdsa_verifies_per_s", (uint64_t)cr.verify);
@@ -972,9 +1005,14 @@ int bench_server(const bench_opts *o)
 	printf("%-44s %12.0f\n", "P-256 ECDH", cr.ecdh);
 	printf("%-44s %12.0f\n", "P-256 key generations", cr.keygen);
 	printf("%-44s %12.0f\n", "MILENAGE vectors (omc_aka_av_gen)", cr.engine);
-	printf("\nThe demo deployment of `openmcim server` in this process (every role on its\n"
-	       "own listener, one database with group commit), %d client threads:\n",
-	       HTTP_THREADS);
+	if (o->server_dir)
+		printf("\nThe deployment in %s (already running, requests round robin over\n"
+		       "its replicas), %d client threads:\n",
+		       o->server_dir, HTTP_THREADS);
+	else
+		printf("\nThe demo deployment of `openmcim server` in this process (every role on its\n"
+		       "own listener, one database with group commit), %d client threads:\n",
+		       HTTP_THREADS);
 	print_http(&disk, &b);
 	if (shm.done)
 		print_http(&shm, &b);

@@ -23,7 +23,7 @@ int bench_sim(const bench_opts *o)
 		devices = 20;
 	if (devices > 100000)
 		devices = 100000;
-	char self[512], cmd[640];
+	char self[512], cmd[4096];
 	ssize_t sl = readlink("/proc/self/exe", self, sizeof self - 1);
 	if (sl > 0)
 		self[sl] = 0;
@@ -31,15 +31,28 @@ int bench_sim(const bench_opts *o)
 		fprintf(stderr, "openmcim bench sim: cannot find this binary\n");
 		return CLI_ERROR;
 	}
-	snprintf(cmd, sizeof cmd, "'%s' sim --devices %u --json", self, devices);
+	int n = snprintf(cmd, sizeof cmd, "'%s' sim --devices %u --json", self, devices);
+	/* --server-dir and --server go to the simulator as they came. */
+	for (size_t i = 0; o->server_dir && i <= o->n_maps && n > 0 && (size_t)n < sizeof cmd; i++) {
+		const char *v = i == 0 ? o->server_dir : o->maps[i - 1];
+		if (strchr(v, '\'')) {
+			fprintf(stderr, "openmcim bench sim: a quote in '%s'\n", v);
+			return CLI_USAGE;
+		}
+		n += snprintf(cmd + n, sizeof cmd - (size_t)n, " %s '%s'", i == 0 ? "--server-dir" : "--server", v);
+	}
+	if (n <= 0 || (size_t)n >= sizeof cmd) {
+		fprintf(stderr, "openmcim bench sim: the arguments are too long\n");
+		return CLI_USAGE;
+	}
 	FILE *p = popen(cmd, "r");
 	if (!p) {
 		fprintf(stderr, "openmcim bench sim: cannot start the simulator\n");
 		return CLI_ERROR;
 	}
 	char line[4096] = "";
-	size_t n = fread(line, 1, sizeof line - 1, p);
-	line[n] = 0;
+	size_t got = fread(line, 1, sizeof line - 1, p);
+	line[got] = 0;
 	int st = pclose(p);
 	json_error_t je;
 	json_t *j = json_loads(line, JSON_DISABLE_EOF_CHECK, &je);

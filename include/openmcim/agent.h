@@ -88,6 +88,10 @@ typedef struct omc_agent_opts {
 	 * omc_http_client_opts.fault; NULL: none. */
 	omc_http_fault_fn http_fault;
 	void *http_fault_arg;
+	/* Request routing for the same client (omc_http_client_opts.route):
+	 * the simulator spreads requests over server replicas; NULL: none. */
+	omc_http_route_fn http_route;
+	void *http_route_arg;
 } omc_agent_opts;
 
 typedef struct omc_agent omc_agent;

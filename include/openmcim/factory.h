@@ -28,8 +28,19 @@ OMC_API OMC_MUST_USE omc_err omc_factory_pki(const char *dir);
  * ("sho1-ca"). Either output may be NULL. */
 OMC_API OMC_MUST_USE omc_err omc_pki_load(const char *dir, const char *name, omc_key **key, omc_cert **cert);
 
+/* The PKI the factory signs with and installs as trust anchors (the M2MES
+ * CA and the TRE vendor with their keys, the operators', RO's and PVA's
+ * CAs, the ICO), loaded once from a PKI directory for many devices: its
+ * keys' password-based decryption is the larger part of one device's
+ * factory step otherwise. Read-only once open: several threads may make
+ * devices with one at the same time. */
+typedef struct omc_factory omc_factory;
+OMC_API OMC_MUST_USE omc_err omc_factory_open(omc_factory **p, const char *pki_dir);
+OMC_API void omc_factory_free(omc_factory *p);
+
 typedef struct omc_factory_device_opts {
-	const char *pki_dir;    /* the demo PKI */
+	const char *pki_dir;        /* the demo PKI (read for each device) ... */
+	const omc_factory *factory; /* ... or that PKI loaded once (pki_dir is then not read) */
 	const char *dir;        /* TREDIR for the POSIX backends */
 	omc_store_io *io;       /* or the TRE's files ... */
 	omc_store_io *store_io; /* ... and its store (both, or neither) */

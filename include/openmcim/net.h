@@ -93,6 +93,10 @@ typedef enum omc_http_fault {
 	OMC_HTTP_FAULT_DROP_RESPONSE = 2, /* sent and answered, the answer lost: OMC_ERR_IO */
 } omc_http_fault;
 typedef omc_http_fault (*omc_http_fault_fn)(void *arg, const char *method, const char *url);
+/* Routing (the fleet simulator's replicas): called before every request,
+ * after the fault hook; writes the URL the request goes to into out (cap
+ * bytes, NUL-terminated) and returns true, or returns false to keep url. */
+typedef bool (*omc_http_route_fn)(void *arg, const char *url, char *out, size_t cap);
 
 typedef struct omc_http_client_opts {
 	unsigned timeout_ms; /* whole request; 0: 10000 */
@@ -100,6 +104,8 @@ typedef struct omc_http_client_opts {
 	const char *ca_file; /* HTTPS: the CA certificates (PEM file) to trust; NULL: the system's */
 	omc_http_fault_fn fault; /* called before every request; NULL: none */
 	void *fault_arg;
+	omc_http_route_fn route; /* called before every request; NULL: none */
+	void *route_arg;
 } omc_http_client_opts;
 
 /* One client per thread (it keeps its connections open). o may be NULL. */

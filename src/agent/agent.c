@@ -1169,8 +1169,12 @@ omc_err omc_agent_new(omc_agent **out, const omc_agent_opts *o)
 	if (!a->rng)
 		e = omc_rand_bytes((uint8_t *)&a->rng, sizeof a->rng);
 	a->rng |= 1;
-	omc_http_client_opts co = {
-		.timeout_ms = 15000, .ca_file = o->tls_ca, .fault = o->http_fault, .fault_arg = o->http_fault_arg};
+	omc_http_client_opts co = {.timeout_ms = 15000,
+				   .ca_file = o->tls_ca,
+				   .fault = o->http_fault,
+				   .fault_arg = o->http_fault_arg,
+				   .route = o->http_route,
+				   .route_arg = o->http_route_arg};
 	if (e == OMC_OK)
 		e = omc_http_client_new(&a->http, &co);
 	if (e == OMC_OK && o->bootstrap_ca) {

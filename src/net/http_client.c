@@ -17,6 +17,8 @@ struct omc_http_client {
 	char ca_file[512];
 	omc_http_fault_fn fault;
 	void *fault_arg;
+	omc_http_route_fn route;
+	void *route_arg;
 };
 
 typedef struct sink {
@@ -61,6 +63,8 @@ omc_err omc_http_client_new(omc_http_client **out, const omc_http_client_opts *o
 	c->body_max = o && o->body_max ? o->body_max : OMC_HTTP_BODY_MAX;
 	c->fault = o ? o->fault : NULL;
 	c->fault_arg = o ? o->fault_arg : NULL;
+	c->route = o ? o->route : NULL;
+	c->route_arg = o ? o->route_arg : NULL;
 	if (o && o->ca_file) {
 		size_t n = strlen(o->ca_file);
 		if (n >= sizeof c->ca_file) {
@@ -98,6 +102,9 @@ omc_err omc_http_call_auth(omc_http_client *c, const char *method, const char *u
 	*status = 0;
 	omc_http_fault f = c->fault ? c->fault(c->fault_arg, method, url) : OMC_HTTP_FAULT_NONE;
 	OMC_ENSURE(f != OMC_HTTP_FAULT_DROP_REQUEST, OMC_ERR_IO);
+	char routed[1024];
+	if (c->route && c->route(c->route_arg, url, routed, sizeof routed))
+		url = routed;
 	sink k = {.max = c->body_max};
 	struct curl_slist *hdr = NULL;
 	CURL *h = c->h;

@@ -257,9 +257,17 @@ static omc_err pcid_object(json_t **out, const char *given, size_t given_len, in
 	return OMC_OK;
 }
 
+/* What the factory signs with and puts in every device as trust anchors. */
+struct omc_factory {
+	omc_key *m2mes_ca_key, *vendor_key;
+	omc_cert *m2mes_ca, *vendor, *vendor_ca, *ico_ca, *sho1_ca, *sho2_ca, *ro_ca, *pva_ca, *ico;
+};
+
 typedef struct dev_ctx {
-	omc_key *m2mes_ca_key, *vendor_key, *att;
-	omc_cert *m2mes_ca, *vendor, *vendor_ca, *ico_ca, *sho1_ca, *sho2_ca, *ro_ca, *pva_ca, *ico, *dev_cert;
+	const omc_factory *p; /* o->factory, or own */
+	omc_factory *own;
+	omc_key *att;
+	omc_cert *dev_cert;
 	json_t *pcid, *ident;
 	omc_store_io *io, *store_io;
 	bool own_io, own_store_io;
@@ -271,15 +279,54 @@ typedef struct dev_ctx {
 	omc_mcim pcid_rec;
 } dev_ctx;
 
-static void dev_free(dev_ctx *d)
+void omc_factory_free(omc_factory *p)
 {
-	omc_key_free(d->m2mes_ca_key);
-	omc_key_free(d->vendor_key);
-	omc_key_free(d->att);
-	omc_cert *certs[] = {d->m2mes_ca, d->vendor, d->vendor_ca, d->ico_ca, d->sho1_ca,
-			     d->sho2_ca,  d->ro_ca,  d->pva_ca,    d->ico,    d->dev_cert};
+	if (!p)
+		return;
+	omc_key_free(p->m2mes_ca_key);
+	omc_key_free(p->vendor_key);
+	omc_cert *certs[] = {p->m2mes_ca, p->vendor, p->vendor_ca, p->ico_ca, p->sho1_ca,
+			     p->sho2_ca,  p->ro_ca,  p->pva_ca,    p->ico};
 	for (size_t i = 0; i < OMC_ARRAY_LEN(certs); i++)
 		omc_cert_free(certs[i]);
+	omc_free(p);
+}
+
+static omc_err load_pki(omc_factory *p, const char *pki)
+{
+	OMC_TRY(omc_pki_load(pki, "m2mes-ca", &p->m2mes_ca_key, &p->m2mes_ca));
+	OMC_TRY(omc_pki_load(pki, "tre-vendor", &p->vendor_key, &p->vendor));
+	OMC_TRY(omc_pki_load(pki, "tre-vendor-ca", NULL, &p->vendor_ca));
+	OMC_TRY(omc_pki_load(pki, "ico-ca", NULL, &p->ico_ca));
+	OMC_TRY(omc_pki_load(pki, "sho1-ca", NULL, &p->sho1_ca));
+	OMC_TRY(omc_pki_load(pki, "sho2-ca", NULL, &p->sho2_ca));
+	OMC_TRY(omc_pki_load(pki, "ro-ca", NULL, &p->ro_ca));
+	OMC_TRY(omc_pki_load(pki, "pva-ca", NULL, &p->pva_ca));
+	OMC_TRY(omc_pki_load(pki, "ico", NULL, &p->ico));
+	return OMC_OK;
+}
+
+omc_err omc_factory_open(omc_factory **out, const char *pki_dir)
+{
+	OMC_ENSURE(out != NULL && pki_dir != NULL, OMC_ERR_BAD_ARG);
+	omc_proto_init();
+	omc_factory *p = omc_calloc(1, sizeof *p);
+	*out = NULL;
+	OMC_ENSURE(p != NULL, OMC_ERR_NOMEM);
+	omc_err e = load_pki(p, pki_dir);
+	if (e != OMC_OK) {
+		omc_factory_free(p);
+		return e;
+	}
+	*out = p;
+	return OMC_OK;
+}
+
+static void dev_free(dev_ctx *d)
+{
+	omc_factory_free(d->own);
+	omc_key_free(d->att);
+	omc_cert_free(d->dev_cert);
 	json_decref(d->pcid);
 	json_decref(d->ident);
 	omc_store_close(d->store);
@@ -293,20 +340,6 @@ static void dev_free(dev_ctx *d)
 		omc_store_io_posix_free(d->io);
 	omc_mcim_wipe(&d->pcid_rec);
 	omc_memzero(d, sizeof *d);
-}
-
-static omc_err load_pki(dev_ctx *d, const char *pki)
-{
-	OMC_TRY(omc_pki_load(pki, "m2mes-ca", &d->m2mes_ca_key, &d->m2mes_ca));
-	OMC_TRY(omc_pki_load(pki, "tre-vendor", &d->vendor_key, &d->vendor));
-	OMC_TRY(omc_pki_load(pki, "tre-vendor-ca", NULL, &d->vendor_ca));
-	OMC_TRY(omc_pki_load(pki, "ico-ca", NULL, &d->ico_ca));
-	OMC_TRY(omc_pki_load(pki, "sho1-ca", NULL, &d->sho1_ca));
-	OMC_TRY(omc_pki_load(pki, "sho2-ca", NULL, &d->sho2_ca));
-	OMC_TRY(omc_pki_load(pki, "ro-ca", NULL, &d->ro_ca));
-	OMC_TRY(omc_pki_load(pki, "pva-ca", NULL, &d->pva_ca));
-	OMC_TRY(omc_pki_load(pki, "ico", NULL, &d->ico));
-	return OMC_OK;
 }
 
 /* The platform a model ships: the same firmware image and agent
@@ -417,7 +450,12 @@ static omc_err make_device(dev_ctx *d, const omc_factory_device_opts *o, char **
 {
 	const char *model = o->model ? o->model : "openmcim-demo-gw";
 	int64_t now = (int64_t)time(NULL);
-	OMC_TRY(load_pki(d, o->pki_dir));
+	if (o->factory) {
+		d->p = o->factory;
+	} else {
+		OMC_TRY(omc_factory_open(&d->own, o->pki_dir));
+		d->p = d->own;
+	}
 	/* A device is there once device.key or device.tpm is (it is written
 	 * last): refused. Anything else is the remains of a run cut short,
 	 * made anew. */
@@ -443,7 +481,7 @@ static omc_err make_device(dev_ctx *d, const omc_factory_device_opts *o, char **
 	OMC_TRY(rand_hex(plat_id + 5, 8));
 	OMC_TRY(omc_key_generate(&d->att));
 	omc_cert_req req = {.subject_cn = tre_id, .subject_org = model, .ca = false, .days = 3650};
-	OMC_TRY(omc_cert_issue(&d->dev_cert, &req, d->att, d->m2mes_ca, d->m2mes_ca_key));
+	OMC_TRY(omc_cert_issue(&d->dev_cert, &req, d->att, d->p->m2mes_ca, d->p->m2mes_ca_key));
 
 	/* Platform components and the signed reference manifest (SEC-3). */
 	json_t *comps = json_array();
@@ -461,8 +499,8 @@ static omc_err make_device(dev_ctx *d, const omc_factory_device_opts *o, char **
 	char *payload = omc_json_dumps(man, JSON_COMPACT | JSON_SORT_KEYS), *mjws = NULL;
 	json_decref(man);
 	OMC_ENSURE(payload != NULL, OMC_ERR_NOMEM);
-	const omc_cert *x5c[] = {d->vendor};
-	e = omc_jws_sign(&mjws, (const uint8_t *)payload, strlen(payload), d->vendor_key, x5c, 1, "omc-manifest+jwt");
+	const omc_cert *x5c[] = {d->p->vendor};
+	e = omc_jws_sign(&mjws, (const uint8_t *)payload, strlen(payload), d->p->vendor_key, x5c, 1, "omc-manifest+jwt");
 	omc_free(payload);
 	OMC_TRY(e);
 	e = omc_tre_write_file(d->io, "manifest.jws", (const uint8_t *)mjws, strlen(mjws));
@@ -476,24 +514,29 @@ static omc_err make_device(dev_ctx *d, const omc_factory_device_opts *o, char **
 	OMC_TRY(omc_mcim_from_json(&d->pcid_rec, d->pcid, true));
 	OMC_TRY(omc_lifecycle_next(&d->pcid_rec.state, d->pcid_rec.state, OMC_EV_ACTIVATE, OMC_ACTOR_OWNER));
 
-	/* The sealed identity. */
-	char *att_pem;
-	size_t att_len;
-	OMC_TRY(omc_key_to_pem(&att_pem, &att_len, d->att, true, d->k_keys, 32));
-	d->ident = json_pack("{s:i,s:s,s:s,s:s,s:s%,s:[],s:{s:[],s:[],s:[],s:[],s:[]},s:O}", "version", 1, "tre_id",
-			     tre_id, "platform_id", plat_id, "model", model, "att_key", att_pem, att_len, "chain",
-			     "anchors", "m2mes", "tre_vendor", "operator", "ro", "pva", "pcid", d->pcid);
-	omc_free(att_pem);
+	/* The sealed identity. The attestation key inside it sealed once more
+	 * under K_keys (omc_key_seal, base64url): a random key needs no
+	 * password-based derivation, which made every TRE open cost a PBKDF2. */
+	uint8_t *att_sealed = NULL;
+	size_t att_sl = 0;
+	char att_b64[256];
+	OMC_TRY(omc_key_seal(&att_sealed, &att_sl, d->att, d->k_keys));
+	omc_err se = omc_b64_encode(att_b64, sizeof att_b64, att_sealed, att_sl, OMC_B64_URL);
+	omc_free(att_sealed);
+	OMC_TRY(se);
+	d->ident = json_pack("{s:i,s:s,s:s,s:s,s:s,s:[],s:{s:[],s:[],s:[],s:[],s:[]},s:O}", "version", 1, "tre_id",
+			     tre_id, "platform_id", plat_id, "model", model, "att_key", att_b64, "chain", "anchors",
+			     "m2mes", "tre_vendor", "operator", "ro", "pva", "pcid", d->pcid);
 	OMC_ENSURE(d->ident != NULL, OMC_ERR_NOMEM);
 	json_t *an = json_object_get(d->ident, "anchors");
 	OMC_TRY(pem_array_add(json_object_get(d->ident, "chain"), d->dev_cert));
-	OMC_TRY(pem_array_add(json_object_get(an, "m2mes"), d->m2mes_ca));
-	OMC_TRY(pem_array_add(json_object_get(an, "tre_vendor"), d->vendor_ca));
-	OMC_TRY(pem_array_add(json_object_get(an, "operator"), d->ico_ca));
-	OMC_TRY(pem_array_add(json_object_get(an, "operator"), d->sho1_ca));
-	OMC_TRY(pem_array_add(json_object_get(an, "operator"), d->sho2_ca));
-	OMC_TRY(pem_array_add(json_object_get(an, "ro"), d->ro_ca));
-	OMC_TRY(pem_array_add(json_object_get(an, "pva"), d->pva_ca));
+	OMC_TRY(pem_array_add(json_object_get(an, "m2mes"), d->p->m2mes_ca));
+	OMC_TRY(pem_array_add(json_object_get(an, "tre_vendor"), d->p->vendor_ca));
+	OMC_TRY(pem_array_add(json_object_get(an, "operator"), d->p->ico_ca));
+	OMC_TRY(pem_array_add(json_object_get(an, "operator"), d->p->sho1_ca));
+	OMC_TRY(pem_array_add(json_object_get(an, "operator"), d->p->sho2_ca));
+	OMC_TRY(pem_array_add(json_object_get(an, "ro"), d->p->ro_ca));
+	OMC_TRY(pem_array_add(json_object_get(an, "pva"), d->p->pva_ca));
 	char *ident = omc_json_dumps(d->ident, JSON_COMPACT | JSON_SORT_KEYS);
 	OMC_ENSURE(ident != NULL, OMC_ERR_NOMEM);
 	uint8_t *sealed;
@@ -549,7 +592,7 @@ static omc_err make_device(dev_ctx *d, const omc_factory_device_opts *o, char **
 	omc_free(rs);
 	OMC_TRY(e);
 	omc_key *ico_pub = NULL;
-	e = omc_cert_public_key(&ico_pub, d->ico);
+	e = omc_cert_public_key(&ico_pub, d->p->ico);
 	if (e == OMC_OK)
 		e = omc_jwe_encrypt(&jwe, (const uint8_t *)jws, strlen(jws), ico_pub, "omc-pcid-report+jwe");
 	omc_free(jws);
@@ -567,7 +610,7 @@ static omc_err make_device(dev_ctx *d, const omc_factory_device_opts *o, char **
 
 omc_err omc_factory_device(const omc_factory_device_opts *o, char **report)
 {
-	OMC_ENSURE(o && report && o->pki_dir, OMC_ERR_BAD_ARG);
+	OMC_ENSURE(o && report && (o->pki_dir || o->factory), OMC_ERR_BAD_ARG);
 	OMC_ENSURE((o->io == NULL) == (o->store_io == NULL), OMC_ERR_BAD_ARG);
 	omc_proto_init();
 	*report = NULL;

@@ -746,6 +746,19 @@ static omc_err certs_from_json(omc_cert **dst, size_t cap, size_t *n, const json
 
 static const char *const anchor_keys[OMC_ANCHOR_ROLES] = {"m2mes", "tre_vendor", "operator", "ro", "pva"};
 
+/* The attestation key of the identity: omc_key_seal under K_keys in
+ * base64url, or (identities made before) an encrypted PKCS#8 PEM. */
+static omc_err att_key_open(omc_tre *t, const char *s)
+{
+	size_t n = strlen(s);
+	if (strncmp(s, "-----BEGIN", 10) == 0)
+		return omc_key_from_pem(&t->att_key, s, n, t->k_keys, 32);
+	uint8_t sealed[192];
+	size_t sl = 0;
+	OMC_ENSURE(omc_b64_decode(sealed, sizeof sealed, &sl, s, n, OMC_B64_URL) == OMC_OK, OMC_ERR_CORRUPT);
+	return omc_key_unseal(&t->att_key, sealed, sl, t->k_keys);
+}
+
 static omc_err identity_load(omc_tre *t)
 {
 	uint8_t *sealed, *pt;
@@ -764,7 +777,7 @@ static omc_err identity_load(omc_tre *t)
 	    omc_tre_json_str(t->platform_id, sizeof t->platform_id, o, "platform_id") != OMC_OK ||
 	    omc_tre_json_str(t->model, sizeof t->model, o, "model") != OMC_OK || !json_is_string(k) || !json_is_object(a))
 		goto out;
-	omc_err f = omc_key_from_pem(&t->att_key, json_string_value(k), strlen(json_string_value(k)), t->k_keys, 32);
+	omc_err f = att_key_open(t, json_string_value(k));
 	if (f != OMC_OK) {
 		e = omc_nomem_or(f, e);
 		goto out;

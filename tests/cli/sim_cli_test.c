@@ -57,6 +57,12 @@ static void fleet_with(const char *faults, const char *counter)
 	assert_true(json_number_value(json_object_get(o, "provision_rate_per_s")) > 0);
 	assert_true(json_number_value(json_object_get(o, "p99_ms")) >= json_number_value(json_object_get(o, "p50_ms")));
 	assert_true(jint(o, "server_rss_bytes") > 0);
+	assert_true(jint(o, "sim_rss_bytes") > 0);
+	/* the cost per device, in CPU time of each side */
+	assert_true(json_number_value(json_object_get(o, "sim_cpu_ms_per_device")) > 0);
+	assert_true(json_number_value(json_object_get(o, "server_cpu_ms_per_device")) > 0);
+	assert_true(json_is_false(json_object_get(o, "server_external")));
+	assert_int_equal(jint(o, "replicas"), 1);
 	if (jint(o, counter) <= 0)
 		fail_msg("--faults %s: %s is %ld", faults, counter, jint(o, counter));
 	json_decref(o);

@@ -25,7 +25,8 @@ static const char server_usage[] =
 	"              master key, server.conf, the PVA's reference values and a subscriber\n"
 	"              account per SHO (tokens in DIR/subscribers.json). A DIR that holds a\n"
 	"              deployment already (server.conf) is started again as it is.\n"
-	"--dir DIR     where the demo deployment lives (kept at exit)\n"
+	"--dir DIR     where the demo deployment lives (kept at exit); while the server\n"
+	"              runs, DIR/urls.json holds the role map below\n"
 	"--config FILE the config file\n"
 	"--log-level   err, wrn, inf or dbg (default wrn), on stderr\n"
 	"\n"
@@ -43,6 +44,23 @@ static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ft
 	(void)flag;
 	(void)ftw;
 	return remove(p);
+}
+
+/* dir/urls.json (through a temporary file and a rename, so that a reader
+ * sees the whole map or none); its path in map. */
+static bool write_urls(char *map, size_t cap, const char *dir, const char *urls)
+{
+	char tmpf[640];
+	snprintf(map, cap, "%s/urls.json", dir);
+	snprintf(tmpf, sizeof tmpf, "%s/urls.json.tmp", dir);
+	FILE *f = fopen(tmpf, "w");
+	bool ok = f && fprintf(f, "%s\n", urls) > 0;
+	ok = (f && fclose(f) == 0) && ok && rename(tmpf, map) == 0;
+	if (!ok) {
+		unlink(tmpf);
+		map[0] = 0;
+	}
+	return ok;
 }
 
 int cmd_server(int argc, char **argv)
@@ -145,12 +163,19 @@ int cmd_server(int argc, char **argv)
 	}
 	printf("%s\n", urls);
 	fflush(stdout);
+	/* With --demo --dir, the same map in DIR/urls.json while the server
+	 * runs: what `openmcim sim --server-dir DIR` reads (docs/sim.md). */
+	char map[620] = "";
+	if (demo && !tmp[0] && !write_urls(map, sizeof map, dir, urls))
+		fprintf(stderr, "openmcim server: cannot write %s/urls.json\n", dir);
 	omc_free(urls);
 	if (demo)
 		fprintf(stderr, "openmcim server: demo deployment in %s\n", dir);
 	int sig = 0;
 	sigwait(&set, &sig);
 	omc_server_stop(s);
+	if (map[0])
+		unlink(map);
 	if (tmp[0])
 		nftw(tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return CLI_OK;

@@ -65,6 +65,7 @@ typedef struct sim {
 	pthread_cond_t cv;
 	omc_key *mk;
 	omc_cert *mc;
+	omc_factory *fac; /* the deployment's PKI, loaded once for every device */
 	double t0;
 	uint64_t seed;
 	sim_cause causes[SIM_CAUSES];
@@ -218,7 +219,9 @@ static bool dev_open(sim *s, sim_dev *d, unsigned i)
 			     .poll_ms = 50,
 			     .seed = mix(s->seed + i) | 1,
 			     .http_fault = sim_fault,
-			     .http_fault_arg = s};
+			     .http_fault_arg = s,
+			     .http_route = fleet_route,
+			     .http_route_arg = &s->srv};
 	omc_agent_tre_local(&ao.tre, &d->local, d->t, "agent");
 	return omc_agent_new(&d->a, &ao) == OMC_OK;
 }
@@ -229,7 +232,7 @@ static bool dev_make(sim *s, omc_http_client *c, sim_dev *d, unsigned i)
 	if (omc_memfs_new(&d->fs) != OMC_OK || omc_store_io_mem_new(&d->io, d->fs, "") != OMC_OK ||
 	    omc_store_io_mem_new(&d->sio, d->fs, "store/") != OMC_OK)
 		return false;
-	omc_factory_device_opts fo = {.pki_dir = s->srv.pki, .io = d->io, .store_io = d->sio};
+	omc_factory_device_opts fo = {.factory = s->fac, .io = d->io, .store_io = d->sio};
 	/* pcid-expiry: a PCID that expires in two minutes, so the agent must
 	 * get a new one from the ICO first (CHG-4). */
 	if (d->want_expiry)
@@ -448,8 +451,9 @@ typedef struct sim_result {
 	unsigned provisioned;
 	bool exactly_once, imsi_unique, none_lost, none_stranded;
 	double rate, p50, p99, wall;
-	uint64_t rss;
-	double *lat; /* sorted, provisioned of them */
+	uint64_t rss, sim_rss;     /* peak RSS of the server child and of this process */
+	double sim_cpu, server_cpu; /* CPU seconds of the run, this process and the server child */
+	double *lat;           /* sorted, provisioned of them */
 } sim_result;
 
 /* The invariants, from the simulator's own bookkeeping. */
@@ -491,6 +495,26 @@ static bool check(sim *s, sim_result *r)
 	r->none_lost = lost == 0;
 	r->none_stranded = stranded == 0;
 	return r->exactly_once && r->imsi_unique && r->none_lost && r->none_stranded;
+}
+
+/* CPU seconds (user + system) a process used: its /proc/PID/stat. */
+static double cpu_of(pid_t pid)
+{
+	char p[64], buf[1024];
+	snprintf(p, sizeof p, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(p, "r");
+	size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+	if (f)
+		fclose(f);
+	buf[n] = 0;
+	/* after "(comm)": state, then fields 4 to 13, then utime and stime */
+	const char *q = strrchr(buf, ')');
+	unsigned long long ut = 0, st = 0;
+	long hz = sysconf(_SC_CLK_TCK);
+	if (!q || hz <= 0 ||
+	    sscanf(q + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) / (double)hz;
 }
 
 static uint64_t rss_of(pid_t pid)
@@ -556,7 +580,7 @@ static bool parse_faults(const char *spec, sim_faults *f)
 
 static const char sim_usage[] =
 	"usage: openmcim sim --devices N [--faults SPEC] [--workers W] [--seed S] [--json]\n"
-	"                    [--report FILE.html]\n"
+	"                    [--report FILE.html] [--server-dir DIR [--server MAP[,MAP...]]]\n"
 	"\n"
 	"Simulates a fleet of N devices (1 to 1000000): each an in-process TRE on an\n"
 	"in-memory file system and an agent, driven by W worker threads (default 8)\n"
@@ -564,6 +588,15 @@ static const char sim_usage[] =
 	"with a fresh demo deployment in a child process over loopback HTTP. Checks\n"
 	"that each device is provisioned exactly once, that no IMSI is on two devices,\n"
 	"that no MCIM is lost and that no device is stranded.\n"
+	"\n"
+	"--server-dir DIR  run against a deployment already running instead: DIR as\n"
+	"               made by `openmcim server --demo --dir DIR` (its pki/ and\n"
+	"               subscribers.json; the role map in DIR/urls.json)\n"
+	"--server MAP   with --server-dir: a replica's role map, a file holding the JSON\n"
+	"               line `openmcim server` prints first (DIR/urls.json); repeat or\n"
+	"               separate with commas for several replicas sharing one database:\n"
+	"               each request goes to the next replica, round robin. The fault\n"
+	"               restart is refused with an external server\n"
 	"\n"
 	"--faults SPEC  comma-separated, e.g. drop=0.01,delay=50ms,restart=2,\n"
 	"               powercut=0.01,tamper=0.001,pcid-expiry=0.01,change-wave=0.1\n"
@@ -585,6 +618,11 @@ static void print_json(const sim *s, const sim_result *r, bool ok)
 	cli_json_num(&j, "p50_ms", r->p50);
 	cli_json_num(&j, "p99_ms", r->p99);
 	cli_json_u64(&j, "server_rss_bytes", r->rss);
+	cli_json_u64(&j, "sim_rss_bytes", r->sim_rss);
+	cli_json_num(&j, "sim_cpu_ms_per_device", s->n ? r->sim_cpu * 1000.0 / s->n : 0);
+	cli_json_num(&j, "server_cpu_ms_per_device", s->n ? r->server_cpu * 1000.0 / s->n : 0);
+	cli_json_bool(&j, "server_external", s->srv.external);
+	cli_json_u64(&j, "replicas", s->srv.external ? s->srv.n_replicas : 1);
 	cli_json_num(&j, "server_rss_per_device_bytes", s->n ? (double)r->rss / s->n : 0);
 	cli_json_num(&j, "seconds", r->wall);
 	cli_json_bool(&j, "invariants_ok", ok);
@@ -608,8 +646,17 @@ static void print_json(const sim *s, const sim_result *r, bool ok)
 	cli_json_end(&j);
 }
 
-static int sim_run(unsigned long devices, const sim_faults *faults, unsigned workers, uint64_t seed, bool json_out,
-		   const char *report);
+typedef struct sim_cfg {
+	unsigned long devices, workers, seed;
+	sim_faults f;
+	bool json;
+	const char *report;
+	const char *server_dir;
+	const char *maps[FLEET_REPLICAS_MAX]; /* the --server values: MAP[,MAP...] */
+	size_t n_maps;
+} sim_cfg;
+
+static int sim_run(const sim_cfg *cfg);
 
 int cmd_sim(int argc, char **argv)
 {
@@ -619,39 +666,48 @@ int cmd_sim(int argc, char **argv)
 					     {"seed", required_argument, NULL, 's'},
 					     {"json", no_argument, NULL, 'j'},
 					     {"report", required_argument, NULL, 'r'},
+					     {"server", required_argument, NULL, 'S'},
+					     {"server-dir", required_argument, NULL, 'D'},
 					     {"help", no_argument, NULL, 'h'},
 					     {NULL, 0, NULL, 0}};
-	unsigned long devices = 0, workers = 8, seed = 1;
-	sim_faults f;
-	memset(&f, 0, sizeof f);
-	bool json_out = false;
-	const char *report = NULL;
+	static sim_cfg cfg;
+	memset(&cfg, 0, sizeof cfg);
+	cfg.workers = 8;
+	cfg.seed = 1;
 	opterr = 0;
 	optind = 0;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
-			if (!cli_uint_opt("sim", "--devices", optarg, 1, SIM_DEVICES_MAX, &devices))
+			if (!cli_uint_opt("sim", "--devices", optarg, 1, SIM_DEVICES_MAX, &cfg.devices))
 				return CLI_USAGE;
 			break;
 		case 'w':
-			if (!cli_uint_opt("sim", "--workers", optarg, 1, 64, &workers))
+			if (!cli_uint_opt("sim", "--workers", optarg, 1, 64, &cfg.workers))
 				return CLI_USAGE;
 			break;
 		case 's':
-			if (!cli_uint_opt("sim", "--seed", optarg, 0, 0xffffffffUL, &seed))
+			if (!cli_uint_opt("sim", "--seed", optarg, 0, 0xffffffffUL, &cfg.seed))
 				return CLI_USAGE;
 			break;
 		case 'f':
-			if (!parse_faults(optarg, &f))
+			if (!parse_faults(optarg, &cfg.f))
 				return cli_usage_error("sim", "--faults: cannot parse '%s' (see docs/sim.md)", optarg);
 			break;
 		case 'j':
-			json_out = true;
+			cfg.json = true;
 			break;
 		case 'r':
-			report = optarg;
+			cfg.report = optarg;
+			break;
+		case 'S':
+			if (!*optarg || cfg.n_maps == FLEET_REPLICAS_MAX)
+				return cli_usage_error("sim", "--server: 1 to %d role maps", FLEET_REPLICAS_MAX);
+			cfg.maps[cfg.n_maps++] = optarg;
+			break;
+		case 'D':
+			cfg.server_dir = optarg;
 			break;
 		case 'h':
 			fputs(sim_usage, stdout);
@@ -662,19 +718,28 @@ int cmd_sim(int argc, char **argv)
 	}
 	if (optind < argc)
 		return cli_usage_error("sim", "unexpected argument '%s'", argv[optind]);
-	if (!devices)
+	if (!cfg.devices)
 		return cli_usage_error("sim", "--devices N is required");
-	return sim_run(devices, &f, (unsigned)workers, seed, json_out, report);
+	if (cfg.n_maps && !cfg.server_dir)
+		return cli_usage_error("sim", "--server needs --server-dir DIR (the deployment's PKI and subscribers)");
+	if (cfg.server_dir && cfg.f.restarts)
+		return cli_usage_error("sim", "--faults restart=%u: the simulator restarts only a server it started "
+					      "itself, not one given with --server-dir",
+				       cfg.f.restarts);
+	return sim_run(&cfg);
 }
 
-static int sim_run(unsigned long devices, const sim_faults *faults, unsigned workers, uint64_t seed, bool json_out,
-		   const char *report)
+static int sim_run(const sim_cfg *cfg)
 {
 	sim *s = omc_calloc(1, sizeof *s);
 	if (!s)
 		return CLI_ERROR;
-	s->n = (unsigned)devices;
-	s->f = *faults;
+	const bool json_out = cfg->json;
+	const char *report = cfg->report;
+	const uint64_t seed = cfg->seed;
+	const unsigned workers = (unsigned)cfg->workers;
+	s->n = (unsigned)cfg->devices;
+	s->f = cfg->f;
 	s->seed = seed;
 	s->workers = workers;
 	s->sample_every = 0.1;
@@ -686,11 +751,21 @@ static int sim_run(unsigned long devices, const sim_faults *faults, unsigned wor
 	fleet_signals_catch(on_sig, old);
 	sim_stop = 0;
 	omc_log_set_level(OMC_LOG_LEVEL_ERR);
-	bool ok = s->devs && s->heap && fleet_server_start(&s->srv, &sim_stop) &&
-		  omc_pki_load(s->srv.pki, "m2mes", &s->mk, &s->mc) == OMC_OK;
+	char why[600] = "";
+	bool ok = s->devs && s->heap;
+	if (ok && cfg->server_dir)
+		ok = fleet_server_attach(&s->srv, cfg->server_dir, cfg->maps, cfg->n_maps, why, sizeof why);
+	else if (ok)
+		ok = fleet_server_start(&s->srv, &sim_stop);
+	if (ok && (omc_pki_load(s->srv.pki, "m2mes", &s->mk, &s->mc) != OMC_OK ||
+		   omc_factory_open(&s->fac, s->srv.pki) != OMC_OK)) {
+		snprintf(why, sizeof why, "cannot load the PKI from %s", s->srv.pki);
+		ok = false;
+	}
 	int rc = CLI_ERROR;
 	if (!ok) {
-		fprintf(stderr, "openmcim sim: setup failed%s\n", sim_stop ? " (interrupted)" : "");
+		fprintf(stderr, "openmcim sim: setup failed%s%s%s\n", why[0] ? ": " : "", why,
+			sim_stop ? " (interrupted)" : "");
 		goto out;
 	}
 	for (unsigned i = 0; i < s->n; i++) {
@@ -701,6 +776,7 @@ static int sim_run(unsigned long devices, const sim_faults *faults, unsigned wor
 		d->want_expiry = dice(seed, i, 4) < s->f.pcid_expiry;
 		s->expiries += d->want_expiry;
 	}
+	double cpu0 = cpu_of(getpid()), srv_cpu0 = s->srv.pid > 0 ? cpu_of(s->srv.pid) : 0;
 	s->t0 = now_s();
 	for (; s->next < s->n && s->next < SIM_WINDOW; s->next++)
 		heap_push(s, s->t0, s->next);
@@ -749,7 +825,11 @@ static int sim_run(unsigned long devices, const sim_faults *faults, unsigned wor
 	sim_result r;
 	memset(&r, 0, sizeof r);
 	r.wall = now_s() - s->t0;
-	r.rss = rss_of(s->srv.pid);
+	r.rss = s->srv.pid > 0 ? rss_of(s->srv.pid) : 0; /* an external server's is not ours to read */
+	r.sim_rss = rss_of(getpid());
+	r.sim_cpu = cpu_of(getpid()) - cpu0;
+	/* after restarts: the last server process's CPU only */
+	r.server_cpu = s->srv.pid > 0 ? cpu_of(s->srv.pid) - (s->restarts ? 0 : srv_cpu0) : 0;
 	bool inv = check(s, &r);
 	r.rate = r.wall > 0 ? r.provisioned / r.wall : 0;
 	if (json_out) {
@@ -757,8 +837,12 @@ static int sim_run(unsigned long devices, const sim_faults *faults, unsigned wor
 	} else {
 		printf("openmcim sim: %u devices, %u provisioned in %.1f s: %.1f/s, p50 %.0f ms, p99 %.0f ms\n", s->n,
 		       r.provisioned, r.wall, r.rate, r.p50, r.p99);
-		printf("  server RSS (peak) %llu bytes, %.0f bytes per device\n", (unsigned long long)r.rss,
-		       s->n ? (double)r.rss / s->n : 0.0);
+		if (s->srv.external)
+			printf("  server: external, %u replica%s (its RSS is not measured)\n", s->srv.n_replicas,
+			       s->srv.n_replicas == 1 ? "" : "s");
+		else
+			printf("  server RSS (peak) %llu bytes, %.0f bytes per device\n", (unsigned long long)r.rss,
+			       s->n ? (double)r.rss / s->n : 0.0);
 		printf("  faults: %lu requests dropped, %lu answers dropped, %lu delayed, %lu server restarts,\n"
 		       "  %lu power cuts, %lu tampers, %lu operator changes, %lu PCID expiries\n",
 		       s->drops_req, s->drops_resp, s->delays, s->restarts, s->powercuts, s->tampers, s->changes,
@@ -788,6 +872,7 @@ out:
 	fleet_server_stop(&s->srv);
 	omc_key_free(s->mk);
 	omc_cert_free(s->mc);
+	omc_factory_free(s->fac);
 	omc_free(s->heap);
 	omc_free(s->devs);
 	pthread_mutex_destroy(&s->mu);

@@ -22,7 +22,7 @@
 #include "openmcim/openmcim.h"
 
 typedef struct fleet_dev {
-	char dir[128], tre_id[64], platform_id[32], pcid_imsi[16];
+	char dir[FLEET_DIR_MAX + 32], tre_id[64], platform_id[32], pcid_imsi[16];
 	char *report;
 	char transfer_code[64]; /* what its subscriber holds to move it to another SHO */
 	int sho;
@@ -61,7 +61,7 @@ static bool make_devices(fleet *f)
 		omc_cert_free(mc);
 		return false;
 	}
-	char devroot[96];
+	char devroot[sizeof f->s.dir + 16];
 	snprintf(devroot, sizeof devroot, "%s/devices", f->s.dir);
 	bool ok = mkdir(devroot, 0700) == 0;
 	for (unsigned i = 0; ok && i < f->n && !stop_flag; i++) {

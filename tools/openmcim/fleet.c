@@ -17,10 +17,40 @@
 #include "cli.h"
 #include "fleet.h"
 
+/* The round robin over replicas, for every fleet_srv of the process. */
+static unsigned fleet_rr;
+
+static const json_t *next_replica(const fleet_srv *s)
+{
+	if (s->n_replicas < 2)
+		return s->urls;
+	return s->replicas[__atomic_fetch_add(&fleet_rr, 1, __ATOMIC_RELAXED) % s->n_replicas];
+}
+
 const char *fleet_url(const fleet_srv *s, const char *role)
 {
-	const char *u = json_string_value(json_object_get(s->urls, role));
+	const char *u = json_string_value(json_object_get(next_replica(s), role));
 	return u ? u : "";
+}
+
+bool fleet_route(void *arg, const char *url, char *out, size_t cap)
+{
+	const fleet_srv *s = arg;
+	if (s->n_replicas < 2)
+		return false;
+	for (unsigned i = 0; i < s->n_replicas; i++) {
+		const char *role;
+		json_t *v;
+		json_object_foreach (s->replicas[i], role, v) {
+			const char *base = json_string_value(v);
+			size_t bl = base ? strlen(base) : 0;
+			if (!bl || strncmp(url, base, bl) != 0 || (url[bl] && url[bl] != '/'))
+				continue;
+			const char *to = json_string_value(json_object_get(next_replica(s), role));
+			return to && (size_t)snprintf(out, cap, "%s%s", to, url + bl) < cap;
+		}
+	}
+	return false;
 }
 
 int fleet_http(omc_http_client *c, const char *method, const char *base, const char *path, const char *auth,
@@ -85,6 +115,7 @@ static bool spawn(fleet_srv *s, volatile const int *stop)
 	json_error_t je;
 	json_decref(s->urls);
 	s->urls = got ? json_loads(line, JSON_DISABLE_EOF_CHECK, &je) : NULL;
+	s->n_replicas = 0;
 	return s->urls != NULL;
 }
 
@@ -131,19 +162,11 @@ static bool fix_ports(const char *conf)
 	return fclose(f) == 0;
 }
 
-bool fleet_server_start(fleet_srv *s, volatile const int *stop)
+/* The demo subscribers' tokens (subscribers.json of the deployment). */
+static bool load_tokens(fleet_srv *s)
 {
-	if (!demo_mkdtemp(s->dir, sizeof s->dir, "openmcim-demo")) {
-		s->dir[0] = 0;
-		return false;
-	}
-	snprintf(s->pki, sizeof s->pki, "%s/pki", s->dir);
-	snprintf(s->ico_ca, sizeof s->ico_ca, "%s/ico-ca.crt", s->pki);
-	snprintf(s->conf, sizeof s->conf, "%s/server.conf", s->dir);
-	char subs[128];
+	char subs[512];
 	snprintf(subs, sizeof subs, "%s/subscribers.json", s->dir);
-	if (omc_server_demo_setup(s->dir) != OMC_OK || !fix_ports(s->conf) || !spawn(s, stop))
-		return false;
 	json_error_t je;
 	json_t *t = json_load_file(subs, 0, &je);
 	const char *t1 = json_string_value(json_object_get(json_object_get(t, "sho1"), "demo"));
@@ -157,8 +180,97 @@ bool fleet_server_start(fleet_srv *s, volatile const int *stop)
 	return ok;
 }
 
+/* The roles the simulator calls itself (the agents learn the DRF, PVA and
+ * DPF from the bootstrap answer, which the replicas sign with their own). */
+static const char *const needed_roles[] = {"ccif", "vno", "bootstrap", "pva", "sho.sho1", "sho.sho2"};
+
+/* One replica's role map, from the file path. */
+static bool add_replica(fleet_srv *s, const char *path, char *why, size_t why_cap)
+{
+	if (s->n_replicas == FLEET_REPLICAS_MAX) {
+		snprintf(why, why_cap, "--server: at most %d replicas", FLEET_REPLICAS_MAX);
+		return false;
+	}
+	json_error_t je;
+	json_t *m = json_load_file(path, JSON_DISABLE_EOF_CHECK, &je);
+	if (!json_is_object(m)) {
+		snprintf(why, why_cap, "%s: not a role map (the JSON line `openmcim server` prints): %s", path, je.text);
+		json_decref(m);
+		return false;
+	}
+	s->replicas[s->n_replicas++] = m;
+	for (size_t r = 0; r < sizeof needed_roles / sizeof needed_roles[0]; r++) {
+		const char *u = json_string_value(json_object_get(m, needed_roles[r]));
+		if (!u || (strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0)) {
+			snprintf(why, why_cap, "%s: no URL for the role %s", path, needed_roles[r]);
+			return false;
+		}
+	}
+	return true;
+}
+
+bool fleet_server_attach(fleet_srv *s, const char *dir, const char *const *maps, size_t n, char *why,
+			 size_t why_cap)
+{
+	memset(s, 0, sizeof *s);
+	s->external = true;
+	char def[512];
+	const char *defv[1] = {def};
+	if (strlen(dir) > 400) {
+		snprintf(why, why_cap, "--server-dir: path too long");
+		return false;
+	}
+	snprintf(s->dir, sizeof s->dir, "%s", dir);
+	snprintf(s->pki, sizeof s->pki, "%s/pki", dir);
+	snprintf(s->ico_ca, sizeof s->ico_ca, "%s/ico-ca.crt", s->pki);
+	snprintf(s->conf, sizeof s->conf, "%s/server.conf", dir);
+	if (access(s->ico_ca, R_OK) != 0 || !load_tokens(s)) {
+		snprintf(why, why_cap, "%s is not a demo deployment (no pki/ico-ca.crt or subscribers.json)", dir);
+		return false;
+	}
+	if (!n) {
+		snprintf(def, sizeof def, "%s/urls.json", dir);
+		maps = defv;
+		n = 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char list[4096];
+		if (strlen(maps[i]) >= sizeof list) {
+			snprintf(why, why_cap, "--server: too long");
+			return false;
+		}
+		snprintf(list, sizeof list, "%s", maps[i]);
+		char *save = NULL;
+		for (char *m = strtok_r(list, ",", &save); m; m = strtok_r(NULL, ",", &save))
+			if (!add_replica(s, m, why, why_cap))
+				return false;
+	}
+	if (!s->n_replicas) {
+		snprintf(why, why_cap, "--server: no role map");
+		return false;
+	}
+	s->urls = json_incref(s->replicas[0]);
+	return true;
+}
+
+bool fleet_server_start(fleet_srv *s, volatile const int *stop)
+{
+	if (!demo_mkdtemp(s->dir, sizeof s->dir, "openmcim-demo")) {
+		s->dir[0] = 0;
+		return false;
+	}
+	snprintf(s->pki, sizeof s->pki, "%s/pki", s->dir);
+	snprintf(s->ico_ca, sizeof s->ico_ca, "%s/ico-ca.crt", s->pki);
+	snprintf(s->conf, sizeof s->conf, "%s/server.conf", s->dir);
+	if (omc_server_demo_setup(s->dir) != OMC_OK || !fix_ports(s->conf) || !spawn(s, stop))
+		return false;
+	return load_tokens(s);
+}
+
 bool fleet_server_restart(fleet_srv *s, volatile const int *stop)
 {
+	if (s->external)
+		return false;
 	if (s->pid > 0) {
 		kill(s->pid, SIGKILL);
 		waitpid(s->pid, NULL, 0);
@@ -176,7 +288,10 @@ void fleet_server_stop(fleet_srv *s)
 	}
 	json_decref(s->urls);
 	s->urls = NULL;
-	if (s->dir[0] && s->dir[5])
+	for (unsigned i = 0; i < s->n_replicas; i++)
+		json_decref(s->replicas[i]);
+	s->n_replicas = 0;
+	if (!s->external && s->dir[0] && s->dir[5])
 		demo_rmtree(s->dir);
 	s->dir[0] = 0;
 }

@@ -13,10 +13,16 @@
 
 #include "openmcim/openmcim.h"
 
+#define FLEET_REPLICAS_MAX 16
+#define FLEET_DIR_MAX 480 /* a deployment directory's path, NUL included */
+
 typedef struct fleet_srv {
-	char dir[64], pki[128], ico_ca[160], conf[128];
-	pid_t pid;
-	json_t *urls; /* role -> base URL */
+	char dir[FLEET_DIR_MAX], pki[FLEET_DIR_MAX + 20], ico_ca[FLEET_DIR_MAX + 40], conf[FLEET_DIR_MAX + 20];
+	pid_t pid;          /* 0 for an external deployment */
+	bool external;      /* fleet_server_attach: not ours to restart or remove */
+	json_t *urls;       /* role -> base URL (the first replica) */
+	json_t *replicas[FLEET_REPLICAS_MAX]; /* each replica's role -> base URL */
+	unsigned n_replicas;
 	char tokens[2][64]; /* the demo subscribers' bearer tokens at sho1 and sho2 */
 } fleet_srv;
 
@@ -25,9 +31,22 @@ typedef struct fleet_srv {
 bool fleet_server_start(fleet_srv *s, volatile const int *stop);
 /* The same deployment again (same ports) after SIGKILL: a crash. */
 bool fleet_server_restart(fleet_srv *s, volatile const int *stop);
-/* Stop it and remove the directory. */
+/* An external deployment (docs/sim.md, "External servers"): the demo
+ * deployment directory dir (made by `openmcim server --demo --dir DIR`: its
+ * PKI and subscribers.json) and the role maps of its replicas: maps[0..n)
+ * are comma-separated lists of files, each holding the JSON object
+ * `openmcim server` prints first (n 0: dir's urls.json). On failure false,
+ * and why says what is missing. */
+bool fleet_server_attach(fleet_srv *s, const char *dir, const char *const *maps, size_t n, char *why,
+			 size_t why_cap);
+/* Stop it and remove the directory (an external one is left alone). */
 void fleet_server_stop(fleet_srv *s);
+/* A role's base URL; with several replicas each call takes the next one
+ * (round robin). */
 const char *fleet_url(const fleet_srv *s, const char *role);
+/* omc_http_route_fn over s (arg): a URL of any replica's role goes to that
+ * role on the next replica, round robin; false with one replica. */
+bool fleet_route(void *arg, const char *url, char *out, size_t cap);
 /* base+path; the status (0: no answer) and the answer as JSON if out. */
 int fleet_http(omc_http_client *c, const char *method, const char *base, const char *path, const char *auth,
 	       const char *body, json_t **out);
