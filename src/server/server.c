@@ -860,6 +860,12 @@ static int on_ini(void *user, const char *section, const char *name, const char 
 			ok = parse_u64(value, 65535, &u) && ((s->port = (unsigned)u), true);
 		else if (!strcmp(name, "threads"))
 			ok = parse_u64(value, 64, &u) && u > 0 && ((s->threads = (unsigned)u), true);
+		else if (!strcmp(name, "connection_timeout"))
+			ok = parse_u64(value, 3600, &u) && u > 0 && ((s->conn_timeout = (unsigned)u), true);
+		else if (!strcmp(name, "connection_limit"))
+			ok = parse_u64(value, 100000, &u) && u > 0 && ((s->conn_limit = (unsigned)u), true);
+		else if (!strcmp(name, "connection_limit_per_ip"))
+			ok = parse_u64(value, 100000, &u) && ((s->conn_limit_per_ip = (unsigned)u), true);
 		else if (!strcmp(name, "db"))
 			ok = copy(c->db, sizeof c->db, value);
 		else if (!strcmp(name, "pki"))
@@ -1001,6 +1007,9 @@ static omc_err add_listener(omc_server *s, srv_role role, srv_op *op)
 				   .routes = l->routes,
 				   .n_routes = l->n_routes,
 				   .threads = s->threads,
+				   .conn_timeout = s->conn_timeout,
+				   .conn_limit = s->conn_limit,
+				   .conn_limit_per_ip = s->conn_limit_per_ip,
 				   .tls_cert_pem = s->tls ? s->tls_cert_pem : NULL,
 				   .tls_key_pem = s->tls ? s->tls_key_pem : NULL,
 				   .tls_key_pass = s->tls ? s->tls_pass : NULL};

@@ -179,6 +179,7 @@ struct omc_server {
 	char pki[256];
 	char listen[64];
 	unsigned port, threads;
+	unsigned conn_timeout, conn_limit, conn_limit_per_ip; /* [server] connection_*; 0: the defaults */
 	int64_t session_lifetime, nonce_lifetime, token_lifetime;
 	srv_op ops[SRV_MAX_OPS];
 	size_t n_ops;
