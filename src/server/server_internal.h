@@ -294,9 +294,10 @@ OMC_MUST_USE omc_err srv_token_hash(uint8_t out[32], const char *token);
 /* A fresh random token (base64url of 32 bytes). */
 OMC_MUST_USE omc_err srv_token_new(char out[48]);
 
-/* Call another role: the body (consumed; may be NULL) signed as key/cert.
- * *out is the answer's JSON object (NULL if none), *status its status.
- * OMC_ERR_IO if no answer came. */
+/* Call another role: the body (consumed) signed as key/cert. Every call
+ * has a body: NULL is a json_pack that ran out of memory, OMC_ERR_NOMEM,
+ * as is a body that cannot be written. *out is the answer's JSON object
+ * (NULL if none), *status its status. OMC_ERR_IO if no answer came. */
 OMC_MUST_USE omc_err srv_call(omc_server *s, const omc_key *key, const omc_cert *cert, const char *method,
 			      const char *base, const char *path, json_t *body, int *status, json_t **out);
 
