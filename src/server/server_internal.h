@@ -372,6 +372,11 @@ void srv_fail_peer(srv_listener *l, omc_http_resp *resp, int status, json_t *ans
 OMC_MUST_USE omc_err srv_cred_new(omc_aka_cred *c, omc_aka_alg alg, const omc_aka_tuak_params *tuak);
 json_t *srv_cred_json(const omc_aka_cred *c);
 OMC_MUST_USE omc_err srv_cred_from_json(omc_aka_cred *c, json_t *o);
+/* Whether credentials c are no weaker than operator op asks for: with
+ * `alg = tuak`, TUAK with each length and the iterations at least its
+ * own (a PCID reported with MILENAGE, or with fewer iterations or a
+ * shorter MAC or RES, is a downgrade); with MILENAGE, either algorithm. */
+bool srv_cred_meets(const omc_aka_cred *c, const srv_op *op);
 
 /* A JWS a TRE signed (receipt, command result, PCID report): typ, chain
  * to a trusted M2MES CA at the server's clock; *claims the payload object
