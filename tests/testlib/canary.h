@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TL_CANARY_MAX 16
+#define TL_CANARY_MAX 48
 #define TL_CANARY_SECRET_MAX 64
 
 /* The encodings searched for, one needle each (the base64 ones once per
