@@ -112,15 +112,6 @@ static void normal_client_served(sf_env *e)
 	assert_int_equal(sf_call(e, "GET", "drf", "/healthz", NULL, NULL, NULL), 200);
 }
 
-static void restart_with(sf_env *e, const char *lines)
-{
-	sf_stop(e);
-	FILE *f = fopen(e->conf, "a");
-	assert_non_null(f);
-	fprintf(f, "\n[server]\n%s", lines);
-	fclose(f);
-	sf_start(e);
-}
 
 static const char *const half[] = {
 	"",                                                     /* opened and left */
@@ -139,7 +130,7 @@ static void test_idle_connections_closed(void **state)
 	(void)state;
 	sf_env e;
 	sf_up(&e);
-	restart_with(&e, "connection_timeout = 2\n");
+	sf_restart_with(&e, "server", "connection_timeout = 2\n");
 	uint16_t port = port_of(&e, "vno");
 	int fd[N_IDLE];
 	for (int i = 0; i < N_IDLE; i++)
@@ -174,7 +165,7 @@ static void test_per_ip_limit(void **state)
 	(void)state;
 	sf_env e;
 	sf_up(&e);
-	restart_with(&e, "connection_timeout = 600\nconnection_limit_per_ip = 8\n");
+	sf_restart_with(&e, "server", "connection_timeout = 600\nconnection_limit_per_ip = 8\n");
 	uint16_t port = port_of(&e, "vno");
 	int held[PER_IP], burst[BURST];
 	for (int i = 0; i < PER_IP; i++)

@@ -69,6 +69,16 @@ void sf_stop(sf_env *e)
 	e->srv = NULL;
 }
 
+void sf_restart_with(sf_env *e, const char *section, const char *lines)
+{
+	sf_stop(e);
+	FILE *f = fopen(e->conf, "a");
+	assert_non_null(f);
+	fprintf(f, "\n[%s]\n%s", section, lines);
+	assert_int_equal(fclose(f), 0);
+	sf_start(e);
+}
+
 void sf_up(sf_env *e)
 {
 	sf_up_opts(e, false);

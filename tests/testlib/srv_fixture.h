@@ -34,6 +34,8 @@ void sf_start(sf_env *e);
 /* Give the listeners fixed ports (a free base found now), so that a
  * restart keeps every URL: clients holding URLs (the agent) go on. */
 void sf_fix_ports(sf_env *e);
+/* Stop the server, append "[section]" and lines to its config, start it. */
+void sf_restart_with(sf_env *e, const char *section, const char *lines);
 /* Stop and remove everything. */
 void sf_down(sf_env *e);
 /* A role's base URL ("vno", "sho.sho1", ...). */

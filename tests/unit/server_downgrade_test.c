@@ -16,15 +16,6 @@ static void on_answer(void *arg, int status, const char *body, size_t len)
 		print_message("answer %d: %.*s\n", status, (int)len, body);
 }
 
-static void restart_with(sf_env *e, const char *lines)
-{
-	sf_stop(e);
-	FILE *f = fopen(e->conf, "a");
-	assert_non_null(f);
-	fprintf(f, "\n[operator ico]\n%s", lines);
-	fclose(f);
-	sf_start(e);
-}
 
 static void refused(sf_env *e, sf_dev *d, const char *what)
 {
@@ -43,7 +34,7 @@ static void test_ico_requires_tuak(void **state)
 	sf_env e;
 	sf_up(&e);
 	sf_hook.answer = on_answer;
-	restart_with(&e, "alg = tuak\ntuak_iterations = 2\n");
+	sf_restart_with(&e, "operator ico", "alg = tuak\ntuak_iterations = 2\n");
 	sf_dev mil, tuak;
 	sf_dev_make(&e, &mil, NULL); /* MILENAGE, made here (mode 2) */
 	char pj[256];

@@ -76,6 +76,24 @@ static char *join(const char *h, const char *p, const char *sig)
 	return s;
 }
 
+/* The JWS good (its header hl bytes long) with payload p (consumed) in
+ * place of its own, and signature sig. */
+static char *with_payload(const char *good, size_t hl, json_t *p, const char *sig)
+{
+	char *ps = json_dumps(p, JSON_COMPACT);
+	json_decref(p);
+	char *p64 = b64url(ps, strlen(ps));
+	char *h64 = omc_alloc(hl + 1);
+	assert_non_null(h64);
+	memcpy(h64, good, hl);
+	h64[hl] = 0;
+	char *jws = join(h64, p64, sig);
+	omc_free(h64);
+	omc_free(p64);
+	omc_free(ps);
+	return jws;
+}
+
 typedef struct world {
 	tf_dev d;
 	omc_tre *t;
@@ -184,19 +202,9 @@ static void test_downgrades_refused(void **state)
 		json_t *tu = json_object_get(json_object_get(p, "mcim"), "tuak");
 		assert_non_null(tu);
 		assert_int_equal(json_object_set_new(tu, weaker[i].member, json_integer(weaker[i].value)), 0);
-		char *ps = json_dumps(p, JSON_COMPACT);
-		char *p64 = b64url(ps, strlen(ps));
-		char *h64 = omc_alloc(hl + 1);
-		assert_non_null(h64);
-		memcpy(h64, good, hl);
-		h64[hl] = 0;
-		char *jws = join(h64, p64, sig);
+		char *jws = with_payload(good, hl, p, sig);
 		refused(&w, weaker[i].what, jws, OMC_ERR_BAD_SIGNATURE);
 		omc_free(jws);
-		omc_free(h64);
-		omc_free(p64);
-		omc_free(ps);
-		json_decref(p);
 	}
 	/* MILENAGE in place of the owner's TUAK, the signature kept */
 	{
@@ -205,19 +213,9 @@ static void test_downgrades_refused(void **state)
 		assert_int_equal(json_object_del(m, "tuak"), 0);
 		assert_int_equal(json_object_set_new(m, "alg", json_string("milenage")), 0);
 		assert_int_equal(json_object_set_new(m, "opc", json_string(OPC1)), 0);
-		char *ps = json_dumps(p, JSON_COMPACT);
-		char *p64 = b64url(ps, strlen(ps));
-		char *h64 = omc_alloc(hl + 1);
-		assert_non_null(h64);
-		memcpy(h64, good, hl);
-		h64[hl] = 0;
-		char *jws = join(h64, p64, sig);
+		char *jws = with_payload(good, hl, p, sig);
 		refused(&w, "MILENAGE in place of TUAK", jws, OMC_ERR_BAD_SIGNATURE);
 		omc_free(jws);
-		omc_free(h64);
-		omc_free(p64);
-		omc_free(ps);
-		json_decref(p);
 	}
 
 	/* 3. Signed by the owner, but outside TS 35.231's lists. */
