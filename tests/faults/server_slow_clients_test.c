@@ -116,8 +116,8 @@ static void normal_client_served(sf_env *e)
 static const char *const half[] = {
 	"",                                                     /* opened and left */
 	"POST /v1/attach HTTP/1.1\r\nHost: x\r\n",              /* headers never finished */
-	"POST /v1/attach HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-	"Content-Length: 100000\r\n\r\n{\"imsi\":",             /* a body never finished */
+	("POST /v1/attach HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+	 "Content-Length: 100000\r\n\r\n{\"imsi\":"),            /* a body never finished */
 	"G",                                                    /* a request line never finished */
 };
 
