@@ -145,6 +145,9 @@ static void test_server_request_paths(void **state)
 		      "after a whole step landed), %lu succeeded without the allocation, none a 4xx\n",
 		      sf_sweep.calls, sf_sweep.failures, sf_sweep.by_status[5], sf_sweep.landed, sf_sweep.absorbed);
 	assert_int_equal(sf_sweep.by_status[4], 0);
+	print_message("server: after a landed step the same call again went through %lu times and was refused %lu "
+		      "times\n",
+		      sf_sweep.retry_ok, sf_sweep.retry_refused);
 	assert_true(sf_sweep.failures > sf_sweep.calls);
 	sf_dev_free(&d);
 	sf_down(&e);

@@ -279,7 +279,28 @@ static int call(sf_env *e, const char *who, const char *method, const char *role
 			 * the allocation and succeeded: the server is restarted
 			 * on the database as it was before the call, and the sweep
 			 * goes on from the next allocation. */
-			sf_sweep.landed += st >= 500;
+			if (st >= 500) {
+				/* Measured, not asserted: whether the same call made
+				 * again from there goes through, as a client's retry
+				 * after a lost answer would. */
+				sf_sweep.landed++;
+				char *ra = who ? sign_as(e, who, method, path, body) : NULL;
+				json_t *ro = NULL;
+				int rst = call_once(e, method, role, path, ra ? ra : auth, body, &ro);
+				omc_free(ra);
+				if (rst >= 200 && rst < 300) {
+					sf_sweep.retry_ok++;
+				} else {
+					static char last[160];
+					char now[160];
+					snprintf(now, sizeof now, "%s %s %s: %d %s", method, role, path, rst, sf_code(ro));
+					if (strcmp(now, last) != 0)
+						print_message("after a landed step, the same call again: %s\n", now);
+					snprintf(last, sizeof last, "%s", now);
+					sf_sweep.retry_refused++;
+				}
+				json_decref(ro);
+			}
 			sf_stop(e);
 			db_files(e, false);
 			sf_start(e);

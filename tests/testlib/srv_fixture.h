@@ -65,11 +65,13 @@ extern sf_hooks sf_hook;
  * what it could not get: counted in `absorbed`, never a 4xx), and leave the
  * database as it was (sf_db_digest), unless a whole step landed before the
  * failure (a peer's commit, or a commit whose answer was lost): then it is
- * counted in `landed`, and the server restarted on the database as it was
- * before the call. A signed call is signed again each time. */
+ * counted in `landed`, the same call made once more from there (a client's
+ * retry; its outcome counted in retry_ok or retry_refused, not asserted),
+ * and the server restarted on the database as it was before the call. A signed call is signed again each time. */
 typedef struct sf_sweep_state {
 	bool on;
 	unsigned long calls, failures, landed, absorbed;
+	unsigned long retry_ok, retry_refused; /* the same call again after a landed step */
 	unsigned long by_status[6];
 } sf_sweep_state;
 extern sf_sweep_state sf_sweep;
