@@ -23,18 +23,11 @@
 
 #include "canary.h"
 
-#include <dirent.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
-#include <openssl/evp.h>
-#include <openssl/x509.h>
 
 #include "net/net_internal.h"
-#include "proto/proto_internal.h"
-#include "util/util_internal.h"
 
 /* Distinct, recognisable, and not all one byte: a scan for them cannot
  * match by accident. */
@@ -45,8 +38,6 @@ static size_t log_lines, bodies;
 /* A PIN of the TRE's users (4 to 64 bytes): long enough to be found by
  * nothing but itself. */
 static const char pin[] = "canary-PIN-7205-9381-4466";
-#define N_KEYS_MAX 32
-static char key_names[N_KEYS_MAX][64];
 static size_t n_keys, pem_hits;
 
 static void fill(uint8_t *p, size_t n, uint8_t seed)
@@ -224,63 +215,13 @@ static void plant_root_key(omc_memfs *fs, int i)
 	assert_true(found);
 }
 
-/* The private scalar of every key of the PKI directory: planted. */
-static void plant_pki_keys(const char *pki)
-{
-	DIR *dir = opendir(pki);
-	assert_non_null(dir);
-	struct dirent *de;
-	n_keys = 0;
-	while ((de = readdir(dir)) != NULL) {
-		size_t n = strlen(de->d_name);
-		if (n < 5 || n - 4 >= sizeof key_names[0] || !ends_with(de->d_name, ".key"))
-			continue;
-		assert_true(n_keys < N_KEYS_MAX);
-		memcpy(key_names[n_keys], de->d_name, n - 4);
-		key_names[n_keys][n - 4] = 0;
-		omc_key *k = NULL;
-		if (omc_pki_load(pki, key_names[n_keys], &k, NULL) != OMC_OK)
-			continue; /* not a signing key of ours (the TLS key is encrypted) */
-		BIGNUM *bn = NULL;
-		assert_int_equal(EVP_PKEY_get_bn_param(k->pkey, OSSL_PKEY_PARAM_PRIV_KEY, &bn), 1);
-		uint8_t d[32];
-		assert_int_equal(BN_bn2binpad(bn, d, 32), 32);
-		BN_clear_free(bn);
-		char what[80];
-		snprintf(what, sizeof what, "private key of %s", key_names[n_keys]);
-		tl_canary_add(what, d, 32);
-		omc_memzero(d, sizeof d);
-		/* The control: the key written as plain DER is found. */
-		unsigned char *der = NULL;
-		int dl = i2d_PrivateKey(k->pkey, &der);
-		assert_true(dl > 0);
-		size_t h = tl_canary_scan_buf("(control) the key as plain DER", der, (size_t)dl);
-		OPENSSL_clear_free(der, (size_t)dl);
-		omc_key_free(k);
-		if (h == 0)
-			fail_msg("the scalar of %s is not found in its DER", key_names[n_keys]);
-		pem_hits += h;
-		n_keys++;
-	}
-	closedir(dir);
-	/* The PKI's passphrase (the key files are encrypted under it). */
-	char path[256];
-	snprintf(path, sizeof path, "%s/pki.secret", pki);
-	uint8_t *sec = NULL;
-	size_t sl = 0;
-	assert_int_equal(omc_read_file(path, &sec, &sl, 64), OMC_OK);
-	assert_int_equal(sl, 32);
-	tl_canary_add("the PKI's key passphrase", sec, sl);
-	omc_free(sec);
-}
-
 static void test_canary_story_milenage_and_tuak(void **state)
 {
 	(void)state;
 	plant();
 	sf_env e;
 	sf_up(&e);
-	plant_pki_keys(e.pki);
+	n_keys = tl_canary_add_pki(e.pki, &pem_hits);
 	assert_true(n_keys >= 6);
 	sf_dev d[2];
 	dev_make(&e, &d[0], 0);
