@@ -15,6 +15,8 @@
 #include "openmcim/err.h"
 
 #define OMC_HTTP_BODY_MAX (1024u * 1024u) /* request and response bodies, default */
+#define OMC_HTTP_CONN_TIMEOUT 30u          /* seconds a server connection may stay idle, default */
+#define OMC_HTTP_CONN_LIMIT 512u           /* connections a server holds at once, default */
 
 /* One request, as a handler sees it. Strings are NUL-terminated; body is
  * NUL-terminated after body_len bytes (it may hold NULs itself). */
@@ -56,6 +58,12 @@ typedef struct omc_http_server_opts {
 	size_t n_routes;
 	unsigned threads;             /* 0: 2 */
 	size_t body_max;              /* 0: OMC_HTTP_BODY_MAX; larger bodies are 413 */
+	/* Slow and half-open clients (docs/server.md): a connection idle this
+	 * many seconds is closed (0: OMC_HTTP_CONN_TIMEOUT); at most conn_limit
+	 * connections at once (0: OMC_HTTP_CONN_LIMIT), and at most
+	 * conn_limit_per_ip from one address (0: no bound but conn_limit);
+	 * connections past a bound are closed as they are accepted. */
+	unsigned conn_timeout, conn_limit, conn_limit_per_ip;
 	/* HTTPS (libmicrohttpd's TLS, GnuTLS): the certificate chain and the
 	 * encrypted PKCS#8 key in PEM with its passphrase; all NULL: plain
 	 * HTTP. Kept by reference until the server stops. */

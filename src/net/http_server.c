@@ -254,17 +254,28 @@ omc_err omc_http_server_start(omc_http_server **out, const omc_http_server_opts 
 		omc_free(s);
 		OMC_BAIL(tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES ? OMC_ERR_UNSUPPORTED : OMC_ERR_BAD_ARG);
 	}
+	/* Slow and half-open clients: an idle connection is closed after the
+	 * timeout; past the limits a new connection is closed as it comes. */
+	unsigned limit = o->conn_limit ? o->conn_limit : OMC_HTTP_CONN_LIMIT;
+	if (limit < threads)
+		limit = threads; /* libmicrohttpd shares the limit out over the pool */
+	struct MHD_OptionItem limits[] = {
+		{MHD_OPTION_CONNECTION_TIMEOUT, o->conn_timeout ? o->conn_timeout : OMC_HTTP_CONN_TIMEOUT, NULL},
+		{MHD_OPTION_CONNECTION_LIMIT, limit, NULL},
+		{o->conn_limit_per_ip ? MHD_OPTION_PER_IP_CONNECTION_LIMIT : MHD_OPTION_END, o->conn_limit_per_ip, NULL},
+		{MHD_OPTION_END, 0, NULL},
+	};
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | (tls ? MHD_USE_TLS : 0);
 	if (tls)
 		s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
 					MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, threads,
-					MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+					MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_ARRAY, limits,
 					MHD_OPTION_HTTPS_MEM_CERT, o->tls_cert_pem, MHD_OPTION_HTTPS_MEM_KEY,
 					o->tls_key_pem, MHD_OPTION_HTTPS_KEY_PASSWORD, o->tls_key_pass, MHD_OPTION_END);
 	else
 		s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
 					MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_THREAD_POOL_SIZE, threads,
-					MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+					MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_ARRAY, limits,
 					MHD_OPTION_END);
 	if (!s->d) {
 		omc_free(s);

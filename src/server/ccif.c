@@ -199,6 +199,9 @@ static void report(srv_listener *l, const omc_http_req *req, omc_http_resp *resp
 	msg = "the report's tre_id is not its signer";
 	if (strcmp(tre, cn) != 0)
 		goto fail;
+	msg = "the PCID's algorithm or parameters are weaker than the ICO's";
+	if (!srv_cred_meets(&cred, ico))
+		goto fail;
 	code = "wrong_range";
 	msg = "the PCID is not in the ICO's IMSI range";
 	if (strncmp(imsi, ico->imsi_prefix, strlen(ico->imsi_prefix)) != 0)

@@ -111,7 +111,7 @@ static omc_err package_make(char **out, const srv_op *ico, const omc_aka_cred *c
 				   tre, "nonce", nonce, "activate", true, "iat", (json_int_t)now, "exp",
 				   (json_int_t)(now + PACKAGE_LIFETIME), "mcim", m)
 		       : NULL;
-	if (!p)
+	if (!ok) /* json_pack's "o" takes m even when it fails */
 		json_decref(m);
 	char *ps = p ? omc_json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL, *jws = NULL;
 	json_decref(p);

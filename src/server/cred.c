@@ -107,3 +107,15 @@ omc_err srv_cred_from_json(omc_aka_cred *c, json_t *o)
 	c->alg = OMC_AKA_ALG_TUAK;
 	return omc_aka_tuak_init(&c->u.tuak, k, kl, op, &p) == OMC_OK ? OMC_OK : OMC_ERR_BAD_FORMAT;
 }
+
+bool srv_cred_meets(const omc_aka_cred *c, const srv_op *op)
+{
+	if (op->alg != OMC_AKA_ALG_TUAK)
+		return true;
+	if (c->alg != OMC_AKA_ALG_TUAK)
+		return false;
+	const omc_aka_tuak *t = &c->u.tuak;
+	return t->iterations >= op->tuak.iterations && 8u * t->mac_len >= op->tuak.mac_bits &&
+	       8u * t->res_len >= op->tuak.res_bits && 8u * t->ck_len >= op->tuak.ck_bits &&
+	       8u * t->ik_len >= op->tuak.ik_bits;
+}

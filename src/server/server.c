@@ -617,23 +617,24 @@ omc_err srv_call(omc_server *s, const omc_key *key, const omc_cert *cert, const 
 		json_decref(body);
 		OMC_BAIL(OMC_ERR_NOT_FOUND);
 	}
-	char *b = body ? omc_json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	OMC_ENSURE(body != NULL, OMC_ERR_NOMEM); /* its json_pack failed: nothing to send */
+	char *b = omc_json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(body);
-	omc_http_client *c = thread_client(s);
+	omc_http_client *c = b ? thread_client(s) : NULL;
 	char url[SRV_URL_MAX + 128];
 	char *auth = NULL;
 	omc_err e = c ? OMC_OK : OMC_ERR_NOMEM;
 	if (e == OMC_OK && snprintf(url, sizeof url, "%s%s", base, path) >= (int)sizeof url)
 		e = OMC_ERR_BAD_ARG;
 	if (e == OMC_OK)
-		e = srv_sign_request(&auth, key, cert, method, path, b, b ? strlen(b) : 0, srv_now(s));
+		e = srv_sign_request(&auth, key, cert, method, path, b, strlen(b), srv_now(s));
 	/* A call leaves the process as an answer does: what it rests on first. */
 	if (e == OMC_OK)
 		e = srv_durable(s);
 	char *r = NULL;
 	size_t rl = 0;
 	if (e == OMC_OK)
-		e = omc_http_call_auth(c, method, url, auth, b, b ? strlen(b) : 0, status, &r, &rl);
+		e = omc_http_call_auth(c, method, url, auth, b, strlen(b), status, &r, &rl);
 	omc_free(auth);
 	omc_free(b); /* wiped: bodies may carry sealed packages */
 	if (e == OMC_OK && rl > 0) {
@@ -777,7 +778,13 @@ static void trampoline(void *arg, const omc_http_req *req, omc_http_resp *resp)
 		srv_fail(r->l, resp, 503, "starting", "the server is still starting");
 		return;
 	}
+	unsigned long failed = omc_alloc_failures();
 	r->fn(r->l, req, resp);
+	/* Memory that ran out under the handler makes its refusal no verdict
+	 * on the request (a signature that could not be checked is not a bad
+	 * one): the answer is a 500, and the caller may try again. */
+	if (omc_alloc_failures() != failed && resp->status >= 400 && resp->status < 500)
+		srv_fail(r->l, resp, 500, "internal", "out of memory");
 	/* No answer leaves before every commit it made or read is durable
 	 * (group commit: the WAL's fdatasync, shared with the requests that
 	 * wait at the same time). If that cannot be, the answer is a 500,
@@ -860,6 +867,12 @@ static int on_ini(void *user, const char *section, const char *name, const char 
 			ok = parse_u64(value, 65535, &u) && ((s->port = (unsigned)u), true);
 		else if (!strcmp(name, "threads"))
 			ok = parse_u64(value, 64, &u) && u > 0 && ((s->threads = (unsigned)u), true);
+		else if (!strcmp(name, "connection_timeout"))
+			ok = parse_u64(value, 3600, &u) && u > 0 && ((s->conn_timeout = (unsigned)u), true);
+		else if (!strcmp(name, "connection_limit"))
+			ok = parse_u64(value, 100000, &u) && u > 0 && ((s->conn_limit = (unsigned)u), true);
+		else if (!strcmp(name, "connection_limit_per_ip"))
+			ok = parse_u64(value, 100000, &u) && ((s->conn_limit_per_ip = (unsigned)u), true);
 		else if (!strcmp(name, "db"))
 			ok = copy(c->db, sizeof c->db, value);
 		else if (!strcmp(name, "pki"))
@@ -1003,6 +1016,9 @@ static omc_err add_listener(omc_server *s, srv_role role, srv_op *op)
 				   .routes = l->routes,
 				   .n_routes = l->n_routes,
 				   .threads = s->threads,
+				   .conn_timeout = s->conn_timeout,
+				   .conn_limit = s->conn_limit,
+				   .conn_limit_per_ip = s->conn_limit_per_ip,
 				   .tls_cert_pem = s->tls ? s->tls_cert_pem : NULL,
 				   .tls_key_pem = s->tls ? s->tls_key_pem : NULL,
 				   .tls_key_pass = s->tls ? s->tls_pass : NULL};

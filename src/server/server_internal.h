@@ -179,6 +179,7 @@ struct omc_server {
 	char pki[256];
 	char listen[64];
 	unsigned port, threads;
+	unsigned conn_timeout, conn_limit, conn_limit_per_ip; /* [server] connection_*; 0: the defaults */
 	int64_t session_lifetime, nonce_lifetime, token_lifetime;
 	srv_op ops[SRV_MAX_OPS];
 	size_t n_ops;
@@ -295,9 +296,10 @@ OMC_MUST_USE omc_err srv_token_hash(uint8_t out[32], const char *token);
 /* A fresh random token (base64url of 32 bytes). */
 OMC_MUST_USE omc_err srv_token_new(char out[48]);
 
-/* Call another role: the body (consumed; may be NULL) signed as key/cert.
- * *out is the answer's JSON object (NULL if none), *status its status.
- * OMC_ERR_IO if no answer came. */
+/* Call another role: the body (consumed) signed as key/cert. Every call
+ * has a body: NULL is a json_pack that ran out of memory, OMC_ERR_NOMEM,
+ * as is a body that cannot be written. *out is the answer's JSON object
+ * (NULL if none), *status its status. OMC_ERR_IO if no answer came. */
 OMC_MUST_USE omc_err srv_call(omc_server *s, const omc_key *key, const omc_cert *cert, const char *method,
 			      const char *base, const char *path, json_t *body, int *status, json_t **out);
 
@@ -372,6 +374,11 @@ void srv_fail_peer(srv_listener *l, omc_http_resp *resp, int status, json_t *ans
 OMC_MUST_USE omc_err srv_cred_new(omc_aka_cred *c, omc_aka_alg alg, const omc_aka_tuak_params *tuak);
 json_t *srv_cred_json(const omc_aka_cred *c);
 OMC_MUST_USE omc_err srv_cred_from_json(omc_aka_cred *c, json_t *o);
+/* Whether credentials c are no weaker than operator op asks for: with
+ * `alg = tuak`, TUAK with each length and the iterations at least its
+ * own (a PCID reported with MILENAGE, or with fewer iterations or a
+ * shorter MAC or RES, is a downgrade); with MILENAGE, either algorithm. */
+bool srv_cred_meets(const omc_aka_cred *c, const srv_op *op);
 
 /* A JWS a TRE signed (receipt, command result, PCID report): typ, chain
  * to a trusted M2MES CA at the server's clock; *claims the payload object

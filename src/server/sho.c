@@ -338,7 +338,7 @@ static void mcim_make(srv_listener *l, const omc_http_req *req, omc_http_resp *r
 	json_t *p = ok ? json_pack("{s:s,s:I,s:s,s:s,s:b,s:I,s:o}", "iss", op->name, "seq", (json_int_t)seq, "tre", tre,
 				   "nonce", nonce, "activate", activate, "iat", (json_int_t)srv_now(s), "mcim", m)
 		       : NULL;
-	if (!p)
+	if (!ok) /* json_pack's "o" takes m even when it fails */
 		json_decref(m);
 	char *ps = p ? omc_json_dumps(p, JSON_COMPACT | JSON_SORT_KEYS) : NULL, *jws = NULL, *jwe = NULL;
 	json_decref(p);

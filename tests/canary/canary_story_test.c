@@ -9,13 +9,23 @@
  * either case and in base64 of either alphabet, padded or not: zero hits.
  * Ciphertexts (the store's, the database's sealed columns, JWEs) are fine:
  * SEC-12. A control checks that the planted keys were really the ones in
- * use: the VNO's challenge verifies under the planted K and OPc.
+ * use: the VNO's challenge verifies under the planted K and OPc. The
+ * users' PINs of the TRE (an admin added with a planted PIN, and logged
+ * in with it), the private keys of every entity of the deployment's PKI
+ * (the servers' signing keys, their scalars, and the passphrase the key
+ * files are encrypted under) and each device's root key are planted too:
+ * the key files are encrypted and scanned with the rest; pki.secret and
+ * device.key are their secrets' home, left out of the scan and scanned
+ * alone as controls, and each key's scalar is found in that key written
+ * as plain DER (the control that the right scalar was planted).
  * covers: SEC-12, SEC-6, CCIF-1, CCIF-2, NET-3 */
 #include "srv_fixture.h"
 
 #include "canary.h"
 
 #include <stdlib.h>
+#include <unistd.h>
+
 
 #include "net/net_internal.h"
 
@@ -24,6 +34,11 @@
 static uint8_t master[32], sho_k[32], sho_op[32], pcid_k[2][16], pcid_opc[2][16];
 
 static size_t log_lines, bodies;
+
+/* A PIN of the TRE's users (4 to 64 bytes): long enough to be found by
+ * nothing but itself. */
+static const char pin[] = "canary-PIN-7205-9381-4466";
+static size_t n_keys, pem_hits;
 
 static void fill(uint8_t *p, size_t n, uint8_t seed)
 {
@@ -76,6 +91,7 @@ static void plant(void)
 	tl_canary_add("PCID OPc 1", pcid_opc[0], 16);
 	tl_canary_add("PCID K 2", pcid_k[1], 16);
 	tl_canary_add("PCID OPc 2", pcid_opc[1], 16);
+	tl_canary_add("a user's PIN", (const uint8_t *)pin, strlen(pin));
 	set_hex("OMC_TEST_CANARY_K", sho_k, 32);
 	set_hex("OMC_TEST_CANARY_OP", sho_op, 32);
 	set_hex("OMC_TEST_CANARY_MASTER", master, 32);
@@ -149,7 +165,15 @@ static void challenge_is_planted(sf_env *e, sf_dev *d, omc_aka_alg alg)
 	omc_memzero(&r, sizeof r);
 }
 
-static size_t scan_memfs(omc_memfs *fs, size_t *files)
+static bool ends_with(const char *s, const char *tail)
+{
+	size_t n = strlen(s), m = strlen(tail);
+	return n >= m && !strcmp(s + n - m, tail);
+}
+
+/* Every file of a device but its root key's (device.key), whose hits go to
+ * *key_hits, the control. */
+static size_t scan_memfs(omc_memfs *fs, size_t *files, size_t *key_hits)
 {
 	char *paths = NULL;
 	size_t len = 0, found = 0;
@@ -158,12 +182,37 @@ static size_t scan_memfs(omc_memfs *fs, size_t *files)
 		uint8_t *data = NULL;
 		size_t n = 0;
 		assert_int_equal(omc_memfs_raw_get(fs, paths + at, &data, &n), OMC_OK);
-		found += tl_canary_scan_buf(paths + at, data, n);
+		if (ends_with(paths + at, "device.key"))
+			*key_hits += tl_canary_scan_buf(paths + at, data, n);
+		else
+			found += tl_canary_scan_buf(paths + at, data, n);
 		omc_free(data);
 		++*files;
 	}
 	omc_free(paths);
 	return found;
+}
+
+/* The device's root key, from its file: planted. */
+static void plant_root_key(omc_memfs *fs, int i)
+{
+	char *paths = NULL;
+	size_t len = 0;
+	bool found = false;
+	assert_int_equal(omc_memfs_list(fs, &paths, &len), OMC_OK);
+	for (size_t at = 0; at < len; at += strlen(paths + at) + 1) {
+		if (!ends_with(paths + at, "device.key"))
+			continue;
+		uint8_t *data = NULL;
+		size_t n = 0;
+		assert_int_equal(omc_memfs_raw_get(fs, paths + at, &data, &n), OMC_OK);
+		assert_int_equal(n, 32);
+		tl_canary_add(i ? "device 2 root key" : "device 1 root key", data, n);
+		omc_free(data);
+		found = true;
+	}
+	omc_free(paths);
+	assert_true(found);
 }
 
 static void test_canary_story_milenage_and_tuak(void **state)
@@ -172,11 +221,22 @@ static void test_canary_story_milenage_and_tuak(void **state)
 	plant();
 	sf_env e;
 	sf_up(&e);
+	n_keys = tl_canary_add_pki(e.pki, &pem_hits);
+	assert_true(n_keys >= 6);
 	sf_dev d[2];
 	dev_make(&e, &d[0], 0);
+	plant_root_key(d[0].fs, 0);
 	sf_provision(&e, &d[0], 1);
 	dev_make(&e, &d[1], 1);
+	plant_root_key(d[1].fs, 1);
 	sf_provision(&e, &d[1], 2);
+	/* A local admin with the planted PIN, logged in with it. */
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(omc_tre_user_add(d[i].t, NULL, "alice", "admin", pin, strlen(pin)), OMC_OK);
+		omc_tre_caller who;
+		assert_int_equal(omc_tre_user_auth(d[i].t, "alice", pin, strlen(pin), &who), OMC_OK);
+		assert_string_equal(who.name, "alice");
+	}
 	/* The operational sessions use the MCIMs. */
 	assert_int_equal(sf_bearer(&e, d[0].session, "POST", "vno", "/v1/sms", "{}", NULL), 200);
 	assert_int_equal(sf_bearer(&e, d[1].session, "POST", "vno", "/v1/data", "{\"bytes\":1000}", NULL), 200);
@@ -194,24 +254,39 @@ static void test_canary_story_milenage_and_tuak(void **state)
 	snprintf(mk, sizeof mk, "%s/master.key", e.dir);
 	char moved[140];
 	snprintf(moved, sizeof moved, "%s.canary-skip", e.dir);
+	/* The key files of the PKI are encrypted: scanned with the rest, no
+	 * hit. Its passphrase's file (pki.secret) is its home: left out, like
+	 * the master key's, and scanned alone as a control. */
+	char ps[160], ps_moved[170];
+	snprintf(ps, sizeof ps, "%s/pki.secret", e.pki);
+	snprintf(ps_moved, sizeof ps_moved, "%s.pki-secret-skip", e.dir);
 	size_t tree_hits = 0;
 	for (int pass = 0; pass < 2; pass++) {
 		if (pass == 1)
 			sf_stop(&e);
 		assert_int_equal(rename(mk, moved), 0);
+		assert_int_equal(rename(ps, ps_moved), 0);
 		tree_hits += tl_canary_scan_tree(e.dir, &files);
 		assert_int_equal(rename(moved, mk), 0);
+		assert_int_equal(rename(ps_moved, ps), 0);
 	}
 	assert_int_equal(tree_hits, 0);
+	size_t root_hits = 0;
 	for (int i = 0; i < 2; i++)
-		assert_int_equal(scan_memfs(d[i].fs, &files), 0);
-	/* Every log line and body so far, every file: zero hits. */
-	assert_int_equal(tl_canary_hits(), 0);
+		assert_int_equal(scan_memfs(d[i].fs, &files, &root_hits), 0);
+	/* The controls: each device's root key is found in its own file. */
+	assert_true(root_hits >= 2);
+	/* Every log line and body so far, every file: zero hits but the
+	 * controls' own. */
+	assert_int_equal(tl_canary_hits(), pem_hits + root_hits);
+	assert_true(tl_canary_scan_file(ps) >= 1);
 	/* Positive control of the file scan: the key file itself is found. */
 	assert_true(tl_canary_scan_file(mk) >= 1);
 	size_t control = tl_canary_hits();
-	fprintf(stderr, "canary: %zu scans, %llu bytes, %zu files, %zu log lines, %zu bodies\n", tl_canary_scans(),
-		(unsigned long long)tl_canary_bytes(), files, log_lines, bodies);
+	fprintf(stderr,
+		"canary: %zu scans, %llu bytes, %zu files, %zu log lines, %zu bodies; %zu private keys, 2 root keys "
+		"and a PIN planted too\n",
+		tl_canary_scans(), (unsigned long long)tl_canary_bytes(), files, log_lines, bodies, n_keys);
 	/* The scans ran over something: the files, a few log lines (restart)
 	 * and two bodies per request of the story. */
 	assert_true(files >= 8);

@@ -8,9 +8,20 @@
  * MCIM; the reason is recorded on both sides. The agent, and separately
  * the server, are killed (SIGKILL) at 20 points of provisioning: after a
  * restart every device completes with exactly one MCIM and no IMSI is
- * used twice.
- * covers: NET-1, NET-3, NET-4, SVC-1, SVC-2, SEC-8, SEC-9, MGT-1, TRE-1, TRE-7, EVAL-1, EVAL-3, CCIF-2, SEC-3 */
+ * used twice. At the end, the secret canary over every file the processes
+ * left (their logs on stderr included: stderr.log): the master key, the
+ * PKI's private keys and their passphrase, and every device's root key
+ * are planted from their files, and nothing else holds them in any
+ * encoding (tests/testlib/canary.h; the production binary reads no planted
+ * K or OPc, tests/canary/ does that).
+ * covers: NET-1, NET-3, NET-4, SVC-1, SVC-2, SEC-8, SEC-9, MGT-1, TRE-1, TRE-7, EVAL-1, EVAL-3, CCIF-2, SEC-3,
+ * SEC-12 */
 #include "testlib.h"
+
+#include "canary.h"
+
+#include <ftw.h>
+
 
 #include <fcntl.h>
 #include <signal.h>
@@ -23,6 +34,7 @@
 #include <unistd.h>
 
 #include "openmcim/openmcim.h"
+#include "util/util_internal.h"
 
 static const char *bin;
 static char root[] = "/tmp/omc-e2e-XXXXXX";
@@ -67,11 +79,13 @@ static pid_t spawn(const char *const argv[], const char *out_path)
 	if (p == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL); /* nothing outlives a crashed test */
 		int fd = open(out_path ? out_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		int nul = open("/dev/null", O_WRONLY);
-		if (fd < 0 || nul < 0)
+		char log[192];
+		snprintf(log, sizeof log, "%s/stderr.log", dir); /* every log line, for the canary */
+		int err = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		if (fd < 0 || err < 0)
 			_exit(127);
 		dup2(fd, 1);
-		dup2(nul, 2);
+		dup2(err, 2);
 		union {
 			const char *const *c;
 			char *const *m;
@@ -647,6 +661,84 @@ static void test_agent_usage(void **state)
 	assert_non_null(strstr(out, "--until operational"));
 }
 
+/* --- the canary over every file ----------------------------------------------------------- */
+
+static size_t home_hits, homes, scanned;
+
+static bool is_home(const char *p)
+{
+	static const char *const names[] = {"/master.key", "/pki.secret", "/device.key"};
+	size_t n = strlen(p);
+	for (size_t i = 0; i < OMC_ARRAY_LEN(names); i++) {
+		size_t m = strlen(names[i]);
+		if (n >= m && !strcmp(p + n - m, names[i]))
+			return true;
+	}
+	return false;
+}
+
+static void plant_file(const char *what, const char *path)
+{
+	uint8_t *b = NULL;
+	size_t n = 0;
+	assert_int_equal(omc_read_file(path, &b, &n, 64), OMC_OK);
+	assert_int_equal(n, 32);
+	tl_canary_add(what, b, n);
+	omc_free(b);
+}
+
+static int plant_root_keys(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	size_t n = strlen(p);
+	if (flag == FTW_F && n > 11 && !strcmp(p + n - 11, "/device.key"))
+		plant_file("a device's root key", p);
+	return 0;
+}
+
+static int scan_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag != FTW_F)
+		return 0;
+	if (is_home(p)) {
+		size_t before = tl_canary_hits();
+		home_hits += tl_canary_scan_file(p);
+		if (tl_canary_hits() == before)
+			fail_msg("%s: its own secret was not found in it (control)", p);
+		homes++;
+	} else {
+		tl_canary_scan_file(p);
+		scanned++;
+	}
+	return 0;
+}
+
+static void test_canary_every_file(void **state)
+{
+	(void)state;
+	tl_canary_reset();
+	char p[256];
+	snprintf(p, sizeof p, "%s/master.key", dir);
+	plant_file("the master key", p);
+	snprintf(p, sizeof p, "%s/pki", dir);
+	size_t control = 0, keys = tl_canary_add_pki(p, &control);
+	assert_true(keys >= 6);
+	assert_int_equal(nftw(dir, plant_root_keys, 16, FTW_PHYS), 0);
+	home_hits = homes = scanned = 0;
+	assert_int_equal(nftw(root, scan_one, 16, FTW_PHYS), 0);
+	/* zero hits but each secret's own file */
+	assert_int_equal(tl_canary_hits(), control + home_hits);
+	assert_true(homes >= 4); /* master.key, pki.secret, devices */
+	assert_true(scanned >= 20);
+	print_message("canary: %zu files scanned (%llu bytes, stderr.log included), %zu private keys, %zu homes of "
+		      "secrets as controls: no secret outside its home\n",
+		      scanned, (unsigned long long)tl_canary_bytes(), keys, homes);
+	tl_canary_reset();
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -664,6 +756,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_kill_agent_at_20_points),
 		cmocka_unit_test(test_kill_server_at_20_points),
 		cmocka_unit_test(test_operator_change_processes),
+		cmocka_unit_test(test_canary_every_file), /* last: over what all the others left */
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

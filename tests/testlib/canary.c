@@ -8,6 +8,14 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "proto/proto_internal.h"
+#include "util/util_internal.h"
+
 /* Needles per secret: raw, hex twice, base64 std and url at three
  * alignments each. */
 #define NEEDLES (3 + 2 * 3)
@@ -215,4 +223,53 @@ size_t tl_canary_scans(void)
 uint64_t tl_canary_bytes(void)
 {
 	return __atomic_load_n(&bytes, __ATOMIC_SEQ_CST);
+}
+
+size_t tl_canary_add_pki(const char *pki, size_t *control_hits)
+{
+	DIR *dir = opendir(pki);
+	assert_non_null(dir);
+	struct dirent *de;
+	size_t keys = 0;
+	while ((de = readdir(dir)) != NULL) {
+		size_t n = strlen(de->d_name);
+		char name[64];
+		if (n < 5 || n - 4 >= sizeof name || strcmp(de->d_name + n - 4, ".key") != 0)
+			continue;
+		memcpy(name, de->d_name, n - 4);
+		name[n - 4] = 0;
+		omc_key *k = NULL;
+		if (omc_pki_load(pki, name, &k, NULL) != OMC_OK)
+			continue; /* not a signing key of the PKI's */
+		BIGNUM *bn = NULL;
+		assert_int_equal(EVP_PKEY_get_bn_param(k->pkey, OSSL_PKEY_PARAM_PRIV_KEY, &bn), 1);
+		uint8_t d[32];
+		assert_int_equal(BN_bn2binpad(bn, d, 32), 32);
+		BN_clear_free(bn);
+		char what[80];
+		snprintf(what, sizeof what, "private key of %s", name);
+		tl_canary_add(what, d, 32);
+		omc_memzero(d, sizeof d);
+		/* The control: the key written as plain DER is found. */
+		unsigned char *der = NULL;
+		int dl = i2d_PrivateKey(k->pkey, &der);
+		assert_true(dl > 0);
+		size_t h = tl_canary_scan_buf("(control) the key as plain DER", der, (size_t)dl);
+		OPENSSL_clear_free(der, (size_t)dl);
+		omc_key_free(k);
+		if (h == 0)
+			fail_msg("the scalar of %s is not found in its DER", name);
+		*control_hits += h;
+		keys++;
+	}
+	closedir(dir);
+	char path[256];
+	snprintf(path, sizeof path, "%s/pki.secret", pki);
+	uint8_t *sec = NULL;
+	size_t sl = 0;
+	assert_int_equal(omc_read_file(path, &sec, &sl, 64), OMC_OK);
+	assert_int_equal(sl, 32);
+	tl_canary_add("the PKI's key passphrase", sec, sl);
+	omc_free(sec);
+	return keys;
 }

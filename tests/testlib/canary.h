@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TL_CANARY_MAX 16
+#define TL_CANARY_MAX 128
 #define TL_CANARY_SECRET_MAX 64
 
 /* The encodings searched for, one needle each (the base64 ones once per
@@ -31,6 +31,12 @@ typedef enum tl_canary_enc {
 /* Plant a secret (len 8..TL_CANARY_SECRET_MAX bytes) under a name for
  * the messages. Fails the test when full. */
 void tl_canary_add(const char *name, const uint8_t *secret, size_t len);
+/* Plant the private scalar of every key of a PKI directory (those
+ * omc_pki_load opens) and its passphrase (pki.secret). Each scalar is
+ * checked to be found in its key written as plain DER, the control that
+ * the right bytes were planted: those hits are counted, and also added to
+ * *control_hits. Returns how many keys were planted. */
+size_t tl_canary_add_pki(const char *pki, size_t *control_hits);
 /* Forget every secret and every hit. */
 void tl_canary_reset(void);
 /* Hits of any secret in any encoding in n bytes at p; `where` names the

@@ -69,6 +69,16 @@ void sf_stop(sf_env *e)
 	e->srv = NULL;
 }
 
+void sf_restart_with(sf_env *e, const char *section, const char *lines)
+{
+	sf_stop(e);
+	FILE *f = fopen(e->conf, "a");
+	assert_non_null(f);
+	fprintf(f, "\n[%s]\n%s", section, lines);
+	assert_int_equal(fclose(f), 0);
+	sf_start(e);
+}
+
 void sf_up(sf_env *e)
 {
 	sf_up_opts(e, false);
@@ -138,9 +148,10 @@ const char *sf_url(sf_env *e, const char *role)
 }
 
 sf_hooks sf_hook;
+sf_sweep_state sf_sweep;
 
-int sf_call(sf_env *e, const char *method, const char *role, const char *path, const char *auth, const char *body,
-	    json_t **out)
+static int call_once(sf_env *e, const char *method, const char *role, const char *path, const char *auth,
+		     const char *body, json_t **out)
 {
 	if (sf_hook.before)
 		sf_hook.before(sf_hook.arg, e, method, role, path);
@@ -162,8 +173,7 @@ int sf_call(sf_env *e, const char *method, const char *role, const char *path, c
 	return st;
 }
 
-int sf_signed(sf_env *e, const char *who, const char *method, const char *role, const char *path, const char *body,
-	      json_t **out)
+static char *sign_as(sf_env *e, const char *who, const char *method, const char *path, const char *body)
 {
 	omc_key *k = NULL;
 	omc_cert *c = NULL;
@@ -174,9 +184,142 @@ int sf_signed(sf_env *e, const char *who, const char *method, const char *role, 
 			 OMC_OK);
 	omc_key_free(k);
 	omc_cert_free(c);
-	int st = sf_call(e, method, role, path, auth, body, out);
-	omc_free(auth);
-	return st;
+	return auth;
+}
+
+/* Copy a file whole (false: src is absent; dst then removed too). */
+static bool copy_file(const char *src, const char *dst)
+{
+	FILE *in = fopen(src, "rb");
+	if (!in) {
+		unlink(dst);
+		return false;
+	}
+	FILE *out = fopen(dst, "wb");
+	assert_non_null(out);
+	char buf[65536];
+	size_t n;
+	while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+		assert_int_equal(fwrite(buf, 1, n, out), n);
+	fclose(in);
+	assert_int_equal(fclose(out), 0);
+	return true;
+}
+
+/* The database and its WAL, saved (to) or put back (from) while no
+ * request is in flight: each answer is durable before it leaves. */
+static void db_files(sf_env *e, bool save)
+{
+	static const char *const ext[] = {"", "-wal"};
+	for (size_t i = 0; i < 2; i++) {
+		char live[160], kept[170];
+		snprintf(live, sizeof live, "%s%s", e->db, ext[i]);
+		snprintf(kept, sizeof kept, "%s.sweep%s", e->db, ext[i]);
+		if (save)
+			copy_file(live, kept);
+		else
+			copy_file(kept, live);
+	}
+	if (!save) {
+		char shm[160];
+		snprintf(shm, sizeof shm, "%s-shm", e->db);
+		unlink(shm);
+	}
+}
+
+/* One call, or under sf_sweep the sweep of it: who (NULL: auth as given)
+ * signs each attempt afresh, since a request's jti is good once. */
+static int call(sf_env *e, const char *who, const char *method, const char *role, const char *path,
+		const char *auth, const char *body, json_t **out)
+{
+	if (!sf_sweep.on) {
+		char *a = who ? sign_as(e, who, method, path, body) : NULL;
+		int st = call_once(e, method, role, path, a ? a : auth, body, out);
+		omc_free(a);
+		return st;
+	}
+	uint8_t before[32], after[32];
+	sf_db_digest(e, before);
+	db_files(e, true);
+	sf_sweep.calls++;
+	for (unsigned long i = 1;; i++) {
+		char *a = who ? sign_as(e, who, method, path, body) : NULL;
+		json_t *o = NULL;
+		unsigned long n0 = omc_test_alloc_shared_count();
+		omc_test_alloc_shared_fail_at(i);
+		int st = call_once(e, method, role, path, a ? a : auth, body, &o);
+		omc_test_alloc_shared_fail_at(0);
+		unsigned long made = omc_test_alloc_shared_count() - n0;
+		omc_free(a);
+		if (made < i) { /* nothing failed: the answer */
+			if (out)
+				*out = o;
+			else
+				json_decref(o);
+			return st;
+		}
+		sf_sweep.failures++;
+		sf_sweep.by_status[st / 100 % 6]++;
+		char code[48];
+		snprintf(code, sizeof code, "%s", sf_code(o));
+		json_decref(o);
+		/* A refusal made while memory ran out would be a false verdict;
+		 * a success is fine when the handler did without what it could
+		 * not get (an anchor it did not need, say). */
+		if (st >= 400 && st < 500)
+			fail_msg("%s %s %s: allocation %lu of %lu failed, and the answer is %d %s, want a 5xx", method,
+				 role, path, i, made, st, code);
+		if (st < 400)
+			sf_sweep.absorbed++;
+		sf_db_digest(e, after);
+		if (memcmp(before, after, 32) != 0) {
+			/* A whole step landed before the failure (a peer's commit
+			 * before the caller failed, or a commit whose answer was
+			 * lost, like a power cut after it), or the call did without
+			 * the allocation and succeeded: the server is restarted
+			 * on the database as it was before the call, and the sweep
+			 * goes on from the next allocation. */
+			if (st >= 500) {
+				/* Measured, not asserted: whether the same call made
+				 * again from there goes through, as a client's retry
+				 * after a lost answer would. */
+				sf_sweep.landed++;
+				char *ra = who ? sign_as(e, who, method, path, body) : NULL;
+				json_t *ro = NULL;
+				int rst = call_once(e, method, role, path, ra ? ra : auth, body, &ro);
+				omc_free(ra);
+				if (rst >= 200 && rst < 300) {
+					sf_sweep.retry_ok++;
+				} else {
+					static char last[160];
+					char now[160];
+					snprintf(now, sizeof now, "%s %s %s: %d %s", method, role, path, rst, sf_code(ro));
+					if (strcmp(now, last) != 0)
+						print_message("after a landed step, the same call again: %s\n", now);
+					snprintf(last, sizeof last, "%s", now);
+					sf_sweep.retry_refused++;
+				}
+				json_decref(ro);
+			}
+			sf_stop(e);
+			db_files(e, false);
+			sf_start(e);
+			sf_db_digest(e, after);
+			assert_memory_equal(before, after, 32);
+		}
+	}
+}
+
+int sf_call(sf_env *e, const char *method, const char *role, const char *path, const char *auth, const char *body,
+	    json_t **out)
+{
+	return call(e, NULL, method, role, path, auth, body, out);
+}
+
+int sf_signed(sf_env *e, const char *who, const char *method, const char *role, const char *path, const char *body,
+	      json_t **out)
+{
+	return call(e, who, method, role, path, NULL, body, out);
 }
 
 int sf_bearer(sf_env *e, const char *token, const char *method, const char *role, const char *path,

@@ -34,6 +34,8 @@ void sf_start(sf_env *e);
 /* Give the listeners fixed ports (a free base found now), so that a
  * restart keeps every URL: clients holding URLs (the agent) go on. */
 void sf_fix_ports(sf_env *e);
+/* Stop the server, append "[section]" and lines to its config, start it. */
+void sf_restart_with(sf_env *e, const char *section, const char *lines);
 /* Stop and remove everything. */
 void sf_down(sf_env *e);
 /* A role's base URL ("vno", "sho.sho1", ...). */
@@ -54,6 +56,25 @@ typedef struct sf_hooks {
 	void *arg;
 } sf_hooks;
 extern sf_hooks sf_hook;
+/* The allocation-failure sweep of the server's request path
+ * (tests/faults/server_faults_test.c). While sf_sweep.on, every sf_call,
+ * sf_signed and sf_bearer is made once per allocation its handlers make
+ * (the peers' handlers it reaches included), the n-th of them failing
+ * (omc_test_alloc_shared_fail_at), then once with none failing, whose
+ * answer it returns. Each failed one must answer 5xx (or succeed without
+ * what it could not get: counted in `absorbed`, never a 4xx), and leave the
+ * database as it was (sf_db_digest), unless a whole step landed before the
+ * failure (a peer's commit, or a commit whose answer was lost): then it is
+ * counted in `landed`, the same call made once more from there (a client's
+ * retry; its outcome counted in retry_ok or retry_refused, not asserted),
+ * and the server restarted on the database as it was before the call. A signed call is signed again each time. */
+typedef struct sf_sweep_state {
+	bool on;
+	unsigned long calls, failures, landed, absorbed;
+	unsigned long retry_ok, retry_refused; /* the same call again after a landed step */
+	unsigned long by_status[6];
+} sf_sweep_state;
+extern sf_sweep_state sf_sweep;
 /* The same signed as PKI entity `who` (a server calling a server). */
 int sf_signed(sf_env *e, const char *who, const char *method, const char *role, const char *path, const char *body,
 	      json_t **out);

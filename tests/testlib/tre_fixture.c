@@ -306,6 +306,13 @@ char *tf_package_ex(const char *who, uint64_t seq, const char *tre_id, const uin
 			      "nonce", nb, "iat", (json_int_t)time(NULL), "activate", activate, "mcim", mcim);
 	assert_non_null(p);
 	char *jws = tf_sign(who, "omc-mcim-package+jwt", p);
+	char *jwe = tf_seal(jws, nonce, nonce_len, evidence);
+	omc_free(jws);
+	return jwe;
+}
+
+char *tf_seal(const char *jws, const uint8_t *nonce, size_t nonce_len, const char *evidence)
+{
 	/* Encrypt to the session key carried by the evidence (the DPF's job). */
 	omc_cert *ca = tf_m2mes_ca();
 	omc_evidence ev;
@@ -317,7 +324,6 @@ char *tf_package_ex(const char *who, uint64_t seq, const char *tre_id, const uin
 			 OMC_OK);
 	omc_evidence_free(&ev);
 	omc_cert_free(ca);
-	omc_free(jws);
 	return jwe;
 }
 

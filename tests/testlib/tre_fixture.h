@@ -68,6 +68,9 @@ char *tf_package(const char *who, uint64_t seq, const char *tre_id, const uint8_
 /* The same with a nonce claim other than the evidence's. */
 char *tf_package_ex(const char *who, uint64_t seq, const char *tre_id, const uint8_t *claim_nonce, size_t claim_len,
 		    const uint8_t *nonce, size_t nonce_len, const char *evidence, json_t *mcim, bool activate);
+/* A package's JWS (any bytes) encrypted to the session key of evidence,
+ * made over nonce, as the DPF does. */
+char *tf_seal(const char *jws, const uint8_t *nonce, size_t nonce_len, const char *evidence);
 /* A MILENAGE MCIM record in package form with the given K and OPc (hex). */
 json_t *tf_mcim(const char *id, const char *owner, const char *imsi, const char *k_hex, const char *opc_hex);
 /* A command from `who`. */

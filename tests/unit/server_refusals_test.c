@@ -694,6 +694,69 @@ static void test_every_route_refuses_oversized_bodies(void **state)
 	omc_free(big);
 }
 
+/* JSON nested deeper than jansson's bound (JSON_PARSER_MAX_DEPTH, 2048
+ * levels counting the body's own object): 400 bad_json from every route
+ * with a body, nothing changed, no stack used up, whether it is 100 000
+ * unclosed brackets, 100 000 closed ones (otherwise valid JSON), or
+ * objects in objects. 2049 levels are refused as too deep; 2048 are read,
+ * and the route goes on to its own refusal of the body's other member. */
+static char *nested(const char *rest, size_t depth, bool close, bool objects)
+{
+	size_t n = 16 + 6 * depth + strlen(rest);
+	char *b = omc_alloc(n);
+	assert_non_null(b);
+	size_t l = 0;
+	memcpy(b + l, "{\"deep\":", 8);
+	l += 8;
+	for (size_t i = 1; i < depth; i++) {
+		if (objects) {
+			memcpy(b + l, "{\"a\":", 5);
+			l += 5;
+		} else
+			b[l++] = '[';
+	}
+	if (objects)
+		b[l++] = '1';
+	for (size_t i = 1; close && i < depth; i++)
+		b[l++] = objects ? '}' : ']';
+	if (close && rest[0] == '{' && rest[1] != '}') {
+		b[l++] = ',';
+		memcpy(b + l, rest + 1, strlen(rest)); /* the rest of the object, NUL included */
+	} else {
+		memcpy(b + l, "}", 2);
+	}
+	return b;
+}
+
+static void test_every_body_refuses_deeply_nested_json(void **state)
+{
+	world *w = *state;
+	for (size_t i = 0; i < OMC_ARRAY_LEN(routes); i++) {
+		const route *r = &routes[i];
+		if (!r->bad[0])
+			continue;
+		char *body[] = {
+			nested(r->bad[0], 100000, false, false), nested(r->bad[0], 100000, true, false),
+			nested(r->bad[0], 50000, true, true),    nested(r->bad[0], 2049, true, false),
+			nested(r->bad[0], 2049, true, true),
+		};
+		for (size_t j = 0; j < OMC_ARRAY_LEN(body); j++) {
+			char *owned = NULL;
+			const char *auth = auth_of(w, r, body[j], &owned);
+			REFUSE(&w->e, 400, "bad_json", r->method, r->role, r->path, auth, body[j]);
+			omc_free(owned);
+			omc_free(body[j]);
+		}
+		/* at the bound: read, and refused for its other member like bad[0] alone */
+		char *at = nested(r->bad[0], 2048, true, false);
+		char *owned = NULL;
+		const char *auth = auth_of(w, r, at, &owned);
+		REFUSE(&w->e, 400, "bad_request", r->method, r->role, r->path, auth, at);
+		omc_free(owned);
+		omc_free(at);
+	}
+}
+
 /* --- the roles, one by one ---------------------------------------------------------------- */
 
 /* AuC (NET-1, SEC-13): vectors and resync for the VNO only, and for the
@@ -1428,6 +1491,7 @@ int main(void)
 		WORLD_TEST(test_every_body_refuses_malformed_json),
 		WORLD_TEST(test_every_body_refuses_wrong_member_types),
 		WORLD_TEST(test_every_route_refuses_oversized_bodies),
+		WORLD_TEST(test_every_body_refuses_deeply_nested_json),
 		WORLD_TEST(test_auc),
 		WORLD_TEST(test_ccif),
 		WORLD_TEST(test_vno),

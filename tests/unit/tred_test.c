@@ -643,6 +643,23 @@ static void test_malformed_requests(void **state)
 	a = raw_answer(fd);
 	assert_int_equal(json_integer_value(json_object_get(a, "id")), 3);
 	expect_ok(a);
+	/* Deeply nested JSON (issue 7): past jansson's 2048 levels BAD_JSON,
+	 * 100 000 brackets open or closed included (no stack used up); at
+	 * 2048 levels the request is read, and refused for its member. */
+	static const size_t depths[] = {100000, 100000, 2049, 2048};
+	for (size_t i = 0; i < OMC_ARRAY_LEN(depths); i++) {
+		size_t d = depths[i], l = 0;
+		bool closed = i != 0;
+		l += (size_t)sprintf(big, "{\"op\":\"status\",\"x\":");
+		for (size_t j = 1; j < d; j++)
+			big[l++] = '[';
+		for (size_t j = 1; closed && j < d; j++)
+			big[l++] = ']';
+		big[l++] = '}';
+		big[l++] = '\n';
+		raw_send(fd, big, l);
+		expect_refusal(raw_answer(fd), d > 2048 ? "BAD_JSON" : "BAD_ARG");
+	}
 	free(big);
 	/* A client that leaves mid-line harms no one. */
 	int fd2 = raw_connect(sock);
