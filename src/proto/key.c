@@ -39,11 +39,7 @@ omc_err omc_proto_pkey_check_p256(const EVP_PKEY *pk)
 	return OMC_OK;
 }
 
-/* A new handle for pkey, taken over, without any check: for keys OpenSSL
- * has just made from a valid P-256 key or from P-256's domain parameters
- * (generation, the public half of a handle), which hold by construction
- * what omc_proto_key_wrap checks. */
-static omc_err key_adopt(omc_key **out, EVP_PKEY **pkey, bool priv)
+omc_err omc_proto_key_adopt(omc_key **out, EVP_PKEY **pkey, bool priv)
 {
 	omc_key *k = omc_calloc(1, sizeof *k);
 	OMC_ENSURE(k != NULL, OMC_ERR_NOMEM);
@@ -72,7 +68,7 @@ omc_err omc_proto_key_wrap(omc_key **out, EVP_PKEY **pkey, bool priv)
 		OMC_OSSL_ENSURE(EVP_PKEY_check(chk) == 1, OMC_ERR_BAD_FORMAT);
 	else
 		OMC_OSSL_ENSURE(EVP_PKEY_public_check_quick(chk) == 1, OMC_ERR_BAD_FORMAT);
-	return key_adopt(out, pkey, priv);
+	return omc_proto_key_adopt(out, pkey, priv);
 }
 
 /* --- P-256's domain parameters, made once ------------------------------------------
@@ -222,7 +218,7 @@ omc_err omc_key_generate(omc_key **k)
 	/* OpenSSL's own generator on P-256's parameters: a scalar in [1, n)
 	 * and its point, so EVP_PKEY_check (two scalar multiplications, more
 	 * than the generation itself) would only repeat it. */
-	return key_adopt(k, &pk, true);
+	return omc_proto_key_adopt(k, &pk, true);
 }
 
 void omc_key_free(omc_key *k)
@@ -248,7 +244,7 @@ omc_err omc_key_public(omc_key **pub, const omc_key *k)
 	OMC_AUTO(EVP_PKEY) pk = NULL;
 	OMC_TRY(pub_from_point(&pk, pt));
 	/* k's own point, checked when k was made. */
-	return key_adopt(pub, &pk, false);
+	return omc_proto_key_adopt(pub, &pk, false);
 }
 
 bool omc_key_equal_public(const omc_key *a, const omc_key *b)
