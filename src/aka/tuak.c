@@ -306,6 +306,31 @@ omc_err omc_aka_tuak_all(omc_aka_outputs *o, const omc_aka_tuak *t, const uint8_
 	return OMC_OK;
 }
 
+omc_err omc_aka_tuak_av(omc_aka_av *av, const omc_aka_tuak *t, const uint8_t rand[16], const uint8_t sqn[6],
+			const uint8_t amf[2])
+{
+	memset(av, 0, sizeof *av);
+	OMC_TRY(tuak_check(t));
+	/* Straight into the vector: one state, wiped once. */
+	struct sha3_state s;
+	OMC_DEFER_WIPE(s);
+	tuak_f1(&s, av->autn + 8, t, 0, rand, sqn, amf); /* MAC-A */
+	tuak_f2345_perm(&s, t, rand);
+	lanes_get(av->xres, s.a, LANE_TOP, t->res_len);
+	lanes_get(av->ck, s.a, LANE_CK, t->ck_len);
+	lanes_get(av->ik, s.a, LANE_IK, t->ik_len);
+	/* AUTN = (SQN xor AK) || AMF || MAC-A (TS 33.102 6.3.2). */
+	omc_store_be48(av->autn, omc_load_be48(sqn) ^ s.a[LANE_AK]);
+	av->autn[6] = amf[0];
+	av->autn[7] = amf[1];
+	memcpy(av->rand, rand, 16);
+	av->xres_len = t->res_len;
+	av->ck_len = t->ck_len;
+	av->ik_len = t->ik_len;
+	av->autn_len = (uint8_t)(8 + t->mac_len);
+	return OMC_OK;
+}
+
 omc_err omc_aka_tuak_batch(omc_aka_tuak_batch_out *out, const omc_aka_tuak_batch_in *in, size_t n,
 			   unsigned iterations)
 {
