@@ -347,6 +347,29 @@ OMC_API OMC_MUST_USE omc_err omc_aka_milenage_batch(omc_aka_milenage_batch_out *
 						     const omc_aka_milenage_consts *consts, omc_aka_impl impl);
 
 /* ======================================================================
+ * Batch path for authentication centres (TUAK)
+ * ====================================================================== */
+
+/* One TUAK subscriber's inputs: a 128-bit K and its TOPc. */
+typedef struct omc_aka_tuak_batch_in {
+	uint8_t k[16];
+	uint8_t topc[32];
+	uint8_t rand[16];
+	uint8_t sqn[6];
+	uint8_t amf[2];
+} omc_aka_tuak_batch_in;
+
+/* XRES, CK, IK, AUTN: the same layout as MILENAGE's. */
+typedef omc_aka_milenage_batch_out omc_aka_tuak_batch_out;
+
+/* n TUAK vectors for n subscribers with the lengths a 3G/LTE USIM exchanges
+ * (MAC 64, RES 64, CK 128, IK 128; K 128) and `iterations` Keccak iterations
+ * (one value per batch: a batch belongs to one operator). Each vector equals
+ * omc_aka_av_gen's for the same subscriber. out and in must not overlap. */
+OMC_API OMC_MUST_USE omc_err omc_aka_tuak_batch(omc_aka_tuak_batch_out *out, const omc_aka_tuak_batch_in *in,
+						 size_t n, unsigned iterations);
+
+/* ======================================================================
  * Key derivation (TS 33.220 Annex B, TS 33.401 Annex A, TS 33.402 6.4)
  * ====================================================================== */
 

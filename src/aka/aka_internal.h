@@ -59,6 +59,10 @@ OMC_MUST_USE omc_err omc_aka_milenage_all(omc_aka_outputs *o, const omc_aka_mile
 OMC_MUST_USE omc_err omc_aka_tuak_all(omc_aka_outputs *o, const omc_aka_tuak *t, const uint8_t rand[16],
 				      const uint8_t sqn[6], const uint8_t amf[2], bool resync_too);
 
+/* omc_aka_av_gen for TUAK: the vector made in place, two permutations. */
+OMC_MUST_USE omc_err omc_aka_tuak_av(omc_aka_av *av, const omc_aka_tuak *t, const uint8_t rand[16],
+				     const uint8_t sqn[6], const uint8_t amf[2]);
+
 /* --- Keccak permutation rate bound for the benchmark ------------------------ */
 OMC_API void omc_aka_keccak_permute(uint64_t state[25]);
 

@@ -104,6 +104,8 @@ omc_err omc_aka_outputs_gen(omc_aka_outputs *out, const omc_aka_cred *c, const u
 omc_err omc_aka_av_gen(omc_aka_av *av, const omc_aka_cred *c, const uint8_t rand[16], const uint8_t sqn[6],
 		       const uint8_t amf[2])
 {
+	if (c->alg == OMC_AKA_ALG_TUAK)
+		return omc_aka_tuak_av(av, &c->u.tuak, rand, sqn, amf);
 	omc_aka_outputs o;
 	OMC_DEFER_WIPE(o);
 	memset(av, 0, sizeof *av);

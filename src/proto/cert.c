@@ -164,6 +164,12 @@ omc_err omc_proto_cert_parse_der(omc_cert **out, const uint8_t *der, size_t len)
 	const EVP_PKEY *pk = X509_get0_pubkey(x);
 	OMC_OSSL_ENSURE(pk != NULL, OMC_ERR_BAD_FORMAT);
 	OMC_TRY(omc_proto_pkey_check_p256(pk));
+	/* Its point on the curve, once here rather than on every use of the
+	 * key (omc_cert_public_key; omc_proto_key_wrap explains why the quick
+	 * check is full validation on P-256). */
+	OMC_AUTO(EVP_PKEY_CTX) chk = EVP_PKEY_CTX_new_from_pkey(NULL, X509_get0_pubkey(x), NULL);
+	OMC_OSSL_ENSURE(chk != NULL, OMC_ERR_NOMEM);
+	OMC_OSSL_ENSURE(EVP_PKEY_public_check_quick(chk) == 1, OMC_ERR_BAD_FORMAT);
 	cache_put(fp, x);
 	return cert_wrap(out, &x, fp);
 }
@@ -255,8 +261,10 @@ omc_err omc_cert_public_key(omc_key **k, const omc_cert *c)
 	omc_proto_init();
 	/* The certificate's own key object, shared (a key never changes once
 	 * made): no export of the point and import into a new key, which
-	 * builds the curve again each time. The handle is checked as every
-	 * public key is (omc_proto_key_wrap: P-256, named curve, on the curve). */
+	 * builds the curve again each time. No check either: every omc_cert's
+	 * key was checked as every public key is (P-256, named curve, on the
+	 * curve) when it was parsed (omc_proto_cert_parse_der) or, as an
+	 * omc_key, before a certificate was issued for it. */
 	OMC_AUTO(EVP_PKEY) pk = X509_get0_pubkey(c->x);
 	OMC_OSSL_ENSURE(pk != NULL, OMC_ERR_BAD_FORMAT);
 	if (EVP_PKEY_up_ref(pk) != 1) {
@@ -264,7 +272,7 @@ omc_err omc_cert_public_key(omc_key **k, const omc_cert *c)
 		ERR_clear_error();
 		OMC_BAIL(OMC_ERR_CRYPTO);
 	}
-	return omc_proto_key_wrap(k, &pk, false);
+	return omc_proto_key_adopt(k, &pk, false);
 }
 
 omc_err omc_cert_subject_cn(char *buf, size_t cap, const omc_cert *c)

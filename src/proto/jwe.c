@@ -238,12 +238,8 @@ omc_err omc_jwe_decrypt(uint8_t **plaintext, size_t *len, const char *compact, s
  * the JWK members x and y. */
 static omc_err ephemeral(EVP_PKEY **out, char x64[OMC_STATIC_LEN(44)], char y64[OMC_STATIC_LEN(44)])
 {
-	OMC_AUTO(EVP_PKEY_CTX) kg = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-	OMC_OSSL_ENSURE(kg != NULL, OMC_ERR_NOMEM);
-	OMC_OSSL_ENSURE(EVP_PKEY_keygen_init(kg) == 1 && EVP_PKEY_CTX_set_group_name(kg, P256_GROUP) == 1,
-			OMC_ERR_CRYPTO);
 	OMC_AUTO(EVP_PKEY) k = NULL;
-	OMC_OSSL_ENSURE(EVP_PKEY_generate(kg, &k) == 1, OMC_ERR_CRYPTO);
+	OMC_TRY(omc_proto_keygen(&k));
 	uint8_t pt[1 + 2 * OMC_P256_LEN];
 	size_t n = 0;
 	/* SEC 1 2.3.3, uncompressed: 0x04 || x || y. */

@@ -39,6 +39,17 @@ omc_err omc_proto_pkey_check_p256(const EVP_PKEY *pk)
 	return OMC_OK;
 }
 
+omc_err omc_proto_key_adopt(omc_key **out, EVP_PKEY **pkey, bool priv)
+{
+	omc_key *k = omc_calloc(1, sizeof *k);
+	OMC_ENSURE(k != NULL, OMC_ERR_NOMEM);
+	k->pkey = *pkey;
+	k->priv = priv;
+	*pkey = NULL;
+	*out = k;
+	return OMC_OK;
+}
+
 omc_err omc_proto_key_wrap(omc_key **out, EVP_PKEY **pkey, bool priv)
 {
 	OMC_TRY(omc_proto_pkey_check_p256(*pkey));
@@ -57,12 +68,70 @@ omc_err omc_proto_key_wrap(omc_key **out, EVP_PKEY **pkey, bool priv)
 		OMC_OSSL_ENSURE(EVP_PKEY_check(chk) == 1, OMC_ERR_BAD_FORMAT);
 	else
 		OMC_OSSL_ENSURE(EVP_PKEY_public_check_quick(chk) == 1, OMC_ERR_BAD_FORMAT);
-	omc_key *k = omc_calloc(1, sizeof *k);
-	OMC_ENSURE(k != NULL, OMC_ERR_NOMEM);
-	k->pkey = *pkey;
-	k->priv = priv;
-	*pkey = NULL;
-	*out = k;
+	return omc_proto_key_adopt(out, pkey, priv);
+}
+
+/* --- P-256's domain parameters, made once ------------------------------------------
+ * Building the curve (EC_GROUP_new_by_curve_name: its constants parsed into
+ * bignums, the generator set, Montgomery form) costs about what a key
+ * generation does. One key holding only the domain parameters is made on
+ * first use and kept for the process's life; new keys copy its group
+ * (generation from it as a template, imports by EVP_PKEY_copy_parameters).
+ * It is only ever read once published, which OpenSSL allows from any
+ * thread. A failure to make it is not remembered: the next call tries
+ * again. */
+static EVP_PKEY *p256_params;
+
+EVP_PKEY *omc_proto_p256(void)
+{
+	EVP_PKEY *k = __atomic_load_n(&p256_params, __ATOMIC_ACQUIRE);
+	if (k)
+		return k;
+	EVP_PKEY *made = NULL;
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	if (!ctx || EVP_PKEY_paramgen_init(ctx) != 1 || EVP_PKEY_CTX_set_group_name(ctx, P256_GROUP) != 1 ||
+	    EVP_PKEY_paramgen(ctx, &made) != 1) {
+		EVP_PKEY_free(made);
+		made = NULL;
+	}
+	EVP_PKEY_CTX_free(ctx);
+	if (!made) {
+		ERR_clear_error();
+		return NULL;
+	}
+	EVP_PKEY *expected = NULL;
+	if (!__atomic_compare_exchange_n(&p256_params, &expected, made, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		EVP_PKEY_free(made); /* another thread published first */
+		return expected;
+	}
+	return made;
+}
+
+omc_err omc_proto_keygen(EVP_PKEY **out)
+{
+	*out = NULL;
+	EVP_PKEY *params = omc_proto_p256();
+	OMC_OSSL_ENSURE(params != NULL, OMC_ERR_NOMEM);
+	OMC_AUTO(EVP_PKEY_CTX) ctx = EVP_PKEY_CTX_new_from_pkey(NULL, params, NULL);
+	OMC_OSSL_ENSURE(ctx != NULL, OMC_ERR_NOMEM);
+	OMC_OSSL_ENSURE(EVP_PKEY_keygen_init(ctx) == 1, OMC_ERR_CRYPTO);
+	OMC_OSSL_ENSURE(EVP_PKEY_generate(ctx, out) == 1, OMC_ERR_CRYPTO);
+	return OMC_OK;
+}
+
+/* A public key on P-256 from its SEC 1 uncompressed encoding (2.3.3). */
+static omc_err pub_from_point(EVP_PKEY **out, const uint8_t pt[OMC_STATIC_LEN(1 + 2 * OMC_P256_LEN)])
+{
+	*out = NULL;
+	EVP_PKEY *params = omc_proto_p256();
+	OMC_OSSL_ENSURE(params != NULL, OMC_ERR_NOMEM);
+	OMC_AUTO(EVP_PKEY) pk = EVP_PKEY_new();
+	OMC_OSSL_ENSURE(pk != NULL, OMC_ERR_NOMEM);
+	OMC_OSSL_ENSURE(EVP_PKEY_copy_parameters(pk, params) == 1, OMC_ERR_CRYPTO);
+	/* OpenSSL refuses a point that is not on the curve here already. */
+	OMC_OSSL_ENSURE(EVP_PKEY_set1_encoded_public_key(pk, pt, 1 + 2 * OMC_P256_LEN) == 1, OMC_ERR_BAD_FORMAT);
+	*out = pk;
+	pk = NULL;
 	return OMC_OK;
 }
 
@@ -73,31 +142,39 @@ omc_err omc_proto_key_from_xy(omc_key **out, const uint8_t x[OMC_STATIC_LEN(OMC_
 	pt[0] = 0x04; /* uncompressed, SEC 1 2.3.3 */
 	memcpy(pt + 1, x, OMC_P256_LEN);
 	memcpy(pt + 1 + OMC_P256_LEN, y, OMC_P256_LEN);
-	char group[] = P256_GROUP;
-	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group, 0),
-		OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof pt),
-		OSSL_PARAM_construct_end(),
-	};
-	OMC_AUTO(EVP_PKEY_CTX) ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-	OMC_OSSL_ENSURE(ctx != NULL, OMC_ERR_NOMEM);
-	OMC_OSSL_ENSURE(EVP_PKEY_fromdata_init(ctx) == 1, OMC_ERR_CRYPTO);
 	OMC_AUTO(EVP_PKEY) pk = NULL;
-	/* OpenSSL refuses a point that is not on the curve here already. */
-	OMC_OSSL_ENSURE(EVP_PKEY_fromdata(ctx, &pk, EVP_PKEY_PUBLIC_KEY, params) == 1, OMC_ERR_BAD_FORMAT);
+	OMC_TRY(pub_from_point(&pk, pt));
 	return omc_proto_key_wrap(out, &pk, false);
+}
+
+/* The public point, SEC 1 uncompressed. A key whose point conversion form
+ * is compressed (one read from such a certificate) reports it compressed:
+ * then the coordinates are exported one by one. */
+static omc_err key_point(uint8_t pt[OMC_STATIC_LEN(1 + 2 * OMC_P256_LEN)], const omc_key *k)
+{
+	OMC_ENSURE(k != NULL && k->pkey != NULL, OMC_ERR_BAD_ARG);
+	size_t n = 0;
+	if (EVP_PKEY_get_octet_string_param(k->pkey, OSSL_PKEY_PARAM_PUB_KEY, pt, 1 + 2 * OMC_P256_LEN, &n) == 1 &&
+	    n == 1 + 2 * OMC_P256_LEN && pt[0] == 0x04)
+		return OMC_OK;
+	ERR_clear_error();
+	OMC_AUTO(BIGNUM) bx = NULL;
+	OMC_AUTO(BIGNUM) by = NULL;
+	OMC_OSSL_ENSURE(EVP_PKEY_get_bn_param(k->pkey, OSSL_PKEY_PARAM_EC_PUB_X, &bx) == 1, OMC_ERR_CRYPTO);
+	OMC_OSSL_ENSURE(EVP_PKEY_get_bn_param(k->pkey, OSSL_PKEY_PARAM_EC_PUB_Y, &by) == 1, OMC_ERR_CRYPTO);
+	pt[0] = 0x04;
+	OMC_OSSL_ENSURE(BN_bn2binpad(bx, pt + 1, OMC_P256_LEN) == OMC_P256_LEN, OMC_ERR_CRYPTO);
+	OMC_OSSL_ENSURE(BN_bn2binpad(by, pt + 1 + OMC_P256_LEN, OMC_P256_LEN) == OMC_P256_LEN, OMC_ERR_CRYPTO);
+	return OMC_OK;
 }
 
 omc_err omc_proto_key_xy(uint8_t x[OMC_STATIC_LEN(OMC_P256_LEN)], uint8_t y[OMC_STATIC_LEN(OMC_P256_LEN)],
 			 const omc_key *k)
 {
-	OMC_ENSURE(k != NULL && k->pkey != NULL, OMC_ERR_BAD_ARG);
-	OMC_AUTO(BIGNUM) bx = NULL;
-	OMC_AUTO(BIGNUM) by = NULL;
-	OMC_OSSL_ENSURE(EVP_PKEY_get_bn_param(k->pkey, OSSL_PKEY_PARAM_EC_PUB_X, &bx) == 1, OMC_ERR_CRYPTO);
-	OMC_OSSL_ENSURE(EVP_PKEY_get_bn_param(k->pkey, OSSL_PKEY_PARAM_EC_PUB_Y, &by) == 1, OMC_ERR_CRYPTO);
-	OMC_OSSL_ENSURE(BN_bn2binpad(bx, x, OMC_P256_LEN) == OMC_P256_LEN, OMC_ERR_CRYPTO);
-	OMC_OSSL_ENSURE(BN_bn2binpad(by, y, OMC_P256_LEN) == OMC_P256_LEN, OMC_ERR_CRYPTO);
+	uint8_t pt[1 + 2 * OMC_P256_LEN];
+	OMC_TRY(key_point(pt, k));
+	memcpy(x, pt + 1, OMC_P256_LEN);
+	memcpy(y, pt + 1 + OMC_P256_LEN, OMC_P256_LEN);
 	return OMC_OK;
 }
 
@@ -136,13 +213,12 @@ omc_err omc_key_generate(omc_key **k)
 	OMC_ENSURE(k != NULL, OMC_ERR_BAD_ARG);
 	*k = NULL;
 	omc_proto_init();
-	OMC_AUTO(EVP_PKEY_CTX) ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-	OMC_OSSL_ENSURE(ctx != NULL, OMC_ERR_NOMEM);
-	OMC_OSSL_ENSURE(EVP_PKEY_keygen_init(ctx) == 1, OMC_ERR_CRYPTO);
-	OMC_OSSL_ENSURE(EVP_PKEY_CTX_set_group_name(ctx, P256_GROUP) == 1, OMC_ERR_CRYPTO);
 	OMC_AUTO(EVP_PKEY) pk = NULL;
-	OMC_OSSL_ENSURE(EVP_PKEY_generate(ctx, &pk) == 1, OMC_ERR_CRYPTO);
-	return omc_proto_key_wrap(k, &pk, true);
+	OMC_TRY(omc_proto_keygen(&pk));
+	/* OpenSSL's own generator on P-256's parameters: a scalar in [1, n)
+	 * and its point, so EVP_PKEY_check (two scalar multiplications, more
+	 * than the generation itself) would only repeat it. */
+	return omc_proto_key_adopt(k, &pk, true);
 }
 
 void omc_key_free(omc_key *k)
@@ -163,9 +239,12 @@ omc_err omc_key_public(omc_key **pub, const omc_key *k)
 	OMC_ENSURE(pub != NULL && k != NULL, OMC_ERR_BAD_ARG);
 	*pub = NULL;
 	omc_proto_init();
-	uint8_t x[OMC_P256_LEN], y[OMC_P256_LEN];
-	OMC_TRY(omc_proto_key_xy(x, y, k));
-	return omc_proto_key_from_xy(pub, x, y);
+	uint8_t pt[1 + 2 * OMC_P256_LEN];
+	OMC_TRY(key_point(pt, k));
+	OMC_AUTO(EVP_PKEY) pk = NULL;
+	OMC_TRY(pub_from_point(&pk, pt));
+	/* k's own point, checked when k was made. */
+	return omc_proto_key_adopt(pub, &pk, false);
 }
 
 bool omc_key_equal_public(const omc_key *a, const omc_key *b)

@@ -153,6 +153,16 @@ OMC_MUST_USE omc_err omc_bio_to_str(char **out, size_t *len, BIO *bio);
 OMC_MUST_USE omc_err omc_proto_pkey_check_p256(const EVP_PKEY *pk);
 /* A new handle that takes pkey over (also on failure) after checking it. */
 OMC_MUST_USE omc_err omc_proto_key_wrap(omc_key **out, EVP_PKEY **pkey, bool priv);
+/* The same without any check, for keys that hold by construction what
+ * omc_proto_key_wrap checks: made by OpenSSL from P-256's parameters or from
+ * a checked key (generation, the public half of a handle), or a certificate's
+ * key, checked when the certificate was parsed or issued. */
+OMC_MUST_USE omc_err omc_proto_key_adopt(omc_key **out, EVP_PKEY **pkey, bool priv);
+/* P-256's domain parameters as a key, made on first use and shared (read
+ * only); NULL if it could not be made (the next call tries again). */
+EVP_PKEY *omc_proto_p256(void);
+/* A new P-256 key pair from OpenSSL's generator. */
+OMC_MUST_USE omc_err omc_proto_keygen(EVP_PKEY **out);
 /* A public key from affine coordinates; OMC_ERR_BAD_FORMAT unless the point
  * is on P-256 (and not the point at infinity). */
 OMC_MUST_USE omc_err omc_proto_key_from_xy(omc_key **out, const uint8_t x[OMC_STATIC_LEN(OMC_P256_LEN)],

@@ -6,7 +6,9 @@
  * recomputed here from the JWK's own members, and every kind of bad JWK
  * (off-curve point, other curves and types, a private "d", lax base64url);
  * keys sealed under a KEK both ways and every changed byte refused;
- * allocation failure at every point.
+ * allocation failure at every point; the keys generation and the public
+ * half adopt unchecked pass OpenSSL's full checks, and the point of a key
+ * that reports it compressed reads the same.
  * covers: SEC-6, SEC-12, TRE-3, TRE-9 */
 #include "testlib.h"
 
@@ -656,6 +658,73 @@ static void test_alloc_failure(void **state)
 	omc_key_free(k);
 }
 
+/* --- keys adopted without a check, and the point read in one piece ----------------- */
+
+/* The keys omc_key_generate and omc_key_public hand out unchecked (made from
+ * P-256's shared parameters) pass OpenSSL's full checks, are distinct, and
+ * agree with OpenSSL's own export of the point; a key whose point conversion
+ * form is compressed gives the same coordinates through the fallback. */
+static void test_adopted_keys_valid(void **state)
+{
+	(void)state;
+	uint8_t prev_x[OMC_P256_LEN] = {0};
+	for (int i = 0; i < 32; i++) {
+		omc_key *k = gen(), *pub = NULL;
+		assert_true(omc_key_has_private(k));
+		EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
+		assert_non_null(c);
+		assert_int_equal(EVP_PKEY_check(c), 1); /* scalar in range, matching its point */
+		assert_int_equal(EVP_PKEY_public_check(c), 1);
+		EVP_PKEY_CTX_free(c);
+		assert_err(omc_proto_pkey_check_p256(k->pkey), OMC_OK);
+		assert_err(omc_key_public(&pub, k), OMC_OK);
+		assert_false(omc_key_has_private(pub));
+		assert_true(omc_key_equal_public(pub, k));
+		c = EVP_PKEY_CTX_new_from_pkey(NULL, pub->pkey, NULL);
+		assert_non_null(c);
+		assert_int_equal(EVP_PKEY_public_check(c), 1);
+		EVP_PKEY_CTX_free(c);
+		assert_err(omc_proto_pkey_check_p256(pub->pkey), OMC_OK);
+
+		uint8_t x[OMC_P256_LEN], y[OMC_P256_LEN], bx[OMC_P256_LEN], by[OMC_P256_LEN];
+		assert_err(omc_proto_key_xy(x, y, pub), OMC_OK);
+		BIGNUM *ox = NULL, *oy = NULL;
+		assert_int_equal(EVP_PKEY_get_bn_param(k->pkey, OSSL_PKEY_PARAM_EC_PUB_X, &ox), 1);
+		assert_int_equal(EVP_PKEY_get_bn_param(k->pkey, OSSL_PKEY_PARAM_EC_PUB_Y, &oy), 1);
+		assert_int_equal(BN_bn2binpad(ox, bx, OMC_P256_LEN), OMC_P256_LEN);
+		assert_int_equal(BN_bn2binpad(oy, by, OMC_P256_LEN), OMC_P256_LEN);
+		assert_memory_equal(x, bx, OMC_P256_LEN);
+		assert_memory_equal(y, by, OMC_P256_LEN);
+		assert_memory_not_equal(x, prev_x, OMC_P256_LEN);
+		memcpy(prev_x, x, OMC_P256_LEN);
+
+		/* The same key reporting its point compressed. */
+		EVP_PKEY *dup = EVP_PKEY_dup(pub->pkey);
+		assert_non_null(dup);
+		assert_int_equal(EVP_PKEY_set_utf8_string_param(dup, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+								 OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_COMPRESSED),
+				 1);
+		uint8_t enc[1 + 2 * OMC_P256_LEN];
+		size_t n = 0;
+		assert_int_equal(EVP_PKEY_get_octet_string_param(dup, OSSL_PKEY_PARAM_PUB_KEY, enc, sizeof enc, &n), 1);
+		assert_int_equal(n, 1 + OMC_P256_LEN); /* so the fallback runs */
+		omc_key compressed = {.pkey = dup, .priv = false};
+		uint8_t cx[OMC_P256_LEN], cy[OMC_P256_LEN];
+		assert_err(omc_proto_key_xy(cx, cy, &compressed), OMC_OK);
+		assert_memory_equal(cx, x, OMC_P256_LEN);
+		assert_memory_equal(cy, y, OMC_P256_LEN);
+		omc_key *pub2 = NULL;
+		assert_err(omc_key_public(&pub2, &compressed), OMC_OK);
+		assert_true(omc_key_equal_public(pub2, k));
+		omc_key_free(pub2);
+		EVP_PKEY_free(dup);
+		BN_free(ox);
+		BN_free(oy);
+		omc_key_free(pub);
+		omc_key_free(k);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -670,6 +739,7 @@ int main(void)
 		cmocka_unit_test(test_jwk_refused),
 		cmocka_unit_test(test_seal),
 		cmocka_unit_test(test_alloc_failure),
+		cmocka_unit_test(test_adopted_keys_valid),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
