@@ -263,13 +263,56 @@ static void test_wiped(void **state)
 	assert_true(tl_all_bytes_are((const uint8_t *)&p.dev, sizeof p.dev, 0));
 }
 
+/* The seeds of fuzz/corpus/link are what their names say: frames of
+ * KASME = 32 bytes of 0x42 made by an independent implementation (Python
+ * over python3-cryptography, docs/fuzzing.md), so the valid ones also
+ * cross-check this one. */
+static void test_fuzz_seeds(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *name;
+		omc_err want;
+		size_t payload;
+	} seeds[] = {
+		{"valid-empty", OMC_OK, 0},
+		{"valid-hello", OMC_OK, 10},
+		{"valid-count-max", OMC_OK, 40},
+		{"valid-1k", OMC_OK, 1000},
+		{"bad-mac", OMC_ERR_MAC_FAILURE, 0},
+		{"downlink", OMC_ERR_LINK_DIRECTION, 0},
+		{"bearer-5", OMC_ERR_LINK_BEARER, 0},
+		{"truncated", OMC_ERR_TRUNCATED, 0},
+	};
+	uint8_t kasme[32];
+	memset(kasme, 0x42, sizeof kasme);
+	for (size_t i = 0; i < OMC_ARRAY_LEN(seeds); i++) {
+		char path[512];
+		snprintf(path, sizeof path, "%s/../../fuzz/corpus/link/%s", OMC_VECTORS_DIR, seeds[i].name);
+		static uint8_t f[OMC_LINK_FRAME_MAX + 16], pt[OMC_LINK_MAX_PAYLOAD];
+		FILE *fp = fopen(path, "rb");
+		if (!fp)
+			fail_msg("%s: cannot open", path);
+		size_t n = fread(f, 1, sizeof f, fp);
+		fclose(fp);
+		omc_link net;
+		assert_err(omc_link_init(&net, kasme, 0, OMC_LINK_DOWNLINK), OMC_OK);
+		size_t len = 0;
+		omc_err e = omc_link_open(&net, pt, sizeof pt, &len, NULL, f, n);
+		if (e != seeds[i].want)
+			fail_msg("seed %s: %s, want %s", seeds[i].name, omc_err_name(e), omc_err_name(seeds[i].want));
+		assert_int_equal(len, seeds[i].payload);
+		omc_link_wipe(&net);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_keys_are_the_a7_keys), cmocka_unit_test(test_kasme),
 		cmocka_unit_test(test_round_trip),           cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_window),               cmocka_unit_test(test_count_exhausted),
-		cmocka_unit_test(test_wiped),
+		cmocka_unit_test(test_wiped),                cmocka_unit_test(test_fuzz_seeds),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
