@@ -44,7 +44,7 @@ static void dbl(uint8_t out[16], const uint8_t in[16])
 	uint8_t carry = (uint8_t)(0u - (unsigned)(in[0] >> 7));
 	for (int i = 0; i < 15; i++)
 		out[i] = (uint8_t)((in[i] << 1) | (in[i + 1] >> 7));
-	out[15] = (uint8_t)((in[15] << 1) ^ (carry & 0x87u));
+	out[15] = (uint8_t)(((unsigned)in[15] << 1) ^ (carry & 0x87u));
 }
 
 static omc_err block(EVP_CIPHER_CTX *c, uint8_t x[16])
