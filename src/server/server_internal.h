@@ -375,10 +375,12 @@ void srv_link_bind(omc_server *s, const char *attach_id, const uint8_t *token_ha
 /* Whether keys of the session with this token hash are held, ended or not
  * (a sweep at each attach drops ended ones): for the tests. */
 bool srv_link_held(omc_server *s, const uint8_t token_hash[32]);
-/* Count n bytes of an operational session's traffic against its volume
- * cap (vno.c; takes the lock). */
-typedef enum srv_count_result { SRV_COUNT_OK, SRV_COUNT_CAPPED, SRV_COUNT_FAILED } srv_count_result;
-srv_count_result srv_vno_count(omc_server *s, const srv_session *ss, int64_t n, uint64_t *used);
+/* vno.c, for /v1/data and /v1/link: the caller's session, which must be
+ * operational; then n bytes of its traffic counted against its volume cap
+ * (*used: the total so far; takes the lock). Each answers its refusal
+ * itself (401, 403 provisioning_only or volume_cap, 500) and returns false. */
+bool srv_vno_operational(srv_listener *l, const omc_http_req *req, omc_http_resp *resp, srv_session *ss);
+bool srv_vno_count(srv_listener *l, omc_http_resp *resp, const srv_session *ss, int64_t n, uint64_t *used);
 /* The DRF's record of a device's SHO (caller holds the lock). */
 OMC_MUST_USE omc_err srv_drf_sho_of(omc_server *s, const char *platform_id, char sho[SRV_NAME_MAX],
 				    char state[16]);

@@ -279,8 +279,20 @@ static void resync(srv_listener *l, const omc_http_req *req, omc_http_resp *resp
 	srv_reply(l, resp, 200, json_pack("{s:b}", "moved", moved));
 }
 
-srv_count_result srv_vno_count(omc_server *s, const srv_session *ss, int64_t n, uint64_t *used)
+bool srv_vno_operational(srv_listener *l, const omc_http_req *req, omc_http_resp *resp, srv_session *ss)
 {
+	if (!srv_auth_session(l, req, resp, ss))
+		return false;
+	if (strcmp(ss->scope, "operational") != 0) {
+		srv_fail(l, resp, 403, "provisioning_only", "a PCID session reaches the provisioning services only");
+		return false;
+	}
+	return true;
+}
+
+bool srv_vno_count(srv_listener *l, omc_http_resp *resp, const srv_session *ss, int64_t n, uint64_t *used)
+{
+	omc_server *s = l->s;
 	sqlite3_stmt *q;
 	bool ok = false, capped = false;
 	srv_lock(s);
@@ -299,19 +311,18 @@ srv_count_result srv_vno_count(omc_server *s, const srv_session *ss, int64_t n, 
 	if (capped)
 		srv_audit(s, "vno", "device", "data", ss->imsi, "refused", "volume cap reached");
 	srv_unlock(s);
-	return ok ? SRV_COUNT_OK : capped ? SRV_COUNT_CAPPED : SRV_COUNT_FAILED;
+	if (capped)
+		srv_fail(l, resp, 403, "volume_cap", "the service profile's volume cap is reached");
+	else if (!ok)
+		srv_fail(l, resp, 500, "internal", "usage not counted");
+	return ok;
 }
 
 static void data(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
 {
-	omc_server *s = l->s;
 	srv_session ss;
-	if (!srv_auth_session(l, req, resp, &ss))
+	if (!srv_vno_operational(l, req, resp, &ss))
 		return;
-	if (strcmp(ss.scope, "operational") != 0) {
-		srv_fail(l, resp, 403, "provisioning_only", "a PCID session reaches the provisioning services only");
-		return;
-	}
 	json_t *b = srv_body(l, req, resp);
 	int64_t n = 0;
 	if (!b || !srv_int(l, resp, b, "bytes", 1, INT64_C(1) << 40, &n)) {
@@ -320,15 +331,8 @@ static void data(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
 	}
 	json_decref(b);
 	uint64_t used = 0;
-	srv_count_result cr = srv_vno_count(s, &ss, n, &used);
-	if (cr == SRV_COUNT_CAPPED) {
-		srv_fail(l, resp, 403, "volume_cap", "the service profile's volume cap is reached");
+	if (!srv_vno_count(l, resp, &ss, n, &used))
 		return;
-	}
-	if (cr != SRV_COUNT_OK) {
-		srv_fail(l, resp, 500, "internal", "usage not counted");
-		return;
-	}
 	srv_reply(l, resp, 200, json_pack("{s:I,s:I}", "used", (json_int_t)used, "volume_cap", (json_int_t)ss.volume_cap));
 }
 

@@ -257,12 +257,8 @@ static void link_frame(srv_listener *l, const omc_http_req *req, omc_http_resp *
 {
 	omc_server *s = l->s;
 	srv_session ss;
-	if (!srv_auth_session(l, req, resp, &ss))
+	if (!srv_vno_operational(l, req, resp, &ss))
 		return;
-	if (strcmp(ss.scope, "operational") != 0) {
-		srv_fail(l, resp, 403, "provisioning_only", "a PCID session reaches the provisioning services only");
-		return;
-	}
 	json_t *b = srv_body(l, req, resp);
 	const char *fb = b ? srv_str(l, resp, b, "frame", 16, LINK_B64_MAX - 1) : NULL;
 	static _Thread_local uint8_t frame[OMC_LINK_FRAME_MAX], pt[OMC_LINK_MAX_PAYLOAD];
@@ -288,15 +284,8 @@ static void link_frame(srv_listener *l, const omc_http_req *req, omc_http_resp *
 	/* The payload is the device's traffic: it counts like /v1/data. */
 	omc_memzero(pt, pt_len);
 	uint64_t used = 0;
-	srv_count_result cr = srv_vno_count(s, &ss, (int64_t)pt_len, &used);
-	if (cr == SRV_COUNT_CAPPED) {
-		srv_fail(l, resp, 403, "volume_cap", "the service profile's volume cap is reached");
+	if (!srv_vno_count(l, resp, &ss, (int64_t)pt_len, &used))
 		return;
-	}
-	if (cr != SRV_COUNT_OK) {
-		srv_fail(l, resp, 500, "internal", "usage not counted");
-		return;
-	}
 	/* The answer, downlink: what was received and counted. */
 	char ack[96];
 	int al = snprintf(ack, sizeof ack, "{\"count\":%u,\"bytes\":%zu,\"used\":%llu}", count, pt_len,
