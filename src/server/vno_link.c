@@ -121,6 +121,7 @@ void srv_link_offer(omc_server *s, const char *attach_id, const char *imsi, cons
 	mcc[3] = 0;
 	snprintf(mnc, sizeof mnc, "%s", s->vno_plmn + 3);
 	omc_link link;
+	OMC_DEFER_WIPE(link);
 	bool ok = t && ck_h && ik_h && autn_h && (pl == 5 || pl == 6) &&
 		  omc_hex_decode_var(ck, sizeof ck, &ckl, ck_h, strlen(ck_h)) == OMC_OK &&
 		  omc_hex_decode_var(ik, sizeof ik, &ikl, ik_h, strlen(ik_h)) == OMC_OK &&
@@ -160,7 +161,6 @@ void srv_link_offer(omc_server *s, const char *attach_id, const char *imsi, cons
 		ok = false;
 	}
 	pthread_mutex_unlock(&t->lock);
-	omc_link_wipe(&link);
 	if (!ok)
 		OMC_LOG_WRN("vno", "link table full (%d): %s attaches without a link", LINKS_MAX, imsi);
 }
