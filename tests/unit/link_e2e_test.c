@@ -162,6 +162,17 @@ static uint64_t used_of(sf_env *e, const char *tok)
 	return u;
 }
 
+/* A server, and a device whose agent is operational with an MCIM of sho. */
+static void operational(sf_env *e, sf_dev *d, sf_agent *ae, int sho)
+{
+	sf_up(e);
+	sf_dev_make(e, d, NULL);
+	assert_int_equal(sf_subscribe(e, d, sho), 201);
+	assert_int_equal(sf_report_pcid(e, d), 201);
+	sf_agent_make(ae, e, d);
+	sf_agent_run(ae, OMC_AGENT_OPERATIONAL);
+}
+
 static void test_link_through_the_vno(void **state)
 {
 	(void)state;
@@ -169,14 +180,9 @@ static void test_link_through_the_vno(void **state)
 	omc_log_set_handler(on_log, NULL);
 	omc_test_http_on_body(on_body, NULL);
 	sf_env e;
-	sf_up(&e);
 	sf_dev d;
-	sf_dev_make(&e, &d, NULL);
-	assert_int_equal(sf_subscribe(&e, &d, 1), 201);
-	assert_int_equal(sf_report_pcid(&e, &d), 201);
 	sf_agent ae;
-	sf_agent_make(&ae, &e, &d);
-	sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
+	operational(&e, &d, &ae, 1);
 	char tok[64];
 	session_of(&d, tok);
 	uint64_t used0 = used_of(&e, tok);
@@ -293,14 +299,9 @@ static void test_no_link_for_tuak256(void **state)
 {
 	(void)state;
 	sf_env e;
-	sf_up(&e);
 	sf_dev d;
-	sf_dev_make(&e, &d, NULL);
-	assert_int_equal(sf_subscribe(&e, &d, 2), 201);
-	assert_int_equal(sf_report_pcid(&e, &d), 201);
 	sf_agent ae;
-	sf_agent_make(&ae, &e, &d);
-	sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
+	operational(&e, &d, &ae, 2);
 	omc_agent_link_answer ans;
 	uint8_t b[4] = {1, 2, 3, 4};
 	assert_err(omc_agent_link_send(ae.a, &ans, b, sizeof b), OMC_ERR_BAD_STATE);
