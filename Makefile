@@ -50,7 +50,7 @@ check-clang:
 # valgrind memcheck over every unit and KAT test (tests/valgrind.supp), in
 # `make check` (about 10 min on 2 idle cores); check-valgrind-quick is the
 # VG_QUICK subset, for a quick look (docs/DEVELOPMENT-GUIDE.md).
-VG_QUICK ?= ^vg_(aka_|util_|store_|tre_lifecycle_)
+VG_QUICK ?= ^vg_(aka_|util_|store_|tre_lifecycle_|link_(eea2|frame))
 check-valgrind: vg-build
 	cd $(VG_BUILD) && ctest --output-on-failure --no-tests=error -j$(JOBS) -L valgrind $(CTEST_ARGS)
 check-valgrind-quick: vg-build
