@@ -50,7 +50,7 @@ check-clang:
 # valgrind memcheck over every unit and KAT test (tests/valgrind.supp), in
 # `make check` (about 10 min on 2 idle cores); check-valgrind-quick is the
 # VG_QUICK subset, for a quick look (docs/DEVELOPMENT-GUIDE.md).
-VG_QUICK ?= ^vg_(aka_|util_|store_|tre_lifecycle_)
+VG_QUICK ?= ^vg_(aka_|util_|store_|tre_lifecycle_|link_(eea2|frame))
 check-valgrind: vg-build
 	cd $(VG_BUILD) && ctest --output-on-failure --no-tests=error -j$(JOBS) -L valgrind $(CTEST_ARGS)
 check-valgrind-quick: vg-build
@@ -65,7 +65,7 @@ vg-build:
 # tred_cli_test is left out: tred waits in accept() for SIGTERM, and TSan
 # defers a signal's handler to the next intercepted call, so it never stops
 # in its 5 s (a sanitizer artifact; tred_test covers tred's threads).
-TSAN_TESTS ?= ^(server_(auc|openapi|restart|secrets|story|crash|refusals|cli|hlr)_test|tred_test|agent_test|factory_test|net_http_|change_|recovery_|pcid_renew_|canary_story_)
+TSAN_TESTS ?= ^(server_(auc|openapi|restart|secrets|story|crash|refusals|cli|hlr)_test|tred_test|agent_test|factory_test|net_http_|change_|recovery_|pcid_renew_|canary_story_|link_e2e_)
 check-tsan:
 	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOMC_WERROR=ON -DOMC_TSAN=ON $(CMAKE_ARGS)
 	cmake --build $(TSAN_BUILD) -j$(JOBS)

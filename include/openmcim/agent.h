@@ -126,4 +126,25 @@ typedef struct omc_agent_info {
 } omc_agent_info;
 OMC_API void omc_agent_info_get(const omc_agent *a, omc_agent_info *info);
 
+/* The protected access link (SEC-11, docs/link.md): after each attach the
+ * agent derives KASME from the TRE's CK and IK, the AUTN and the VNO's
+ * serving network (TS 33.401 A.2), and the NAS keys (A.7); it keeps them in
+ * memory only (never in the state file), with the session. */
+typedef struct omc_agent_link_answer {
+	int status;         /* the VNO's HTTP status (0: no answer) */
+	char error[32];     /* its error code, "" on 200 */
+	uint32_t count;     /* COUNT of the uplink frame sent */
+	uint64_t used;      /* the session's volume so far, as the VNO counted it */
+	uint64_t volume_cap; /* 0: none */
+} omc_agent_link_answer;
+/* Send len bytes (at most OMC_LINK_MAX_PAYLOAD) of the device's traffic
+ * to the VNO in one protected frame (POST /v1/link), and check the VNO's
+ * downlink frame in the answer. OMC_OK: accepted and counted.
+ * OMC_ERR_BAD_STATE: no operational session with link keys (a restarted
+ * agent attaches again first); OMC_ERR_IO: no answer; OMC_ERR_DENIED: the
+ * VNO refused (ans->status, ans->error); the refusal of omc_link_open when
+ * the downlink frame does not verify; OMC_ERR_EXHAUSTED after 2^32 frames. */
+OMC_API OMC_MUST_USE omc_err omc_agent_link_send(omc_agent *a, omc_agent_link_answer *ans, const uint8_t *data,
+						 size_t len);
+
 #endif

@@ -36,10 +36,13 @@ typedef enum omc_err_cat {
 	X(BAD_FORMAT, INPUT, 6, "malformed input")                                \
 	X(BAD_JSON, INPUT, 7, "malformed JSON")                                   \
 	X(TOO_LARGE, INPUT, 8, "input too large")                                 \
+	X(LINK_DIRECTION, INPUT, 9, "frame of the wrong direction")               \
+	X(LINK_BEARER, INPUT, 10, "frame of another bearer")                      \
 	X(MAC_FAILURE, AUTH, 1, "authentication failed: MAC mismatch")            \
 	X(SYNC_FAILURE, AUTH, 2, "sequence number not acceptable")                \
 	X(BAD_SIGNATURE, AUTH, 3, "signature verification failed")               \
 	X(AUTH_FAILED, AUTH, 4, "authentication failed")                          \
+	X(LINK_REPLAY, AUTH, 5, "frame replayed or older than the window")        \
 	X(DENIED, POLICY, 1, "not permitted")                                     \
 	X(BAD_STATE, POLICY, 2, "not permitted in the current state")             \
 	X(EXHAUSTED, POLICY, 3, "counter or range exhausted")                     \

@@ -7,6 +7,7 @@
 #include "openmcim/cur.h"
 #include "openmcim/err.h"
 #include "openmcim/factory.h"
+#include "openmcim/link.h"
 #include "openmcim/log.h"
 #include "openmcim/net.h"
 #include "openmcim/proto.h"

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "openmcim/agent.h"
+#include "openmcim/link.h"
 #include "openmcim/net.h"
 #include "openmcim/proto.h"
 #include "openmcim/server.h"
@@ -49,6 +50,9 @@ struct omc_agent {
 	/* this run */
 	unsigned steps, polls;
 	bool polled;
+	/* SEC-11: the link of the session (not saved), and the one of an
+	 * attach whose session is not taken yet */
+	omc_link link, link_next;
 };
 
 static const char *const state_names[OMC_AGENT_STATE_COUNT] = {
@@ -366,6 +370,26 @@ static bool held(omc_agent *a)
 	return kept;
 }
 
+/* SEC-11: the link keys of this attach, kept for its session: KASME from
+ * CK, IK, the serving network the VNO named and SQN xor AK (the first 48
+ * bits of AUTN), TS 33.401 A.2. None for TUAK's 256-bit CK and IK. */
+static void link_derive(omc_agent *a, const char *snid, const omc_aka_check_result *r, const uint8_t *autn)
+{
+	uint8_t plmn[3], kasme[OMC_LINK_KASME_LEN];
+	OMC_DEFER_WIPE(kasme);
+	char mcc[4] = {0}, mnc[4] = {0};
+	omc_link_wipe(&a->link_next);
+	size_t n = snid ? strlen(snid) : 0;
+	if (n != 5 && n != 6)
+		return;
+	memcpy(mcc, snid, 3);
+	memcpy(mnc, snid + 3, n - 3);
+	if (omc_aka_plmn_encode(plmn, mcc, mnc) != OMC_OK ||
+	    omc_link_kasme(kasme, r->ck, r->ck_len, r->ik, r->ik_len, plmn, autn) != OMC_OK ||
+	    omc_link_init(&a->link_next, kasme, 0, OMC_LINK_UPLINK) != OMC_OK)
+		omc_link_wipe(&a->link_next);
+}
+
 /* AKA at the VNO with MCIM id (a resynchronisation at most once). */
 static int attach(omc_agent *a, const char *id, json_t **ans)
 {
@@ -406,6 +430,7 @@ static int attach(omc_agent *a, const char *id, json_t **ans)
 		} else if (r.status == OMC_AKA_STATUS_OK && omc_hex_encode(hex, sizeof hex, r.res, r.res_len) == OMC_OK) {
 			body = json_pack("{s:s,s:s}", "attach", att, "res", hex);
 			path = "/v1/attach/complete";
+			link_derive(a, json_string_value(json_object_get(c, "serving_network")), &r, autn);
 		}
 		if (!path) {
 			json_decref(c);
@@ -433,10 +458,14 @@ static outcome take_session(omc_agent *a, int st, json_t *ans, const char *want_
 		if (st > 0)
 			set_error(a, "attach", st, ans);
 		json_decref(ans);
+		omc_link_wipe(&a->link_next);
 		return retry();
 	}
 	snprintf(a->session, sizeof a->session, "%s", tok);
 	snprintf(a->scope, sizeof a->scope, "%s", scope);
+	/* The old session's keys go; the new session's come. */
+	a->link = a->link_next;
+	omc_link_wipe(&a->link_next);
 	json_decref(ans);
 	return go(OMC_AGENT_BOOT); /* the caller picks the state */
 }
@@ -1208,6 +1237,8 @@ void omc_agent_free(omc_agent *a)
 	omc_free(a->tamper);
 	omc_free(a->stmt);
 	omc_free(a->renew_receipt);
+	omc_link_wipe(&a->link);
+	omc_link_wipe(&a->link_next);
 	omc_free(a);
 }
 
@@ -1225,4 +1256,51 @@ void omc_agent_info_get(const omc_agent *a, omc_agent_info *info)
 	info->polls = a->polls;
 	info->pending = a->pending;
 	info->polled = a->polled;
+}
+
+/* --- the protected access link (SEC-11, docs/link.md) ------------------------------------------- */
+
+/* The VNO's downlink answer: a frame of the link whose payload names the
+ * uplink COUNT it acknowledges. */
+static omc_err link_check_answer(omc_agent *a, const json_t *ans, uint32_t count)
+{
+	const char *fb = json_string_value(json_object_get(ans, "frame"));
+	static _Thread_local uint8_t frame[OMC_LINK_FRAME_MAX];
+	char pt[128];
+	size_t n = 0, len = 0;
+	OMC_ENSURE(fb && omc_b64_decode(frame, sizeof frame, &n, fb, strlen(fb), OMC_B64_URL) == OMC_OK,
+		   OMC_ERR_BAD_FORMAT);
+	OMC_TRY(omc_link_open(&a->link, (uint8_t *)pt, sizeof pt - 1, &len, NULL, frame, n));
+	pt[len] = 0;
+	json_error_t je;
+	json_t *o = omc_json_loads(pt, 0, &je);
+	bool ok = o && json_integer_value(json_object_get(o, "count")) == (json_int_t)count;
+	json_decref(o);
+	OMC_ENSURE(ok, OMC_ERR_BAD_FORMAT);
+	return OMC_OK;
+}
+
+omc_err omc_agent_link_send(omc_agent *a, omc_agent_link_answer *ans, const uint8_t *data, size_t len)
+{
+	OMC_ENSURE(a && ans && (data || len == 0), OMC_ERR_BAD_ARG);
+	memset(ans, 0, sizeof *ans);
+	OMC_ENSURE(a->link.ready && a->session[0] && !strcmp(a->scope, "operational"), OMC_ERR_BAD_STATE);
+	static _Thread_local uint8_t frame[OMC_LINK_FRAME_MAX];
+	static _Thread_local char b64[((OMC_LINK_FRAME_MAX + 2) / 3) * 4 + 1];
+	size_t n = 0;
+	uint32_t count = a->link.tx_next;
+	OMC_TRY(omc_link_seal(&a->link, frame, sizeof frame, &n, data, len));
+	ans->count = count;
+	OMC_TRY(omc_b64_encode(b64, sizeof b64, frame, n, OMC_B64_URL));
+	json_t *r = NULL;
+	ans->status = call(a, "POST", a->vno, "/v1/link", true, json_pack("{s:s}", "frame", b64), &r);
+	const char *code = json_string_value(json_object_get(r, "error"));
+	snprintf(ans->error, sizeof ans->error, "%s", code ? code : "");
+	ans->used = (uint64_t)json_integer_value(json_object_get(r, "used"));
+	ans->volume_cap = (uint64_t)json_integer_value(json_object_get(r, "volume_cap"));
+	omc_err e = ans->status == 0 ? OMC_ERR_IO : ans->status != 200 ? OMC_ERR_DENIED : link_check_answer(a, r, count);
+	json_decref(r);
+	if (e != OMC_OK)
+		return omc_err_raise(e, __FILE__, __LINE__);
+	return OMC_OK;
 }

@@ -889,6 +889,8 @@ static int on_ini(void *user, const char *section, const char *name, const char 
 			ok = parse_u64(value, 3600, &u) && u > 0 && ((s->nonce_lifetime = (int64_t)u), true);
 		else if (!strcmp(name, "token_lifetime"))
 			ok = parse_u64(value, 86400, &u) && u > 0 && ((s->token_lifetime = (int64_t)u), true);
+		else if (!strcmp(name, "vno_plmn"))
+			ok = srv_digits(value, 5, 6) && copy(s->vno_plmn, sizeof s->vno_plmn, value);
 	} else if (!strncmp(section, "operator ", 9)) {
 		const char *opname = section + 9;
 		srv_op *op = srv_op_find(s, opname);
@@ -1049,6 +1051,7 @@ static omc_err configure(omc_server *s, const omc_server_opts *o)
 	s->session_lifetime = 86400;
 	s->nonce_lifetime = 120;
 	s->token_lifetime = 600;
+	snprintf(s->vno_plmn, sizeof s->vno_plmn, "00101");
 	int rc = ini_parse(o->config, on_ini, &c);
 	if (rc < 0) {
 		OMC_LOG_ERR("server", "%s: cannot read the config", o->config);
@@ -1261,6 +1264,7 @@ void omc_server_stop(omc_server *s)
 		omc_cert_free(s->pva_ca[i]);
 	for (size_t i = 0; i < s->n_anchors; i++)
 		omc_cert_free(s->anchors[i].ca);
+	srv_links_free(s);
 	omc_db_close(s->db);
 	pthread_mutex_destroy(&s->lock);
 	pthread_mutex_destroy(&s->mlock);

@@ -227,6 +227,10 @@ struct omc_server {
 	bool client_key_made;
 	/* osmo-hlr as an authentication centre (hlr.c, docs/hlr.md), or NULL */
 	struct srv_hlr *hlr;
+	/* the VNO's protected access links (vno_link.c) and its serving
+	 * network's PLMN identity, MCC and MNC ([server] vno_plmn) */
+	struct srv_links *links;
+	char vno_plmn[7];
 };
 
 int64_t srv_now(omc_server *s);
@@ -357,6 +361,30 @@ void srv_routes_drf(srv_listener *l);
 void srv_routes_pva(srv_listener *l);
 void srv_routes_dpf(srv_listener *l);
 void srv_route_add(srv_listener *l, const char *method, const char *path, srv_fn fn);
+
+/* The VNO's protected access link (SEC-11, vno_link.c, docs/link.md). The
+ * table is made with the VNO's routes (srv_routes_vno_link) and wiped and
+ * freed by srv_links_free when the server stops. */
+typedef struct srv_links srv_links;
+OMC_MUST_USE omc_err srv_links_new(omc_server *s);
+void srv_links_free(omc_server *s);
+void srv_routes_vno_link(srv_listener *l);
+/* At the attach: keys from the vector (hex of CK, IK, AUTN), kept under the
+ * challenge's id. */
+void srv_link_offer(omc_server *s, const char *attach_id, const char *imsi, const char *ck_h, const char *ik_h,
+		    const char *autn_h);
+/* When the challenge is taken: the keys move to the session (token_hash,
+ * until expires), or are wiped (token_hash NULL). */
+void srv_link_bind(omc_server *s, const char *attach_id, const uint8_t *token_hash, int64_t expires);
+/* Whether keys of the session with this token hash are held, ended or not
+ * (a sweep at each attach drops ended ones): for the tests. */
+bool srv_link_held(omc_server *s, const uint8_t token_hash[32]);
+/* vno.c, for /v1/data and /v1/link: the caller's session, which must be
+ * operational; then n bytes of its traffic counted against its volume cap
+ * (*used: the total so far; takes the lock). Each answers its refusal
+ * itself (401, 403 provisioning_only or volume_cap, 500) and returns false. */
+bool srv_vno_operational(srv_listener *l, const omc_http_req *req, omc_http_resp *resp, srv_session *ss);
+bool srv_vno_count(srv_listener *l, omc_http_resp *resp, const srv_session *ss, int64_t n, uint64_t *used);
 /* The DRF's record of a device's SHO (caller holds the lock). */
 OMC_MUST_USE omc_err srv_drf_sho_of(omc_server *s, const char *platform_id, char sho[SRV_NAME_MAX],
 				    char state[16]);

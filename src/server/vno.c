@@ -95,8 +95,11 @@ static void attach(srv_listener *l, const omc_http_req *req, omc_http_resp *resp
 		srv_sql_done(s, q);
 	}
 	srv_unlock(s);
-	json_t *out = ok ? json_pack("{s:s,s:s,s:s,s:s}", "attach", id, "rand", rand_h, "autn", autn_h, "home",
-				     home->name)
+	if (ok)
+		srv_link_offer(s, id, imsi, json_string_value(json_object_get(v, "ck")),
+			       json_string_value(json_object_get(v, "ik")), autn_h);
+	json_t *out = ok ? json_pack("{s:s,s:s,s:s,s:s,s:s}", "attach", id, "rand", rand_h, "autn", autn_h, "home",
+				     home->name, "serving_network", s->vno_plmn)
 			 : NULL;
 	omc_free(ps);
 	json_decref(a);
@@ -180,6 +183,8 @@ static void complete(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 		srv_fail(l, resp, 401, "auth_failed", "RES does not match");
 	}
 	if (!match) {
+		if (res_h)
+			srv_link_bind(s, id, NULL, 0); /* the challenge was taken */
 		json_decref(b);
 		return;
 	}
@@ -215,6 +220,7 @@ static void complete(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 	if (ok)
 		srv_audit(s, "vno", "device", "attach", r.imsi, "ok", scope);
 	srv_unlock(s);
+	srv_link_bind(s, id, ok ? th : NULL, exp);
 	json_decref(b);
 	if (!ok) {
 		srv_fail(l, resp, 500, "internal", "session not recorded");
@@ -246,6 +252,8 @@ static void resync(srv_listener *l, const omc_http_req *req, omc_http_resp *resp
 		srv_fail(l, resp, 404, "unknown_attach", "no such challenge (answered already, or too old)");
 		auts = NULL;
 	}
+	if (auts)
+		srv_link_bind(s, id, NULL, 0);
 	if (!auts) {
 		json_decref(b);
 		return;
@@ -267,16 +275,50 @@ static void resync(srv_listener *l, const omc_http_req *req, omc_http_resp *resp
 	srv_reply(l, resp, 200, json_pack("{s:b}", "moved", moved));
 }
 
-static void data(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
+bool srv_vno_operational(srv_listener *l, const omc_http_req *req, omc_http_resp *resp, srv_session *ss)
+{
+	if (!srv_auth_session(l, req, resp, ss))
+		return false;
+	if (strcmp(ss->scope, "operational") != 0) {
+		srv_fail(l, resp, 403, "provisioning_only", "a PCID session reaches the provisioning services only");
+		return false;
+	}
+	return true;
+}
+
+bool srv_vno_count(srv_listener *l, omc_http_resp *resp, const srv_session *ss, int64_t n, uint64_t *used)
 {
 	omc_server *s = l->s;
-	srv_session ss;
-	if (!srv_auth_session(l, req, resp, &ss))
-		return;
-	if (strcmp(ss.scope, "operational") != 0) {
-		srv_fail(l, resp, 403, "provisioning_only", "a PCID session reaches the provisioning services only");
-		return;
+	sqlite3_stmt *q;
+	bool ok = false, capped = false;
+	srv_lock(s);
+	if (srv_sql(s, &q,
+		    "UPDATE vno_session SET used = used + ?1 WHERE token_hash = ?2"
+		    " AND (volume_cap = 0 OR used + ?1 <= volume_cap) RETURNING used") == OMC_OK) {
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)n);
+		sqlite3_bind_blob(q, 2, ss->token_hash, 32, SQLITE_STATIC);
+		int rc = sqlite3_step(q);
+		ok = rc == SQLITE_ROW;
+		capped = rc == SQLITE_DONE;
+		if (ok)
+			*used = (uint64_t)sqlite3_column_int64(q, 0);
+		srv_sql_done(s, q);
 	}
+	if (capped)
+		srv_audit(s, "vno", "device", "data", ss->imsi, "refused", "volume cap reached");
+	srv_unlock(s);
+	if (capped)
+		srv_fail(l, resp, 403, "volume_cap", "the service profile's volume cap is reached");
+	else if (!ok)
+		srv_fail(l, resp, 500, "internal", "usage not counted");
+	return ok;
+}
+
+static void data(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
+{
+	srv_session ss;
+	if (!srv_vno_operational(l, req, resp, &ss))
+		return;
 	json_t *b = srv_body(l, req, resp);
 	int64_t n = 0;
 	if (!b || !srv_int(l, resp, b, "bytes", 1, INT64_C(1) << 40, &n)) {
@@ -284,33 +326,9 @@ static void data(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
 		return;
 	}
 	json_decref(b);
-	sqlite3_stmt *q;
-	bool ok = false, capped = false;
 	uint64_t used = 0;
-	srv_lock(s);
-	if (srv_sql(s, &q,
-		    "UPDATE vno_session SET used = used + ?1 WHERE token_hash = ?2"
-		    " AND (volume_cap = 0 OR used + ?1 <= volume_cap) RETURNING used") == OMC_OK) {
-		sqlite3_bind_int64(q, 1, (sqlite3_int64)n);
-		sqlite3_bind_blob(q, 2, ss.token_hash, 32, SQLITE_STATIC);
-		int rc = sqlite3_step(q);
-		ok = rc == SQLITE_ROW;
-		capped = rc == SQLITE_DONE;
-		if (ok)
-			used = (uint64_t)sqlite3_column_int64(q, 0);
-		srv_sql_done(s, q);
-	}
-	if (capped)
-		srv_audit(s, "vno", "device", "data", ss.imsi, "refused", "volume cap reached");
-	srv_unlock(s);
-	if (capped) {
-		srv_fail(l, resp, 403, "volume_cap", "the service profile's volume cap is reached");
+	if (!srv_vno_count(l, resp, &ss, n, &used))
 		return;
-	}
-	if (!ok) {
-		srv_fail(l, resp, 500, "internal", "usage not counted");
-		return;
-	}
 	srv_reply(l, resp, 200, json_pack("{s:I,s:I}", "used", (json_int_t)used, "volume_cap", (json_int_t)ss.volume_cap));
 }
 
@@ -345,4 +363,5 @@ void srv_routes_vno(srv_listener *l)
 	srv_route_add(l, "GET", "/v1/session", session);
 	srv_route_add(l, "POST", "/v1/data", data);
 	srv_route_add(l, "POST", "/v1/sms", sms);
+	srv_routes_vno_link(l);
 }

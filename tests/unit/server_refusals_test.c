@@ -10,7 +10,7 @@
  * endpoints the story test does not reach is here too.
  *
  * covers: SEC-7, SEC-8, SEC-9, SEC-13, SVC-1, SVC-2, EVAL-1, EVAL-3, EVAL-6,
- * NET-1, NET-3, NET-4, CCIF-1, CCIF-2, TRE-6, TRE-7, MGT-1 */
+ * NET-1, NET-3, NET-4, CCIF-1, CCIF-2, TRE-6, TRE-7, MGT-1, SEC-11 */
 #include "srv_fixture.h"
 
 #include <pthread.h>
@@ -430,6 +430,8 @@ static const route routes[] = {
 	{"vno", "POST", "/v1/data", A_OP_SESSION, NULL, NULL, {"{\"bytes\":\"1000\"}", "{\"bytes\":0}", "{\"bytes\":1.5}"},
 	 "SEC-7"},
 	{"vno", "POST", "/v1/sms", A_OP_SESSION, NULL, NULL, {NULL}, "SEC-7"},
+	{"vno", "POST", "/v1/link", A_OP_SESSION, NULL, NULL, {"{\"frame\":5}", "{}", "{\"frame\":\"short\"}"},
+	 "SEC-11"},
 	{"bootstrap", "GET", "/v1/bootstrap", A_SESSION, NULL, NULL, {NULL}, "NET-4"},
 	{"bootstrap", "POST", "/v1/pcids/nonce", A_SESSION, NULL, NULL, {NULL}, "CHG-4"},
 	{"bootstrap", "POST", "/v1/pcids/renew", A_SESSION, NULL, NULL,
@@ -905,14 +907,27 @@ static void test_vno(void **state)
 	snprintf(b, sizeof b, "{\"imsi\":\"%s\"}", w->b.pcid_imsi);
 	REFUSE(e, 403, "expired", "POST", "vno", "/v1/attach", NULL, b);
 	e->now_offset = 0;
+	/* SEC-11: a session of a fresh attach refuses a frame that is not
+	 * base64url, one that is not a frame, one whose MAC is wrong (each
+	 * audited, nothing counted). */
+	assert_int_equal(sf_attach(e, &w->a, w->a.mcim_id), 200);
+	REFUSE(e, 400, "bad_request", "POST", "vno", "/v1/link", bearer(w->a.session),
+	       "{\"frame\":\"AQAAAAAAAAAAAAAAAAA=\"}");
+	REFUSE(e, 400, "bad_frame", "POST", "vno", "/v1/link", bearer(w->a.session),
+	       "{\"frame\":\"AgAAAAAAAAAAAAAAAAAA\"}");
+	REFUSE(e, 401, "bad_mac", "POST", "vno", "/v1/link", bearer(w->a.session), "{\"frame\":\"AQAAAAAAAAAAAAAA\"}");
 	char sql[160];
 	snprintf(sql, sizeof sql, "UPDATE auc_subscriber SET enabled = 0 WHERE imsi = '%s'", w->a.mcim_imsi);
 	db_poke(e, sql);
 	snprintf(b, sizeof b, "{\"imsi\":\"%s\"}", w->a.mcim_imsi);
 	REFUSE(e, 403, "disabled", "POST", "vno", "/v1/attach", NULL, b);
+	/* db_poke restarted the server: the link keys are gone with it. */
+	REFUSE(e, 409, "no_link", "POST", "vno", "/v1/link", bearer(w->a.session), "{\"frame\":\"AQAAAAAAAAAAAAAA\"}");
 	/* a PCID's session reaches the provisioning services only (NET-1) */
 	REFUSE(e, 403, "provisioning_only", "POST", "vno", "/v1/data", bearer(w->b.session), "{\"bytes\":1}");
 	REFUSE(e, 403, "provisioning_only", "POST", "vno", "/v1/sms", bearer(w->b.session), "{}");
+	REFUSE(e, 403, "provisioning_only", "POST", "vno", "/v1/link", bearer(w->b.session),
+	       "{\"frame\":\"AQAAAAAAAAAAAAAAAAAA\"}");
 	json_t *o = CALL_OK(e, 200, "GET", "vno", "/v1/session", bearer(w->b.session), NULL);
 	assert_string_equal(json_string_value(json_object_get(o, "scope")), "provisioning");
 	json_decref(o);
