@@ -10,6 +10,7 @@ BUILD="$BUILD libcjose-dev"
 BUILD="$BUILD libmicrohttpd-dev libcurl4-openssl-dev" # src/net
 BUILD="$BUILD libsqlite3-dev libinih-dev"              # src/server
 BUILD="$BUILD libtss2-dev"                            # src/tre/tpm.c
+BUILD="$BUILD libpq-dev"                              # src/server/db_pg.c: the PostgreSQL backend
 TEST="libcmocka-dev libosmocore-utils clang"
 TEST="$TEST spin" # model/: SPIN checks the protocol model (pan.c built with cc)
 TEST="$TEST valgrind" # make check-valgrind
@@ -19,6 +20,7 @@ TEST="$TEST hostapd eapoltest iproute2" # tests/peers/eap_aka_test.c
 TEST="$TEST libclang-rt-14-dev"        # make fuzz: libFuzzer, clang's sanitizers
 TEST="$TEST swtpm swtpm-tools"         # tests/unit/tre_tpm_test.c, the *_tpm entries
 TEST="$TEST chromium"                 # tests/cli/sim_cli_test.c: the report drawn
+TEST="$TEST postgresql"               # scripts/pg/cluster.sh: the *_pg server tests
 
 case "${1:-all}" in
 build) want="$BUILD" ;;
