@@ -145,6 +145,10 @@ OMC_API void omc_server_stop(omc_server *s);
  * and one subscriber account per SHO, whose bearer tokens are written to
  * dir/subscribers.json (0600). */
 OMC_API OMC_MUST_USE omc_err omc_server_demo_setup(const char *dir);
+/* The same with the database db ([server] db: a file path, or a
+ * PostgreSQL URI postgresql://...; NULL: dir/openmcim.db). A PostgreSQL
+ * database must exist and be empty or a demo's own. */
+OMC_API OMC_MUST_USE omc_err omc_server_demo_setup_db(const char *dir, const char *db);
 
 /* A subscriber account of an SHO (the subscriber API's caller): its bearer
  * token (base64url, 43 characters) into token, shown once; only its

@@ -107,12 +107,20 @@ static omc_err write_file(const char *dir, const char *name, const void *p, size
 
 omc_err omc_server_demo_setup(const char *dir)
 {
-	OMC_ENSURE(dir && strlen(dir) < 400, OMC_ERR_BAD_ARG);
+	return omc_server_demo_setup_db(dir, NULL);
+}
+
+omc_err omc_server_demo_setup_db(const char *dir, const char *db_name)
+{
+	OMC_ENSURE(dir && strlen(dir) < 400 && (!db_name || strlen(db_name) < 400), OMC_ERR_BAD_ARG);
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		OMC_BAIL(OMC_ERR_IO);
 	char pki[512], db_path[512];
 	snprintf(pki, sizeof pki, "%s/pki", dir);
-	snprintf(db_path, sizeof db_path, "%s/openmcim.db", dir);
+	if (db_name)
+		snprintf(db_path, sizeof db_path, "%s", db_name);
+	else
+		snprintf(db_path, sizeof db_path, "%s/openmcim.db", dir);
 	OMC_TRY(omc_factory_pki(pki));
 	uint8_t master[32];
 	OMC_DEFER_WIPE(master);

@@ -452,13 +452,17 @@ static int pg_run(omc_dbs *st)
 		rc = pg_note(db, p->res);
 	}
 	if (sp) {
+		/* The statement's changes or error, not the savepoint's answer. */
 		int msg_rc = db->pg_rc;
+		int64_t changes = db->pg_changes;
 		char msg[sizeof db->pg_msg];
 		memcpy(msg, db->pg_msg, sizeof msg);
-		(void)pg_simple(db, rc == OMC_DB_OK ? "RELEASE SAVEPOINT omc_stmt" : "ROLLBACK TO SAVEPOINT omc_stmt");
-		if (rc != OMC_DB_OK) {
-			/* The statement's error, not the rollback's answer. */
+		int sprc = pg_simple(db, rc == OMC_DB_OK ? "RELEASE SAVEPOINT omc_stmt" : "ROLLBACK TO SAVEPOINT omc_stmt");
+		if (rc == OMC_DB_OK && sprc != OMC_DB_OK)
+			rc = sprc;
+		if (rc == OMC_DB_OK || sprc == OMC_DB_OK) {
 			db->pg_rc = msg_rc;
+			db->pg_changes = changes;
 			memcpy(db->pg_msg, msg, sizeof msg);
 		}
 	}

@@ -223,7 +223,7 @@ omc_err srv_counter_next(omc_server *s, const char *name, int64_t *v)
 	omc_dbs *st;
 	OMC_TRY(srv_sql(s, &st,
 			"INSERT INTO counter (name, value) VALUES (?1, 1)"
-			" ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value"));
+			" ON CONFLICT (name) DO UPDATE SET value = counter.value + 1 RETURNING value"));
 	omc_dbs_bind_text(st, 1, name, -1);
 	int rc = omc_dbs_step(st);
 	if (rc == OMC_DB_ROW)

@@ -17,7 +17,6 @@
 #include <time.h>
 
 #include <openssl/evp.h>
-#include <sqlite3.h>
 
 #include "server/server_internal.h"
 
@@ -40,40 +39,7 @@ static void snap_take(sf_env *e, snap *s)
 {
 	memset(s, 0, sizeof *s);
 	sf_db_digest(e, s->all);
-	sqlite3 *h = NULL;
-	assert_int_equal(sqlite3_open_v2(e->db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	sqlite3_busy_timeout(h, 5000);
-	sqlite3_stmt *t = NULL;
-	assert_int_equal(sqlite3_prepare_v2(h,
-					    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN"
-					    " ('audit', 'req_jti') ORDER BY name",
-					    -1, &t, NULL),
-			 SQLITE_OK);
-	while (sqlite3_step(t) == SQLITE_ROW && s->n < SNAP_TABLES) {
-		snprintf(s->name[s->n], sizeof s->name[0], "%s", (const char *)sqlite3_column_text(t, 0));
-		char sql[128];
-		snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY 1", s->name[s->n]);
-		EVP_MD_CTX *md = EVP_MD_CTX_new();
-		assert_non_null(md);
-		assert_int_equal(EVP_DigestInit_ex(md, EVP_sha256(), NULL), 1);
-		sqlite3_stmt *q = NULL;
-		assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &q, NULL), SQLITE_OK);
-		while (sqlite3_step(q) == SQLITE_ROW)
-			for (int c = 0; c < sqlite3_column_count(q); c++) {
-				const void *p = sqlite3_column_blob(q, c);
-				int n = sqlite3_column_bytes(q, c);
-				EVP_DigestUpdate(md, &n, sizeof n);
-				if (p)
-					EVP_DigestUpdate(md, p, (size_t)n);
-			}
-		sqlite3_finalize(q);
-		unsigned l = 0;
-		assert_int_equal(EVP_DigestFinal_ex(md, s->h[s->n], &l), 1);
-		EVP_MD_CTX_free(md);
-		s->n++;
-	}
-	sqlite3_finalize(t);
-	sqlite3_close(h);
+	s->n = sf_db_tables(e, s->name, s->h, SNAP_TABLES);
 }
 
 /* The tables that differ from s, but `spent` (NULL: none), into out
@@ -101,12 +67,7 @@ static void snap_diff(sf_env *e, const snap *s, const char *spent, char *out, si
 static void db_poke(sf_env *e, const char *sql)
 {
 	sf_stop(e);
-	sqlite3 *h = NULL;
-	assert_int_equal(sqlite3_open_v2(e->db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-	char *err = NULL;
-	if (sqlite3_exec(h, sql, NULL, NULL, &err) != SQLITE_OK)
-		fail_msg("%s: %s", sql, err ? err : "?");
-	sqlite3_close(h);
+	sf_db_exec(e, sql);
 	sf_start(e);
 }
 

@@ -11,7 +11,6 @@
 
 #include <pthread.h>
 
-#include <sqlite3.h>
 
 #define MAX_DEVS 24
 
@@ -24,18 +23,7 @@ static void restart(sf_env *e)
 /* One text column of the first row ("" when none). */
 static void db_text(sf_env *e, char *out, size_t cap, const char *sql, const char *arg)
 {
-	sqlite3 *h = NULL;
-	assert_int_equal(sqlite3_open_v2(e->db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	sqlite3_busy_timeout(h, 5000);
-	sqlite3_stmt *q = NULL;
-	assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &q, NULL), SQLITE_OK);
-	if (arg)
-		sqlite3_bind_text(q, 1, arg, -1, SQLITE_STATIC);
-	out[0] = 0;
-	if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0))
-		snprintf(out, cap, "%s", (const char *)sqlite3_column_text(q, 0));
-	sqlite3_finalize(q);
-	sqlite3_close(h);
+	sf_db_text(e, out, cap, sql, arg);
 }
 
 /* count(*) with ?1 bound to arg. */
