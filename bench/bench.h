@@ -10,6 +10,7 @@
 typedef struct bench_opts {
 	double seconds; /* per measurement */
 	bool json;
+	const char *db; /* server: also on this PostgreSQL database (--db URI, empty) */
 } bench_opts;
 
 double bench_now(void);

@@ -196,6 +196,7 @@ static const omc_tre_caller hb_agent = {.kind = OMC_ACTOR_USER, .name = "agent"}
 
 typedef struct hb_env {
 	char dir[64], pki[96], conf[96];
+	const char *db; /* a PostgreSQL URI (--db), or NULL: dir/openmcim.db */
 	char token[64]; /* sho1's demo subscriber */
 	omc_server *srv;
 	json_t *urls;
@@ -734,7 +735,7 @@ static omc_err hb_add_subscribers(hb_env *env)
 	omc_auc *a = NULL;
 	snprintf(path, sizeof path, "%s/openmcim.db", env->dir);
 	if (e == OMC_OK)
-		e = omc_db_open(&db, path);
+		e = omc_db_open(&db, env->db ? env->db : path);
 	if (e == OMC_OK)
 		e = omc_auc_open(&a, db, "ico", master);
 	omc_memzero(master, sizeof master);
@@ -768,7 +769,7 @@ static void fs_name(char *out, size_t cap, const char *dir)
 	snprintf(out, cap, "%s, %s", dir, t);
 }
 
-static omc_err http_run(http_figs *r, const char *base, double seconds, char *why, size_t why_cap)
+static omc_err http_run(http_figs *r, const char *base, const char *db, double seconds, char *why, size_t why_cap)
 {
 	hb_env env;
 	memset(&env, 0, sizeof env);
@@ -779,11 +780,15 @@ static omc_err http_run(http_figs *r, const char *base, double seconds, char *wh
 		snprintf(why, why_cap, "cannot make a directory in %s", base);
 		return OMC_ERR_IO;
 	}
-	fs_name(r->where, sizeof r->where, base);
+	if (db)
+		snprintf(r->where, sizeof r->where, "PostgreSQL (--db)");
+	else
+		fs_name(r->where, sizeof r->where, base);
+	env.db = db;
 	snprintf(env.pki, sizeof env.pki, "%s/pki", env.dir);
 	snprintf(env.conf, sizeof env.conf, "%s/server.conf", env.dir);
 	const char *step = "demo setup";
-	omc_err e = omc_server_demo_setup(env.dir);
+	omc_err e = omc_server_demo_setup_db(env.dir, db);
 	if (e == OMC_OK && (step = "subscribers.json", e = hb_read_token(&env)) == OMC_OK)
 		e = (step = "AuC subscribers", hb_add_subscribers(&env));
 	if (e == OMC_OK)
@@ -914,12 +919,14 @@ int bench_server(const bench_opts *o)
 	omc_proto_init(); /* jansson's allocations through omc_alloc, before any JSON */
 	char why[256] = "";
 	crypto_rates cr = {0};
-	http_figs disk = {0}, shm = {0};
+	http_figs disk = {0}, shm = {0}, pg = {0};
 	e = crypto_measure(&cr, o->seconds, why, sizeof why);
 	if (e == OMC_OK)
-		e = http_run(&disk, "/tmp", o->seconds, why, sizeof why);
+		e = http_run(&disk, "/tmp", NULL, o->seconds, why, sizeof why);
 	if (e == OMC_OK && access("/dev/shm", W_OK) == 0)
-		e = http_run(&shm, "/dev/shm", o->seconds, why, sizeof why);
+		e = http_run(&shm, "/dev/shm", NULL, o->seconds, why, sizeof why);
+	if (e == OMC_OK && o->db)
+		e = http_run(&pg, "/tmp", o->db, o->seconds, why, sizeof why);
 	if (e != OMC_OK || !(cr.sign > 0 && cr.verify > 0 && cr.ecdh > 0 && cr.keygen > 0 && cr.engine > 0)) {
 		fprintf(stderr, "openmcim bench server: over HTTP: %s\n", why[0] ? why : omc_err_str(OMC_ERR_BUG));
 		return CLI_ERROR;
@@ -956,6 +963,8 @@ int bench_server(const bench_opts *o)
 		json_http(&j, &disk, &b, "");
 		if (shm.done)
 			json_http(&j, &shm, &b, "_tmpfs");
+		if (pg.done)
+			json_http(&j, &pg, &b, "_pg");
 		cli_json_end(&j);
 		return CLI_OK;
 	}
@@ -978,6 +987,8 @@ int bench_server(const bench_opts *o)
 	print_http(&disk, &b);
 	if (shm.done)
 		print_http(&shm, &b);
+	if (pg.done)
+		print_http(&pg, &b);
 	printf("\nP-256 work per operation (the device runs in this process: its share counts):\n");
 	print_ops("validation", &ops_validation, &ops_validation_server);
 	print_ops("package", &ops_package, &ops_package_server);

@@ -25,6 +25,16 @@ typedef struct omc_db omc_db;
  * for one thread at a time. */
 OMC_API OMC_MUST_USE omc_err omc_db_open(omc_db **db, const char *path);
 OMC_API void omc_db_close(omc_db *db);
+/* Whether a database name (the [server] db value, or what omc_db_config
+ * made) is PostgreSQL's: a libpq URI (postgresql://..., postgres://...) or
+ * "pg:" and a libpq conninfo (host=... dbname=...). Anything else is an
+ * SQLite file. */
+OMC_API bool omc_db_is_pg(const char *db);
+/* The config's [db] section as the name omc_db_open takes, into out:
+ * backend "sqlite" (or NULL) with path, or "postgresql" with conninfo.
+ * OMC_ERR_BAD_FORMAT when they do not fit together. */
+OMC_API OMC_MUST_USE omc_err omc_db_config(char *out, size_t cap, const char *backend, const char *path,
+					   const char *conninfo);
 OMC_API int omc_db_schema_version(omc_db *db);
 
 /* --- AuC/HSS (TS 33.102 6.3, Annex C) ----------------------------------------- */

@@ -25,6 +25,7 @@ _Static_assert(OMC_SERVER_OPS_MAX == SRV_MAX_OPS, "ctl reads as many operators a
 
 typedef struct ctl_cfg {
 	omc_server_config *c;
+	char db_backend[16], db_path[512], db_conninfo[512]; /* [db] */
 	bool bad;
 } ctl_cfg;
 
@@ -67,6 +68,13 @@ static int on_ini(void *user, const char *section, const char *name, const char 
 			ok = set_str(c->master_key, sizeof c->master_key, value);
 		else if (!strcmp(name, "pki"))
 			ok = set_str(c->pki, sizeof c->pki, value);
+	} else if (!strcmp(section, "db")) {
+		if (!strcmp(name, "backend"))
+			ok = set_str(x->db_backend, sizeof x->db_backend, value);
+		else if (!strcmp(name, "path"))
+			ok = set_str(x->db_path, sizeof x->db_path, value);
+		else if (!strcmp(name, "conninfo"))
+			ok = set_str(x->db_conninfo, sizeof x->db_conninfo, value);
 	} else if (!strncmp(section, "operator ", 9)) {
 		const char *opname = section + 9;
 		omc_server_config_op *op = op_find(c, opname);
@@ -105,6 +113,12 @@ omc_err omc_server_config_read(omc_server_config *c, const char *path)
 	if (rc > 0 && !x.bad)
 		OMC_LOG_ERR("ctl", "line %d does not parse", rc);
 	OMC_ENSURE(rc == 0 && !x.bad, OMC_ERR_BAD_FORMAT);
+	if ((x.db_backend[0] || x.db_path[0] || x.db_conninfo[0]) &&
+	    (c->db[0] || omc_db_config(c->db, sizeof c->db, x.db_backend[0] ? x.db_backend : NULL, x.db_path,
+				       x.db_conninfo) != OMC_OK)) {
+		OMC_LOG_ERR("ctl", "[db]: backend sqlite with path, or postgresql with conninfo, and no [server] db");
+		OMC_BAIL(OMC_ERR_BAD_FORMAT);
+	}
 	if (!c->db[0] || !c->master_key[0]) {
 		OMC_LOG_ERR("ctl", "[server] needs db and master_key");
 		OMC_BAIL(OMC_ERR_BAD_FORMAT);

@@ -108,7 +108,27 @@ static const char *const migrations[] = {
 
 bool omc_db_is_pg(const char *path)
 {
-	return path && (!strncmp(path, "postgresql://", 13) || !strncmp(path, "postgres://", 11));
+	return path && (!strncmp(path, "postgresql://", 13) || !strncmp(path, "postgres://", 11) ||
+			!strncmp(path, "pg:", 3));
+}
+
+omc_err omc_db_config(char *out, size_t cap, const char *backend, const char *path, const char *conninfo)
+{
+	OMC_ENSURE(out && cap, OMC_ERR_BAD_ARG);
+	out[0] = 0;
+	int n = -1;
+	if (!backend || !strcmp(backend, "sqlite")) {
+		if (path && path[0] && !(conninfo && conninfo[0]) && !omc_db_is_pg(path))
+			n = snprintf(out, cap, "%s", path);
+	} else if (!strcmp(backend, "postgresql")) {
+		if (conninfo && conninfo[0] && !(path && path[0]))
+			n = snprintf(out, cap, "%s%s", omc_db_is_pg(conninfo) ? "" : "pg:", conninfo);
+	}
+	if (n < 0 || (size_t)n >= cap) {
+		out[0] = 0;
+		OMC_BAIL(OMC_ERR_BAD_FORMAT);
+	}
+	return OMC_OK;
 }
 
 omc_err omc_db_exec(omc_db *db, const char *sql)

@@ -115,6 +115,8 @@ static int pg_simple(omc_db *db, const char *sql)
 
 omc_err omc_pg_open(omc_db *db, const char *conninfo)
 {
+	if (!strncmp(conninfo, "pg:", 3))
+		conninfo += 3;
 	db->pg = PQconnectdb(conninfo);
 	if (!db->pg)
 		OMC_BAIL(OMC_ERR_NOMEM);

@@ -809,6 +809,7 @@ void srv_route_add(srv_listener *l, const char *method, const char *path, srv_fn
 typedef struct cfg {
 	omc_server *s;
 	char db[512], master[512];
+	char db_backend[16], db_path[512], db_conninfo[512]; /* [db] */
 	char roles[256];
 	char m2mes_ca[8][512];
 	size_t n_m2mes_ca;
@@ -912,6 +913,14 @@ static int on_ini(void *user, const char *section, const char *name, const char 
 		else if (!strcmp(name, "pcid_lifetime"))
 			ok = parse_u64(value, 20 * 365 * 86400ull, &u) && u > 0 &&
 			     ((op->pcid_lifetime = (int64_t)u), true);
+	} else if (!strcmp(section, "db")) {
+		if (!strcmp(name, "backend"))
+			ok = (!strcmp(value, "sqlite") || !strcmp(value, "postgresql")) &&
+			     copy(c->db_backend, sizeof c->db_backend, value);
+		else if (!strcmp(name, "path"))
+			ok = copy(c->db_path, sizeof c->db_path, value);
+		else if (!strcmp(name, "conninfo"))
+			ok = copy(c->db_conninfo, sizeof c->db_conninfo, value);
 	} else if (!strcmp(section, "peers")) {
 		if (s->n_peers < OMC_ARRAY_LEN(s->peer) && strlen(name) < SRV_URL_MAX &&
 		    (!strncmp(value, "http://", 7) || !strncmp(value, "https://", 8))) {
@@ -1039,6 +1048,16 @@ static omc_err configure(omc_server *s, const omc_server_opts *o)
 	if (rc > 0 && !c.bad)
 		OMC_LOG_ERR("server", "%s: line %d does not parse", o->config, rc);
 	OMC_ENSURE(rc == 0 && !c.bad, OMC_ERR_BAD_FORMAT);
+	if (c.db_backend[0] || c.db_path[0] || c.db_conninfo[0]) {
+		/* [db] names the database: not [server] db too. */
+		if (c.db[0] || omc_db_config(c.db, sizeof c.db, c.db_backend[0] ? c.db_backend : NULL, c.db_path,
+					     c.db_conninfo) != OMC_OK) {
+			OMC_LOG_ERR("server", "%s: [db]: backend sqlite with path, or postgresql with conninfo,"
+					      " and no [server] db",
+				    o->config);
+			OMC_BAIL(OMC_ERR_BAD_FORMAT);
+		}
+	}
 	if (!c.db[0] || !s->pki[0] || !c.master[0]) {
 		OMC_LOG_ERR("server", "%s: [server] needs db, pki and master_key", o->config);
 		OMC_BAIL(OMC_ERR_BAD_FORMAT);

@@ -68,9 +68,6 @@ struct omc_db {
 	size_t n_stmts;
 };
 
-/* Whether a [server] db value names PostgreSQL (a libpq URI). */
-bool omc_db_is_pg(const char *path);
-
 /* A statement of sql (one statement), prepared now: give it back with
  * omc_dbs_finalize. OMC_DB_OK or an error code (the message in
  * omc_db_errmsg). */

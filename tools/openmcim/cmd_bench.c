@@ -8,9 +8,10 @@
 
 #include "bench.h"
 #include "cli.h"
+#include "openmcim/server.h"
 
 static const char bench_usage[] =
-	"usage: openmcim bench [aka|tre|server|sim] [--seconds S] [--json]\n"
+	"usage: openmcim bench [aka|tre|server|sim] [--seconds S] [--json] [--db URI]\n"
 	"\n"
 	"Runs the benchmarks (all of them without a name) and prints each figure beside\n"
 	"its bound, both measured in the same run on one core (the HTTP figures of\n"
@@ -29,7 +30,8 @@ static const char bench_usage[] =
 	"               loopback HTTP, 2 client threads: AVs (batches of 1 and 32),\n"
 	"               validations and MCIM packages per second, the database in /tmp\n"
 	"               and in /dev/shm; bound: the P-256 work each costs at OpenSSL's\n"
-	"               ECDSA, ECDH and key generation rates on 2 threads\n"
+	"               ECDSA, ECDH and key generation rates on 2 threads; with --db URI\n"
+	"               (an empty PostgreSQL database, postgresql://...) also on it\n"
 	"  sim          `openmcim sim` on 400 x S devices (at least 20), no faults:\n"
 	"               provisions per second beside the rate its 64 open devices allow\n"
 	"               at the measured p50 latency, and the server's peak RSS per device\n"
@@ -71,6 +73,7 @@ int cmd_bench(int argc, char **argv)
 	static const struct option opts[] = {
 		{"seconds", required_argument, NULL, 's'},
 		{"json", no_argument, NULL, 'j'},
+		{"db", required_argument, NULL, 'd'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -91,6 +94,12 @@ int cmd_bench(int argc, char **argv)
 		}
 		case 'j':
 			o.json = true;
+			break;
+		case 'd':
+			if (!omc_db_is_pg(optarg))
+				return cli_usage_error("bench", "--db: expected a PostgreSQL URI (postgresql://...), got '%s'",
+						       optarg);
+			o.db = optarg;
 			break;
 		case 'h':
 			fputs(bench_usage, stdout);
