@@ -442,7 +442,7 @@ void omc_db_close(omc_db *db)
 		omc_pg_close(db);
 	else
 		sqlite3_close(db->h);
-	if (db->group)
+	if (db->group && db->kind == OMC_DB_SQLITE)
 		close(db->wal_fd);
 	omc_free(db->wal_path);
 	if (db->sync_made) {
@@ -503,10 +503,20 @@ static omc_err sync_dir_of(const char *path)
 omc_err omc_db_group_commit(omc_db *db)
 {
 	OMC_ENSURE(db != NULL && !db->group, OMC_ERR_BAD_ARG);
-	/* PostgreSQL: every COMMIT is durable when it returns (synchronous_commit
-	 * on, the server's own group commit); omc_db_sync has nothing to wait for. */
-	if (db->kind == OMC_DB_PG)
+	if (db->kind == OMC_DB_PG) {
+		/* Commits asynchronous, and omc_db_sync's flush a synchronous
+		 * commit on a second connection (db_pg.c). */
+		OMC_TRY(omc_pg_group(db));
+		if (pthread_mutex_init(&db->sync_lock, NULL) != 0)
+			OMC_BAIL(OMC_ERR_NOMEM);
+		if (pthread_cond_init(&db->sync_cv, NULL) != 0) {
+			pthread_mutex_destroy(&db->sync_lock);
+			OMC_BAIL(OMC_ERR_NOMEM);
+		}
+		db->sync_made = true;
+		db->group = true;
 		return OMC_OK;
+	}
 	const char *path = sqlite3_db_filename(db->h, "main");
 	OMC_ENSURE(path != NULL && path[0], OMC_ERR_BAD_ARG);
 	/* WAL mode (omc_db_open asked for it), and the WAL opened: a read does. */
@@ -569,6 +579,8 @@ uint64_t omc_db_syncs(omc_db *db)
  * name any more would be a flush of nothing, so it fails. */
 static omc_err wal_flush(omc_db *db)
 {
+	if (db->kind == OMC_DB_PG)
+		return omc_pg_flush(db);
 	struct stat sb;
 	OMC_ENSURE(fstat(db->wal_fd, &sb) == 0 && sb.st_nlink > 0, OMC_ERR_IO);
 	int rc = fdatasync(db->wal_fd);

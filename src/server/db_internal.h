@@ -24,6 +24,12 @@ int omc_pg_schema_version(omc_db *db);
 /* SQL without results, several statements at once; "BEGIN IMMEDIATE" is a
  * transaction holding the database's write lock. An OMC_DB_* code. */
 int omc_pg_exec(omc_db *db, const char *sql);
+/* Group commit: commits asynchronous on the handle's connection
+ * (synchronous_commit = off), and omc_pg_flush, on a connection of its
+ * own, a synchronous commit that flushes the WAL up to its end: every
+ * commit of every connection before it, this handle's among them. */
+OMC_MUST_USE omc_err omc_pg_group(omc_db *db);
+OMC_MUST_USE omc_err omc_pg_flush(omc_db *db);
 int omc_pg_prepare(omc_dbs *st, const char *sql);
 const char *omc_pg_sql(const omc_dbs *st);
 void omc_pg_finalize(omc_dbs *st);

@@ -107,6 +107,10 @@ static int pg_note(omc_db *db, PGresult *r)
 
 static int pg_simple(omc_db *db, const char *sql)
 {
+	/* Group commit: whatever a request did or read on the connection may
+	 * rest on a commit not flushed yet, its own or another replica's. */
+	if (db->group)
+		atomic_fetch_add(&db->written, 1);
 	PGresult *r = PQexec(db->pg, sql);
 	int rc = pg_note(db, r);
 	PQclear(r);
@@ -117,6 +121,10 @@ omc_err omc_pg_open(omc_db *db, const char *conninfo)
 {
 	if (!strncmp(conninfo, "pg:", 3))
 		conninfo += 3;
+	size_t cl = strlen(conninfo);
+	db->pg_conninfo = omc_alloc(cl + 1);
+	OMC_ENSURE(db->pg_conninfo != NULL, OMC_ERR_NOMEM);
+	memcpy(db->pg_conninfo, conninfo, cl + 1);
 	db->pg = PQconnectdb(conninfo);
 	if (!db->pg)
 		OMC_BAIL(OMC_ERR_NOMEM);
@@ -140,7 +148,49 @@ omc_err omc_pg_open(omc_db *db, const char *conninfo)
 void omc_pg_close(omc_db *db)
 {
 	PQfinish(db->pg);
-	db->pg = NULL;
+	PQfinish(db->pg_sync);
+	db->pg = db->pg_sync = NULL;
+	if (db->pg_conninfo) {
+		omc_memzero(db->pg_conninfo, strlen(db->pg_conninfo));
+		omc_free(db->pg_conninfo);
+		db->pg_conninfo = NULL;
+	}
+}
+
+omc_err omc_pg_group(omc_db *db)
+{
+	db->pg_sync = PQconnectdb(db->pg_conninfo);
+	OMC_ENSURE(db->pg_sync != NULL, OMC_ERR_NOMEM);
+	if (PQstatus(db->pg_sync) != CONNECTION_OK) {
+		OMC_LOG_ERR("db", "PostgreSQL: the connection for group commit: %s", PQerrorMessage(db->pg_sync));
+		OMC_BAIL(OMC_ERR_IO);
+	}
+	PGresult *r = PQexec(db->pg_sync, "SET synchronous_commit = on");
+	bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+	PQclear(r);
+	OMC_ENSURE(ok, OMC_ERR_IO);
+	if (pg_simple(db, "SET synchronous_commit = off") != OMC_DB_OK) {
+		OMC_LOG_ERR("db", "%s", db->pg_msg);
+		OMC_BAIL(OMC_ERR_IO);
+	}
+	return OMC_OK;
+}
+
+omc_err omc_pg_flush(omc_db *db)
+{
+	/* A commit that wrote WAL, synchronous: PostgreSQL flushes the WAL up
+	 * to its commit record, so every commit inserted before it too. One
+	 * row per connection (its backend's pid), no contention between
+	 * replicas. */
+	PGresult *r = PQexec(db->pg_sync, "INSERT INTO omc_sync (pid, n) VALUES (pg_backend_pid(), 1)"
+					  " ON CONFLICT (pid) DO UPDATE SET n = omc_sync.n + 1");
+	bool ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+	if (!ok)
+		OMC_LOG_ERR("db", "PostgreSQL: the flush failed: %s",
+			    r ? PQresultErrorMessage(r) : PQerrorMessage(db->pg_sync));
+	PQclear(r);
+	OMC_ENSURE(ok, OMC_ERR_IO);
+	return OMC_OK;
 }
 
 int omc_pg_exec(omc_db *db, const char *sql)
@@ -152,6 +202,8 @@ int omc_pg_exec(omc_db *db, const char *sql)
 			(void)pg_simple(db, "ROLLBACK");
 	} else if (!strcmp(sql, "COMMIT")) {
 		/* A transaction that failed reports ROLLBACK to COMMIT. */
+		if (db->group)
+			atomic_fetch_add(&db->written, 1);
 		PGresult *r = PQexec(db->pg, "COMMIT");
 		rc = pg_note(db, r);
 		if (rc == OMC_DB_OK && strcmp(PQcmdStatus(r), "COMMIT") != 0) {
@@ -224,7 +276,9 @@ omc_err omc_pg_migrate(omc_db *db, const char *const *steps, int n)
 	omc_err e = omc_db_err(omc_pg_exec(db, "BEGIN IMMEDIATE"));
 	if (e != OMC_OK)
 		return e;
-	if (omc_pg_exec(db, "CREATE TABLE IF NOT EXISTS omc_schema (version BIGINT NOT NULL)") != OMC_DB_OK)
+	if (omc_pg_exec(db, "CREATE TABLE IF NOT EXISTS omc_schema (version BIGINT NOT NULL);"
+			    " CREATE TABLE IF NOT EXISTS omc_sync (pid BIGINT NOT NULL PRIMARY KEY, n BIGINT NOT NULL)") !=
+	    OMC_DB_OK)
 		e = OMC_ERR_IO;
 	int v = e == OMC_OK ? pg_version_read(db) : -1;
 	if (e == OMC_OK && v < 0)
@@ -450,6 +504,8 @@ static int pg_run(omc_dbs *st)
 		int fmts[PG_MAXP];
 		for (int i = 0; i < p->nparams; i++)
 			fmts[i] = 1;
+		if (db->group)
+			atomic_fetch_add(&db->written, 1);
 		p->res = PQexecPrepared(db->pg, p->name, p->nparams, p->vals, p->lens, fmts, 0);
 		rc = pg_note(db, p->res);
 	}

@@ -43,6 +43,8 @@ struct omc_db {
 	omc_db_kind kind;
 	struct sqlite3 *h;  /* SQLite */
 	struct pg_conn *pg; /* PostgreSQL (PGconn) */
+	struct pg_conn *pg_sync; /* PostgreSQL with group commit: the flushes' own connection */
+	char *pg_conninfo;       /* for that one (may hold a password: wiped at the end) */
 	int pg_rc;          /* PostgreSQL: the last result code, its message and changes */
 	char pg_msg[256];
 	int64_t pg_changes;
