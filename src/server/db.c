@@ -1,4 +1,7 @@
-/* The database of the network roles: SQLite in WAL mode with a busy
+/* The database layer of the network roles: the statement API over both
+ * backends (omc_dbs_*, dispatching to db_pg.c for PostgreSQL), and SQLite.
+ *
+ * SQLite: WAL mode with a busy
  * timeout, foreign keys on, and the schema migrated step by step through
  * PRAGMA user_version. Each step is one transaction, so a crash during a
  * migration leaves the previous version whole.
@@ -23,8 +26,10 @@
 
 #include "server/db_internal.h"
 
-/* Step i takes the schema from version i to i + 1. Portable SQL only
- * (types INTEGER, TEXT, BLOB; no STRICT, no WITHOUT ROWID). */
+/* Step i takes the schema from version i to i + 1, on both backends.
+ * Portable SQL only (types INTEGER, TEXT, BLOB, which db_pg.c gives to
+ * PostgreSQL as BIGINT, BYTEA and an identity column for INTEGER PRIMARY
+ * KEY; no STRICT, no WITHOUT ROWID). */
 static const char *const migrations[] = {
 	/* 0 -> 1: the AuC */
 	"CREATE TABLE auc_subscriber ("
@@ -103,6 +108,9 @@ static const char *const migrations[] = {
 	/* 4 -> 5: a device's transfer code (its SHA-256): what a subscriber
 	 * shows to move the device to another SHO (CHG-1) */
 	"ALTER TABLE drf_device ADD COLUMN transfer_hash BLOB;",
+	/* 5 -> 6: the DPF's claims of the validation tokens of the downloads in
+	 * progress, in the database so that replicas share them */
+	"CREATE TABLE dpf_claim (token_jti TEXT NOT NULL PRIMARY KEY, claimed INTEGER NOT NULL);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -500,6 +508,19 @@ static omc_err sync_dir_of(const char *path)
 	return OMC_OK;
 }
 
+/* The lock and condition of omc_db_sync. */
+static omc_err sync_init(omc_db *db)
+{
+	if (pthread_mutex_init(&db->sync_lock, NULL) != 0)
+		OMC_BAIL(OMC_ERR_NOMEM);
+	if (pthread_cond_init(&db->sync_cv, NULL) != 0) {
+		pthread_mutex_destroy(&db->sync_lock);
+		OMC_BAIL(OMC_ERR_NOMEM);
+	}
+	db->sync_made = true;
+	return OMC_OK;
+}
+
 omc_err omc_db_group_commit(omc_db *db)
 {
 	OMC_ENSURE(db != NULL && !db->group, OMC_ERR_BAD_ARG);
@@ -507,13 +528,7 @@ omc_err omc_db_group_commit(omc_db *db)
 		/* Commits asynchronous, and omc_db_sync's flush a synchronous
 		 * commit on a second connection (db_pg.c). */
 		OMC_TRY(omc_pg_group(db));
-		if (pthread_mutex_init(&db->sync_lock, NULL) != 0)
-			OMC_BAIL(OMC_ERR_NOMEM);
-		if (pthread_cond_init(&db->sync_cv, NULL) != 0) {
-			pthread_mutex_destroy(&db->sync_lock);
-			OMC_BAIL(OMC_ERR_NOMEM);
-		}
-		db->sync_made = true;
+		OMC_TRY(sync_init(db));
 		db->group = true;
 		return OMC_OK;
 	}
@@ -542,17 +557,12 @@ omc_err omc_db_group_commit(omc_db *db)
 	}
 	/* The WAL's directory entry must last as its frames will. */
 	omc_err e = sync_dir_of(path);
-	if (e == OMC_OK && pthread_mutex_init(&db->sync_lock, NULL) != 0)
-		e = OMC_ERR_NOMEM;
-	if (e == OMC_OK && pthread_cond_init(&db->sync_cv, NULL) != 0) {
-		pthread_mutex_destroy(&db->sync_lock);
-		e = OMC_ERR_NOMEM;
-	}
+	if (e == OMC_OK)
+		e = sync_init(db);
 	if (e != OMC_OK) {
 		close(fd);
 		return e;
 	}
-	db->sync_made = true;
 	db->wal_fd = fd;
 	db->group = true;
 	sqlite3_wal_hook(db->h, wal_hook, db);

@@ -68,13 +68,17 @@ static bool token_used(omc_server *s, const char *jti)
 }
 
 /* Claim the token before the SHO is asked (caller holds the lock): of
- * downloads racing with one token, one gets the claim and the others are
- * refused having changed nothing (SEC-9). OMC_ERR_EXISTS if it is taken:
- * by a download recorded, or by one in progress. The claim is in memory,
- * for as long as the download runs: what makes a token single-use is the
- * download's row (token_jti is unique), committed with its audit row and
- * durable before the package leaves; a crash forgets a claim whose package
- * never left, and the token can be tried again. */
+ * downloads racing with one token, on this replica or another, one gets
+ * the claim and the others are refused having changed nothing (SEC-9).
+ * OMC_ERR_EXISTS if it is taken: by a download recorded, or by one in
+ * progress. The claim is a row of dpf_claim for as long as the download
+ * runs: what makes a token single-use is the download's row (token_jti is
+ * unique), committed with its audit row and durable before the package
+ * leaves; a claim older than SRV_CLAIM_STALE seconds is of a download that
+ * died with its process (its package never left), and the token can be
+ * tried again. */
+#define SRV_CLAIM_STALE 300
+
 static omc_err token_claim(omc_server *s, const char *jti)
 {
 	omc_dbs *q;
@@ -84,25 +88,31 @@ static omc_err token_claim(omc_server *s, const char *jti)
 	srv_sql_done(s, q);
 	OMC_ENSURE(rc == OMC_DB_DONE || rc == OMC_DB_ROW, omc_db_err(rc));
 	OMC_ENSURE(rc == OMC_DB_DONE, OMC_ERR_EXISTS);
-	size_t free_slot = SRV_CLAIMS_MAX;
-	for (size_t i = 0; i < SRV_CLAIMS_MAX; i++) {
-		if (!s->claims[i][0])
-			free_slot = free_slot == SRV_CLAIMS_MAX ? i : free_slot;
-		else if (!strcmp(s->claims[i], jti))
-			OMC_BAIL(OMC_ERR_EXISTS);
-	}
-	/* One slot per handler thread of the DPF's listener at most. */
-	OMC_ENSURE(free_slot < SRV_CLAIMS_MAX, OMC_ERR_EXHAUSTED);
-	snprintf(s->claims[free_slot], sizeof s->claims[free_slot], "%s", jti);
+	/* One statement: a row back when it is ours, new or taken over. */
+	int64_t now = srv_now(s);
+	OMC_TRY(srv_sql(s, &q,
+			"INSERT INTO dpf_claim (token_jti, claimed) VALUES (?1, ?2) ON CONFLICT (token_jti)"
+			" DO UPDATE SET claimed = ?2 WHERE dpf_claim.claimed < ?3 RETURNING claimed"));
+	omc_dbs_bind_text(q, 1, jti, -1);
+	omc_dbs_bind_int64(q, 2, now);
+	omc_dbs_bind_int64(q, 3, now - SRV_CLAIM_STALE);
+	rc = omc_dbs_step(q);
+	srv_sql_done(s, q);
+	OMC_ENSURE(rc == OMC_DB_DONE || rc == OMC_DB_ROW, omc_db_err(rc));
+	OMC_ENSURE(rc == OMC_DB_ROW, OMC_ERR_EXISTS);
 	return OMC_OK;
 }
 
 /* The download is over, made or not (caller holds the lock). */
 static void claim_drop(omc_server *s, const char *jti)
 {
-	for (size_t i = 0; i < SRV_CLAIMS_MAX; i++)
-		if (!strcmp(s->claims[i], jti))
-			s->claims[i][0] = 0;
+	omc_dbs *q;
+	if (srv_sql(s, &q, "DELETE FROM dpf_claim WHERE token_jti = ?1") != OMC_OK)
+		return;
+	omc_dbs_bind_text(q, 1, jti, -1);
+	if (omc_dbs_step(q) != OMC_DB_DONE)
+		OMC_LOG_ERR("dpf", "a download's claim stays until it is stale: %s", omc_db_errmsg(s->db));
+	srv_sql_done(s, q);
 }
 
 static void token_release(omc_server *s, const char *jti)

@@ -270,8 +270,6 @@ struct omc_server {
 	size_t n_codes;
 	uint64_t avs_issued, requests;
 	uint64_t jti_inserts;
-	/* the DPF: validation tokens of the downloads in progress (under lock) */
-	char claims[SRV_CLAIMS_MAX][48];
 	struct {
 		char name[SRV_NAME_MAX];
 		omc_cert *ca;

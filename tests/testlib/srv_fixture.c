@@ -498,31 +498,57 @@ void sf_db_drop(const char *db)
 	pg_admin(host, sql);
 }
 
-/* SHA-256 of every row of a table. */
+static int cmp32(const void *a, const void *b)
+{
+	return memcmp(a, b, 32);
+}
+
+/* SHA-256 of every row of a table, in no order: the rows' own hashes
+ * sorted (rows that tie on ORDER BY come in any order, and PostgreSQL moves
+ * a row it updates, with the same values too). */
 static void table_digest(omc_db *db, const char *table, uint8_t out[32])
 {
+	char sql[128];
+	snprintf(sql, sizeof sql, "SELECT * FROM %s", table);
+	omc_dbs *q = NULL;
+	assert_int_equal(omc_db_prepare(db, sql, &q), OMC_DB_OK);
+	size_t n = 0, cap = 64;
+	uint8_t(*rows)[32] = malloc(cap * 32);
+	assert_non_null(rows);
+	int rc;
+	while ((rc = omc_dbs_step(q)) == OMC_DB_ROW) {
+		EVP_MD_CTX *md = EVP_MD_CTX_new();
+		assert_non_null(md);
+		assert_int_equal(EVP_DigestInit_ex(md, EVP_sha256(), NULL), 1);
+		for (int c = 0; c < omc_dbs_column_count(q); c++) {
+			const void *p = omc_dbs_column_blob(q, c);
+			int len = omc_dbs_column_bytes(q, c);
+			EVP_DigestUpdate(md, &len, sizeof len);
+			if (p)
+				EVP_DigestUpdate(md, p, (size_t)len);
+		}
+		if (n == cap) {
+			cap *= 2;
+			rows = realloc(rows, cap * 32);
+			assert_non_null(rows);
+		}
+		unsigned l = 0;
+		assert_int_equal(EVP_DigestFinal_ex(md, rows[n++], &l), 1);
+		EVP_MD_CTX_free(md);
+	}
+	assert_int_equal(rc, OMC_DB_DONE);
+	omc_dbs_finalize(q);
+	qsort(rows, n, 32, cmp32);
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	assert_non_null(md);
 	assert_int_equal(EVP_DigestInit_ex(md, EVP_sha256(), NULL), 1);
-	char sql[128];
-	snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY 1", table);
 	EVP_DigestUpdate(md, sql, strlen(sql));
-	omc_dbs *q = NULL;
-	assert_int_equal(omc_db_prepare(db, sql, &q), OMC_DB_OK);
-	int rc;
-	while ((rc = omc_dbs_step(q)) == OMC_DB_ROW)
-		for (int c = 0; c < omc_dbs_column_count(q); c++) {
-			const void *p = omc_dbs_column_blob(q, c);
-			int n = omc_dbs_column_bytes(q, c);
-			EVP_DigestUpdate(md, &n, sizeof n);
-			if (p)
-				EVP_DigestUpdate(md, p, (size_t)n);
-		}
-	assert_int_equal(rc, OMC_DB_DONE);
-	omc_dbs_finalize(q);
+	if (n)
+		EVP_DigestUpdate(md, rows, n * 32);
 	unsigned l = 0;
 	assert_int_equal(EVP_DigestFinal_ex(md, out, &l), 1);
 	EVP_MD_CTX_free(md);
+	free(rows);
 }
 
 size_t sf_db_tables(sf_env *e, char (*names)[40], uint8_t (*h)[32], size_t max)
@@ -533,7 +559,8 @@ size_t sf_db_tables(sf_env *e, char (*names)[40], uint8_t (*h)[32], size_t max)
 	assert_int_equal(omc_db_prepare(db,
 					omc_db_is_pg(e->db)
 						? "SELECT table_name FROM information_schema.tables WHERE table_schema ="
-						  " 'public' AND table_name NOT IN ('audit', 'req_jti') ORDER BY 1"
+						  " 'public' AND table_name NOT IN ('audit', 'req_jti', 'omc_schema',"
+						  " 'omc_sync') ORDER BY 1"
 						: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN"
 						  " ('audit', 'req_jti') ORDER BY name",
 					&t),

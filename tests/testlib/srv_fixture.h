@@ -105,8 +105,9 @@ void sf_agent_drop(sf_agent *ae);
 /* omc_agent_run until it settles; fails the test unless it settles in want. */
 omc_agent_info sf_agent_run(sf_agent *ae, omc_agent_state want);
 
-/* SHA-256 over every row of every table but audit and req_jti: equal
- * before and after a refusal means the refusal changed nothing. */
+/* SHA-256 over every row of every table but audit and req_jti (and the
+ * layer's own omc_schema and omc_sync on PostgreSQL), in no order: equal before and after a refusal means the refusal changed
+ * nothing. */
 void sf_db_digest(sf_env *e, uint8_t out[32]);
 /* The same hash per table (at most max): the tables' names and hashes, by
  * name; their number. */

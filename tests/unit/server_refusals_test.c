@@ -1153,6 +1153,17 @@ static void *race(void *arg)
 	return NULL;
 }
 
+/* Device d subscribed with sho1, registered and validated: a token to
+ * download with. */
+static void validated(sf_env *e, sf_dev *d)
+{
+	assert_int_equal(sf_subscribe(e, d, 1), 201);
+	json_t *r = NULL;
+	assert_int_equal(sf_register(e, d, &r), 200);
+	json_decref(r);
+	assert_int_equal(sf_validate(e, d), 200);
+}
+
 /* SEC-9: a validation token is single use under concurrency too: of
  * downloads sent at once with one token, one succeeds and every other is
  * 409 token_replayed having changed nothing (the SHO issued once). */
@@ -1161,11 +1172,7 @@ static void test_dpf_token_race(void **state)
 	world *w = *state;
 	sf_env *e = &w->e;
 	sf_dev *d = &w->b;
-	assert_int_equal(sf_subscribe(e, d, 1), 201);
-	json_t *r = NULL;
-	assert_int_equal(sf_register(e, d, &r), 200);
-	json_decref(r);
-	assert_int_equal(sf_validate(e, d), 200);
+	validated(e, d);
 	char *db = body2("token", d->token, "evidence", d->evidence);
 	long seq0 = sf_db_count(e, "SELECT value FROM counter WHERE name = 'seq.sho1'");
 	long dl0 = sf_db_count(e, "SELECT count(*) FROM dpf_download");
@@ -1200,6 +1207,34 @@ static void test_dpf_token_race(void **state)
 	if (seq1 != seq0 + 1)
 		fail_msg("the SHO issued %ld times for one token", seq1 - seq0);
 	omc_free(db);
+}
+
+/* SEC-9 across replicas: the claim of a token whose download is in
+ * progress is a row of dpf_claim, shared by every process on the database.
+ * Another's live claim refuses (409 token_replayed, nothing changed); a
+ * stale one (its process died before its package left) is taken over, and
+ * the download's end drops it. */
+static void test_dpf_claim_shared(void **state)
+{
+	world *w = *state;
+	sf_env *e = &w->e;
+	sf_dev *d = &w->b;
+	validated(e, d);
+	char jti[64], sql[256];
+	sf_db_text(e, jti, sizeof jti, "SELECT jti FROM pva_token WHERE tre_id = ?1 ORDER BY issued DESC", d->tre_id);
+	assert_true(jti[0] != 0);
+	long now = (long)time(NULL) + (long)e->now_offset;
+	snprintf(sql, sizeof sql, "INSERT INTO dpf_claim (token_jti, claimed) VALUES ('%s', %ld)", jti, now);
+	sf_db_exec(e, sql);
+	char *db = body2("token", d->token, "evidence", d->evidence);
+	REFUSE(e, 409, "token_replayed", "POST", "dpf", "/v1/download", bearer(d->session), db);
+	omc_free(db);
+	snprintf(sql, sizeof sql, "UPDATE dpf_claim SET claimed = %ld", now - 301);
+	sf_db_exec(e, sql);
+	char *receipt = NULL;
+	assert_int_equal(sf_download(e, d, &receipt), 200);
+	omc_free(receipt);
+	assert_int_equal(sf_db_count(e, "SELECT count(*) FROM dpf_claim"), 0);
 }
 
 /* A receipt no download or MCIM matches (a state set up with the server
@@ -1400,6 +1435,7 @@ int main(void)
 		WORLD_TEST(test_pva_policy),
 		WORLD_TEST(test_dpf_download),
 		WORLD_TEST(test_dpf_token_race),
+		WORLD_TEST(test_dpf_claim_shared),
 		WORLD_TEST(test_receipts_unknown),
 		WORLD_TEST(test_dpf_commands),
 		WORLD_TEST(test_sho),
