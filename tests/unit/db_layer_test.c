@@ -225,6 +225,33 @@ static void test_config(void **state)
 	assert_int_equal(omc_db_config(out, sizeof out, "sqlite", "postgresql:///x", NULL), OMC_ERR_BAD_FORMAT);
 	assert_int_equal(omc_db_config(out, sizeof out, "mysql", "x", NULL), OMC_ERR_BAD_FORMAT);
 	assert_int_equal(omc_db_config(out, 4, "sqlite", "long.db", NULL), OMC_ERR_BAD_FORMAT);
+	/* The config file's [db], as `openmcim ctl` reads it. */
+	char dir[] = "/tmp/omc-dbconf-XXXXXX", conf[64];
+	assert_non_null(mkdtemp(dir));
+	snprintf(conf, sizeof conf, "%s/server.conf", dir);
+	static const char *const files[] = {
+		"[server]\nmaster_key = m.key\n[db]\nbackend = postgresql\nconninfo = host=/run/pg dbname=omc\n",
+		"[server]\nmaster_key = m.key\ndb = x.db\n[db]\nbackend = postgresql\nconninfo = host=/run/pg\n",
+		"[server]\nmaster_key = m.key\n[db]\npath = /var/lib/omc.db\n",
+		"[server]\nmaster_key = m.key\n[db]\nbackend = postgresql\npath = x.db\n",
+	};
+	static const char *const want[] = {"pg:host=/run/pg dbname=omc", NULL, "/var/lib/omc.db", NULL};
+	for (size_t i = 0; i < 4; i++) {
+		FILE *f = fopen(conf, "w");
+		assert_non_null(f);
+		fputs(files[i], f);
+		assert_int_equal(fclose(f), 0);
+		omc_server_config c;
+		omc_err er = omc_server_config_read(&c, conf);
+		if (want[i]) {
+			assert_int_equal(er, OMC_OK);
+			assert_string_equal(c.db, want[i]);
+		} else {
+			assert_int_equal(er, OMC_ERR_BAD_FORMAT);
+		}
+	}
+	assert_int_equal(unlink(conf), 0);
+	assert_int_equal(rmdir(dir), 0);
 	/* A PostgreSQL that is not there: an error, and no password in it. */
 	omc_db *db = NULL;
 	logged[0] = 0;
