@@ -17,6 +17,7 @@ typedef struct bench_opts {
 	const char *server_dir;
 	const char *const *maps;
 	size_t n_maps;
+	const char *db; /* server: also on this PostgreSQL database (--db URI, empty) */
 } bench_opts;
 
 double bench_now(void);

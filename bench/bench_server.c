@@ -197,6 +197,7 @@ static const omc_tre_caller hb_agent = {.kind = OMC_ACTOR_USER, .name = "agent"}
 
 typedef struct hb_env {
 	char dir[FLEET_DIR_MAX], pki[FLEET_DIR_MAX + 16], conf[FLEET_DIR_MAX + 16];
+	const char *db; /* a PostgreSQL URI (--db), or NULL: dir/openmcim.db */
 	char token[64]; /* sho1's demo subscriber */
 	omc_server *srv;
 	json_t *urls;
@@ -744,7 +745,7 @@ static omc_err hb_add_subscribers(hb_env *env)
 	omc_auc *a = NULL;
 	snprintf(path, sizeof path, "%s/openmcim.db", env->dir);
 	if (e == OMC_OK)
-		e = omc_db_open(&db, path);
+		e = omc_db_open(&db, env->db ? env->db : path);
 	if (e == OMC_OK)
 		e = omc_auc_open(&a, db, "ico", master);
 	omc_memzero(master, sizeof master);
@@ -778,10 +779,11 @@ static void fs_name(char *out, size_t cap, const char *dir)
 	snprintf(out, cap, "%s, %s", dir, t);
 }
 
-/* base: where the demo deployment is made and run in this process; o with
- * server_dir: the external deployment and its replicas instead (base
- * unused). */
-static omc_err http_run(http_figs *r, const char *base, const bench_opts *o, char *why, size_t why_cap)
+/* base: where the demo deployment is made and run in this process, on the
+ * PostgreSQL database db when not NULL; o with server_dir: the external
+ * deployment and its replicas instead (base and db unused). */
+static omc_err http_run(http_figs *r, const char *base, const char *db, const bench_opts *o, char *why,
+			 size_t why_cap)
 {
 	double seconds = o->seconds;
 	hb_env env;
@@ -804,8 +806,12 @@ static omc_err http_run(http_figs *r, const char *base, const bench_opts *o, cha
 			snprintf(why, why_cap, "cannot make a directory in %s", base);
 			return OMC_ERR_IO;
 		}
-		fs_name(r->where, sizeof r->where, base);
-		e = omc_server_demo_setup(env.dir);
+		if (db)
+			snprintf(r->where, sizeof r->where, "PostgreSQL (--db)");
+		else
+			fs_name(r->where, sizeof r->where, base);
+		env.db = db;
+		e = omc_server_demo_setup_db(env.dir, db);
 	}
 	snprintf(env.pki, sizeof env.pki, "%s/pki", env.dir);
 	snprintf(env.conf, sizeof env.conf, "%s/server.conf", env.dir);
@@ -944,13 +950,16 @@ int bench_server(const bench_opts *o)
 	omc_proto_init(); /* jansson's allocations through omc_alloc, before any JSON */
 	char why[256] = "";
 	crypto_rates cr = {0};
-	http_figs disk = {0}, shm = {0};
+	http_figs disk = {0}, shm = {0}, pg = {0};
 	e = crypto_measure(&cr, o->seconds, why, sizeof why);
 	if (e == OMC_OK)
-		e = http_run(&disk, "/tmp", o, why, sizeof why);
-	/* The tmpfs run makes a deployment of its own: not with an external one. */
+		e = http_run(&disk, "/tmp", NULL, o, why, sizeof why);
+	/* The tmpfs and PostgreSQL runs make deployments of their own: not with an
+	 * external one. */
 	if (e == OMC_OK && !o->server_dir && access("/dev/shm", W_OK) == 0)
-		e = http_run(&shm, "/dev/shm", o, why, sizeof why);
+		e = http_run(&shm, "/dev/shm", NULL, o, why, sizeof why);
+	if (e == OMC_OK && !o->server_dir && o->db)
+		e = http_run(&pg, "/tmp", o->db, o, why, sizeof why);
 	if (e != OMC_OK || !(cr.sign > 0 && cr.verify > 0 && cr.ecdh > 0 && cr.keygen > 0 && cr.engine > 0)) {
 		fprintf(stderr, "openmcim bench server: over HTTP: %s\n", why[0] ? why : omc_err_str(OMC_ERR_BUG));
 		return CLI_ERROR;
@@ -989,6 +998,8 @@ int bench_server(const bench_opts *o)
 		json_http(&j, &disk, &b, "");
 		if (shm.done)
 			json_http(&j, &shm, &b, "_tmpfs");
+		if (pg.done)
+			json_http(&j, &pg, &b, "_pg");
 		cli_json_end(&j);
 		return CLI_OK;
 	}
@@ -1016,6 +1027,8 @@ int bench_server(const bench_opts *o)
 	print_http(&disk, &b);
 	if (shm.done)
 		print_http(&shm, &b);
+	if (pg.done)
+		print_http(&pg, &b);
 	printf("\nP-256 work per operation (the device runs in this process: its share counts):\n");
 	print_ops("validation", &ops_validation, &ops_validation_server);
 	print_ops("package", &ops_package, &ops_package_server);

@@ -11,6 +11,7 @@ BUILD="$BUILD libmicrohttpd-dev libcurl4-openssl-dev" # src/net
 BUILD="$BUILD libsqlite3-dev libinih-dev"              # src/server
 BUILD="$BUILD libtss2-dev"                            # src/tre/tpm.c
 BUILD="$BUILD libosmo-gsup-client-dev libosmocore-dev" # src/server/vno_gsup.c: GSUP to osmo-hlr
+BUILD="$BUILD libpq-dev"                              # src/server/db_pg.c: the PostgreSQL backend
 TEST="libcmocka-dev libosmocore-utils clang"
 TEST="$TEST spin" # model/: SPIN checks the protocol model (pan.c built with cc)
 TEST="$TEST valgrind" # make check-valgrind
@@ -21,6 +22,7 @@ TEST="$TEST osmo-hlr"                   # tests/peers/hlr_gsup_test.c: the ICO's
 TEST="$TEST libclang-rt-14-dev"        # make fuzz: libFuzzer, clang's sanitizers
 TEST="$TEST swtpm swtpm-tools"         # tests/unit/tre_tpm_test.c, the *_tpm entries
 TEST="$TEST chromium"                 # tests/cli/sim_cli_test.c: the report drawn
+TEST="$TEST postgresql"               # scripts/pg/cluster.sh: the *_pg server tests
 
 case "${1:-all}" in
 build) want="$BUILD" ;;

@@ -25,6 +25,16 @@ typedef struct omc_db omc_db;
  * for one thread at a time. */
 OMC_API OMC_MUST_USE omc_err omc_db_open(omc_db **db, const char *path);
 OMC_API void omc_db_close(omc_db *db);
+/* Whether a database name (the [server] db value, or what omc_db_config
+ * made) is PostgreSQL's: a libpq URI (postgresql://..., postgres://...) or
+ * "pg:" and a libpq conninfo (host=... dbname=...). Anything else is an
+ * SQLite file. */
+OMC_API bool omc_db_is_pg(const char *db);
+/* The config's [db] section as the name omc_db_open takes, into out:
+ * backend "sqlite" (or NULL) with path, or "postgresql" with conninfo.
+ * OMC_ERR_BAD_FORMAT when they do not fit together. */
+OMC_API OMC_MUST_USE omc_err omc_db_config(char *out, size_t cap, const char *backend, const char *path,
+					   const char *conninfo);
 OMC_API int omc_db_schema_version(omc_db *db);
 
 /* --- AuC/HSS (TS 33.102 6.3, Annex C) ----------------------------------------- */
@@ -145,6 +155,10 @@ OMC_API void omc_server_stop(omc_server *s);
  * and one subscriber account per SHO, whose bearer tokens are written to
  * dir/subscribers.json (0600). */
 OMC_API OMC_MUST_USE omc_err omc_server_demo_setup(const char *dir);
+/* The same with the database db ([server] db: a file path, or a
+ * PostgreSQL URI postgresql://...; NULL: dir/openmcim.db). A PostgreSQL
+ * database must exist and be empty or a demo's own. */
+OMC_API OMC_MUST_USE omc_err omc_server_demo_setup_db(const char *dir, const char *db);
 
 /* A subscriber account of an SHO (the subscriber API's caller): its bearer
  * token (base64url, 43 characters) into token, shown once; only its

@@ -29,19 +29,17 @@ omc_err omc_server_subscriber_add(omc_db *db, const char *sho, const char *name,
 	uint8_t h[32];
 	OMC_TRY(srv_token_new(token));
 	OMC_TRY(srv_token_hash(h, token));
-	sqlite3_stmt *q = NULL;
-	int rc = sqlite3_prepare_v2(db->h,
-				    "INSERT INTO sho_subscriber (operator, name, token_hash, created) VALUES (?1, ?2, ?3, ?4)",
-				    -1, &q, NULL);
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_text(q, 1, sho, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, name, -1, SQLITE_STATIC);
-		sqlite3_bind_blob(q, 3, h, 32, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 4, (sqlite3_int64)time(NULL));
-		rc = sqlite3_step(q);
+	omc_dbs *q = NULL;
+	int rc = omc_db_prepare(db, "INSERT INTO sho_subscriber (operator, name, token_hash, created) VALUES (?1, ?2, ?3, ?4)", &q);
+	if (rc == OMC_DB_OK) {
+		omc_dbs_bind_text(q, 1, sho, -1);
+		omc_dbs_bind_text(q, 2, name, -1);
+		omc_dbs_bind_blob(q, 3, h, 32);
+		omc_dbs_bind_int64(q, 4, (int64_t)time(NULL));
+		rc = omc_dbs_step(q);
 	}
-	sqlite3_finalize(q);
-	if (rc != SQLITE_DONE) {
+	omc_dbs_finalize(q);
+	if (rc != OMC_DB_DONE) {
 		omc_memzero(token, 48);
 		OMC_BAIL(omc_db_err(rc));
 	}
@@ -69,28 +67,26 @@ omc_err omc_server_reference_add(omc_db *db, const char *model, const char *json
 			e = OMC_ERR_BAD_FORMAT;
 			break;
 		}
-		sqlite3_stmt *q = NULL;
-		int rc = sqlite3_prepare_v2(db->h,
-					    "INSERT INTO pva_reference (model, version, component, digest)"
+		omc_dbs *q = NULL;
+		int rc = omc_db_prepare(db, "INSERT INTO pva_reference (model, version, component, digest)"
 					    " VALUES (?1, ?4, ?2, ?3)"
-					    " ON CONFLICT DO NOTHING",
-					    -1, &q, NULL);
-		if (rc == SQLITE_OK) {
-			sqlite3_bind_text(q, 1, model, -1, SQLITE_STATIC);
-			sqlite3_bind_text(q, 2, n, -1, SQLITE_STATIC);
-			sqlite3_bind_text(q, 3, lower, -1, SQLITE_STATIC);
-			sqlite3_bind_text(q, 4, ver, -1, SQLITE_STATIC);
-			rc = sqlite3_step(q);
+					    " ON CONFLICT DO NOTHING", &q);
+		if (rc == OMC_DB_OK) {
+			omc_dbs_bind_text(q, 1, model, -1);
+			omc_dbs_bind_text(q, 2, n, -1);
+			omc_dbs_bind_text(q, 3, lower, -1);
+			omc_dbs_bind_text(q, 4, ver, -1);
+			rc = omc_dbs_step(q);
 		}
-		sqlite3_finalize(q);
-		if (rc != SQLITE_DONE)
+		omc_dbs_finalize(q);
+		if (rc != OMC_DB_DONE)
 			e = omc_db_err(rc);
 	}
 	json_decref(a);
 	if (e == OMC_OK)
 		e = omc_db_exec(db, "COMMIT");
 	if (e != OMC_OK)
-		(void)sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+		omc_db_rollback(db);
 	return e;
 }
 
@@ -111,12 +107,20 @@ static omc_err write_file(const char *dir, const char *name, const void *p, size
 
 omc_err omc_server_demo_setup(const char *dir)
 {
-	OMC_ENSURE(dir && strlen(dir) < 400, OMC_ERR_BAD_ARG);
+	return omc_server_demo_setup_db(dir, NULL);
+}
+
+omc_err omc_server_demo_setup_db(const char *dir, const char *db_name)
+{
+	OMC_ENSURE(dir && strlen(dir) < 400 && (!db_name || strlen(db_name) < 400), OMC_ERR_BAD_ARG);
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
 		OMC_BAIL(OMC_ERR_IO);
 	char pki[512], db_path[512];
 	snprintf(pki, sizeof pki, "%s/pki", dir);
-	snprintf(db_path, sizeof db_path, "%s/openmcim.db", dir);
+	if (db_name)
+		snprintf(db_path, sizeof db_path, "%s", db_name);
+	else
+		snprintf(db_path, sizeof db_path, "%s/openmcim.db", dir);
 	OMC_TRY(omc_factory_pki(pki));
 	uint8_t master[32];
 	OMC_DEFER_WIPE(master);

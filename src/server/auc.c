@@ -46,12 +46,12 @@ static int64_t auc_now(const omc_auc *a)
 }
 
 /* A statement of the handle's cache (omc_db_stmt), as an SQLite code. */
-static int prep(omc_auc *a, sqlite3_stmt **st, const char *sql)
+static int prep(omc_auc *a, omc_dbs **st, const char *sql)
 {
 	if (omc_db_stmt(a->db, st, sql) == OMC_OK)
-		return SQLITE_OK;
-	int rc = sqlite3_errcode(a->db->h);
-	return rc == SQLITE_OK ? SQLITE_ERROR : rc;
+		return OMC_DB_OK;
+	int rc = omc_db_errcode(a->db);
+	return rc == OMC_DB_OK ? OMC_DB_ERROR : rc;
 }
 
 static bool valid_imsi(const char *s)
@@ -198,23 +198,23 @@ omc_err omc_auc_add_ex(omc_auc *a, const char *imsi, const omc_aka_cred *cred, c
 	uint8_t sealed[SEALED_MAX];
 	size_t sl = 0;
 	OMC_TRY(seal(sealed, &sl, a, imsi, cred));
-	sqlite3_stmt *st = NULL;
+	omc_dbs *st = NULL;
 	int rc = prep(a, &st,
 				    "INSERT INTO auc_subscriber (imsi, operator, alg, secrets, ind_bits, seq_he, next_ind,"
 				    " enabled, created, expires, profile) VALUES (?1, ?2, ?3, ?4, ?5, 0, 0, 1, ?6, ?7, ?8)");
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, imsi, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, a->op, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, omc_aka_alg_name(cred->alg), -1, SQLITE_STATIC);
-		sqlite3_bind_blob(st, 4, sealed, (int)sl, SQLITE_STATIC);
-		sqlite3_bind_int(st, 5, (int)o->ind_bits);
-		sqlite3_bind_int64(st, 6, (sqlite3_int64)auc_now(a));
-		sqlite3_bind_int64(st, 7, (sqlite3_int64)o->expires);
-		sqlite3_bind_text(st, 8, profile, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st);
+	if (rc == OMC_DB_OK) {
+		omc_dbs_bind_text(st, 1, imsi, -1);
+		omc_dbs_bind_text(st, 2, a->op, -1);
+		omc_dbs_bind_text(st, 3, omc_aka_alg_name(cred->alg), -1);
+		omc_dbs_bind_blob(st, 4, sealed, (int)sl);
+		omc_dbs_bind_int64(st, 5, (int)o->ind_bits);
+		omc_dbs_bind_int64(st, 6, (int64_t)auc_now(a));
+		omc_dbs_bind_int64(st, 7, (int64_t)o->expires);
+		omc_dbs_bind_text(st, 8, profile, -1);
+		rc = omc_dbs_step(st);
 	}
 	omc_db_done(a->db, st);
-	OMC_ENSURE(rc == SQLITE_DONE, omc_db_err(rc));
+	OMC_ENSURE(rc == OMC_DB_DONE, omc_db_err(rc));
 	return OMC_OK;
 }
 
@@ -228,24 +228,24 @@ typedef struct sub_row {
 /* Inside a transaction: the subscriber of this operator. */
 static omc_err load(sub_row *r, omc_auc *a, const char *imsi)
 {
-	sqlite3_stmt *st = NULL;
+	omc_dbs *st = NULL;
 	int rc = prep(a, &st,
 				    "SELECT secrets, ind_bits, seq_he, next_ind, enabled, expires FROM auc_subscriber"
 				    " WHERE imsi = ?1 AND operator = ?2");
-	omc_err e = rc == SQLITE_OK ? OMC_OK : omc_db_err(rc);
+	omc_err e = rc == OMC_DB_OK ? OMC_OK : omc_db_err(rc);
 	if (e == OMC_OK) {
-		sqlite3_bind_text(st, 1, imsi, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, a->op, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st);
-		e = rc == SQLITE_ROW ? OMC_OK : rc == SQLITE_DONE ? OMC_ERR_NOT_FOUND : omc_db_err(rc);
+		omc_dbs_bind_text(st, 1, imsi, -1);
+		omc_dbs_bind_text(st, 2, a->op, -1);
+		rc = omc_dbs_step(st);
+		e = rc == OMC_DB_ROW ? OMC_OK : rc == OMC_DB_DONE ? OMC_ERR_NOT_FOUND : omc_db_err(rc);
 	}
 	if (e == OMC_OK) {
-		const uint8_t *blob = sqlite3_column_blob(st, 0);
-		size_t bl = (size_t)sqlite3_column_bytes(st, 0);
-		sqlite3_int64 ind = sqlite3_column_int64(st, 1), seq = sqlite3_column_int64(st, 2),
-			      next = sqlite3_column_int64(st, 3);
-		r->enabled = sqlite3_column_int(st, 4) != 0;
-		r->expires = (int64_t)sqlite3_column_int64(st, 5);
+		const uint8_t *blob = omc_dbs_column_blob(st, 0);
+		size_t bl = (size_t)omc_dbs_column_bytes(st, 0);
+		int64_t ind = omc_dbs_column_int64(st, 1), seq = omc_dbs_column_int64(st, 2),
+			      next = omc_dbs_column_int64(st, 3);
+		r->enabled = omc_dbs_column_int(st, 4) != 0;
+		r->expires = (int64_t)omc_dbs_column_int64(st, 5);
 		e = blob ? unseal(&r->cred, a, imsi, blob, bl) : OMC_ERR_CORRUPT;
 		if (e == OMC_OK && (ind < 0 || ind > OMC_AKA_IND_BITS_MAX || seq < 0 || next < 0 || next >= (1 << ind)))
 			e = OMC_ERR_CORRUPT;
@@ -260,39 +260,39 @@ static omc_err load(sub_row *r, omc_auc *a, const char *imsi)
 
 static omc_err store_he(omc_auc *a, const char *imsi, const omc_aka_sqn_he *he)
 {
-	sqlite3_stmt *st = NULL;
+	omc_dbs *st = NULL;
 	int rc = prep(a, &st, "UPDATE auc_subscriber SET seq_he = ?1, next_ind = ?2 WHERE imsi = ?3");
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, (sqlite3_int64)he->seq);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)he->next_ind);
-		sqlite3_bind_text(st, 3, imsi, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st);
+	if (rc == OMC_DB_OK) {
+		omc_dbs_bind_int64(st, 1, (int64_t)he->seq);
+		omc_dbs_bind_int64(st, 2, (int64_t)he->next_ind);
+		omc_dbs_bind_text(st, 3, imsi, -1);
+		rc = omc_dbs_step(st);
 	}
 	omc_db_done(a->db, st);
-	OMC_ENSURE(rc == SQLITE_DONE, omc_db_err(rc));
+	OMC_ENSURE(rc == OMC_DB_DONE, omc_db_err(rc));
 	return OMC_OK;
 }
 
 static omc_err log_avs(omc_auc *a, const char *imsi, const uint8_t (*sqn)[6], const uint8_t (*rand)[16], size_t n)
 {
-	sqlite3_stmt *st = NULL;
+	omc_dbs *st = NULL;
 	int rc = prep(a, &st, "INSERT INTO auc_av_log (imsi, sqn, rand, issued) VALUES (?1, ?2, ?3, ?4)");
-	sqlite3_int64 now = (sqlite3_int64)auc_now(a);
-	for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
-		sqlite3_bind_text(st, 1, imsi, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)omc_load_be48(sqn[i]));
-		sqlite3_bind_blob(st, 3, rand[i], 16, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 4, now);
-		rc = sqlite3_step(st) == SQLITE_DONE ? sqlite3_reset(st) : SQLITE_ERROR;
+	int64_t now = (int64_t)auc_now(a);
+	for (size_t i = 0; rc == OMC_DB_OK && i < n; i++) {
+		omc_dbs_bind_text(st, 1, imsi, -1);
+		omc_dbs_bind_int64(st, 2, (int64_t)omc_load_be48(sqn[i]));
+		omc_dbs_bind_blob(st, 3, rand[i], 16);
+		omc_dbs_bind_int64(st, 4, now);
+		rc = omc_dbs_step(st) == OMC_DB_DONE ? omc_dbs_reset(st) : OMC_DB_ERROR;
 	}
 	omc_db_done(a->db, st);
-	OMC_ENSURE(rc == SQLITE_OK, omc_db_err(rc == SQLITE_ERROR ? sqlite3_errcode(a->db->h) : rc));
+	OMC_ENSURE(rc == OMC_DB_OK, omc_db_err(rc == OMC_DB_ERROR ? omc_db_errcode(a->db) : rc));
 	return OMC_OK;
 }
 
 static void rollback(omc_auc *a)
 {
-	(void)sqlite3_exec(a->db->h, "ROLLBACK", NULL, NULL, NULL);
+	omc_db_rollback(a->db);
 }
 
 omc_err omc_auc_reserve(omc_auc_resv *out, omc_auc *a, const char *imsi, size_t n)
@@ -394,16 +394,16 @@ omc_err omc_auc_resync(omc_auc *a, const char *imsi, const uint8_t rand[16], con
 omc_err omc_auc_disable(omc_auc *a, const char *imsi)
 {
 	OMC_ENSURE(a && valid_imsi(imsi), OMC_ERR_BAD_ARG);
-	sqlite3_stmt *st = NULL;
+	omc_dbs *st = NULL;
 	int rc = prep(a, &st, "UPDATE auc_subscriber SET enabled = 0 WHERE imsi = ?1 AND operator = ?2");
-	if (rc == SQLITE_OK) {
-		sqlite3_bind_text(st, 1, imsi, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, a->op, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st);
+	if (rc == OMC_DB_OK) {
+		omc_dbs_bind_text(st, 1, imsi, -1);
+		omc_dbs_bind_text(st, 2, a->op, -1);
+		rc = omc_dbs_step(st);
 	}
 	omc_db_done(a->db, st);
-	OMC_ENSURE(rc == SQLITE_DONE, omc_db_err(rc));
-	OMC_ENSURE(sqlite3_changes(a->db->h) == 1, OMC_ERR_NOT_FOUND);
+	OMC_ENSURE(rc == OMC_DB_DONE, omc_db_err(rc));
+	OMC_ENSURE(omc_db_changes(a->db) == 1, OMC_ERR_NOT_FOUND);
 	return OMC_OK;
 }
 
@@ -411,26 +411,26 @@ omc_err omc_auc_info_get(omc_auc *a, const char *imsi, omc_auc_info *info)
 {
 	OMC_ENSURE(a && info && valid_imsi(imsi), OMC_ERR_BAD_ARG);
 	memset(info, 0, sizeof *info);
-	sqlite3_stmt *st = NULL;
+	omc_dbs *st = NULL;
 	int rc = prep(a, &st,
 				    "SELECT alg, seq_he, enabled, (SELECT count(*) FROM auc_av_log l WHERE l.imsi = s.imsi),"
 				    " expires, profile"
 				    " FROM auc_subscriber s WHERE imsi = ?1 AND operator = ?2");
-	omc_err e = rc == SQLITE_OK ? OMC_OK : omc_db_err(rc);
+	omc_err e = rc == OMC_DB_OK ? OMC_OK : omc_db_err(rc);
 	if (e == OMC_OK) {
-		sqlite3_bind_text(st, 1, imsi, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 2, a->op, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st);
-		e = rc == SQLITE_ROW ? OMC_OK : rc == SQLITE_DONE ? OMC_ERR_NOT_FOUND : omc_db_err(rc);
+		omc_dbs_bind_text(st, 1, imsi, -1);
+		omc_dbs_bind_text(st, 2, a->op, -1);
+		rc = omc_dbs_step(st);
+		e = rc == OMC_DB_ROW ? OMC_OK : rc == OMC_DB_DONE ? OMC_ERR_NOT_FOUND : omc_db_err(rc);
 	}
 	if (e == OMC_OK) {
-		const char *alg = (const char *)sqlite3_column_text(st, 0);
+		const char *alg = (const char *)omc_dbs_column_text(st, 0);
 		info->alg = alg && !strcmp(alg, "tuak") ? OMC_AKA_ALG_TUAK : OMC_AKA_ALG_MILENAGE;
-		info->seq_he = (uint64_t)sqlite3_column_int64(st, 1);
-		info->enabled = sqlite3_column_int(st, 2) != 0;
-		info->avs_issued = (uint64_t)sqlite3_column_int64(st, 3);
-		info->expires = (int64_t)sqlite3_column_int64(st, 4);
-		const char *prof = (const char *)sqlite3_column_text(st, 5);
+		info->seq_he = (uint64_t)omc_dbs_column_int64(st, 1);
+		info->enabled = omc_dbs_column_int(st, 2) != 0;
+		info->avs_issued = (uint64_t)omc_dbs_column_int64(st, 3);
+		info->expires = (int64_t)omc_dbs_column_int64(st, 4);
+		const char *prof = (const char *)omc_dbs_column_text(st, 5);
 		snprintf(info->profile, sizeof info->profile, "%s", prof ? prof : "{}");
 		memcpy(info->imsi, imsi, strlen(imsi) + 1);
 	}

@@ -25,20 +25,20 @@ omc_err srv_ccif_register_pcid(omc_server *s, srv_op *ico, const char *imsi, con
 {
 	omc_auc_sub_opts ao = {.ind_bits = OMC_AKA_IND_BITS_DEFAULT, .expires = expires, .profile = "{}"};
 	OMC_TRY(omc_auc_add_ex(ico->auc, imsi, cred, &ao));
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	OMC_TRY(srv_sql(s, &q,
 			"INSERT INTO ccif_pcid (imsi, mode, source, tre_id, created, expires)"
 			" VALUES (?1, ?2, ?3, ?4, ?5, ?6)"));
-	sqlite3_bind_text(q, 1, imsi, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, mode, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 3, source, -1, SQLITE_STATIC);
+	omc_dbs_bind_text(q, 1, imsi, -1);
+	omc_dbs_bind_text(q, 2, mode, -1);
+	omc_dbs_bind_text(q, 3, source, -1);
 	if (tre_id)
-		sqlite3_bind_text(q, 4, tre_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 5, (sqlite3_int64)srv_now(s));
-	sqlite3_bind_int64(q, 6, (sqlite3_int64)expires);
-	int rc = sqlite3_step(q);
+		omc_dbs_bind_text(q, 4, tre_id, -1);
+	omc_dbs_bind_int64(q, 5, (int64_t)srv_now(s));
+	omc_dbs_bind_int64(q, 6, (int64_t)expires);
+	int rc = omc_dbs_step(q);
 	srv_sql_done(s, q);
-	OMC_ENSURE(rc == SQLITE_DONE, omc_db_err(rc));
+	OMC_ENSURE(rc == OMC_DB_DONE, omc_db_err(rc));
 	/* Last, inside the transaction: a PCID osmo-hlr does not take is not
 	 * registered here either (docs/hlr.md). */
 	return srv_ccif_hlr_register(s, imsi, cred);
@@ -144,13 +144,13 @@ static void report(srv_listener *l, const omc_http_req *req, omc_http_resp *resp
 		/* A subscriber of any SHO hosted here relays the report. */
 		uint8_t h[32];
 		bool ok = false;
-		sqlite3_stmt *q;
+		omc_dbs *q;
 		if (srv_token_hash(h, req->authorization + 7) == OMC_OK) {
 			srv_lock(s);
 			if (srv_sql(s, &q, "SELECT operator, name FROM sho_subscriber WHERE token_hash = ?1") == OMC_OK) {
-				sqlite3_bind_blob(q, 1, h, 32, SQLITE_STATIC);
-				if (sqlite3_step(q) == SQLITE_ROW) {
-					snprintf(who, sizeof who, "subscriber:%.16s", (const char *)sqlite3_column_text(q, 1));
+				omc_dbs_bind_blob(q, 1, h, 32);
+				if (omc_dbs_step(q) == OMC_DB_ROW) {
+					snprintf(who, sizeof who, "subscriber:%.16s", (const char *)omc_dbs_column_text(q, 1));
 					ok = true;
 				}
 				srv_sql_done(s, q);

@@ -42,15 +42,15 @@ void srv_ccif_renew_nonce(srv_listener *l, const omc_http_req *req, omc_http_res
  * the lock). */
 static bool imsi_of_tre(omc_server *s, const char *imsi, const char *tre)
 {
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	bool ok = false;
 	if (srv_sql(s, &q,
 		    "SELECT 1 FROM ccif_pcid WHERE imsi = ?1 AND tre_id = ?2 UNION ALL"
 		    " SELECT 1 FROM drf_seen WHERE pcid_imsi = ?1 AND tre_id = ?2 UNION ALL"
 		    " SELECT 1 FROM sho_mcim WHERE imsi = ?1 AND tre_id = ?2 LIMIT 1") == OMC_OK) {
-		sqlite3_bind_text(q, 1, imsi, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, tre, -1, SQLITE_STATIC);
-		ok = sqlite3_step(q) == SQLITE_ROW;
+		omc_dbs_bind_text(q, 1, imsi, -1);
+		omc_dbs_bind_text(q, 2, tre, -1);
+		ok = omc_dbs_step(q) == OMC_DB_ROW;
 		srv_sql_done(s, q);
 	}
 	return ok;
@@ -130,15 +130,15 @@ static omc_err package_make(char **out, const srv_op *ico, const omc_aka_cred *c
 static omc_err issue(omc_server *s, srv_op *ico, const char *nb, const omc_evidence *ev, int64_t cur_version,
 		     char imsi[16], int64_t *version, int64_t *expires, char **pkg, const char **why)
 {
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	int64_t now = srv_now(s);
 	*why = "internal";
 	OMC_TRY(srv_sql(s, &q, "UPDATE ccif_nonce SET used = 1 WHERE nonce = ?1 AND used = 0"));
-	sqlite3_bind_text(q, 1, nb, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(q);
-	bool spent = rc == SQLITE_DONE && sqlite3_changes(s->db->h) == 1;
+	omc_dbs_bind_text(q, 1, nb, -1);
+	int rc = omc_dbs_step(q);
+	bool spent = rc == OMC_DB_DONE && omc_db_changes(s->db) == 1;
 	srv_sql_done(s, q);
-	OMC_ENSURE(rc == SQLITE_DONE, omc_db_err(rc));
+	OMC_ENSURE(rc == OMC_DB_DONE, omc_db_err(rc));
 	if (!spent) {
 		*why = "nonce_used";
 		OMC_BAIL(OMC_ERR_DENIED);
@@ -156,9 +156,9 @@ static omc_err issue(omc_server *s, srv_op *ico, const char *nb, const omc_evide
 	 * it refuse, never accept an older PCID. */
 	*version = cur_version;
 	OMC_TRY(srv_sql(s, &q, "SELECT max(version) FROM ccif_renewal WHERE tre_id = ?1"));
-	sqlite3_bind_text(q, 1, ev->tre_id, -1, SQLITE_STATIC);
-	if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int64(q, 0) > *version)
-		*version = sqlite3_column_int64(q, 0);
+	omc_dbs_bind_text(q, 1, ev->tre_id, -1);
+	if (omc_dbs_step(q) == OMC_DB_ROW && omc_dbs_column_int64(q, 0) > *version)
+		*version = omc_dbs_column_int64(q, 0);
 	srv_sql_done(s, q);
 	(*version)++;
 	OMC_ENSURE(*version < INT32_MAX, OMC_ERR_EXHAUSTED);
@@ -176,11 +176,11 @@ static omc_err issue(omc_server *s, srv_op *ico, const char *nb, const omc_evide
 		e = srv_sql(s, &q,
 			    "INSERT INTO ccif_renewal (imsi, tre_id, version, state, created) VALUES (?1, ?2, ?3, 'sent', ?4)");
 	if (e == OMC_OK) {
-		sqlite3_bind_text(q, 1, imsi, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, ev->tre_id, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 3, (sqlite3_int64)*version);
-		sqlite3_bind_int64(q, 4, (sqlite3_int64)now);
-		e = omc_db_err(sqlite3_step(q));
+		omc_dbs_bind_text(q, 1, imsi, -1);
+		omc_dbs_bind_text(q, 2, ev->tre_id, -1);
+		omc_dbs_bind_int64(q, 3, (int64_t)*version);
+		omc_dbs_bind_int64(q, 4, (int64_t)now);
+		e = omc_db_err(omc_dbs_step(q));
 		srv_sql_done(s, q);
 	}
 	if (e == OMC_OK)
@@ -318,7 +318,7 @@ void srv_ccif_renew_receipt(srv_listener *l, const omc_http_req *req, omc_http_r
 		srv_fail(l, resp, 400, "bad_receipt", "the receipt is not one of a PCID renewal by the ICO");
 		return;
 	}
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	const char *code = NULL;
 	bool again = false;
 	srv_lock(s);
@@ -326,10 +326,10 @@ void srv_ccif_renew_receipt(srv_listener *l, const omc_http_req *req, omc_http_r
 	if (e == OMC_OK)
 		e = srv_sql(s, &q, "SELECT state FROM ccif_renewal WHERE imsi = ?1 AND tre_id = ?2");
 	if (e == OMC_OK) {
-		sqlite3_bind_text(q, 1, imsi, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, tre, -1, SQLITE_STATIC);
-		if (sqlite3_step(q) == SQLITE_ROW)
-			again = !strcmp((const char *)sqlite3_column_text(q, 0), "installed");
+		omc_dbs_bind_text(q, 1, imsi, -1);
+		omc_dbs_bind_text(q, 2, tre, -1);
+		if (omc_dbs_step(q) == OMC_DB_ROW)
+			again = !strcmp((const char *)omc_dbs_column_text(q, 0), "installed");
 		else
 			code = "unknown_renewal";
 		srv_sql_done(s, q);
@@ -347,21 +347,21 @@ void srv_ccif_renew_receipt(srv_listener *l, const omc_http_req *req, omc_http_r
 	if (e == OMC_OK && !code && !again)
 		e = srv_sql(s, &q, "UPDATE ccif_renewal SET state = 'installed', old_imsi = ?2, receipt = ?3 WHERE imsi = ?1");
 	if (e == OMC_OK && !code && !again) {
-		sqlite3_bind_text(q, 1, imsi, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, old, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 3, rc, -1, SQLITE_STATIC);
-		e = omc_db_err(sqlite3_step(q));
+		omc_dbs_bind_text(q, 1, imsi, -1);
+		omc_dbs_bind_text(q, 2, old, -1);
+		omc_dbs_bind_text(q, 3, rc, -1);
+		e = omc_db_err(omc_dbs_step(q));
 		srv_sql_done(s, q);
 	}
 	/* The DRF and the DPF find the TRE by its PCID from now on. */
 	if (e == OMC_OK && !code && !again)
 		e = srv_sql(s, &q, "UPDATE drf_seen SET pcid_imsi = ?1, updated = ?4 WHERE tre_id = ?2 AND pcid_imsi = ?3");
 	if (e == OMC_OK && !code && !again) {
-		sqlite3_bind_text(q, 1, imsi, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, tre, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 3, old, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 4, (sqlite3_int64)srv_now(s));
-		e = omc_db_err(sqlite3_step(q));
+		omc_dbs_bind_text(q, 1, imsi, -1);
+		omc_dbs_bind_text(q, 2, tre, -1);
+		omc_dbs_bind_text(q, 3, old, -1);
+		omc_dbs_bind_int64(q, 4, (int64_t)srv_now(s));
+		e = omc_db_err(omc_dbs_step(q));
 		srv_sql_done(s, q);
 	}
 	if (e == OMC_OK && !code && !again) {
@@ -408,7 +408,7 @@ void srv_ccif_push(srv_listener *l, const omc_http_req *req, omc_http_resp *resp
 		json_decref(b);
 		return;
 	}
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	bool known = false;
 	int64_t seq = 0;
 	char cname[40];
@@ -417,8 +417,8 @@ void srv_ccif_push(srv_listener *l, const omc_http_req *req, omc_http_resp *resp
 	if (srv_sql(s, &q,
 		    "SELECT 1 FROM ccif_pcid WHERE tre_id = ?1 UNION ALL SELECT 1 FROM drf_seen WHERE tre_id = ?1 LIMIT 1") ==
 	    OMC_OK) {
-		sqlite3_bind_text(q, 1, tre, -1, SQLITE_STATIC);
-		known = sqlite3_step(q) == SQLITE_ROW;
+		omc_dbs_bind_text(q, 1, tre, -1);
+		known = omc_dbs_step(q) == OMC_DB_ROW;
 		srv_sql_done(s, q);
 	}
 	omc_err e = OMC_OK;

@@ -25,6 +25,7 @@ _Static_assert(OMC_SERVER_OPS_MAX == SRV_MAX_OPS, "ctl reads as many operators a
 
 typedef struct ctl_cfg {
 	omc_server_config *c;
+	char db_backend[16], db_path[512], db_conninfo[512]; /* [db] */
 	bool bad;
 } ctl_cfg;
 
@@ -67,6 +68,13 @@ static int on_ini(void *user, const char *section, const char *name, const char 
 			ok = set_str(c->master_key, sizeof c->master_key, value);
 		else if (!strcmp(name, "pki"))
 			ok = set_str(c->pki, sizeof c->pki, value);
+	} else if (!strcmp(section, "db")) {
+		if (!strcmp(name, "backend"))
+			ok = set_str(x->db_backend, sizeof x->db_backend, value);
+		else if (!strcmp(name, "path"))
+			ok = set_str(x->db_path, sizeof x->db_path, value);
+		else if (!strcmp(name, "conninfo"))
+			ok = set_str(x->db_conninfo, sizeof x->db_conninfo, value);
 	} else if (!strncmp(section, "operator ", 9)) {
 		const char *opname = section + 9;
 		omc_server_config_op *op = op_find(c, opname);
@@ -105,6 +113,12 @@ omc_err omc_server_config_read(omc_server_config *c, const char *path)
 	if (rc > 0 && !x.bad)
 		OMC_LOG_ERR("ctl", "line %d does not parse", rc);
 	OMC_ENSURE(rc == 0 && !x.bad, OMC_ERR_BAD_FORMAT);
+	if ((x.db_backend[0] || x.db_path[0] || x.db_conninfo[0]) &&
+	    (c->db[0] || omc_db_config(c->db, sizeof c->db, x.db_backend[0] ? x.db_backend : NULL, x.db_path,
+				       x.db_conninfo) != OMC_OK)) {
+		OMC_LOG_ERR("ctl", "[db]: backend sqlite with path, or postgresql with conninfo, and no [server] db");
+		OMC_BAIL(OMC_ERR_BAD_FORMAT);
+	}
 	if (!c->db[0] || !c->master_key[0]) {
 		OMC_LOG_ERR("ctl", "[server] needs db and master_key");
 		OMC_BAIL(OMC_ERR_BAD_FORMAT);
@@ -307,12 +321,12 @@ omc_err omc_server_config_operator_add(const char *path, const omc_server_config
 
 /* --- reading the database ----------------------------------------------------------------- */
 
-static omc_err prep(omc_db *db, sqlite3_stmt **q, const char *sql)
+static omc_err prep(omc_db *db, omc_dbs **q, const char *sql)
 {
-	int rc = sqlite3_prepare_v2(db->h, sql, -1, q, NULL);
-	if (rc != SQLITE_OK) {
-		OMC_LOG_ERR("ctl", "%s", sqlite3_errmsg(db->h));
-		sqlite3_finalize(*q);
+	int rc = omc_db_prepare(db, sql, q);
+	if (rc != OMC_DB_OK) {
+		OMC_LOG_ERR("ctl", "%s", omc_db_errmsg(db));
+		omc_dbs_finalize(*q);
 		*q = NULL;
 		OMC_BAIL(omc_db_err(rc));
 	}
@@ -321,12 +335,12 @@ static omc_err prep(omc_db *db, sqlite3_stmt **q, const char *sql)
 
 /* A text column as a JSON string (null for NULL). Bytes that are not
  * printable ASCII become '?', so any row gives valid JSON. */
-static json_t *col_str(sqlite3_stmt *q, int i)
+static json_t *col_str(omc_dbs *q, int i)
 {
-	const unsigned char *t = sqlite3_column_text(q, i);
+	const unsigned char *t = omc_dbs_column_text(q, i);
 	if (!t)
 		return json_null();
-	size_t n = (size_t)sqlite3_column_bytes(q, i);
+	size_t n = (size_t)omc_dbs_column_bytes(q, i);
 	json_t *s = json_stringn((const char *)t, n);
 	if (s)
 		return s;
@@ -361,14 +375,14 @@ static bool append(json_t *a, json_t *o, bool made_ok)
 
 static omc_err count(omc_db *db, const char *sql, const char *op, uint64_t *out)
 {
-	sqlite3_stmt *q = NULL;
+	omc_dbs *q = NULL;
 	OMC_TRY(prep(db, &q, sql));
-	sqlite3_bind_text(q, 1, op, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW)
-		*out = (uint64_t)sqlite3_column_int64(q, 0);
-	sqlite3_finalize(q);
-	OMC_ENSURE(rc == SQLITE_ROW, omc_db_err(rc) != OMC_OK ? omc_db_err(rc) : OMC_ERR_IO);
+	omc_dbs_bind_text(q, 1, op, -1);
+	int rc = omc_dbs_step(q);
+	if (rc == OMC_DB_ROW)
+		*out = (uint64_t)omc_dbs_column_int64(q, 0);
+	omc_dbs_finalize(q);
+	OMC_ENSURE(rc == OMC_DB_ROW, omc_db_err(rc) != OMC_OK ? omc_db_err(rc) : OMC_ERR_IO);
 	return OMC_OK;
 }
 
@@ -385,9 +399,9 @@ omc_err omc_server_operator_stats(omc_db *db, const char *op, omc_server_op_stat
 
 /* The stored profile as an object (it is compact JSON), or as the string
  * it is if it does not parse. */
-static json_t *profile_of(sqlite3_stmt *q, int i)
+static json_t *profile_of(omc_dbs *q, int i)
 {
-	const char *t = (const char *)sqlite3_column_text(q, i);
+	const char *t = (const char *)omc_dbs_column_text(q, i);
 	json_error_t je;
 	json_t *o = t ? omc_json_loads(t, JSON_REJECT_DUPLICATES, &je) : NULL;
 	if (json_is_object(o))
@@ -400,34 +414,34 @@ omc_err omc_server_subscribers_export(omc_db *db, const char *op, char **json)
 {
 	OMC_ENSURE(db && op && json, OMC_ERR_BAD_ARG);
 	*json = NULL;
-	sqlite3_stmt *q = NULL;
+	omc_dbs *q = NULL;
 	/* Never the secrets column: no K, OPc or TOPc leaves this way. */
 	OMC_TRY(prep(db, &q,
 		     "SELECT imsi, alg, seq_he, enabled, expires, profile,"
 		     " (SELECT count(*) FROM auc_av_log l WHERE l.imsi = s.imsi)"
 		     " FROM auc_subscriber s WHERE operator = ?1 ORDER BY imsi"));
-	sqlite3_bind_text(q, 1, op, -1, SQLITE_STATIC);
+	omc_dbs_bind_text(q, 1, op, -1);
 	json_t *a = json_array();
-	int rc = SQLITE_DONE;
+	int rc = OMC_DB_DONE;
 	bool ok = a != NULL;
-	while (ok && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+	while (ok && (rc = omc_dbs_step(q)) == OMC_DB_ROW) {
 		json_t *o = json_object();
 		ok = o && json_object_set_new(o, "imsi", col_str(q, 0)) == 0 &&
 		     json_object_set_new(o, "alg", col_str(q, 1)) == 0 &&
-		     json_object_set_new(o, "seq_he", json_integer(sqlite3_column_int64(q, 2))) == 0 &&
-		     json_object_set_new(o, "enabled", json_boolean(sqlite3_column_int(q, 3) != 0)) == 0 &&
-		     json_object_set_new(o, "expires", json_integer(sqlite3_column_int64(q, 4))) == 0 &&
+		     json_object_set_new(o, "seq_he", json_integer(omc_dbs_column_int64(q, 2))) == 0 &&
+		     json_object_set_new(o, "enabled", json_boolean(omc_dbs_column_int(q, 3) != 0)) == 0 &&
+		     json_object_set_new(o, "expires", json_integer(omc_dbs_column_int64(q, 4))) == 0 &&
 		     json_object_set_new(o, "profile", profile_of(q, 5)) == 0 &&
-		     json_object_set_new(o, "avs_issued", json_integer(sqlite3_column_int64(q, 6))) == 0;
+		     json_object_set_new(o, "avs_issued", json_integer(omc_dbs_column_int64(q, 6))) == 0;
 		ok = append(a, o, ok);
 	}
-	if (ok && rc != SQLITE_DONE) {
-		OMC_LOG_ERR("ctl", "%s", sqlite3_errmsg(db->h));
-		sqlite3_finalize(q);
+	if (ok && rc != OMC_DB_DONE) {
+		OMC_LOG_ERR("ctl", "%s", omc_db_errmsg(db));
+		omc_dbs_finalize(q);
 		json_decref(a);
 		OMC_BAIL(omc_db_err(rc));
 	}
-	sqlite3_finalize(q);
+	omc_dbs_finalize(q);
 	if (!ok) {
 		json_decref(a);
 		OMC_BAIL(OMC_ERR_NOMEM);
@@ -439,7 +453,7 @@ omc_err omc_server_devices_list(omc_db *db, const char *sho, char **json)
 {
 	OMC_ENSURE(db && json, OMC_ERR_BAD_ARG);
 	*json = NULL;
-	sqlite3_stmt *q = NULL;
+	omc_dbs *q = NULL;
 	/* Every device an SHO registered, with each MCIM it issued for it (or
 	 * none yet) and what the DRF knows; then the devices only the DRF
 	 * knows (their SHO is hosted elsewhere, or has no record). */
@@ -455,14 +469,14 @@ omc_err omc_server_devices_list(omc_db *db, const char *sho, char **json)
 		     " (SELECT 1 FROM sho_device d WHERE d.platform_id = r.platform_id AND d.operator = r.sho)"
 		     " ORDER BY 1, 3, 11"));
 	if (sho)
-		sqlite3_bind_text(q, 1, sho, -1, SQLITE_STATIC);
+		omc_dbs_bind_text(q, 1, sho, -1);
 	json_t *a = json_array();
-	int rc = SQLITE_DONE;
+	int rc = OMC_DB_DONE;
 	bool ok = a != NULL;
-	while (ok && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+	while (ok && (rc = omc_dbs_step(q)) == OMC_DB_ROW) {
 		json_t *o = json_object();
-		json_t *ver = sqlite3_column_type(q, 8) == SQLITE_NULL ? json_null()
-								       : json_integer(sqlite3_column_int64(q, 8));
+		json_t *ver = omc_dbs_column_type(q, 8) == OMC_DB_NULL ? json_null()
+								       : json_integer(omc_dbs_column_int64(q, 8));
 		ok = o && json_object_set_new(o, "platform_id", col_str(q, 0)) == 0 &&
 		     json_object_set_new(o, "tre_id", col_str(q, 1)) == 0 &&
 		     json_object_set_new(o, "sho", col_str(q, 2)) == 0 &&
@@ -474,13 +488,13 @@ omc_err omc_server_devices_list(omc_db *db, const char *sho, char **json)
 		     json_object_set_new(o, "pcid_imsi", col_str(q, 9)) == 0;
 		ok = append(a, o, ok);
 	}
-	if (ok && rc != SQLITE_DONE) {
-		OMC_LOG_ERR("ctl", "%s", sqlite3_errmsg(db->h));
-		sqlite3_finalize(q);
+	if (ok && rc != OMC_DB_DONE) {
+		OMC_LOG_ERR("ctl", "%s", omc_db_errmsg(db));
+		omc_dbs_finalize(q);
 		json_decref(a);
 		OMC_BAIL(omc_db_err(rc));
 	}
-	sqlite3_finalize(q);
+	omc_dbs_finalize(q);
 	if (!ok) {
 		json_decref(a);
 		OMC_BAIL(OMC_ERR_NOMEM);
@@ -492,7 +506,7 @@ omc_err omc_server_audit_list(omc_db *db, const char *role, uint64_t limit, char
 {
 	OMC_ENSURE(db && json && limit <= INT64_MAX, OMC_ERR_BAD_ARG);
 	*json = NULL;
-	sqlite3_stmt *q = NULL;
+	omc_dbs *q = NULL;
 	/* The newest `limit` records of the role (or of "ROLE.x": --role sho
 	 * takes every SHO), oldest first. */
 	OMC_TRY(prep(db, &q,
@@ -500,27 +514,27 @@ omc_err omc_server_audit_list(omc_db *db, const char *role, uint64_t limit, char
 		     " (SELECT * FROM audit WHERE ?1 IS NULL OR role = ?1 OR substr(role, 1, length(?1) + 1) = ?1 || '.'"
 		     " ORDER BY id DESC LIMIT ?2) ORDER BY id"));
 	if (role)
-		sqlite3_bind_text(q, 1, role, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 2, limit ? (sqlite3_int64)limit : -1);
+		omc_dbs_bind_text(q, 1, role, -1);
+	omc_dbs_bind_int64(q, 2, limit ? (int64_t)limit : -1);
 	json_t *a = json_array();
-	int rc = SQLITE_DONE;
+	int rc = OMC_DB_DONE;
 	bool ok = a != NULL;
 	static const char *const names[] = {"role", "actor", "event", "subject", "result", "detail"};
-	while (ok && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+	while (ok && (rc = omc_dbs_step(q)) == OMC_DB_ROW) {
 		json_t *o = json_object();
-		ok = o && json_object_set_new(o, "id", json_integer(sqlite3_column_int64(q, 0))) == 0 &&
-		     json_object_set_new(o, "time", json_integer(sqlite3_column_int64(q, 1))) == 0;
+		ok = o && json_object_set_new(o, "id", json_integer(omc_dbs_column_int64(q, 0))) == 0 &&
+		     json_object_set_new(o, "time", json_integer(omc_dbs_column_int64(q, 1))) == 0;
 		for (int i = 0; ok && i < 6; i++)
 			ok = json_object_set_new(o, names[i], col_str(q, 2 + i)) == 0;
 		ok = append(a, o, ok);
 	}
-	if (ok && rc != SQLITE_DONE) {
-		OMC_LOG_ERR("ctl", "%s", sqlite3_errmsg(db->h));
-		sqlite3_finalize(q);
+	if (ok && rc != OMC_DB_DONE) {
+		OMC_LOG_ERR("ctl", "%s", omc_db_errmsg(db));
+		omc_dbs_finalize(q);
 		json_decref(a);
 		OMC_BAIL(omc_db_err(rc));
 	}
-	sqlite3_finalize(q);
+	omc_dbs_finalize(q);
 	if (!ok) {
 		json_decref(a);
 		OMC_BAIL(OMC_ERR_NOMEM);
@@ -650,17 +664,17 @@ static omc_err import_line(omc_auc *a, const omc_server_config *c, const omc_ser
  * derived from the one master key). An empty database proves nothing. */
 static omc_err master_opens(omc_db *db, const uint8_t master[32])
 {
-	sqlite3_stmt *q = NULL;
+	omc_dbs *q = NULL;
 	OMC_TRY(prep(db, &q, "SELECT imsi, operator FROM auc_subscriber LIMIT 1"));
-	int rc = sqlite3_step(q);
+	int rc = omc_dbs_step(q);
 	char imsi[16] = "", op[SRV_NAME_MAX] = "";
-	if (rc == SQLITE_ROW) {
-		snprintf(imsi, sizeof imsi, "%s", (const char *)sqlite3_column_text(q, 0));
-		snprintf(op, sizeof op, "%s", (const char *)sqlite3_column_text(q, 1));
+	if (rc == OMC_DB_ROW) {
+		snprintf(imsi, sizeof imsi, "%s", (const char *)omc_dbs_column_text(q, 0));
+		snprintf(op, sizeof op, "%s", (const char *)omc_dbs_column_text(q, 1));
 	}
-	sqlite3_finalize(q);
-	OMC_ENSURE(rc == SQLITE_ROW || rc == SQLITE_DONE, omc_db_err(rc));
-	if (rc == SQLITE_DONE)
+	omc_dbs_finalize(q);
+	OMC_ENSURE(rc == OMC_DB_ROW || rc == OMC_DB_DONE, omc_db_err(rc));
+	if (rc == OMC_DB_DONE)
 		return OMC_OK;
 	omc_auc *a = NULL;
 	OMC_TRY(omc_auc_open(&a, db, op, master));
@@ -707,7 +721,7 @@ omc_err omc_server_subscribers_import(omc_db *db, const omc_server_config *c, co
 	if (e == OMC_OK)
 		e = omc_db_exec(db, "COMMIT");
 	if (e != OMC_OK)
-		(void)sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+		omc_db_rollback(db);
 	else
 		r->imported = imported;
 	omc_auc_close(a);

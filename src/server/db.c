@@ -1,4 +1,7 @@
-/* The database of the network roles: SQLite in WAL mode with a busy
+/* The database layer of the network roles: the statement API over both
+ * backends (omc_dbs_*, dispatching to db_pg.c for PostgreSQL), and SQLite.
+ *
+ * SQLite: WAL mode with a busy
  * timeout, foreign keys on, and the schema migrated step by step through
  * PRAGMA user_version. Each step is one transaction, so a crash during a
  * migration leaves the previous version whole.
@@ -21,10 +24,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "server/server_internal.h"
+#include "server/db_internal.h"
 
-/* Step i takes the schema from version i to i + 1. Portable SQL only
- * (types INTEGER, TEXT, BLOB; no STRICT, no WITHOUT ROWID). */
+/* Step i takes the schema from version i to i + 1, on both backends.
+ * Portable SQL only (types INTEGER, TEXT, BLOB, which db_pg.c gives to
+ * PostgreSQL as BIGINT, BYTEA and an identity column for INTEGER PRIMARY
+ * KEY; no STRICT, no WITHOUT ROWID). */
 static const char *const migrations[] = {
 	/* 0 -> 1: the AuC */
 	"CREATE TABLE auc_subscriber ("
@@ -103,11 +108,41 @@ static const char *const migrations[] = {
 	/* 4 -> 5: a device's transfer code (its SHA-256): what a subscriber
 	 * shows to move the device to another SHO (CHG-1) */
 	"ALTER TABLE drf_device ADD COLUMN transfer_hash BLOB;",
+	/* 5 -> 6: the DPF's claims of the validation tokens of the downloads in
+	 * progress, in the database so that replicas share them */
+	"CREATE TABLE dpf_claim (token_jti TEXT NOT NULL PRIMARY KEY, claimed INTEGER NOT NULL);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
+bool omc_db_is_pg(const char *path)
+{
+	return path && (!strncmp(path, "postgresql://", 13) || !strncmp(path, "postgres://", 11) ||
+			!strncmp(path, "pg:", 3));
+}
+
+omc_err omc_db_config(char *out, size_t cap, const char *backend, const char *path, const char *conninfo)
+{
+	OMC_ENSURE(out && cap, OMC_ERR_BAD_ARG);
+	out[0] = 0;
+	int n = -1;
+	if (!backend || !strcmp(backend, "sqlite")) {
+		if (path && path[0] && !(conninfo && conninfo[0]) && !omc_db_is_pg(path))
+			n = snprintf(out, cap, "%s", path);
+	} else if (!strcmp(backend, "postgresql")) {
+		if (conninfo && conninfo[0] && !(path && path[0]))
+			n = snprintf(out, cap, "%s%s", omc_db_is_pg(conninfo) ? "" : "pg:", conninfo);
+	}
+	if (n < 0 || (size_t)n >= cap) {
+		out[0] = 0;
+		OMC_BAIL(OMC_ERR_BAD_FORMAT);
+	}
+	return OMC_OK;
+}
+
 omc_err omc_db_exec(omc_db *db, const char *sql)
 {
+	if (db->kind == OMC_DB_PG)
+		return omc_db_err(omc_pg_exec(db, sql));
 	char *msg = NULL;
 	int rc = sqlite3_exec(db->h, sql, NULL, NULL, &msg);
 	if (rc != SQLITE_OK) {
@@ -118,21 +153,161 @@ omc_err omc_db_exec(omc_db *db, const char *sql)
 	return OMC_OK;
 }
 
-omc_err omc_db_stmt(omc_db *db, sqlite3_stmt **st, const char *sql)
+void omc_db_rollback(omc_db *db)
+{
+	if (db->kind == OMC_DB_PG)
+		(void)omc_pg_exec(db, "ROLLBACK");
+	else
+		(void)sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* --- statements ---------------------------------------------------------------------------- */
+
+int omc_db_prepare(omc_db *db, const char *sql, omc_dbs **out)
+{
+	*out = NULL;
+	omc_dbs *st = omc_calloc(1, sizeof *st);
+	if (!st) {
+		if (db->kind == OMC_DB_PG)
+			db->pg_rc = OMC_DB_NOMEM;
+		return OMC_DB_NOMEM;
+	}
+	st->db = db;
+	int rc = db->kind == OMC_DB_PG ? omc_pg_prepare(st, sql)
+				       : sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->lite, NULL);
+	if (rc != OMC_DB_OK) {
+		omc_dbs_finalize(st);
+		return rc;
+	}
+	*out = st;
+	return OMC_DB_OK;
+}
+
+void omc_dbs_finalize(omc_dbs *st)
+{
+	if (!st)
+		return;
+	if (st->pg)
+		omc_pg_finalize(st);
+	sqlite3_finalize(st->lite);
+	omc_free(st);
+}
+
+void omc_dbs_bind_text(omc_dbs *st, int i, const char *p, int n)
+{
+	if (st->db->kind == OMC_DB_PG)
+		omc_pg_bind(st, i, p ? OMC_DB_TEXT : OMC_DB_NULL, p, n, 0);
+	else
+		sqlite3_bind_text(st->lite, i, p, n, SQLITE_STATIC);
+}
+
+void omc_dbs_bind_blob(omc_dbs *st, int i, const void *p, int n)
+{
+	if (st->db->kind == OMC_DB_PG)
+		omc_pg_bind(st, i, p ? OMC_DB_BLOB : OMC_DB_NULL, p, n, 0);
+	else
+		sqlite3_bind_blob(st->lite, i, p, n, SQLITE_STATIC);
+}
+
+void omc_dbs_bind_int64(omc_dbs *st, int i, int64_t v)
+{
+	if (st->db->kind == OMC_DB_PG)
+		omc_pg_bind(st, i, OMC_DB_INTEGER, NULL, 0, v);
+	else
+		sqlite3_bind_int64(st->lite, i, v);
+}
+
+void omc_dbs_bind_null(omc_dbs *st, int i)
+{
+	if (st->db->kind == OMC_DB_PG)
+		omc_pg_bind(st, i, OMC_DB_NULL, NULL, 0, 0);
+	else
+		sqlite3_bind_null(st->lite, i);
+}
+
+int omc_dbs_step(omc_dbs *st)
+{
+	return st->pg ? omc_pg_step(st) : sqlite3_step(st->lite);
+}
+
+int omc_dbs_reset(omc_dbs *st)
+{
+	if (!st->pg)
+		return sqlite3_reset(st->lite);
+	omc_pg_reset(st);
+	return OMC_DB_OK;
+}
+
+int64_t omc_dbs_column_int64(omc_dbs *st, int c)
+{
+	return st->pg ? omc_pg_int64(st, c) : (int64_t)sqlite3_column_int64(st->lite, c);
+}
+
+int omc_dbs_column_int(omc_dbs *st, int c)
+{
+	return (int)omc_dbs_column_int64(st, c);
+}
+
+const unsigned char *omc_dbs_column_text(omc_dbs *st, int c)
+{
+	return st->pg ? omc_pg_text(st, c) : sqlite3_column_text(st->lite, c);
+}
+
+const void *omc_dbs_column_blob(omc_dbs *st, int c)
+{
+	return st->pg ? omc_pg_blob(st, c) : sqlite3_column_blob(st->lite, c);
+}
+
+int omc_dbs_column_bytes(omc_dbs *st, int c)
+{
+	return st->pg ? omc_pg_bytes(st, c) : sqlite3_column_bytes(st->lite, c);
+}
+
+int omc_dbs_column_type(omc_dbs *st, int c)
+{
+	return st->pg ? omc_pg_type(st, c) : sqlite3_column_type(st->lite, c);
+}
+
+int omc_dbs_column_count(omc_dbs *st)
+{
+	return st->pg ? omc_pg_count(st) : sqlite3_column_count(st->lite);
+}
+
+int64_t omc_db_changes(omc_db *db)
+{
+	return db->kind == OMC_DB_PG ? db->pg_changes : (int64_t)sqlite3_changes(db->h);
+}
+
+const char *omc_db_errmsg(omc_db *db)
+{
+	return db->kind == OMC_DB_PG ? db->pg_msg : sqlite3_errmsg(db->h);
+}
+
+int omc_db_errcode(omc_db *db)
+{
+	return db->kind == OMC_DB_PG ? db->pg_rc : sqlite3_errcode(db->h);
+}
+
+static const char *stmt_sql(const omc_dbs *st)
+{
+	return st->pg ? omc_pg_sql(st) : sqlite3_sql(st->lite);
+}
+
+omc_err omc_db_stmt(omc_db *db, omc_dbs **st, const char *sql)
 {
 	*st = NULL;
 	size_t slot = OMC_DB_STMTS;
 	for (size_t i = 0; i < db->n_stmts && slot == OMC_DB_STMTS; i++)
 		if (db->stmts[i].sql == sql)
 			slot = i;
-	if (slot < OMC_DB_STMTS && !db->stmts[slot].busy && !strcmp(sqlite3_sql(db->stmts[slot].st), sql)) {
+	if (slot < OMC_DB_STMTS && !db->stmts[slot].busy && !strcmp(stmt_sql(db->stmts[slot].st), sql)) {
 		db->stmts[slot].busy = true;
 		*st = db->stmts[slot].st;
 		return OMC_OK;
 	}
-	int rc = sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
-	if (rc != SQLITE_OK) {
-		OMC_LOG_ERR("db", "%s", sqlite3_errmsg(db->h));
+	int rc = omc_db_prepare(db, sql, st);
+	if (rc != OMC_DB_OK) {
+		OMC_LOG_ERR("db", "%s", omc_db_errmsg(db));
 		*st = NULL;
 		OMC_BAIL(omc_db_err(rc));
 	}
@@ -146,25 +321,32 @@ omc_err omc_db_stmt(omc_db *db, sqlite3_stmt **st, const char *sql)
 	return OMC_OK;
 }
 
-void omc_db_done(omc_db *db, sqlite3_stmt *st)
+void omc_db_done(omc_db *db, omc_dbs *st)
 {
 	if (!st)
 		return;
 	for (size_t i = 0; i < db->n_stmts; i++)
 		if (db->stmts[i].st == st) {
-			(void)sqlite3_reset(st);
-			(void)sqlite3_clear_bindings(st);
+			if (st->pg) {
+				omc_pg_reset(st);
+				omc_pg_clear(st);
+			} else {
+				(void)sqlite3_reset(st->lite);
+				(void)sqlite3_clear_bindings(st->lite);
+			}
 			db->stmts[i].busy = false;
 			return;
 		}
-	sqlite3_finalize(st);
+	omc_dbs_finalize(st);
 }
 
 omc_err omc_db_run(omc_db *db, const char *sql)
 {
-	sqlite3_stmt *st;
+	if (db->kind == OMC_DB_PG)
+		return omc_db_err(omc_pg_exec(db, sql));
+	omc_dbs *st;
 	OMC_TRY(omc_db_stmt(db, &st, sql));
-	int rc = sqlite3_step(st);
+	int rc = omc_dbs_step(st);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 		OMC_LOG_ERR("db", "%s", sqlite3_errmsg(db->h));
 	omc_db_done(db, st);
@@ -203,6 +385,8 @@ static int user_version(sqlite3 *h)
 
 static omc_err migrate(omc_db *db)
 {
+	if (db->kind == OMC_DB_PG)
+		return omc_pg_migrate(db, migrations, SCHEMA_VERSION);
 	int v = user_version(db->h);
 	OMC_ENSURE(v >= 0, OMC_ERR_IO);
 	OMC_ENSURE(v <= SCHEMA_VERSION, OMC_ERR_UNSUPPORTED);
@@ -229,15 +413,23 @@ omc_err omc_db_open(omc_db **out, const char *path)
 	*out = NULL;
 	omc_db *db = omc_calloc(1, sizeof *db);
 	OMC_ENSURE(db != NULL, OMC_ERR_NOMEM);
-	int rc = sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-	omc_err e = rc == SQLITE_OK ? OMC_OK : OMC_ERR_IO;
-	if (e == OMC_OK)
-		sqlite3_busy_timeout(db->h, 5000);
-	/* WAL: readers do not block the writer; synchronous=FULL: a commit
-	 * that returned is on disk (the AuC's SQN promise depends on it), until
-	 * omc_db_group_commit hands the flushes to omc_db_sync. */
-	if (e == OMC_OK)
-		e = omc_db_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
+	omc_err e;
+	if (omc_db_is_pg(path)) {
+		/* PostgreSQL: one connection, synchronous_commit on (db_pg.c). */
+		db->kind = OMC_DB_PG;
+		e = omc_pg_open(db, path);
+	} else {
+		int rc = sqlite3_open_v2(path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+					 NULL);
+		e = rc == SQLITE_OK ? OMC_OK : OMC_ERR_IO;
+		if (e == OMC_OK)
+			sqlite3_busy_timeout(db->h, 5000);
+		/* WAL: readers do not block the writer; synchronous=FULL: a commit
+		 * that returned is on disk (the AuC's SQN promise depends on it),
+		 * until omc_db_group_commit hands the flushes to omc_db_sync. */
+		if (e == OMC_OK)
+			e = omc_db_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
+	}
 	if (e == OMC_OK)
 		e = migrate(db);
 	if (e != OMC_OK) {
@@ -253,9 +445,12 @@ void omc_db_close(omc_db *db)
 	if (!db)
 		return;
 	for (size_t i = 0; i < db->n_stmts; i++)
-		sqlite3_finalize(db->stmts[i].st);
-	sqlite3_close(db->h);
-	if (db->group)
+		omc_dbs_finalize(db->stmts[i].st);
+	if (db->kind == OMC_DB_PG)
+		omc_pg_close(db);
+	else
+		sqlite3_close(db->h);
+	if (db->group && db->kind == OMC_DB_SQLITE)
 		close(db->wal_fd);
 	omc_free(db->wal_path);
 	if (db->sync_made) {
@@ -313,9 +508,30 @@ static omc_err sync_dir_of(const char *path)
 	return OMC_OK;
 }
 
+/* The lock and condition of omc_db_sync. */
+static omc_err sync_init(omc_db *db)
+{
+	if (pthread_mutex_init(&db->sync_lock, NULL) != 0)
+		OMC_BAIL(OMC_ERR_NOMEM);
+	if (pthread_cond_init(&db->sync_cv, NULL) != 0) {
+		pthread_mutex_destroy(&db->sync_lock);
+		OMC_BAIL(OMC_ERR_NOMEM);
+	}
+	db->sync_made = true;
+	return OMC_OK;
+}
+
 omc_err omc_db_group_commit(omc_db *db)
 {
 	OMC_ENSURE(db != NULL && !db->group, OMC_ERR_BAD_ARG);
+	if (db->kind == OMC_DB_PG) {
+		/* Commits asynchronous, and omc_db_sync's flush a synchronous
+		 * commit on a second connection (db_pg.c). */
+		OMC_TRY(omc_pg_group(db));
+		OMC_TRY(sync_init(db));
+		db->group = true;
+		return OMC_OK;
+	}
 	const char *path = sqlite3_db_filename(db->h, "main");
 	OMC_ENSURE(path != NULL && path[0], OMC_ERR_BAD_ARG);
 	/* WAL mode (omc_db_open asked for it), and the WAL opened: a read does. */
@@ -341,17 +557,12 @@ omc_err omc_db_group_commit(omc_db *db)
 	}
 	/* The WAL's directory entry must last as its frames will. */
 	omc_err e = sync_dir_of(path);
-	if (e == OMC_OK && pthread_mutex_init(&db->sync_lock, NULL) != 0)
-		e = OMC_ERR_NOMEM;
-	if (e == OMC_OK && pthread_cond_init(&db->sync_cv, NULL) != 0) {
-		pthread_mutex_destroy(&db->sync_lock);
-		e = OMC_ERR_NOMEM;
-	}
+	if (e == OMC_OK)
+		e = sync_init(db);
 	if (e != OMC_OK) {
 		close(fd);
 		return e;
 	}
-	db->sync_made = true;
 	db->wal_fd = fd;
 	db->group = true;
 	sqlite3_wal_hook(db->h, wal_hook, db);
@@ -378,6 +589,8 @@ uint64_t omc_db_syncs(omc_db *db)
  * name any more would be a flush of nothing, so it fails. */
 static omc_err wal_flush(omc_db *db)
 {
+	if (db->kind == OMC_DB_PG)
+		return omc_pg_flush(db);
 	struct stat sb;
 	OMC_ENSURE(fstat(db->wal_fd, &sb) == 0 && sb.st_nlink > 0, OMC_ERR_IO);
 	int rc = fdatasync(db->wal_fd);
@@ -429,5 +642,7 @@ omc_err omc_db_sync(omc_db *db, uint64_t n)
 
 int omc_db_schema_version(omc_db *db)
 {
-	return db ? user_version(db->h) : -1;
+	if (!db)
+		return -1;
+	return db->kind == OMC_DB_PG ? omc_pg_schema_version(db) : user_version(db->h);
 }

@@ -55,12 +55,12 @@ static const char *token_check(omc_server *s, const char *tok, token *t)
 
 static bool token_used(omc_server *s, const char *jti)
 {
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	bool used = true;
 	srv_lock(s);
 	if (srv_sql(s, &q, "SELECT 1 FROM dpf_download WHERE token_jti = ?1") == OMC_OK) {
-		sqlite3_bind_text(q, 1, jti, -1, SQLITE_STATIC);
-		used = sqlite3_step(q) == SQLITE_ROW;
+		omc_dbs_bind_text(q, 1, jti, -1);
+		used = omc_dbs_step(q) == OMC_DB_ROW;
 		srv_sql_done(s, q);
 	}
 	srv_unlock(s);
@@ -68,41 +68,51 @@ static bool token_used(omc_server *s, const char *jti)
 }
 
 /* Claim the token before the SHO is asked (caller holds the lock): of
- * downloads racing with one token, one gets the claim and the others are
- * refused having changed nothing (SEC-9). OMC_ERR_EXISTS if it is taken:
- * by a download recorded, or by one in progress. The claim is in memory,
- * for as long as the download runs: what makes a token single-use is the
- * download's row (token_jti is unique), committed with its audit row and
- * durable before the package leaves; a crash forgets a claim whose package
- * never left, and the token can be tried again. */
+ * downloads racing with one token, on this replica or another, one gets
+ * the claim and the others are refused having changed nothing (SEC-9).
+ * OMC_ERR_EXISTS if it is taken: by a download recorded, or by one in
+ * progress. The claim is a row of dpf_claim for as long as the download
+ * runs: what makes a token single-use is the download's row (token_jti is
+ * unique), committed with its audit row and durable before the package
+ * leaves; a claim older than SRV_CLAIM_STALE seconds is of a download that
+ * died with its process (its package never left), and the token can be
+ * tried again. */
+#define SRV_CLAIM_STALE 300
+
 static omc_err token_claim(omc_server *s, const char *jti)
 {
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	OMC_TRY(srv_sql(s, &q, "SELECT 1 FROM dpf_download WHERE token_jti = ?1"));
-	sqlite3_bind_text(q, 1, jti, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(q);
+	omc_dbs_bind_text(q, 1, jti, -1);
+	int rc = omc_dbs_step(q);
 	srv_sql_done(s, q);
-	OMC_ENSURE(rc == SQLITE_DONE || rc == SQLITE_ROW, omc_db_err(rc));
-	OMC_ENSURE(rc == SQLITE_DONE, OMC_ERR_EXISTS);
-	size_t free_slot = SRV_CLAIMS_MAX;
-	for (size_t i = 0; i < SRV_CLAIMS_MAX; i++) {
-		if (!s->claims[i][0])
-			free_slot = free_slot == SRV_CLAIMS_MAX ? i : free_slot;
-		else if (!strcmp(s->claims[i], jti))
-			OMC_BAIL(OMC_ERR_EXISTS);
-	}
-	/* One slot per handler thread of the DPF's listener at most. */
-	OMC_ENSURE(free_slot < SRV_CLAIMS_MAX, OMC_ERR_EXHAUSTED);
-	snprintf(s->claims[free_slot], sizeof s->claims[free_slot], "%s", jti);
+	OMC_ENSURE(rc == OMC_DB_DONE || rc == OMC_DB_ROW, omc_db_err(rc));
+	OMC_ENSURE(rc == OMC_DB_DONE, OMC_ERR_EXISTS);
+	/* One statement: a row back when it is ours, new or taken over. */
+	int64_t now = srv_now(s);
+	OMC_TRY(srv_sql(s, &q,
+			"INSERT INTO dpf_claim (token_jti, claimed) VALUES (?1, ?2) ON CONFLICT (token_jti)"
+			" DO UPDATE SET claimed = ?2 WHERE dpf_claim.claimed < ?3 RETURNING claimed"));
+	omc_dbs_bind_text(q, 1, jti, -1);
+	omc_dbs_bind_int64(q, 2, now);
+	omc_dbs_bind_int64(q, 3, now - SRV_CLAIM_STALE);
+	rc = omc_dbs_step(q);
+	srv_sql_done(s, q);
+	OMC_ENSURE(rc == OMC_DB_DONE || rc == OMC_DB_ROW, omc_db_err(rc));
+	OMC_ENSURE(rc == OMC_DB_ROW, OMC_ERR_EXISTS);
 	return OMC_OK;
 }
 
 /* The download is over, made or not (caller holds the lock). */
 static void claim_drop(omc_server *s, const char *jti)
 {
-	for (size_t i = 0; i < SRV_CLAIMS_MAX; i++)
-		if (!strcmp(s->claims[i], jti))
-			s->claims[i][0] = 0;
+	omc_dbs *q;
+	if (srv_sql(s, &q, "DELETE FROM dpf_claim WHERE token_jti = ?1") != OMC_OK)
+		return;
+	omc_dbs_bind_text(q, 1, jti, -1);
+	if (omc_dbs_step(q) != OMC_DB_DONE)
+		OMC_LOG_ERR("dpf", "a download's claim stays until it is stale: %s", omc_db_errmsg(s->db));
+	srv_sql_done(s, q);
 }
 
 static void token_release(omc_server *s, const char *jti)
@@ -211,7 +221,7 @@ static void download(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 				     "omc-mcim-package+jwe");
 	omc_free(inner); /* wiped: the signed MCIM holds K and OPc */
 	/* The download and its audit row in one transaction. */
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	srv_lock(s);
 	if (er == OMC_OK && !srv_begin(s))
 		er = OMC_ERR_IO;
@@ -220,15 +230,15 @@ static void download(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 			     "INSERT INTO dpf_download (token_jti, tre_id, platform_id, sho, mcim_id, imsi, seq, state,"
 			     " created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'sent', ?8)");
 		if (er == OMC_OK) {
-			sqlite3_bind_text(q, 1, t.jti, -1, SQLITE_STATIC);
-			sqlite3_bind_text(q, 2, t.tre, -1, SQLITE_STATIC);
-			sqlite3_bind_text(q, 3, t.platform_id, -1, SQLITE_STATIC);
-			sqlite3_bind_text(q, 4, sho, -1, SQLITE_STATIC);
-			sqlite3_bind_text(q, 5, mcim, -1, SQLITE_STATIC);
-			sqlite3_bind_text(q, 6, imsi, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(q, 7, (sqlite3_int64)json_integer_value(seqj));
-			sqlite3_bind_int64(q, 8, (sqlite3_int64)srv_now(s));
-			int rc = sqlite3_step(q);
+			omc_dbs_bind_text(q, 1, t.jti, -1);
+			omc_dbs_bind_text(q, 2, t.tre, -1);
+			omc_dbs_bind_text(q, 3, t.platform_id, -1);
+			omc_dbs_bind_text(q, 4, sho, -1);
+			omc_dbs_bind_text(q, 5, mcim, -1);
+			omc_dbs_bind_text(q, 6, imsi, -1);
+			omc_dbs_bind_int64(q, 7, (int64_t)json_integer_value(seqj));
+			omc_dbs_bind_int64(q, 8, (int64_t)srv_now(s));
+			int rc = omc_dbs_step(q);
 			er = omc_db_err(rc); /* a download of this token already: OMC_ERR_EXISTS */
 			srv_sql_done(s, q);
 		}
@@ -279,19 +289,19 @@ static void receipt(srv_listener *l, const omc_http_req *req, omc_http_resp *res
 		srv_fail(l, resp, 403, "bad_signature", "the receipt is not signed by the TRE it names");
 		return;
 	}
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	char plat[32] = "", mcim[41] = "";
 	srv_lock(s);
 	if (srv_sql(s, &q,
 		    "UPDATE dpf_download SET state = 'installed', receipt = ?4 WHERE tre_id = ?1 AND sho = ?2 AND seq = ?3"
 		    " RETURNING platform_id, mcim_id") == OMC_OK) {
-		sqlite3_bind_text(q, 1, tre, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, iss, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 3, (sqlite3_int64)json_integer_value(seq));
-		sqlite3_bind_text(q, 4, rc, -1, SQLITE_STATIC);
-		if (sqlite3_step(q) == SQLITE_ROW) {
-			snprintf(plat, sizeof plat, "%s", (const char *)sqlite3_column_text(q, 0));
-			snprintf(mcim, sizeof mcim, "%s", (const char *)sqlite3_column_text(q, 1));
+		omc_dbs_bind_text(q, 1, tre, -1);
+		omc_dbs_bind_text(q, 2, iss, -1);
+		omc_dbs_bind_int64(q, 3, (int64_t)json_integer_value(seq));
+		omc_dbs_bind_text(q, 4, rc, -1);
+		if (omc_dbs_step(q) == OMC_DB_ROW) {
+			snprintf(plat, sizeof plat, "%s", (const char *)omc_dbs_column_text(q, 0));
+			snprintf(mcim, sizeof mcim, "%s", (const char *)omc_dbs_column_text(q, 1));
 		}
 		srv_sql_done(s, q);
 	}
@@ -304,9 +314,9 @@ static void receipt(srv_listener *l, const omc_http_req *req, omc_http_resp *res
 		if (srv_ro_command(s, tre, "switch", NULL, mcim, &cid) == OMC_OK &&
 		    srv_sql(s, &q, "UPDATE drf_device SET state = 'switching', updated = ?2 WHERE platform_id = ?1") ==
 			    OMC_OK) {
-			sqlite3_bind_text(q, 1, plat, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(q, 2, (sqlite3_int64)srv_now(s));
-			bool done = sqlite3_step(q) == SQLITE_DONE;
+			omc_dbs_bind_text(q, 1, plat, -1);
+			omc_dbs_bind_int64(q, 2, (int64_t)srv_now(s));
+			bool done = omc_dbs_step(q) == OMC_DB_DONE;
 			srv_sql_done(s, q);
 			if (!done || !srv_commit(s))
 				srv_rollback(s);
@@ -316,9 +326,9 @@ static void receipt(srv_listener *l, const omc_http_req *req, omc_http_resp *res
 	} else if (plat[0] &&
 		   srv_sql(s, &q, "UPDATE drf_device SET state = 'provisioned', updated = ?2 WHERE platform_id = ?1") ==
 			   OMC_OK) {
-		sqlite3_bind_text(q, 1, plat, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 2, (sqlite3_int64)srv_now(s));
-		(void)sqlite3_step(q);
+		omc_dbs_bind_text(q, 1, plat, -1);
+		omc_dbs_bind_int64(q, 2, (int64_t)srv_now(s));
+		(void)omc_dbs_step(q);
 		srv_sql_done(s, q);
 	}
 	if (plat[0])
@@ -369,19 +379,19 @@ omc_err srv_ro_command(omc_server *s, const char *tre, const char *cmd, const ch
 	omc_err e = omc_jws_sign(&jws, (const uint8_t *)ps, strlen(ps), s->ro_key, x5c, 1, "omc-command+jwt");
 	omc_free(ps);
 	OMC_TRY(e);
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	e = srv_sql(s, &q,
 		    "INSERT INTO dpf_command (tre_id, issuer, command, state, created) VALUES (?1, 'ro', ?2, 'queued', ?3)"
 		    " RETURNING id");
 	if (e == OMC_OK) {
-		sqlite3_bind_text(q, 1, tre, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, jws, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 3, (sqlite3_int64)now);
-		int rc = sqlite3_step(q);
-		if (rc == SQLITE_ROW)
-			*id = (int64_t)sqlite3_column_int64(q, 0);
+		omc_dbs_bind_text(q, 1, tre, -1);
+		omc_dbs_bind_text(q, 2, jws, -1);
+		omc_dbs_bind_int64(q, 3, (int64_t)now);
+		int rc = omc_dbs_step(q);
+		if (rc == OMC_DB_ROW)
+			*id = (int64_t)omc_dbs_column_int64(q, 0);
 		srv_sql_done(s, q);
-		e = rc == SQLITE_ROW ? OMC_OK : omc_db_err(rc);
+		e = rc == OMC_DB_ROW ? OMC_OK : omc_db_err(rc);
 	}
 	omc_free(jws);
 	if (e == OMC_OK)
@@ -430,18 +440,18 @@ static void cmd_queue(srv_listener *l, const omc_http_req *req, omc_http_resp *r
 		return;
 	}
 	json_decref(p);
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	int64_t id = 0;
 	srv_lock(s);
 	if (srv_sql(s, &q,
 		    "INSERT INTO dpf_command (tre_id, issuer, command, state, created) VALUES (?1, ?2, ?3, 'queued', ?4)"
 		    " RETURNING id") == OMC_OK) {
-		sqlite3_bind_text(q, 1, tre, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, who, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 3, cmd, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 4, (sqlite3_int64)srv_now(s));
-		if (sqlite3_step(q) == SQLITE_ROW)
-			id = (int64_t)sqlite3_column_int64(q, 0);
+		omc_dbs_bind_text(q, 1, tre, -1);
+		omc_dbs_bind_text(q, 2, who, -1);
+		omc_dbs_bind_text(q, 3, cmd, -1);
+		omc_dbs_bind_int64(q, 4, (int64_t)srv_now(s));
+		if (omc_dbs_step(q) == OMC_DB_ROW)
+			id = (int64_t)omc_dbs_column_int64(q, 0);
 		srv_sql_done(s, q);
 	}
 	if (id)
@@ -459,15 +469,15 @@ static void cmd_queue(srv_listener *l, const omc_http_req *req, omc_http_resp *r
  * MCIM an SHO here issued to it. */
 static bool tre_of_session(omc_server *s, const srv_session *ss, char tre[64])
 {
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	bool ok = false;
 	srv_lock(s);
 	if (srv_sql(s, &q,
 		    "SELECT tre_id FROM drf_seen WHERE pcid_imsi = ?1 UNION ALL"
 		    " SELECT tre_id FROM sho_mcim WHERE imsi = ?1 LIMIT 1") == OMC_OK) {
-		sqlite3_bind_text(q, 1, ss->imsi, -1, SQLITE_STATIC);
-		if (sqlite3_step(q) == SQLITE_ROW) {
-			snprintf(tre, 64, "%s", (const char *)sqlite3_column_text(q, 0));
+		omc_dbs_bind_text(q, 1, ss->imsi, -1);
+		if (omc_dbs_step(q) == OMC_DB_ROW) {
+			snprintf(tre, 64, "%s", (const char *)omc_dbs_column_text(q, 0));
 			ok = true;
 		}
 		srv_sql_done(s, q);
@@ -488,30 +498,30 @@ static void cmd_fetch(srv_listener *l, const omc_http_req *req, omc_http_resp *r
 		srv_reply(l, resp, 200, json_pack("{s:o}", "commands", arr));
 		return;
 	}
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	srv_lock(s);
 	if (arr && srv_sql(s, &q,
 			   "SELECT id, command FROM dpf_command WHERE tre_id = ?1 AND state IN ('queued', 'fetched')"
 			   " ORDER BY id LIMIT 32") == OMC_OK) {
-		sqlite3_bind_text(q, 1, tre, -1, SQLITE_STATIC);
-		while (sqlite3_step(q) == SQLITE_ROW)
-			json_array_append_new(arr, json_pack("{s:I,s:s}", "id", (json_int_t)sqlite3_column_int64(q, 0),
-							     "command", (const char *)sqlite3_column_text(q, 1)));
+		omc_dbs_bind_text(q, 1, tre, -1);
+		while (omc_dbs_step(q) == OMC_DB_ROW)
+			json_array_append_new(arr, json_pack("{s:I,s:s}", "id", (json_int_t)omc_dbs_column_int64(q, 0),
+							     "command", (const char *)omc_dbs_column_text(q, 1)));
 		srv_sql_done(s, q);
 	}
 	if (srv_sql(s, &q, "UPDATE dpf_command SET state = 'fetched' WHERE tre_id = ?1 AND state = 'queued'") == OMC_OK) {
-		sqlite3_bind_text(q, 1, tre, -1, SQLITE_STATIC);
-		(void)sqlite3_step(q);
+		omc_dbs_bind_text(q, 1, tre, -1);
+		(void)omc_dbs_step(q);
 		srv_sql_done(s, q);
 	}
 	/* A direct change asked for this TRE: the device downloads the new
 	 * SHO's MCIM over its present connectivity. */
 	json_t *out = json_pack("{s:s,s:o}", "tre", tre, "commands", arr);
 	if (out && srv_sql(s, &q, "SELECT sho FROM drf_device WHERE tre_id = ?1 AND state = 'direct'") == OMC_OK) {
-		sqlite3_bind_text(q, 1, tre, -1, SQLITE_STATIC);
-		if (sqlite3_step(q) == SQLITE_ROW)
+		omc_dbs_bind_text(q, 1, tre, -1);
+		if (omc_dbs_step(q) == OMC_DB_ROW)
 			json_object_set_new(out, "change", json_pack("{s:s,s:s}", "mode", "direct", "sho",
-								     (const char *)sqlite3_column_text(q, 0)));
+								     (const char *)omc_dbs_column_text(q, 0)));
 		srv_sql_done(s, q);
 	}
 	srv_unlock(s);
@@ -535,13 +545,13 @@ static bool pass_deletions(omc_server *s, const char *issuer, const char *res, c
 	if (deleted && !own_delete) {
 		const char *mid = json_string_value(json_object_get(claims, "mcim"));
 		const char *tre = json_string_value(json_object_get(claims, "tre"));
-		sqlite3_stmt *q;
+		omc_dbs *q;
 		srv_lock(s);
 		if (mid && tre && srv_sql(s, &q, "SELECT operator FROM sho_mcim WHERE mcim_id = ?1 AND tre_id = ?2") == OMC_OK) {
-			sqlite3_bind_text(q, 1, mid, -1, SQLITE_STATIC);
-			sqlite3_bind_text(q, 2, tre, -1, SQLITE_STATIC);
-			if (sqlite3_step(q) == SQLITE_ROW)
-				snprintf(owner_of, sizeof owner_of, "%s", (const char *)sqlite3_column_text(q, 0));
+			omc_dbs_bind_text(q, 1, mid, -1);
+			omc_dbs_bind_text(q, 2, tre, -1);
+			if (omc_dbs_step(q) == OMC_DB_ROW)
+				snprintf(owner_of, sizeof owner_of, "%s", (const char *)omc_dbs_column_text(q, 0));
 			srv_sql_done(s, q);
 		}
 		srv_unlock(s);
@@ -633,22 +643,22 @@ static void cmd_result(srv_listener *l, const omc_http_req *req, omc_http_resp *
 		srv_fail(l, resp, 404, "unknown_command", "no open command of this TRE has that id");
 		return;
 	}
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	bool ok = false, requeue = false;
 	char issuer[SRV_NAME_MAX] = "", owner[SRV_NAME_MAX] = "";
 	srv_lock(s);
 	if (srv_sql(s, &q,
 		    "UPDATE dpf_command SET state = ?4, result = ?3 WHERE id = ?1 AND tre_id = ?2"
 		    " AND state IN ('queued', 'fetched', 'answered') RETURNING issuer, command") == OMC_OK) {
-		sqlite3_bind_int64(q, 1, (sqlite3_int64)id);
-		sqlite3_bind_text(q, 2, cn, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 3, res ? res : err, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 4, res ? "answered" : "rejected", -1, SQLITE_STATIC);
-		if (sqlite3_step(q) == SQLITE_ROW) {
+		omc_dbs_bind_int64(q, 1, (int64_t)id);
+		omc_dbs_bind_text(q, 2, cn, -1);
+		omc_dbs_bind_text(q, 3, res ? res : err, -1);
+		omc_dbs_bind_text(q, 4, res ? "answered" : "rejected", -1);
+		if (omc_dbs_step(q) == OMC_DB_ROW) {
 			ok = true;
-			snprintf(issuer, sizeof issuer, "%s", (const char *)sqlite3_column_text(q, 0));
+			snprintf(issuer, sizeof issuer, "%s", (const char *)omc_dbs_column_text(q, 0));
 			if (err)
-				requeue = requeue_of(issuer, (const char *)sqlite3_column_text(q, 1), owner);
+				requeue = requeue_of(issuer, (const char *)omc_dbs_column_text(q, 1), owner);
 		}
 		srv_sql_done(s, q);
 	}
@@ -665,9 +675,9 @@ static void cmd_result(srv_listener *l, const omc_http_req *req, omc_http_resp *
 		if (srv_sql(s, &q,
 			    "SELECT count(*) FROM dpf_command WHERE tre_id = ?1 AND issuer = 'ro' AND state = 'rejected'") ==
 		    OMC_OK) {
-			sqlite3_bind_text(q, 1, cn, -1, SQLITE_STATIC);
-			if (sqlite3_step(q) == SQLITE_ROW)
-				tries = (long)sqlite3_column_int64(q, 0);
+			omc_dbs_bind_text(q, 1, cn, -1);
+			if (omc_dbs_step(q) == OMC_DB_ROW)
+				tries = (long)omc_dbs_column_int64(q, 0);
 			srv_sql_done(s, q);
 		}
 		requeue = tries <= 3 && srv_begin(s);
@@ -698,8 +708,8 @@ static void cmd_result(srv_listener *l, const omc_http_req *req, omc_http_resp *
 	}
 	srv_lock(s);
 	if (srv_sql(s, &q, "UPDATE dpf_command SET state = 'done' WHERE id = ?1 AND state = 'answered'") == OMC_OK) {
-		sqlite3_bind_int64(q, 1, (sqlite3_int64)id);
-		(void)sqlite3_step(q);
+		omc_dbs_bind_int64(q, 1, (int64_t)id);
+		(void)omc_dbs_step(q);
 		srv_sql_done(s, q);
 	}
 	srv_unlock(s);
@@ -748,17 +758,17 @@ static void switch_end(srv_listener *l, const omc_http_req *req, omc_http_resp *
 	bool passed = pass_deletions(s, "ro", st, c);
 	/* Rolled back: the device stays with the SHO of the MCIM restored. */
 	const char *back = json_string_value(json_object_get(json_array_get(json_object_get(c, "restored"), 0), "owner"));
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	srv_lock(s);
 	if (passed && srv_sql(s, &q,
 			      rolled && back ? "UPDATE drf_device SET sho = ?2, state = 'provisioned', updated = ?3"
 					       " WHERE tre_id = ?1"
 					     : "UPDATE drf_device SET state = 'provisioned', updated = ?3 WHERE tre_id = ?1"
 					       " AND ?2 IS NOT NULL") == OMC_OK) {
-		sqlite3_bind_text(q, 1, cn, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, back ? back : "", -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 3, (sqlite3_int64)srv_now(s));
-		(void)sqlite3_step(q);
+		omc_dbs_bind_text(q, 1, cn, -1);
+		omc_dbs_bind_text(q, 2, back ? back : "", -1);
+		omc_dbs_bind_int64(q, 3, (int64_t)srv_now(s));
+		(void)omc_dbs_step(q);
 		srv_sql_done(s, q);
 		srv_audit(s, "dpf", "device", "switch", cn, "ok", rolled ? "rolled back" : "confirmed");
 	}
@@ -788,17 +798,17 @@ static void cmd_status(srv_listener *l, const omc_http_req *req, omc_http_resp *
 		return;
 	}
 	json_decref(b);
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	json_t *out = NULL;
 	srv_lock(s);
 	if (srv_sql(s, &q, "SELECT state, result, tre_id FROM dpf_command WHERE id = ?1 AND issuer = ?2") == OMC_OK) {
-		sqlite3_bind_int64(q, 1, (sqlite3_int64)id);
-		sqlite3_bind_text(q, 2, who, -1, SQLITE_STATIC);
-		if (sqlite3_step(q) == SQLITE_ROW)
+		omc_dbs_bind_int64(q, 1, (int64_t)id);
+		omc_dbs_bind_text(q, 2, who, -1);
+		if (omc_dbs_step(q) == OMC_DB_ROW)
 			out = json_pack("{s:I,s:s,s:s,s:s?}", "id", (json_int_t)id, "tre",
-					(const char *)sqlite3_column_text(q, 2), "state",
-					(const char *)sqlite3_column_text(q, 0), "result",
-					(const char *)sqlite3_column_text(q, 1));
+					(const char *)omc_dbs_column_text(q, 2), "state",
+					(const char *)omc_dbs_column_text(q, 0), "result",
+					(const char *)omc_dbs_column_text(q, 1));
 		srv_sql_done(s, q);
 	}
 	srv_unlock(s);

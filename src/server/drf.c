@@ -13,16 +13,16 @@
 
 omc_err srv_drf_sho_of(omc_server *s, const char *platform_id, char sho[SRV_NAME_MAX], char state[16])
 {
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	OMC_TRY(srv_sql(s, &q, "SELECT sho, state FROM drf_device WHERE platform_id = ?1"));
-	sqlite3_bind_text(q, 1, platform_id, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW) {
-		snprintf(sho, SRV_NAME_MAX, "%s", (const char *)sqlite3_column_text(q, 0));
-		snprintf(state, 16, "%s", (const char *)sqlite3_column_text(q, 1));
+	omc_dbs_bind_text(q, 1, platform_id, -1);
+	int rc = omc_dbs_step(q);
+	if (rc == OMC_DB_ROW) {
+		snprintf(sho, SRV_NAME_MAX, "%s", (const char *)omc_dbs_column_text(q, 0));
+		snprintf(state, 16, "%s", (const char *)omc_dbs_column_text(q, 1));
 	}
 	srv_sql_done(s, q);
-	OMC_ENSURE(rc == SQLITE_ROW, rc == SQLITE_DONE ? OMC_ERR_NOT_FOUND : omc_db_err(rc));
+	OMC_ENSURE(rc == OMC_DB_ROW, rc == OMC_DB_DONE ? OMC_ERR_NOT_FOUND : omc_db_err(rc));
 	return OMC_OK;
 }
 
@@ -49,23 +49,23 @@ static bool platform_id_ok(const char *p)
 static omc_err change(omc_server *s, const char *plat, const char *from, const char *to, bool direct, bool *queued)
 {
 	*queued = false;
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	char tre[64] = "";
 	OMC_TRY(srv_sql(s, &q, "SELECT tre_id FROM drf_device WHERE platform_id = ?1 AND tre_id IS NOT NULL"));
-	sqlite3_bind_text(q, 1, plat, -1, SQLITE_STATIC);
-	if (sqlite3_step(q) == SQLITE_ROW)
-		snprintf(tre, sizeof tre, "%s", (const char *)sqlite3_column_text(q, 0));
+	omc_dbs_bind_text(q, 1, plat, -1);
+	if (omc_dbs_step(q) == OMC_DB_ROW)
+		snprintf(tre, sizeof tre, "%s", (const char *)omc_dbs_column_text(q, 0));
 	srv_sql_done(s, q);
 	OMC_TRY(srv_sql(s, &q, "UPDATE drf_device SET sho = ?2, state = ?3, updated = ?4 WHERE platform_id = ?1"));
-	sqlite3_bind_text(q, 1, plat, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, to, -1, SQLITE_STATIC);
+	omc_dbs_bind_text(q, 1, plat, -1);
+	omc_dbs_bind_text(q, 2, to, -1);
 	/* Direct (SGP.02/SGP.32 style): the device downloads the new SHO's MCIM
 	 * over the old one's connectivity, told so with its commands. */
-	sqlite3_bind_text(q, 3, !tre[0] ? "assigned" : direct ? "direct" : "changing", -1, SQLITE_STATIC);
-	sqlite3_bind_int64(q, 4, (sqlite3_int64)srv_now(s));
-	int rc = sqlite3_step(q);
+	omc_dbs_bind_text(q, 3, !tre[0] ? "assigned" : direct ? "direct" : "changing", -1);
+	omc_dbs_bind_int64(q, 4, (int64_t)srv_now(s));
+	int rc = omc_dbs_step(q);
 	srv_sql_done(s, q);
-	OMC_ENSURE(rc == SQLITE_DONE, omc_db_err(rc));
+	OMC_ENSURE(rc == OMC_DB_DONE, omc_db_err(rc));
 	char d[64];
 	snprintf(d, sizeof d, "from %s to %s", from, to);
 	srv_audit(s, "drf", to, "change", plat, "ok", d);
@@ -88,13 +88,13 @@ static omc_err new_transfer_code(omc_server *s, const char *plat, char code[48])
 	uint8_t h[32];
 	OMC_TRY(srv_token_new(code));
 	omc_err e = srv_token_hash(h, code);
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	if (e == OMC_OK)
 		e = srv_sql(s, &q, "UPDATE drf_device SET transfer_hash = ?2 WHERE platform_id = ?1");
 	if (e == OMC_OK) {
-		sqlite3_bind_text(q, 1, plat, -1, SQLITE_STATIC);
-		sqlite3_bind_blob(q, 2, h, 32, SQLITE_STATIC);
-		e = sqlite3_step(q) == SQLITE_DONE ? OMC_OK : OMC_ERR_IO;
+		omc_dbs_bind_text(q, 1, plat, -1);
+		omc_dbs_bind_blob(q, 2, h, 32);
+		e = omc_dbs_step(q) == OMC_DB_DONE ? OMC_OK : OMC_ERR_IO;
 		srv_sql_done(s, q);
 	}
 	omc_memzero(h, sizeof h);
@@ -105,14 +105,14 @@ static omc_err new_transfer_code(omc_server *s, const char *plat, char code[48])
 static bool transfer_code_ok(omc_server *s, const char *plat, const char *code)
 {
 	uint8_t h[32];
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	bool ok = false;
 	if (!code || srv_token_hash(h, code) != OMC_OK)
 		return false;
 	if (srv_sql(s, &q, "SELECT transfer_hash FROM drf_device WHERE platform_id = ?1") == OMC_OK) {
-		sqlite3_bind_text(q, 1, plat, -1, SQLITE_STATIC);
-		ok = sqlite3_step(q) == SQLITE_ROW && sqlite3_column_bytes(q, 0) == 32 &&
-		     omc_ct_eq(sqlite3_column_blob(q, 0), h, 32);
+		omc_dbs_bind_text(q, 1, plat, -1);
+		ok = omc_dbs_step(q) == OMC_DB_ROW && omc_dbs_column_bytes(q, 0) == 32 &&
+		     omc_ct_eq(omc_dbs_column_blob(q, 0), h, 32);
 		srv_sql_done(s, q);
 	}
 	omc_memzero(h, sizeof h);
@@ -162,14 +162,14 @@ static void assign(srv_listener *l, const omc_http_req *req, omc_http_resp *resp
 	srv_lock(s);
 	if (srv_begin(s)) {
 		omc_err e = srv_drf_sho_of(s, plat, sho, state);
-		sqlite3_stmt *q;
+		omc_dbs *q;
 		if (e == OMC_ERR_NOT_FOUND && srv_sql(s, &q,
 						       "INSERT INTO drf_device (platform_id, sho, state, updated)"
 						       " VALUES (?1, ?2, 'assigned', ?3)") == OMC_OK) {
-			sqlite3_bind_text(q, 1, plat, -1, SQLITE_STATIC);
-			sqlite3_bind_text(q, 2, who, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(q, 3, (sqlite3_int64)srv_now(s));
-			status = sqlite3_step(q) == SQLITE_DONE ? 201 : 500;
+			omc_dbs_bind_text(q, 1, plat, -1);
+			omc_dbs_bind_text(q, 2, who, -1);
+			omc_dbs_bind_int64(q, 3, (int64_t)srv_now(s));
+			status = omc_dbs_step(q) == OMC_DB_DONE ? 201 : 500;
 			srv_sql_done(s, q);
 			snprintf(state, sizeof state, "assigned");
 			if (status == 201 && new_transfer_code(s, plat, code) != OMC_OK)
@@ -278,17 +278,17 @@ static void reg(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
 	char sho[SRV_NAME_MAX] = "", state[16] = "";
 	bool ok = false, known = false;
 	srv_lock(s);
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	if (srv_begin(s)) {
 		ok = srv_sql(s, &q,
 			     "INSERT INTO drf_seen (platform_id, tre_id, pcid_imsi, updated) VALUES (?1, ?2, ?3, ?4)"
 			     " ON CONFLICT (platform_id) DO UPDATE SET tre_id = ?2, pcid_imsi = ?3, updated = ?4") == OMC_OK;
 		if (ok) {
-			sqlite3_bind_text(q, 1, e.platform_id, -1, SQLITE_STATIC);
-			sqlite3_bind_text(q, 2, e.tre_id, -1, SQLITE_STATIC);
-			sqlite3_bind_text(q, 3, ss.imsi, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(q, 4, (sqlite3_int64)now);
-			ok = sqlite3_step(q) == SQLITE_DONE;
+			omc_dbs_bind_text(q, 1, e.platform_id, -1);
+			omc_dbs_bind_text(q, 2, e.tre_id, -1);
+			omc_dbs_bind_text(q, 3, ss.imsi, -1);
+			omc_dbs_bind_int64(q, 4, (int64_t)now);
+			ok = omc_dbs_step(q) == OMC_DB_DONE;
 			srv_sql_done(s, q);
 		}
 		omc_err er = ok ? srv_drf_sho_of(s, e.platform_id, sho, state) : OMC_ERR_IO;
@@ -299,11 +299,11 @@ static void reg(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
 			    "UPDATE drf_device SET tre_id = ?2, pcid_imsi = ?3, updated = ?4,"
 			    " state = CASE state WHEN 'assigned' THEN 'registered' ELSE state END"
 			    " WHERE platform_id = ?1") == OMC_OK) {
-			sqlite3_bind_text(q, 1, e.platform_id, -1, SQLITE_STATIC);
-			sqlite3_bind_text(q, 2, e.tre_id, -1, SQLITE_STATIC);
-			sqlite3_bind_text(q, 3, ss.imsi, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(q, 4, (sqlite3_int64)now);
-			ok = sqlite3_step(q) == SQLITE_DONE;
+			omc_dbs_bind_text(q, 1, e.platform_id, -1);
+			omc_dbs_bind_text(q, 2, e.tre_id, -1);
+			omc_dbs_bind_text(q, 3, ss.imsi, -1);
+			omc_dbs_bind_int64(q, 4, (int64_t)now);
+			ok = omc_dbs_step(q) == OMC_DB_DONE;
 			srv_sql_done(s, q);
 		}
 		if (ok)

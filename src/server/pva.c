@@ -29,16 +29,16 @@ static void nonce(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
 
 static bool reference_ok(omc_server *s, const omc_evidence *e, const char **why, char *detail, size_t cap)
 {
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	int64_t refs = 0;
 	srv_lock(s);
 	/* Reference values per model, and per software version when a row
 	 * names one ("" holds for every version). */
 	if (srv_sql(s, &q, "SELECT count(*) FROM pva_reference WHERE model = ?1 AND version IN ('', ?2)") == OMC_OK) {
-		sqlite3_bind_text(q, 1, e->model, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, e->sw_version, -1, SQLITE_STATIC);
-		if (sqlite3_step(q) == SQLITE_ROW)
-			refs = sqlite3_column_int64(q, 0);
+		omc_dbs_bind_text(q, 1, e->model, -1);
+		omc_dbs_bind_text(q, 2, e->sw_version, -1);
+		if (omc_dbs_step(q) == OMC_DB_ROW)
+			refs = omc_dbs_column_int64(q, 0);
 		srv_sql_done(s, q);
 	}
 	bool ok = refs > 0;
@@ -53,11 +53,11 @@ static bool reference_ok(omc_server *s, const omc_evidence *e, const char **why,
 			     "SELECT 1 FROM pva_reference WHERE model = ?1 AND component = ?2 AND digest = ?3"
 			     " AND version IN ('', ?4)") == OMC_OK;
 		if (ok) {
-			sqlite3_bind_text(q, 1, e->model, -1, SQLITE_STATIC);
-			sqlite3_bind_text(q, 2, e->measurements[i].name, -1, SQLITE_STATIC);
-			sqlite3_bind_text(q, 3, h, -1, SQLITE_STATIC);
-			sqlite3_bind_text(q, 4, e->sw_version, -1, SQLITE_STATIC);
-			ok = sqlite3_step(q) == SQLITE_ROW;
+			omc_dbs_bind_text(q, 1, e->model, -1);
+			omc_dbs_bind_text(q, 2, e->measurements[i].name, -1);
+			omc_dbs_bind_text(q, 3, h, -1);
+			omc_dbs_bind_text(q, 4, e->sw_version, -1);
+			ok = omc_dbs_step(q) == OMC_DB_ROW;
 			srv_sql_done(s, q);
 		}
 		if (!ok) {
@@ -73,14 +73,14 @@ static bool reference_ok(omc_server *s, const omc_evidence *e, const char **why,
  * refusal code. */
 static const char *counters_check(omc_server *s, const omc_evidence *e)
 {
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	int64_t boot = 0, gen = 0;
 	if (srv_sql(s, &q, "SELECT boot_count, generation FROM pva_device WHERE tre_id = ?1") != OMC_OK)
 		return "internal";
-	sqlite3_bind_text(q, 1, e->tre_id, -1, SQLITE_STATIC);
-	if (sqlite3_step(q) == SQLITE_ROW) {
-		boot = sqlite3_column_int64(q, 0);
-		gen = sqlite3_column_int64(q, 1);
+	omc_dbs_bind_text(q, 1, e->tre_id, -1);
+	if (omc_dbs_step(q) == OMC_DB_ROW) {
+		boot = omc_dbs_column_int64(q, 0);
+		gen = omc_dbs_column_int64(q, 1);
 	}
 	srv_sql_done(s, q);
 	if ((int64_t)e->boot_count < boot)
@@ -94,25 +94,25 @@ static const char *counters_check(omc_server *s, const omc_evidence *e)
  * transaction). */
 static bool record_pass(omc_server *s, const omc_evidence *e, const char *jti, int64_t now, int64_t exp)
 {
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	bool ok = srv_sql(s, &q,
 			  "INSERT INTO pva_device (tre_id, boot_count, generation, updated) VALUES (?1, ?2, ?3, ?4)"
 			  " ON CONFLICT (tre_id) DO UPDATE SET boot_count = ?2, generation = ?3, updated = ?4") == OMC_OK;
 	if (ok) {
-		sqlite3_bind_text(q, 1, e->tre_id, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 2, (sqlite3_int64)e->boot_count);
-		sqlite3_bind_int64(q, 3, (sqlite3_int64)e->generation);
-		sqlite3_bind_int64(q, 4, (sqlite3_int64)now);
-		ok = sqlite3_step(q) == SQLITE_DONE;
+		omc_dbs_bind_text(q, 1, e->tre_id, -1);
+		omc_dbs_bind_int64(q, 2, (int64_t)e->boot_count);
+		omc_dbs_bind_int64(q, 3, (int64_t)e->generation);
+		omc_dbs_bind_int64(q, 4, (int64_t)now);
+		ok = omc_dbs_step(q) == OMC_DB_DONE;
 		srv_sql_done(s, q);
 	}
 	if (ok && srv_sql(s, &q, "INSERT INTO pva_token (jti, tre_id, issued, expires) VALUES (?1, ?2, ?3, ?4)") ==
 			  OMC_OK) {
-		sqlite3_bind_text(q, 1, jti, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, e->tre_id, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 3, (sqlite3_int64)now);
-		sqlite3_bind_int64(q, 4, (sqlite3_int64)exp);
-		ok = sqlite3_step(q) == SQLITE_DONE;
+		omc_dbs_bind_text(q, 1, jti, -1);
+		omc_dbs_bind_text(q, 2, e->tre_id, -1);
+		omc_dbs_bind_int64(q, 3, (int64_t)now);
+		omc_dbs_bind_int64(q, 4, (int64_t)exp);
+		ok = omc_dbs_step(q) == OMC_DB_DONE;
 		srv_sql_done(s, q);
 	} else {
 		ok = false;
@@ -130,16 +130,16 @@ static bool record_pass(omc_server *s, const omc_evidence *e, const char *jti, i
 static const char *finish(omc_server *s, const char *nb, const char *why, const char *subject, const char *detail,
 			  const omc_evidence *e, const char *jti, int64_t now, int64_t exp)
 {
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	srv_lock(s);
 	bool ok = srv_begin(s);
 	/* Spent by this attempt; on a pass, only if it still was unused. */
 	if (ok && srv_sql(s, &q,
 			  why[0] ? "UPDATE pva_nonce SET used = 1 WHERE nonce = ?1"
 				 : "UPDATE pva_nonce SET used = 1 WHERE nonce = ?1 AND used = 0") == OMC_OK) {
-		sqlite3_bind_text(q, 1, nb, -1, SQLITE_STATIC);
-		ok = sqlite3_step(q) == SQLITE_DONE;
-		if (ok && !why[0] && sqlite3_changes(s->db->h) != 1)
+		omc_dbs_bind_text(q, 1, nb, -1);
+		ok = omc_dbs_step(q) == OMC_DB_DONE;
+		if (ok && !why[0] && omc_db_changes(s->db) != 1)
 			why = "nonce_used";
 		srv_sql_done(s, q);
 	} else {
@@ -409,11 +409,11 @@ static void recovery(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 	int64_t seq = 0, now = srv_now(s);
 	srv_lock(s);
 	bool ok = srv_begin(s);
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	if (ok && spend && srv_sql(s, &q, "UPDATE pva_nonce SET used = 1 WHERE nonce = ?1 AND used = 0") == OMC_OK) {
-		sqlite3_bind_text(q, 1, nb, -1, SQLITE_STATIC);
-		ok = sqlite3_step(q) == SQLITE_DONE;
-		if (ok && !why[0] && sqlite3_changes(s->db->h) != 1)
+		omc_dbs_bind_text(q, 1, nb, -1);
+		ok = omc_dbs_step(q) == OMC_DB_DONE;
+		if (ok && !why[0] && omc_db_changes(s->db) != 1)
 			why = "nonce_used";
 		srv_sql_done(s, q);
 	}

@@ -190,12 +190,12 @@ bool srv_int(srv_listener *l, omc_http_resp *resp, json_t *o, const char *key, i
 
 /* --- SQL helpers -------------------------------------------------------------------------- */
 
-omc_err srv_sql(omc_server *s, sqlite3_stmt **st, const char *sql)
+omc_err srv_sql(omc_server *s, omc_dbs **st, const char *sql)
 {
 	return omc_db_stmt(s->db, st, sql);
 }
 
-void srv_sql_done(omc_server *s, sqlite3_stmt *st)
+void srv_sql_done(omc_server *s, omc_dbs *st)
 {
 	omc_db_done(s->db, st);
 }
@@ -215,21 +215,21 @@ bool srv_commit(omc_server *s)
 
 void srv_rollback(omc_server *s)
 {
-	(void)sqlite3_exec(s->db->h, "ROLLBACK", NULL, NULL, NULL);
+	omc_db_rollback(s->db);
 }
 
 omc_err srv_counter_next(omc_server *s, const char *name, int64_t *v)
 {
-	sqlite3_stmt *st;
+	omc_dbs *st;
 	OMC_TRY(srv_sql(s, &st,
 			"INSERT INTO counter (name, value) VALUES (?1, 1)"
-			" ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value"));
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*v = (int64_t)sqlite3_column_int64(st, 0);
+			" ON CONFLICT (name) DO UPDATE SET value = counter.value + 1 RETURNING value"));
+	omc_dbs_bind_text(st, 1, name, -1);
+	int rc = omc_dbs_step(st);
+	if (rc == OMC_DB_ROW)
+		*v = (int64_t)omc_dbs_column_int64(st, 0);
 	srv_sql_done(s, st);
-	OMC_ENSURE(rc == SQLITE_ROW, omc_db_err(rc));
+	OMC_ENSURE(rc == OMC_DB_ROW, omc_db_err(rc));
 	return OMC_OK;
 }
 
@@ -240,17 +240,17 @@ omc_err srv_nonce_new(omc_server *s, bool ccif, const char *session, int64_t lif
 	*exp = now + lifetime;
 	OMC_TRY(omc_rand_bytes(n, sizeof n));
 	OMC_TRY(omc_b64_encode(nb, 48, n, 32, OMC_B64_URL));
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	srv_lock(s);
 	omc_err e = srv_sql(s, &q,
 			    ccif ? "INSERT INTO ccif_nonce (nonce, session, created, expires, used) VALUES (?1, ?2, ?3, ?4, 0)"
 				 : "INSERT INTO pva_nonce (nonce, session, created, expires, used) VALUES (?1, ?2, ?3, ?4, 0)");
 	if (e == OMC_OK) {
-		sqlite3_bind_text(q, 1, nb, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, session, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 3, (sqlite3_int64)now);
-		sqlite3_bind_int64(q, 4, (sqlite3_int64)*exp);
-		e = sqlite3_step(q) == SQLITE_DONE ? OMC_OK : OMC_ERR_IO;
+		omc_dbs_bind_text(q, 1, nb, -1);
+		omc_dbs_bind_text(q, 2, session, -1);
+		omc_dbs_bind_int64(q, 3, (int64_t)now);
+		omc_dbs_bind_int64(q, 4, (int64_t)*exp);
+		e = omc_dbs_step(q) == OMC_DB_DONE ? OMC_OK : OMC_ERR_IO;
 		srv_sql_done(s, q);
 	}
 	/* Nonces past their life (used or not) go after an hour: one naming
@@ -258,8 +258,8 @@ omc_err srv_nonce_new(omc_server *s, bool ccif, const char *session, int64_t lif
 	if (e == OMC_OK && srv_sql(s, &q,
 				   ccif ? "DELETE FROM ccif_nonce WHERE expires < ?1"
 					: "DELETE FROM pva_nonce WHERE expires < ?1") == OMC_OK) {
-		sqlite3_bind_int64(q, 1, (sqlite3_int64)(now - 3600));
-		(void)sqlite3_step(q);
+		omc_dbs_bind_int64(q, 1, (int64_t)(now - 3600));
+		(void)omc_dbs_step(q);
 		srv_sql_done(s, q);
 	}
 	srv_unlock(s);
@@ -286,19 +286,19 @@ bool srv_evidence_nonce(const char *ev, char nb[96], uint8_t n[64], size_t *nl)
 
 const char *srv_nonce_state(omc_server *s, bool ccif, const char *nb, const char *session)
 {
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	const char *why = "unknown_nonce";
 	if (srv_sql(s, &q,
 		    ccif ? "SELECT session, expires, used FROM ccif_nonce WHERE nonce = ?1"
 			 : "SELECT session, expires, used FROM pva_nonce WHERE nonce = ?1") != OMC_OK)
 		return "internal";
-	sqlite3_bind_text(q, 1, nb, -1, SQLITE_STATIC);
-	if (sqlite3_step(q) == SQLITE_ROW) {
-		if (sqlite3_column_int(q, 2))
+	omc_dbs_bind_text(q, 1, nb, -1);
+	if (omc_dbs_step(q) == OMC_DB_ROW) {
+		if (omc_dbs_column_int(q, 2))
 			why = "nonce_used";
-		else if (sqlite3_column_int64(q, 1) < srv_now(s))
+		else if (omc_dbs_column_int64(q, 1) < srv_now(s))
 			why = "nonce_expired";
-		else if (strcmp((const char *)sqlite3_column_text(q, 0), session) != 0)
+		else if (strcmp((const char *)omc_dbs_column_text(q, 0), session) != 0)
 			why = "unknown_nonce"; /* another session's */
 		else
 			why = "";
@@ -310,20 +310,20 @@ const char *srv_nonce_state(omc_server *s, bool ccif, const char *nb, const char
 void srv_audit(omc_server *s, const char *role, const char *actor, const char *event, const char *subject,
 	       const char *result, const char *detail)
 {
-	sqlite3_stmt *st;
+	omc_dbs *st;
 	if (srv_sql(s, &st,
 		    "INSERT INTO audit (time, role, actor, event, subject, result, detail)"
 		    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)") != OMC_OK)
 		return;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)srv_now(s));
-	sqlite3_bind_text(st, 2, role, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, actor, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, event, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, subject, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, result, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 7, detail, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		OMC_LOG_ERR("server", "audit record not written: %s", sqlite3_errmsg(s->db->h));
+	omc_dbs_bind_int64(st, 1, (int64_t)srv_now(s));
+	omc_dbs_bind_text(st, 2, role, -1);
+	omc_dbs_bind_text(st, 3, actor, -1);
+	omc_dbs_bind_text(st, 4, event, -1);
+	omc_dbs_bind_text(st, 5, subject, -1);
+	omc_dbs_bind_text(st, 6, result, -1);
+	omc_dbs_bind_text(st, 7, detail, -1);
+	if (omc_dbs_step(st) != OMC_DB_DONE)
+		OMC_LOG_ERR("server", "audit record not written: %s", omc_db_errmsg(s->db));
 	srv_sql_done(s, st);
 }
 
@@ -364,21 +364,21 @@ bool srv_auth_session(srv_listener *l, const omc_http_req *req, omc_http_resp *r
 		srv_fail(l, resp, 401, "no_session", "a session from the VNO is needed (Authorization: Bearer)");
 		return false;
 	}
-	sqlite3_stmt *st;
+	omc_dbs *st;
 	bool ok = false, expired = false;
 	srv_lock(s);
 	if (srv_sql(s, &st,
 		    "SELECT imsi, home, scope, data_only, volume_cap, used, expires FROM vno_session"
 		    " WHERE token_hash = ?1") == OMC_OK) {
-		sqlite3_bind_blob(st, 1, out->token_hash, 32, SQLITE_STATIC);
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			snprintf(out->imsi, sizeof out->imsi, "%s", (const char *)sqlite3_column_text(st, 0));
-			snprintf(out->home, sizeof out->home, "%s", (const char *)sqlite3_column_text(st, 1));
-			snprintf(out->scope, sizeof out->scope, "%s", (const char *)sqlite3_column_text(st, 2));
-			out->data_only = sqlite3_column_int(st, 3) != 0;
-			out->volume_cap = (uint64_t)sqlite3_column_int64(st, 4);
-			out->used = (uint64_t)sqlite3_column_int64(st, 5);
-			expired = sqlite3_column_int64(st, 6) <= srv_now(s);
+		omc_dbs_bind_blob(st, 1, out->token_hash, 32);
+		if (omc_dbs_step(st) == OMC_DB_ROW) {
+			snprintf(out->imsi, sizeof out->imsi, "%s", (const char *)omc_dbs_column_text(st, 0));
+			snprintf(out->home, sizeof out->home, "%s", (const char *)omc_dbs_column_text(st, 1));
+			snprintf(out->scope, sizeof out->scope, "%s", (const char *)omc_dbs_column_text(st, 2));
+			out->data_only = omc_dbs_column_int(st, 3) != 0;
+			out->volume_cap = (uint64_t)omc_dbs_column_int64(st, 4);
+			out->used = (uint64_t)omc_dbs_column_int64(st, 5);
+			expired = omc_dbs_column_int64(st, 6) <= srv_now(s);
 			ok = !expired;
 		}
 		srv_sql_done(s, st);
@@ -397,14 +397,14 @@ bool srv_auth_subscriber(srv_listener *l, const omc_http_req *req, omc_http_resp
 	const char *tok = bearer(req);
 	bool ok = false;
 	if (tok && srv_token_hash(h, tok) == OMC_OK) {
-		sqlite3_stmt *st;
+		omc_dbs *st;
 		srv_lock(s);
 		if (srv_sql(s, &st, "SELECT name FROM sho_subscriber WHERE token_hash = ?1 AND operator = ?2") ==
 		    OMC_OK) {
-			sqlite3_bind_blob(st, 1, h, 32, SQLITE_STATIC);
-			sqlite3_bind_text(st, 2, l->op->name, -1, SQLITE_STATIC);
-			if (sqlite3_step(st) == SQLITE_ROW) {
-				snprintf(name, 33, "%s", (const char *)sqlite3_column_text(st, 0));
+			omc_dbs_bind_blob(st, 1, h, 32);
+			omc_dbs_bind_text(st, 2, l->op->name, -1);
+			if (omc_dbs_step(st) == OMC_DB_ROW) {
+				snprintf(name, 33, "%s", (const char *)omc_dbs_column_text(st, 0));
 				ok = true;
 			}
 			srv_sql_done(s, st);
@@ -483,20 +483,20 @@ static omc_cert *anchor_of(omc_server *s, const char *name)
 
 static bool jti_fresh(omc_server *s, const char *jti, int64_t now)
 {
-	sqlite3_stmt *st;
+	omc_dbs *st;
 	bool ok = false;
 	srv_lock(s);
 	if (srv_sql(s, &st, "INSERT INTO req_jti (jti, seen) VALUES (?1, ?2)") == OMC_OK) {
-		sqlite3_bind_text(st, 1, jti, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)now);
-		ok = sqlite3_step(st) == SQLITE_DONE;
+		omc_dbs_bind_text(st, 1, jti, -1);
+		omc_dbs_bind_int64(st, 2, (int64_t)now);
+		ok = omc_dbs_step(st) == OMC_DB_DONE;
 		srv_sql_done(s, st);
 	}
 	/* A jti older than twice the skew can no longer come back: forget it. */
 	if (ok && ++s->jti_inserts % 1024 == 0 &&
 	    srv_sql(s, &st, "DELETE FROM req_jti WHERE seen < ?1") == OMC_OK) {
-		sqlite3_bind_int64(st, 1, (sqlite3_int64)(now - 2 * REQ_SKEW));
-		(void)sqlite3_step(st);
+		omc_dbs_bind_int64(st, 1, (int64_t)(now - 2 * REQ_SKEW));
+		(void)omc_dbs_step(st);
 		srv_sql_done(s, st);
 	}
 	srv_unlock(s);
@@ -745,12 +745,12 @@ void srv_metrics(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
 		(unsigned long long)cum, s->lat_sum, (unsigned long long)s->lat_count);
 	pthread_mutex_unlock(&s->mlock);
 	mprintf(&m, "# HELP omc_devices Devices known to the DRF, by state.\n# TYPE omc_devices gauge\n");
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	srv_lock(s);
 	if (srv_sql(s, &q, "SELECT state, count(*) FROM drf_device GROUP BY state ORDER BY state") == OMC_OK) {
-		while (sqlite3_step(q) == SQLITE_ROW)
-			mprintf(&m, "omc_devices{state=\"%s\"} %lld\n", (const char *)sqlite3_column_text(q, 0),
-				(long long)sqlite3_column_int64(q, 1));
+		while (omc_dbs_step(q) == OMC_DB_ROW)
+			mprintf(&m, "omc_devices{state=\"%s\"} %lld\n", (const char *)omc_dbs_column_text(q, 0),
+				(long long)omc_dbs_column_int64(q, 1));
 		srv_sql_done(s, q);
 	}
 	srv_unlock(s);
@@ -816,6 +816,7 @@ void srv_route_add(srv_listener *l, const char *method, const char *path, srv_fn
 typedef struct cfg {
 	omc_server *s;
 	char db[512], master[512];
+	char db_backend[16], db_path[512], db_conninfo[512]; /* [db] */
 	char roles[256];
 	char m2mes_ca[8][512];
 	size_t n_m2mes_ca;
@@ -927,6 +928,14 @@ static int on_ini(void *user, const char *section, const char *name, const char 
 		else if (!strcmp(name, "pcid_lifetime"))
 			ok = parse_u64(value, 20 * 365 * 86400ull, &u) && u > 0 &&
 			     ((op->pcid_lifetime = (int64_t)u), true);
+	} else if (!strcmp(section, "db")) {
+		if (!strcmp(name, "backend"))
+			ok = (!strcmp(value, "sqlite") || !strcmp(value, "postgresql")) &&
+			     copy(c->db_backend, sizeof c->db_backend, value);
+		else if (!strcmp(name, "path"))
+			ok = copy(c->db_path, sizeof c->db_path, value);
+		else if (!strcmp(name, "conninfo"))
+			ok = copy(c->db_conninfo, sizeof c->db_conninfo, value);
 	} else if (!strncmp(section, "vno.home ", 9) || !strcmp(section, "vno") || !strcmp(section, "ccif")) {
 		ok = srv_hlr_config(s, section, name, value);
 	} else if (!strcmp(section, "peers")) {
@@ -1060,6 +1069,16 @@ static omc_err configure(omc_server *s, const omc_server_opts *o)
 	if (rc > 0 && !c.bad)
 		OMC_LOG_ERR("server", "%s: line %d does not parse", o->config, rc);
 	OMC_ENSURE(rc == 0 && !c.bad, OMC_ERR_BAD_FORMAT);
+	if (c.db_backend[0] || c.db_path[0] || c.db_conninfo[0]) {
+		/* [db] names the database: not [server] db too. */
+		if (c.db[0] || omc_db_config(c.db, sizeof c.db, c.db_backend[0] ? c.db_backend : NULL, c.db_path,
+					     c.db_conninfo) != OMC_OK) {
+			OMC_LOG_ERR("server", "%s: [db]: backend sqlite with path, or postgresql with conninfo,"
+					      " and no [server] db",
+				    o->config);
+			OMC_BAIL(OMC_ERR_BAD_FORMAT);
+		}
+	}
 	if (!c.db[0] || !s->pki[0] || !c.master[0]) {
 		OMC_LOG_ERR("server", "%s: [server] needs db, pki and master_key", o->config);
 		OMC_BAIL(OMC_ERR_BAD_FORMAT);

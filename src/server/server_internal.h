@@ -8,7 +8,6 @@
 #include <stdio.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
 #include "openmcim/log.h"
 #include "openmcim/net.h"
@@ -18,8 +17,38 @@
 
 #define OMC_DB_STMTS 96 /* prepared statements kept per handle */
 
+/* The database layer (db.c, db_pg.c): one handle on SQLite (a file path)
+ * or PostgreSQL (a libpq URI, postgresql://... or postgres://...), and a
+ * thin statement API over both. SQL is written once, with SQLite's `?` /
+ * `?N` placeholders (turned into `$N` for PostgreSQL) and portable SQL
+ * only (docs/server.md, "Database"). Result codes are SQLite's numbers. */
+enum {
+	OMC_DB_OK = 0,
+	OMC_DB_ERROR = 1,
+	OMC_DB_BUSY = 5,
+	OMC_DB_NOMEM = 7,
+	OMC_DB_IOERR = 10,
+	OMC_DB_CORRUPT = 11,
+	OMC_DB_CONSTRAINT = 19,
+	OMC_DB_ROW = 100,
+	OMC_DB_DONE = 101,
+};
+/* Column types (omc_dbs_column_type). */
+enum { OMC_DB_INTEGER = 1, OMC_DB_FLOAT = 2, OMC_DB_TEXT = 3, OMC_DB_BLOB = 4, OMC_DB_NULL = 5 };
+
+typedef enum omc_db_kind { OMC_DB_SQLITE, OMC_DB_PG } omc_db_kind;
+typedef struct omc_dbs omc_dbs; /* a prepared statement */
+
 struct omc_db {
-	sqlite3 *h;
+	omc_db_kind kind;
+	struct sqlite3 *h;  /* SQLite */
+	struct pg_conn *pg; /* PostgreSQL (PGconn) */
+	struct pg_conn *pg_sync; /* PostgreSQL with group commit: the flushes' own connection */
+	char *pg_conninfo;       /* for that one (may hold a password: wiped at the end) */
+	int pg_rc;          /* PostgreSQL: the last result code, its message and changes */
+	char pg_msg[256];
+	int64_t pg_changes;
+	uint64_t pg_names;  /* statements prepared on the connection so far */
 	/* Group commit (omc_db_group_commit); all zero without it. */
 	bool group;
 	int wal_fd;              /* the WAL, for fdatasync */
@@ -35,11 +64,43 @@ struct omc_db {
 	/* Prepared statements, by the address of their SQL (omc_db_stmt). */
 	struct {
 		const char *sql;
-		sqlite3_stmt *st;
+		omc_dbs *st;
 		bool busy; /* handed out, not given back yet */
 	} stmts[OMC_DB_STMTS];
 	size_t n_stmts;
 };
+
+/* A statement of sql (one statement), prepared now: give it back with
+ * omc_dbs_finalize. OMC_DB_OK or an error code (the message in
+ * omc_db_errmsg). */
+int omc_db_prepare(omc_db *db, const char *sql, omc_dbs **st);
+void omc_dbs_finalize(omc_dbs *st);
+/* Bindings, 1-based as in SQLite. Text and blobs are not copied: they
+ * must live until the statement is reset or given back (SQLITE_STATIC);
+ * n < 0 for text: up to its NUL. */
+void omc_dbs_bind_text(omc_dbs *st, int i, const char *p, int n);
+void omc_dbs_bind_blob(omc_dbs *st, int i, const void *p, int n);
+void omc_dbs_bind_int64(omc_dbs *st, int i, int64_t v);
+void omc_dbs_bind_null(omc_dbs *st, int i);
+/* OMC_DB_ROW (a row to read), OMC_DB_DONE, or an error code. */
+int omc_dbs_step(omc_dbs *st);
+/* Ready to step again from the start, bindings kept: OMC_DB_OK. */
+int omc_dbs_reset(omc_dbs *st);
+/* Columns of the current row, 0-based; valid until the next step or reset.
+ * A NULL is 0, NULL text and NULL blob. */
+int64_t omc_dbs_column_int64(omc_dbs *st, int c);
+int omc_dbs_column_int(omc_dbs *st, int c);
+const unsigned char *omc_dbs_column_text(omc_dbs *st, int c);
+const void *omc_dbs_column_blob(omc_dbs *st, int c);
+int omc_dbs_column_bytes(omc_dbs *st, int c);
+int omc_dbs_column_type(omc_dbs *st, int c);
+int omc_dbs_column_count(omc_dbs *st);
+/* Rows the last INSERT, UPDATE or DELETE changed. */
+int64_t omc_db_changes(omc_db *db);
+const char *omc_db_errmsg(omc_db *db);
+int omc_db_errcode(omc_db *db);
+/* ROLLBACK of the transaction open, if any. */
+void omc_db_rollback(omc_db *db);
 
 /* Run SQL without results; the message of a failure goes to the log. */
 OMC_MUST_USE omc_err omc_db_exec(omc_db *db, const char *sql);
@@ -52,8 +113,8 @@ OMC_MUST_USE omc_err omc_db_exec(omc_db *db, const char *sql);
  * sqlite3_finalize. A statement of the cache in use is prepared again for
  * a second user, and finalized when given back. By whoever holds the
  * handle (one thread at a time). */
-OMC_MUST_USE omc_err omc_db_stmt(omc_db *db, sqlite3_stmt **st, const char *sql);
-void omc_db_done(omc_db *db, sqlite3_stmt *st);
+OMC_MUST_USE omc_err omc_db_stmt(omc_db *db, omc_dbs **st, const char *sql);
+void omc_db_done(omc_db *db, omc_dbs *st);
 /* One statement without results through the cache (BEGIN, COMMIT...). */
 OMC_MUST_USE omc_err omc_db_run(omc_db *db, const char *sql);
 
@@ -210,8 +271,6 @@ struct omc_server {
 	size_t n_codes;
 	uint64_t avs_issued, requests;
 	uint64_t jti_inserts;
-	/* the DPF: validation tokens of the downloads in progress (under lock) */
-	char claims[SRV_CLAIMS_MAX][48];
 	struct {
 		char name[SRV_NAME_MAX];
 		omc_cert *ca;
@@ -331,8 +390,8 @@ OMC_MUST_USE omc_err srv_counter_next(omc_server *s, const char *name, int64_t *
 
 /* Small SQL helpers (caller holds the lock). srv_sql gives a statement of
  * the handle's cache (omc_db_stmt): give it back with srv_sql_done. */
-OMC_MUST_USE omc_err srv_sql(omc_server *s, sqlite3_stmt **st, const char *sql);
-void srv_sql_done(omc_server *s, sqlite3_stmt *st);
+OMC_MUST_USE omc_err srv_sql(omc_server *s, omc_dbs **st, const char *sql);
+void srv_sql_done(omc_server *s, omc_dbs *st);
 bool srv_begin(omc_server *s);
 bool srv_commit(omc_server *s);
 void srv_rollback(omc_server *s);

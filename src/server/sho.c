@@ -27,14 +27,14 @@ static void dev_register(srv_listener *l, const omc_http_req *req, omc_http_resp
 		return;
 	}
 	/* Another subscriber's device of this SHO is refused before the DRF hears of it. */
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	char owner[33] = "";
 	srv_lock(s);
 	if (srv_sql(s, &q, "SELECT subscriber FROM sho_device WHERE operator = ?1 AND platform_id = ?2") == OMC_OK) {
-		sqlite3_bind_text(q, 1, l->op->name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, plat, -1, SQLITE_STATIC);
-		if (sqlite3_step(q) == SQLITE_ROW)
-			snprintf(owner, sizeof owner, "%s", (const char *)sqlite3_column_text(q, 0));
+		omc_dbs_bind_text(q, 1, l->op->name, -1);
+		omc_dbs_bind_text(q, 2, plat, -1);
+		if (omc_dbs_step(q) == OMC_DB_ROW)
+			snprintf(owner, sizeof owner, "%s", (const char *)omc_dbs_column_text(q, 0));
 		srv_sql_done(s, q);
 	}
 	srv_unlock(s);
@@ -78,11 +78,11 @@ static void dev_register(srv_listener *l, const omc_http_req *req, omc_http_resp
 		    "INSERT INTO sho_device (operator, platform_id, subscriber, profile, state, created)"
 		    " VALUES (?1, ?2, ?3, '{}', 'registered', ?4) ON CONFLICT (operator, platform_id) DO NOTHING") ==
 	    OMC_OK) {
-		sqlite3_bind_text(q, 1, l->op->name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, plat, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 3, sub, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 4, (sqlite3_int64)srv_now(s));
-		ok = sqlite3_step(q) == SQLITE_DONE;
+		omc_dbs_bind_text(q, 1, l->op->name, -1);
+		omc_dbs_bind_text(q, 2, plat, -1);
+		omc_dbs_bind_text(q, 3, sub, -1);
+		omc_dbs_bind_int64(q, 4, (int64_t)srv_now(s));
+		ok = omc_dbs_step(q) == OMC_DB_DONE;
 		srv_sql_done(s, q);
 	}
 	if (ok)
@@ -110,20 +110,20 @@ static void dev_list(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 	if (!srv_auth_subscriber(l, req, resp, sub))
 		return;
 	json_t *arr = json_array();
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	srv_lock(s);
 	if (arr && srv_sql(s, &q,
 			   "SELECT d.platform_id, coalesce(m.state, d.state), m.mcim_id, m.imsi FROM sho_device d"
 			   " LEFT JOIN sho_mcim m ON m.operator = d.operator AND m.platform_id = d.platform_id"
 			   " WHERE d.operator = ?1 AND d.subscriber = ?2 ORDER BY d.platform_id") == OMC_OK) {
-		sqlite3_bind_text(q, 1, l->op->name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, sub, -1, SQLITE_STATIC);
-		while (sqlite3_step(q) == SQLITE_ROW) {
-			const char *mcim = (const char *)sqlite3_column_text(q, 2);
-			const char *imsi = (const char *)sqlite3_column_text(q, 3);
+		omc_dbs_bind_text(q, 1, l->op->name, -1);
+		omc_dbs_bind_text(q, 2, sub, -1);
+		while (omc_dbs_step(q) == OMC_DB_ROW) {
+			const char *mcim = (const char *)omc_dbs_column_text(q, 2);
+			const char *imsi = (const char *)omc_dbs_column_text(q, 3);
 			json_array_append_new(arr, json_pack("{s:s,s:s,s:s?,s:s?}", "platform_id",
-							     (const char *)sqlite3_column_text(q, 0), "state",
-							     (const char *)sqlite3_column_text(q, 1), "mcim", mcim, "imsi",
+							     (const char *)omc_dbs_column_text(q, 0), "state",
+							     (const char *)omc_dbs_column_text(q, 1), "mcim", mcim, "imsi",
 							     imsi));
 		}
 		srv_sql_done(s, q);
@@ -140,24 +140,24 @@ typedef struct mcim_row {
 
 static omc_err mcim_of_device(omc_server *s, const srv_op *op, const char *plat, mcim_row *r)
 {
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	memset(r, 0, sizeof *r);
 	OMC_TRY(srv_sql(s, &q,
 			"SELECT mcim_id, imsi, state, tre_id, version FROM sho_mcim WHERE operator = ?1 AND platform_id = ?2"
 			" AND state <> 'deleted' ORDER BY created DESC LIMIT 1"));
-	sqlite3_bind_text(q, 1, op->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(q, 2, plat, -1, SQLITE_STATIC);
-	int rc = sqlite3_step(q);
-	if (rc == SQLITE_ROW) {
-		snprintf(r->id, sizeof r->id, "%s", (const char *)sqlite3_column_text(q, 0));
-		snprintf(r->imsi, sizeof r->imsi, "%s", (const char *)sqlite3_column_text(q, 1));
-		snprintf(r->state, sizeof r->state, "%s", (const char *)sqlite3_column_text(q, 2));
-		snprintf(r->tre, sizeof r->tre, "%s", (const char *)sqlite3_column_text(q, 3));
-		r->version = (int64_t)sqlite3_column_int64(q, 4);
+	omc_dbs_bind_text(q, 1, op->name, -1);
+	omc_dbs_bind_text(q, 2, plat, -1);
+	int rc = omc_dbs_step(q);
+	if (rc == OMC_DB_ROW) {
+		snprintf(r->id, sizeof r->id, "%s", (const char *)omc_dbs_column_text(q, 0));
+		snprintf(r->imsi, sizeof r->imsi, "%s", (const char *)omc_dbs_column_text(q, 1));
+		snprintf(r->state, sizeof r->state, "%s", (const char *)omc_dbs_column_text(q, 2));
+		snprintf(r->tre, sizeof r->tre, "%s", (const char *)omc_dbs_column_text(q, 3));
+		r->version = (int64_t)omc_dbs_column_int64(q, 4);
 		r->found = true;
 	}
 	srv_sql_done(s, q);
-	OMC_ENSURE(rc == SQLITE_ROW || rc == SQLITE_DONE, omc_db_err(rc));
+	OMC_ENSURE(rc == OMC_DB_ROW || rc == OMC_DB_DONE, omc_db_err(rc));
 	return OMC_OK;
 }
 
@@ -169,13 +169,13 @@ static omc_err issue(omc_server *s, srv_op *op, const char *plat, const char *tr
 {
 	*status = 500;
 	OMC_ENSURE(srv_begin(s), OMC_ERR_IO);
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	bool registered = false;
 	omc_err e = srv_sql(s, &q, "SELECT 1 FROM sho_device WHERE operator = ?1 AND platform_id = ?2");
 	if (e == OMC_OK) {
-		sqlite3_bind_text(q, 1, op->name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, plat, -1, SQLITE_STATIC);
-		registered = sqlite3_step(q) == SQLITE_ROW;
+		omc_dbs_bind_text(q, 1, op->name, -1);
+		omc_dbs_bind_text(q, 2, plat, -1);
+		registered = omc_dbs_step(q) == OMC_DB_ROW;
 		srv_sql_done(s, q);
 	}
 	if (e == OMC_OK && !registered) {
@@ -227,17 +227,17 @@ static omc_err issue(omc_server *s, srv_op *op, const char *plat, const char *tr
 				    " ON CONFLICT (mcim_id) DO UPDATE SET imsi = ?5, version = 1, state = 'issued', seq = ?6,"
 				    " tre_id = ?4, created = ?7, updated = ?7 WHERE sho_mcim.state = 'deleted'");
 		if (e == OMC_OK) {
-			sqlite3_bind_text(q, 1, r->id, -1, SQLITE_STATIC);
-			sqlite3_bind_text(q, 2, op->name, -1, SQLITE_STATIC);
-			sqlite3_bind_text(q, 3, plat, -1, SQLITE_STATIC);
-			sqlite3_bind_text(q, 4, tre, -1, SQLITE_STATIC);
-			sqlite3_bind_text(q, 5, r->imsi, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(q, 6, (sqlite3_int64)*seq);
-			sqlite3_bind_int64(q, 7, (sqlite3_int64)srv_now(s));
-			int rc = sqlite3_step(q);
-			bool one = sqlite3_changes(s->db->h) == 1;
+			omc_dbs_bind_text(q, 1, r->id, -1);
+			omc_dbs_bind_text(q, 2, op->name, -1);
+			omc_dbs_bind_text(q, 3, plat, -1);
+			omc_dbs_bind_text(q, 4, tre, -1);
+			omc_dbs_bind_text(q, 5, r->imsi, -1);
+			omc_dbs_bind_int64(q, 6, (int64_t)*seq);
+			omc_dbs_bind_int64(q, 7, (int64_t)srv_now(s));
+			int rc = omc_dbs_step(q);
+			bool one = omc_db_changes(s->db) == 1;
 			srv_sql_done(s, q);
-			e = rc == SQLITE_DONE ? (one ? OMC_OK : OMC_ERR_EXISTS) : omc_db_err(rc);
+			e = rc == OMC_DB_DONE ? (one ? OMC_OK : OMC_ERR_EXISTS) : omc_db_err(rc);
 		}
 	}
 	if (e == OMC_OK) {
@@ -394,17 +394,17 @@ static void receipt(srv_listener *l, const omc_http_req *req, omc_http_resp *res
 		srv_fail(l, resp, 403, "not_yours", "the receipt is for another SHO's MCIM");
 		return;
 	}
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	bool ok = false;
 	srv_lock(s);
 	if (srv_sql(s, &q,
 		    "UPDATE sho_mcim SET state = 'installed', updated = ?4 WHERE mcim_id = ?1 AND operator = ?2"
 		    " AND tre_id = ?3 AND state IN ('issued', 'installed')") == OMC_OK) {
-		sqlite3_bind_text(q, 1, mcim, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, l->op->name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 3, tre, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 4, (sqlite3_int64)srv_now(s));
-		ok = sqlite3_step(q) == SQLITE_DONE && sqlite3_changes(s->db->h) == 1;
+		omc_dbs_bind_text(q, 1, mcim, -1);
+		omc_dbs_bind_text(q, 2, l->op->name, -1);
+		omc_dbs_bind_text(q, 3, tre, -1);
+		omc_dbs_bind_int64(q, 4, (int64_t)srv_now(s));
+		ok = omc_dbs_step(q) == OMC_DB_DONE && omc_db_changes(s->db) == 1;
 		srv_sql_done(s, q);
 	}
 	if (ok)
@@ -426,17 +426,17 @@ static bool mcim_gone(omc_server *s, srv_op *op, const char *tre, const char *id
 {
 	if (!srv_begin(s))
 		return false;
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	bool mine = false;
 	if (srv_sql(s, &q,
 		    "UPDATE sho_mcim SET state = 'deleted', updated = ?5 WHERE mcim_id = ?1 AND operator = ?2"
 		    " AND tre_id = ?3 AND imsi = ?4 RETURNING 1") == OMC_OK) {
-		sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, op->name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 3, tre, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 4, imsi, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 5, (sqlite3_int64)srv_now(s));
-		mine = sqlite3_step(q) == SQLITE_ROW;
+		omc_dbs_bind_text(q, 1, id, -1);
+		omc_dbs_bind_text(q, 2, op->name, -1);
+		omc_dbs_bind_text(q, 3, tre, -1);
+		omc_dbs_bind_text(q, 4, imsi, -1);
+		omc_dbs_bind_int64(q, 5, (int64_t)srv_now(s));
+		mine = omc_dbs_step(q) == OMC_DB_ROW;
 		srv_sql_done(s, q);
 	}
 	omc_err e = mine ? omc_auc_disable(op->auc, imsi) : OMC_OK;
@@ -483,15 +483,15 @@ static void deletions(srv_listener *l, const omc_http_req *req, omc_http_resp *r
 		   state && !strcmp(state, "deleted");
 	char own_imsi[16] = "";
 	if (sig && own) {
-		sqlite3_stmt *q;
+		omc_dbs *q;
 		srv_lock(s);
 		if (srv_sql(s, &q, "SELECT imsi FROM sho_mcim WHERE mcim_id = ?1 AND operator = ?2 AND tre_id = ?3") ==
 		    OMC_OK) {
-			sqlite3_bind_text(q, 1, mid, -1, SQLITE_STATIC);
-			sqlite3_bind_text(q, 2, l->op->name, -1, SQLITE_STATIC);
-			sqlite3_bind_text(q, 3, cn, -1, SQLITE_STATIC);
-			if (sqlite3_step(q) == SQLITE_ROW)
-				snprintf(own_imsi, sizeof own_imsi, "%s", (const char *)sqlite3_column_text(q, 0));
+			omc_dbs_bind_text(q, 1, mid, -1);
+			omc_dbs_bind_text(q, 2, l->op->name, -1);
+			omc_dbs_bind_text(q, 3, cn, -1);
+			if (omc_dbs_step(q) == OMC_DB_ROW)
+				snprintf(own_imsi, sizeof own_imsi, "%s", (const char *)omc_dbs_column_text(q, 0));
 			srv_sql_done(s, q);
 		}
 		srv_unlock(s);
@@ -565,7 +565,7 @@ static void cmd_send(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 			 " or discover");
 		return;
 	}
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	mcim_row r;
 	memset(&r, 0, sizeof r);
 	bool mine = false;
@@ -575,10 +575,10 @@ static void cmd_send(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 	if (srv_begin(s)) {
 		e = srv_sql(s, &q, "SELECT 1 FROM sho_device WHERE operator = ?1 AND platform_id = ?2 AND subscriber = ?3");
 		if (e == OMC_OK) {
-			sqlite3_bind_text(q, 1, op->name, -1, SQLITE_STATIC);
-			sqlite3_bind_text(q, 2, plat, -1, SQLITE_STATIC);
-			sqlite3_bind_text(q, 3, sub, -1, SQLITE_STATIC);
-			mine = sqlite3_step(q) == SQLITE_ROW;
+			omc_dbs_bind_text(q, 1, op->name, -1);
+			omc_dbs_bind_text(q, 2, plat, -1);
+			omc_dbs_bind_text(q, 3, sub, -1);
+			mine = omc_dbs_step(q) == OMC_DB_ROW;
 			srv_sql_done(s, q);
 		}
 		if (e == OMC_OK && mine)
@@ -667,18 +667,18 @@ static void cmd_status(srv_listener *l, const omc_http_req *req, omc_http_resp *
 	/* The subscriber sees only its own devices' commands. */
 	const char *tre = json_string_value(json_object_get(a, "tre"));
 	const char *res = json_string_value(json_object_get(a, "result"));
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	char plat[32] = "";
 	srv_lock(s);
 	if (tre && srv_sql(s, &q,
 			   "SELECT d.platform_id FROM sho_mcim m JOIN sho_device d ON d.operator = m.operator"
 			   " AND d.platform_id = m.platform_id WHERE m.operator = ?1 AND m.tre_id = ?2 AND d.subscriber = ?3"
 			   " LIMIT 1") == OMC_OK) {
-		sqlite3_bind_text(q, 1, l->op->name, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, tre, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 3, sub, -1, SQLITE_STATIC);
-		if (sqlite3_step(q) == SQLITE_ROW)
-			snprintf(plat, sizeof plat, "%s", (const char *)sqlite3_column_text(q, 0));
+		omc_dbs_bind_text(q, 1, l->op->name, -1);
+		omc_dbs_bind_text(q, 2, tre, -1);
+		omc_dbs_bind_text(q, 3, sub, -1);
+		if (omc_dbs_step(q) == OMC_DB_ROW)
+			snprintf(plat, sizeof plat, "%s", (const char *)omc_dbs_column_text(q, 0));
 		srv_sql_done(s, q);
 	}
 	srv_unlock(s);

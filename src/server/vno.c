@@ -71,27 +71,27 @@ static void attach(srv_listener *l, const omc_http_req *req, omc_http_resp *resp
 		srv_fail(l, resp, 502, "peer_unavailable", "the home AuC gave no usable vector");
 		return;
 	}
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	srv_lock(s);
 	if (srv_sql(s, &q,
 		    "INSERT INTO vno_attach (id, imsi, home, rand, xres_hash, profile, created)"
 		    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)") == OMC_OK) {
-		sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, imsi, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 3, home->name, -1, SQLITE_STATIC);
-		sqlite3_bind_blob(q, 4, rand, 16, SQLITE_STATIC);
-		sqlite3_bind_blob(q, 5, xh, 32, SQLITE_STATIC);
-		sqlite3_bind_text(q, 6, ps, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(q, 7, (sqlite3_int64)srv_now(s));
-		ok = sqlite3_step(q) == SQLITE_DONE;
+		omc_dbs_bind_text(q, 1, id, -1);
+		omc_dbs_bind_text(q, 2, imsi, -1);
+		omc_dbs_bind_text(q, 3, home->name, -1);
+		omc_dbs_bind_blob(q, 4, rand, 16);
+		omc_dbs_bind_blob(q, 5, xh, 32);
+		omc_dbs_bind_text(q, 6, ps, -1);
+		omc_dbs_bind_int64(q, 7, (int64_t)srv_now(s));
+		ok = omc_dbs_step(q) == OMC_DB_DONE;
 		srv_sql_done(s, q);
 	} else {
 		ok = false;
 	}
 	/* Challenges nobody answered within their 5 minutes can go. */
 	if (ok && srv_sql(s, &q, "DELETE FROM vno_attach WHERE created < ?1") == OMC_OK) {
-		sqlite3_bind_int64(q, 1, (sqlite3_int64)(srv_now(s) - 300));
-		(void)sqlite3_step(q);
+		omc_dbs_bind_int64(q, 1, (int64_t)(srv_now(s) - 300));
+		(void)omc_dbs_step(q);
 		srv_sql_done(s, q);
 	}
 	srv_unlock(s);
@@ -121,28 +121,28 @@ typedef struct attach_row {
 /* Take (read and delete) an attach: each challenge is answered once. */
 static bool take_attach(omc_server *s, const char *id, attach_row *r)
 {
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	bool ok = false;
 	srv_lock(s);
 	if (srv_begin(s)) {
 		if (srv_sql(s, &q, "SELECT imsi, home, rand, xres_hash, profile, created FROM vno_attach WHERE id = ?1") ==
 		    OMC_OK) {
-			sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-			if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_bytes(q, 2) == 16 &&
-			    sqlite3_column_bytes(q, 3) == 32) {
-				snprintf(r->imsi, sizeof r->imsi, "%s", (const char *)sqlite3_column_text(q, 0));
-				snprintf(r->home, sizeof r->home, "%s", (const char *)sqlite3_column_text(q, 1));
-				memcpy(r->rand, sqlite3_column_blob(q, 2), 16);
-				memcpy(r->xres_hash, sqlite3_column_blob(q, 3), 32);
-				snprintf(r->profile, sizeof r->profile, "%s", (const char *)sqlite3_column_text(q, 4));
-				r->created = (int64_t)sqlite3_column_int64(q, 5);
+			omc_dbs_bind_text(q, 1, id, -1);
+			if (omc_dbs_step(q) == OMC_DB_ROW && omc_dbs_column_bytes(q, 2) == 16 &&
+			    omc_dbs_column_bytes(q, 3) == 32) {
+				snprintf(r->imsi, sizeof r->imsi, "%s", (const char *)omc_dbs_column_text(q, 0));
+				snprintf(r->home, sizeof r->home, "%s", (const char *)omc_dbs_column_text(q, 1));
+				memcpy(r->rand, omc_dbs_column_blob(q, 2), 16);
+				memcpy(r->xres_hash, omc_dbs_column_blob(q, 3), 32);
+				snprintf(r->profile, sizeof r->profile, "%s", (const char *)omc_dbs_column_text(q, 4));
+				r->created = (int64_t)omc_dbs_column_int64(q, 5);
 				ok = true;
 			}
 			srv_sql_done(s, q);
 		}
 		if (ok && srv_sql(s, &q, "DELETE FROM vno_attach WHERE id = ?1") == OMC_OK) {
-			sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-			ok = sqlite3_step(q) == SQLITE_DONE;
+			omc_dbs_bind_text(q, 1, id, -1);
+			ok = omc_dbs_step(q) == OMC_DB_DONE;
 			srv_sql_done(s, q);
 		}
 		if (ok)
@@ -199,20 +199,20 @@ static void complete(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 	uint8_t th[32];
 	int64_t now = srv_now(s), exp = now + s->session_lifetime;
 	bool ok = srv_token_new(tok) == OMC_OK && srv_token_hash(th, tok) == OMC_OK;
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	srv_lock(s);
 	if (ok && srv_sql(s, &q,
 			  "INSERT INTO vno_session (token_hash, imsi, home, scope, data_only, volume_cap, used,"
 			  " created, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8)") == OMC_OK) {
-		sqlite3_bind_blob(q, 1, th, 32, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, r.imsi, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 3, r.home, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 4, scope, -1, SQLITE_STATIC);
-		sqlite3_bind_int(q, 5, data_only);
-		sqlite3_bind_int64(q, 6, (sqlite3_int64)(cap > 0 ? cap : 0));
-		sqlite3_bind_int64(q, 7, (sqlite3_int64)now);
-		sqlite3_bind_int64(q, 8, (sqlite3_int64)exp);
-		ok = sqlite3_step(q) == SQLITE_DONE;
+		omc_dbs_bind_blob(q, 1, th, 32);
+		omc_dbs_bind_text(q, 2, r.imsi, -1);
+		omc_dbs_bind_text(q, 3, r.home, -1);
+		omc_dbs_bind_text(q, 4, scope, -1);
+		omc_dbs_bind_int64(q, 5, data_only);
+		omc_dbs_bind_int64(q, 6, (int64_t)(cap > 0 ? cap : 0));
+		omc_dbs_bind_int64(q, 7, (int64_t)now);
+		omc_dbs_bind_int64(q, 8, (int64_t)exp);
+		ok = omc_dbs_step(q) == OMC_DB_DONE;
 		srv_sql_done(s, q);
 	} else {
 		ok = false;
@@ -289,19 +289,19 @@ bool srv_vno_operational(srv_listener *l, const omc_http_req *req, omc_http_resp
 bool srv_vno_count(srv_listener *l, omc_http_resp *resp, const srv_session *ss, int64_t n, uint64_t *used)
 {
 	omc_server *s = l->s;
-	sqlite3_stmt *q;
+	omc_dbs *q;
 	bool ok = false, capped = false;
 	srv_lock(s);
 	if (srv_sql(s, &q,
 		    "UPDATE vno_session SET used = used + ?1 WHERE token_hash = ?2"
 		    " AND (volume_cap = 0 OR used + ?1 <= volume_cap) RETURNING used") == OMC_OK) {
-		sqlite3_bind_int64(q, 1, (sqlite3_int64)n);
-		sqlite3_bind_blob(q, 2, ss->token_hash, 32, SQLITE_STATIC);
-		int rc = sqlite3_step(q);
-		ok = rc == SQLITE_ROW;
-		capped = rc == SQLITE_DONE;
+		omc_dbs_bind_int64(q, 1, (int64_t)n);
+		omc_dbs_bind_blob(q, 2, ss->token_hash, 32);
+		int rc = omc_dbs_step(q);
+		ok = rc == OMC_DB_ROW;
+		capped = rc == OMC_DB_DONE;
 		if (ok)
-			*used = (uint64_t)sqlite3_column_int64(q, 0);
+			*used = (uint64_t)omc_dbs_column_int64(q, 0);
 		srv_sql_done(s, q);
 	}
 	if (capped)

@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
-#include <sqlite3.h>
+#include <libpq-fe.h>
 
 #include "server/server_internal.h"
 
@@ -90,10 +90,10 @@ void sf_up_opts(sf_env *e, bool tls)
 	snprintf(e->dir, sizeof e->dir, "/tmp/omc-srv-XXXXXX");
 	if (!mkdtemp(e->dir))
 		fail_msg("mkdtemp");
-	assert_int_equal(omc_server_demo_setup(e->dir), OMC_OK);
+	sf_db_new(e->db, sizeof e->db, e->dir);
+	assert_int_equal(omc_server_demo_setup_db(e->dir, e->db), OMC_OK);
 	snprintf(e->conf, sizeof e->conf, "%s/server.conf", e->dir);
 	snprintf(e->pki, sizeof e->pki, "%s/pki", e->dir);
-	snprintf(e->db, sizeof e->db, "%s/openmcim.db", e->dir);
 	char path[128];
 	snprintf(path, sizeof path, "%s/subscribers.json", e->dir);
 	json_error_t je;
@@ -136,6 +136,7 @@ void sf_down(sf_env *e)
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", e->dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", e->dir);
+	sf_db_drop(e->db);
 	memset(e, 0, sizeof *e);
 }
 
@@ -561,46 +562,213 @@ void sf_provision(sf_env *e, sf_dev *d, int sho)
 
 /* --- the database -------------------------------------------------------------------------- */
 
-void sf_db_digest(sf_env *e, uint8_t out[32])
+/* OMC_TEST_PG=DIR (the *_pg entries of ctest): every deployment on a
+ * database of its own in the PostgreSQL cluster of scripts/pg/cluster.sh
+ * in DIR (its socket's directory in DIR/host), made here and dropped by
+ * sf_down. */
+static bool pg_host(char *out, size_t cap)
 {
-	sqlite3 *h = NULL;
-	assert_int_equal(sqlite3_open_v2(e->db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	sqlite3_busy_timeout(h, 5000);
+	const char *dir = getenv("OMC_TEST_PG");
+	if (!dir || !dir[0])
+		return false;
+	char path[256];
+	snprintf(path, sizeof path, "%s/host", dir);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		fail_msg("OMC_TEST_PG=%s: no cluster there (scripts/pg/cluster.sh start %s)", dir, dir);
+	bool ok = fgets(out, (int)cap, f) != NULL;
+	fclose(f);
+	out[strcspn(out, "\n")] = 0;
+	if (!ok || !out[0])
+		fail_msg("%s: empty", path);
+	return true;
+}
+
+static void pg_quiet(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
+static void pg_admin(const char *host, const char *sql)
+{
+	char url[256];
+	snprintf(url, sizeof url, "postgresql:///postgres?host=%s&user=omc", host);
+	PGconn *c = PQconnectdb(url);
+	if (PQstatus(c) != CONNECTION_OK)
+		fail_msg("%s: %s", url, PQerrorMessage(c));
+	PQsetNoticeProcessor(c, pg_quiet, NULL);
+	PGresult *r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		fail_msg("%s: %s", sql, PQresultErrorMessage(r));
+	PQclear(r);
+	PQfinish(c);
+}
+
+bool sf_pg(void)
+{
+	const char *dir = getenv("OMC_TEST_PG");
+	return dir && dir[0];
+}
+
+bool sf_db_new(char *db, size_t cap, const char *dir)
+{
+	char host[200];
+	if (!pg_host(host, sizeof host)) {
+		snprintf(db, cap, "%s/openmcim.db", dir);
+		return false;
+	}
+	static unsigned seq;
+	char name[64], sql[160];
+	snprintf(name, sizeof name, "omc_t_%ld_%u", (long)getpid(), ++seq);
+	snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s", name);
+	pg_admin(host, sql);
+	snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+	pg_admin(host, sql);
+	int n = snprintf(db, cap, "postgresql:///%s?host=%s&user=omc", name, host);
+	assert_true(n > 0 && (size_t)n < cap);
+	return true;
+}
+
+void sf_db_drop(const char *db)
+{
+	char host[200];
+	if (!omc_db_is_pg(db) || !pg_host(host, sizeof host))
+		return;
+	const char *name = db + strlen("postgresql:///");
+	char sql[160];
+	snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %.*s WITH (FORCE)", (int)strcspn(name, "?"), name);
+	pg_admin(host, sql);
+}
+
+static int cmp32(const void *a, const void *b)
+{
+	return memcmp(a, b, 32);
+}
+
+/* SHA-256 of every row of a table, in no order: the rows' own hashes
+ * sorted (rows that tie on ORDER BY come in any order, and PostgreSQL moves
+ * a row it updates, with the same values too). */
+static void table_digest(omc_db *db, const char *table, uint8_t out[32])
+{
+	char sql[128];
+	snprintf(sql, sizeof sql, "SELECT * FROM %s", table);
+	omc_dbs *q = NULL;
+	assert_int_equal(omc_db_prepare(db, sql, &q), OMC_DB_OK);
+	size_t n = 0, cap = 64;
+	uint8_t(*rows)[32] = malloc(cap * 32);
+	assert_non_null(rows);
+	int rc;
+	while ((rc = omc_dbs_step(q)) == OMC_DB_ROW) {
+		EVP_MD_CTX *md = EVP_MD_CTX_new();
+		assert_non_null(md);
+		assert_int_equal(EVP_DigestInit_ex(md, EVP_sha256(), NULL), 1);
+		for (int c = 0; c < omc_dbs_column_count(q); c++) {
+			const void *p = omc_dbs_column_blob(q, c);
+			int len = omc_dbs_column_bytes(q, c);
+			EVP_DigestUpdate(md, &len, sizeof len);
+			if (p)
+				EVP_DigestUpdate(md, p, (size_t)len);
+		}
+		if (n == cap) {
+			cap *= 2;
+			rows = realloc(rows, cap * 32);
+			assert_non_null(rows);
+		}
+		unsigned l = 0;
+		assert_int_equal(EVP_DigestFinal_ex(md, rows[n++], &l), 1);
+		EVP_MD_CTX_free(md);
+	}
+	assert_int_equal(rc, OMC_DB_DONE);
+	omc_dbs_finalize(q);
+	qsort(rows, n, 32, cmp32);
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	assert_non_null(md);
 	assert_int_equal(EVP_DigestInit_ex(md, EVP_sha256(), NULL), 1);
-	sqlite3_stmt *t = NULL;
-	assert_int_equal(sqlite3_prepare_v2(h,
-					    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN"
-					    " ('audit', 'req_jti') ORDER BY name",
-					    -1, &t, NULL),
-			 SQLITE_OK);
-	while (sqlite3_step(t) == SQLITE_ROW) {
-		char sql[128];
-		snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY 1", (const char *)sqlite3_column_text(t, 0));
-		EVP_DigestUpdate(md, sql, strlen(sql));
-		sqlite3_stmt *q = NULL;
-		assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &q, NULL), SQLITE_OK);
-		while (sqlite3_step(q) == SQLITE_ROW)
-			for (int c = 0; c < sqlite3_column_count(q); c++) {
-				const void *p = sqlite3_column_blob(q, c);
-				int n = sqlite3_column_bytes(q, c);
-				EVP_DigestUpdate(md, &n, sizeof n);
-				if (p)
-					EVP_DigestUpdate(md, p, (size_t)n);
-			}
-		sqlite3_finalize(q);
-	}
-	sqlite3_finalize(t);
+	EVP_DigestUpdate(md, sql, strlen(sql));
+	if (n)
+		EVP_DigestUpdate(md, rows, n * 32);
 	unsigned l = 0;
 	assert_int_equal(EVP_DigestFinal_ex(md, out, &l), 1);
 	EVP_MD_CTX_free(md);
-	sqlite3_close(h);
+	free(rows);
+}
+
+size_t sf_db_tables(sf_env *e, char (*names)[40], uint8_t (*h)[32], size_t max)
+{
+	omc_db *db = NULL;
+	assert_int_equal(omc_db_open(&db, e->db), OMC_OK);
+	omc_dbs *t = NULL;
+	assert_int_equal(omc_db_prepare(db,
+					omc_db_is_pg(e->db)
+						? "SELECT table_name FROM information_schema.tables WHERE table_schema ="
+						  " 'public' AND table_name NOT IN ('audit', 'req_jti', 'omc_schema',"
+						  " 'omc_sync') ORDER BY 1"
+						: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN"
+						  " ('audit', 'req_jti') ORDER BY name",
+					&t),
+			 OMC_DB_OK);
+	size_t n = 0;
+	while (n < max && omc_dbs_step(t) == OMC_DB_ROW) {
+		snprintf(names[n], sizeof names[n], "%s", (const char *)omc_dbs_column_text(t, 0));
+		table_digest(db, names[n], h[n]);
+		n++;
+	}
+	omc_dbs_finalize(t);
+	omc_db_close(db);
+	return n;
+}
+
+void sf_db_digest(sf_env *e, uint8_t out[32])
+{
+	static char names[64][40];
+	static uint8_t h[64][32];
+	size_t n = sf_db_tables(e, names, h, 64);
+	assert_true(n > 0 && n < 64);
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	assert_non_null(md);
+	assert_int_equal(EVP_DigestInit_ex(md, EVP_sha256(), NULL), 1);
+	for (size_t i = 0; i < n; i++) {
+		EVP_DigestUpdate(md, names[i], strlen(names[i]));
+		EVP_DigestUpdate(md, h[i], 32);
+	}
+	unsigned l = 0;
+	assert_int_equal(EVP_DigestFinal_ex(md, out, &l), 1);
+	EVP_MD_CTX_free(md);
+}
+
+void sf_db_text(sf_env *e, char *out, size_t cap, const char *sql, const char *arg)
+{
+	omc_db *db = NULL;
+	assert_int_equal(omc_db_open(&db, e->db), OMC_OK);
+	omc_dbs *q = NULL;
+	if (omc_db_prepare(db, sql, &q) != OMC_DB_OK)
+		fail_msg("%s: %s", sql, omc_db_errmsg(db));
+	if (arg)
+		omc_dbs_bind_text(q, 1, arg, -1);
+	out[0] = 0;
+	int rc = omc_dbs_step(q);
+	if (rc != OMC_DB_ROW && rc != OMC_DB_DONE)
+		fail_msg("%s: %s", sql, omc_db_errmsg(db));
+	if (rc == OMC_DB_ROW && omc_dbs_column_text(q, 0))
+		snprintf(out, cap, "%s", (const char *)omc_dbs_column_text(q, 0));
+	omc_dbs_finalize(q);
+	omc_db_close(db);
+}
+
+void sf_db_exec(sf_env *e, const char *sql)
+{
+	omc_db *db = NULL;
+	assert_int_equal(omc_db_open(&db, e->db), OMC_OK);
+	assert_int_equal(omc_db_exec(db, sql), OMC_OK);
+	omc_db_close(db);
 }
 
 long sf_db_count(sf_env *e, const char *sql)
 {
-	return tl_db_count(e->db, sql);
+	char n[32];
+	sf_db_text(e, n, sizeof n, sql, NULL);
+	return n[0] ? strtol(n, NULL, 10) : -1;
 }
 
 void sf_agent_make(sf_agent *ae, sf_env *e, sf_dev *d)

@@ -16,7 +16,7 @@ typedef struct sf_env {
 	char dir[64];
 	char conf[128];
 	char pki[128];
-	char db[128];
+	char db[192]; /* [server] db: the file, or a PostgreSQL URI (OMC_TEST_PG) */
 	char tokens[2][64]; /* the demo subscribers of sho1 and sho2 */
 	omc_server *srv;
 	json_t *urls;
@@ -126,10 +126,25 @@ void sf_agent_drop(sf_agent *ae);
 /* omc_agent_run until it settles; fails the test unless it settles in want. */
 omc_agent_info sf_agent_run(sf_agent *ae, omc_agent_state want);
 
-/* SHA-256 over every row of every table but audit and req_jti: equal
- * before and after a refusal means the refusal changed nothing. */
+/* SHA-256 over every row of every table but audit and req_jti (and the
+ * layer's own omc_schema and omc_sync on PostgreSQL), in no order: equal before and after a refusal means the refusal changed
+ * nothing. */
 void sf_db_digest(sf_env *e, uint8_t out[32]);
-/* Count rows: SELECT count(*) ... */
+/* The same hash per table (at most max): the tables' names and hashes, by
+ * name; their number. */
+size_t sf_db_tables(sf_env *e, char (*names)[40], uint8_t (*h)[32], size_t max);
+/* Count rows: SELECT count(*) ... (-1: no row) */
 long sf_db_count(sf_env *e, const char *sql);
+/* One text column of the first row of sql ("" when none), ?1 bound to arg
+ * unless NULL; and SQL without results. On either backend. */
+void sf_db_text(sf_env *e, char *out, size_t cap, const char *sql, const char *arg);
+void sf_db_exec(sf_env *e, const char *sql);
+/* Whether the tests run on PostgreSQL (OMC_TEST_PG=DIR, the *_pg entries:
+ * scripts/pg/cluster.sh's cluster in DIR). */
+bool sf_pg(void);
+/* A fresh database for a deployment in dir: a database of its own in the
+ * cluster (true), or dir/openmcim.db (false); sf_db_drop drops the former. */
+bool sf_db_new(char *db, size_t cap, const char *dir);
+void sf_db_drop(const char *db);
 
 #endif

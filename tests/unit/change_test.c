@@ -9,7 +9,6 @@
  * covers: CHG-1, CHG-2, CHG-3, EVAL-4, MGT-6, MGT-8, EVAL-5, SEC-10 */
 #include "srv_fixture.h"
 
-#include <sqlite3.h>
 
 /* DESIGN invariant 4, and what an operator change must leave: at most one
  * owner's operational MCIMs activated; *live the operational MCIMs not
@@ -429,20 +428,14 @@ static void test_lost_reprovision_result(void **state)
 	snprintf(old, sizeof old, "%s", in.mcim_imsi);
 	assert_int_equal(change_to(&e, &d, 2, NULL), 202);
 	/* The TRE gets the command, and its result goes nowhere. */
-	sqlite3 *h = NULL;
-	sqlite3_stmt *q = NULL;
-	assert_int_equal(sqlite3_open_v2(e.db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(h, "SELECT command FROM dpf_command WHERE issuer = 'ro'", -1, &q, NULL),
-			 SQLITE_OK);
-	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-	const char *cmd = (const char *)sqlite3_column_text(q, 0);
+	char cmd[8192];
+	sf_db_text(&e, cmd, sizeof cmd, "SELECT command FROM dpf_command WHERE issuer = 'ro'", NULL);
+	assert_true(cmd[0] && strlen(cmd) < sizeof cmd - 1);
 	char *res = NULL;
 	bool applied = false;
 	assert_int_equal(omc_tre_command(d.t, cmd, strlen(cmd), &res, &applied), OMC_OK);
 	assert_true(applied);
 	omc_free(res);
-	sqlite3_finalize(q);
-	sqlite3_close(h);
 	assert_int_equal(omc_tre_get_state(d.t), OMC_TRE_PRISTINE);
 	assert_int_equal(enabled(&e, old), 1);
 	in = sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
@@ -545,13 +538,7 @@ static void test_direct_change_rollback(void **state)
 		assert_int_equal(omc_tre_get_status(d.t, &st), OMC_OK);
 		if (st.switch_trial && !cut) {
 			/* The new SHO's network refuses the new IMSI from now on. */
-			sqlite3 *h = NULL;
-			assert_int_equal(sqlite3_open(e.db, &h), SQLITE_OK);
-			sqlite3_busy_timeout(h, 5000);
-			assert_int_equal(sqlite3_exec(h, "UPDATE auc_subscriber SET enabled = 0 WHERE operator = 'sho2'", NULL,
-						      NULL, NULL),
-					 SQLITE_OK);
-			sqlite3_close(h);
+			sf_db_exec(&e, "UPDATE auc_subscriber SET enabled = 0 WHERE operator = 'sho2'");
 			cut = true;
 		}
 		omc_agent_info_get(ae.a, &in);

@@ -17,7 +17,6 @@
 #include <time.h>
 
 #include <openssl/evp.h>
-#include <sqlite3.h>
 
 #include "server/server_internal.h"
 
@@ -40,40 +39,7 @@ static void snap_take(sf_env *e, snap *s)
 {
 	memset(s, 0, sizeof *s);
 	sf_db_digest(e, s->all);
-	sqlite3 *h = NULL;
-	assert_int_equal(sqlite3_open_v2(e->db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	sqlite3_busy_timeout(h, 5000);
-	sqlite3_stmt *t = NULL;
-	assert_int_equal(sqlite3_prepare_v2(h,
-					    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN"
-					    " ('audit', 'req_jti') ORDER BY name",
-					    -1, &t, NULL),
-			 SQLITE_OK);
-	while (sqlite3_step(t) == SQLITE_ROW && s->n < SNAP_TABLES) {
-		snprintf(s->name[s->n], sizeof s->name[0], "%s", (const char *)sqlite3_column_text(t, 0));
-		char sql[128];
-		snprintf(sql, sizeof sql, "SELECT * FROM %s ORDER BY 1", s->name[s->n]);
-		EVP_MD_CTX *md = EVP_MD_CTX_new();
-		assert_non_null(md);
-		assert_int_equal(EVP_DigestInit_ex(md, EVP_sha256(), NULL), 1);
-		sqlite3_stmt *q = NULL;
-		assert_int_equal(sqlite3_prepare_v2(h, sql, -1, &q, NULL), SQLITE_OK);
-		while (sqlite3_step(q) == SQLITE_ROW)
-			for (int c = 0; c < sqlite3_column_count(q); c++) {
-				const void *p = sqlite3_column_blob(q, c);
-				int n = sqlite3_column_bytes(q, c);
-				EVP_DigestUpdate(md, &n, sizeof n);
-				if (p)
-					EVP_DigestUpdate(md, p, (size_t)n);
-			}
-		sqlite3_finalize(q);
-		unsigned l = 0;
-		assert_int_equal(EVP_DigestFinal_ex(md, s->h[s->n], &l), 1);
-		EVP_MD_CTX_free(md);
-		s->n++;
-	}
-	sqlite3_finalize(t);
-	sqlite3_close(h);
+	s->n = sf_db_tables(e, s->name, s->h, SNAP_TABLES);
 }
 
 /* The tables that differ from s, but `spent` (NULL: none), into out
@@ -101,12 +67,7 @@ static void snap_diff(sf_env *e, const snap *s, const char *spent, char *out, si
 static void db_poke(sf_env *e, const char *sql)
 {
 	sf_stop(e);
-	sqlite3 *h = NULL;
-	assert_int_equal(sqlite3_open_v2(e->db, &h, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
-	char *err = NULL;
-	if (sqlite3_exec(h, sql, NULL, NULL, &err) != SQLITE_OK)
-		fail_msg("%s: %s", sql, err ? err : "?");
-	sqlite3_close(h);
+	sf_db_exec(e, sql);
 	sf_start(e);
 }
 
@@ -1270,6 +1231,17 @@ static void *race(void *arg)
 	return NULL;
 }
 
+/* Device d subscribed with sho1, registered and validated: a token to
+ * download with. */
+static void validated(sf_env *e, sf_dev *d)
+{
+	assert_int_equal(sf_subscribe(e, d, 1), 201);
+	json_t *r = NULL;
+	assert_int_equal(sf_register(e, d, &r), 200);
+	json_decref(r);
+	assert_int_equal(sf_validate(e, d), 200);
+}
+
 /* SEC-9: a validation token is single use under concurrency too: of
  * downloads sent at once with one token, one succeeds and every other is
  * 409 token_replayed having changed nothing (the SHO issued once). */
@@ -1278,11 +1250,7 @@ static void test_dpf_token_race(void **state)
 	world *w = *state;
 	sf_env *e = &w->e;
 	sf_dev *d = &w->b;
-	assert_int_equal(sf_subscribe(e, d, 1), 201);
-	json_t *r = NULL;
-	assert_int_equal(sf_register(e, d, &r), 200);
-	json_decref(r);
-	assert_int_equal(sf_validate(e, d), 200);
+	validated(e, d);
 	char *db = body2("token", d->token, "evidence", d->evidence);
 	long seq0 = sf_db_count(e, "SELECT value FROM counter WHERE name = 'seq.sho1'");
 	long dl0 = sf_db_count(e, "SELECT count(*) FROM dpf_download");
@@ -1317,6 +1285,34 @@ static void test_dpf_token_race(void **state)
 	if (seq1 != seq0 + 1)
 		fail_msg("the SHO issued %ld times for one token", seq1 - seq0);
 	omc_free(db);
+}
+
+/* SEC-9 across replicas: the claim of a token whose download is in
+ * progress is a row of dpf_claim, shared by every process on the database.
+ * Another's live claim refuses (409 token_replayed, nothing changed); a
+ * stale one (its process died before its package left) is taken over, and
+ * the download's end drops it. */
+static void test_dpf_claim_shared(void **state)
+{
+	world *w = *state;
+	sf_env *e = &w->e;
+	sf_dev *d = &w->b;
+	validated(e, d);
+	char jti[64], sql[256];
+	sf_db_text(e, jti, sizeof jti, "SELECT jti FROM pva_token WHERE tre_id = ?1 ORDER BY issued DESC", d->tre_id);
+	assert_true(jti[0] != 0);
+	long now = (long)time(NULL) + (long)e->now_offset;
+	snprintf(sql, sizeof sql, "INSERT INTO dpf_claim (token_jti, claimed) VALUES ('%s', %ld)", jti, now);
+	sf_db_exec(e, sql);
+	char *db = body2("token", d->token, "evidence", d->evidence);
+	REFUSE(e, 409, "token_replayed", "POST", "dpf", "/v1/download", bearer(d->session), db);
+	omc_free(db);
+	snprintf(sql, sizeof sql, "UPDATE dpf_claim SET claimed = %ld", now - 301);
+	sf_db_exec(e, sql);
+	char *receipt = NULL;
+	assert_int_equal(sf_download(e, d, &receipt), 200);
+	omc_free(receipt);
+	assert_int_equal(sf_db_count(e, "SELECT count(*) FROM dpf_claim"), 0);
 }
 
 /* A receipt no download or MCIM matches (a state set up with the server
@@ -1518,6 +1514,7 @@ int main(void)
 		WORLD_TEST(test_pva_policy),
 		WORLD_TEST(test_dpf_download),
 		WORLD_TEST(test_dpf_token_race),
+		WORLD_TEST(test_dpf_claim_shared),
 		WORLD_TEST(test_receipts_unknown),
 		WORLD_TEST(test_dpf_commands),
 		WORLD_TEST(test_sho),

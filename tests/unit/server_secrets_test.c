@@ -425,15 +425,30 @@ static void test_no_secret_anywhere(void **state)
 
 	/* The database and its WAL while the server runs, every file of the
 	 * deployment, every log line, every answer. */
-	char wal[160];
-	snprintf(wal, sizeof wal, "%s-wal", e.db);
-	assert_int_equal(access(wal, R_OK), 0);
-	size_t hits = scan_file(e.db) + scan_file(wal), files = 0;
-	hits += scan_tree(e.dir, &files);
-	assert_true(files >= 6); /* db, wal, conf, master.key, subscribers.json, pki/... */
-	sf_stop(&e);
-	/* and once the server has closed the database (the WAL checkpointed) */
-	hits += scan_file(e.db);
+	size_t hits = 0, files = 0;
+	if (sf_pg()) {
+		/* PostgreSQL (the _pg entry): every file of the cluster, its
+		 * tables and its WAL (pg_wal), as it runs and once the server has
+		 * closed its connection and a checkpoint wrote the pages. */
+		char data[256];
+		snprintf(data, sizeof data, "%s/data", getenv("OMC_TEST_PG"));
+		hits += scan_tree(data, &files);
+		assert_true(files >= 100); /* base/, pg_wal/, global/... */
+		hits += scan_tree(e.dir, &files);
+		sf_stop(&e);
+		sf_db_exec(&e, "CHECKPOINT");
+		hits += scan_tree(data, &files);
+	} else {
+		char wal[256];
+		snprintf(wal, sizeof wal, "%s-wal", e.db);
+		assert_int_equal(access(wal, R_OK), 0);
+		hits = scan_file(e.db) + scan_file(wal);
+		hits += scan_tree(e.dir, &files);
+		assert_true(files >= 6); /* db, wal, conf, master.key, subscribers.json, pki/... */
+		sf_stop(&e);
+		/* and once the server has closed the database (the WAL checkpointed) */
+		hits += scan_file(e.db);
+	}
 	hits += scan_tree(e.dir, &files);
 	omc_log_set_handler(NULL, NULL);
 	omc_log_set_level(old_level);

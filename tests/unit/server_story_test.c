@@ -3,7 +3,6 @@
  * EVAL-1, SVC-2, SEC-9, MGT-1, SEC-7, EVAL-3, EVAL-6. */
 #include "srv_fixture.h"
 
-#include <sqlite3.h>
 
 static void test_story_sho1_milenage(void **state)
 {
@@ -292,10 +291,7 @@ static void test_pva_references_per_version(void **state)
 	json_array_foreach(a, i, v) json_object_set_new(v, "version", json_string("9.9.9"));
 	char *s = json_dumps(a, JSON_COMPACT);
 	json_decref(a);
-	sqlite3 *h = NULL;
-	assert_int_equal(sqlite3_open(e.db, &h), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(h, "DELETE FROM pva_reference", NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(h);
+	sf_db_exec(&e, "DELETE FROM pva_reference");
 	assert_int_equal(omc_server_reference_add(db, "openmcim-demo-gw", s, strlen(s)), OMC_OK);
 	omc_free(s);
 	sf_start(&e);

@@ -8,9 +8,10 @@
 
 #include "bench.h"
 #include "cli.h"
+#include "openmcim/server.h"
 
 static const char bench_usage[] =
-	"usage: openmcim bench [aka|tre|server|sim] [--seconds S] [--json]\n"
+	"usage: openmcim bench [aka|tre|server|sim] [--seconds S] [--json] [--db URI]\n"
 	"                      [--server-dir DIR [--server MAP[,MAP...]]]\n"
 	"\n"
 	"Runs the benchmarks and prints each figure beside its bound, both measured in\n"
@@ -31,7 +32,8 @@ static const char bench_usage[] =
 	"               loopback HTTP, 2 client threads: AVs (batches of 1 and 32),\n"
 	"               validations and MCIM packages per second, the database in /tmp\n"
 	"               and in /dev/shm; bound: the P-256 work each costs at OpenSSL's\n"
-	"               ECDSA, ECDH and key generation rates on 2 threads\n"
+	"               ECDSA, ECDH and key generation rates on 2 threads; with --db URI\n"
+	"               (an empty PostgreSQL database, postgresql://...) also on it\n"
 	"  sim          `openmcim sim` on 400 x S devices (at least 20), no faults:\n"
 	"               provisions per second beside the rate its 64 open devices allow\n"
 	"               at the measured p50 latency, and the server's peak RSS per device\n"
@@ -78,6 +80,7 @@ int cmd_bench(int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},
 		{"server", required_argument, NULL, 'S'},
 		{"server-dir", required_argument, NULL, 'D'},
+		{"db", required_argument, NULL, 'd'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -107,6 +110,11 @@ int cmd_bench(int argc, char **argv)
 			break;
 		case 'D':
 			o.server_dir = optarg;
+		case 'd':
+			if (!omc_db_is_pg(optarg))
+				return cli_usage_error("bench", "--db: expected a PostgreSQL URI (postgresql://...), got '%s'",
+						       optarg);
+			o.db = optarg;
 			break;
 		case 'h':
 			fputs(bench_usage, stdout);

@@ -283,19 +283,28 @@ static int read_config(ctl_args *a, omc_server_config *c)
 	return CLI_OK;
 }
 
+/* The database's name for a message: a PostgreSQL conninfo may hold a
+ * password, so it is never printed. */
+static const char *db_shown(const char *db)
+{
+	return omc_db_is_pg(db) ? "the PostgreSQL database" : db;
+}
+
 /* The database of the config. A command that only reads refuses one that
  * does not exist (omc_db_open would make it); *db NULL with may_miss. */
 static int open_db(ctl_args *a, const omc_server_config *c, bool create, bool may_miss, omc_db **db)
 {
 	*db = NULL;
-	if (!create && access(c->db, F_OK) != 0) {
+	/* A PostgreSQL conninfo may hold a password: never printed. */
+	const char *name = db_shown(c->db);
+	if (!create && !omc_db_is_pg(c->db) && access(c->db, F_OK) != 0) {
 		if (may_miss)
 			return CLI_OK;
 		return fail(a, CLI_ERROR, OMC_OK, "%s: no database (the server makes it when it first starts)", c->db);
 	}
 	omc_err e = omc_db_open(db, c->db);
 	if (e != OMC_OK)
-		return fail(a, CLI_ERROR, e, "%s", c->db);
+		return fail(a, CLI_ERROR, e, "%s", name);
 	return CLI_OK;
 }
 
@@ -420,7 +429,7 @@ static int do_operators(ctl_args *a)
 		if (e != OMC_OK) {
 			json_decref(ops);
 			omc_db_close(db);
-			return fail(a, CLI_ERROR, e, "%s", c.db);
+			return fail(a, CLI_ERROR, e, "%s", db_shown(c.db));
 		}
 		json_t *o = json_pack("{s:s,s:s,s:s,s:s?,s:o,s:o,s:o,s:o,s:b}", "name", op->name, "kind",
 				      op->ico ? "ico" : "sho", "imsi_prefix", op->imsi_prefix, "alg",
@@ -438,7 +447,7 @@ static int do_operators(ctl_args *a)
 	if (!ops)
 		return fail(a, CLI_ERROR, OMC_ERR_NOMEM, "output");
 	if (a->json)
-		return print_json(a, json_pack("{s:s,s:s,s:o}", "config", a->config, "db", c.db, "operators", ops));
+		return print_json(a, json_pack("{s:s,s:s,s:o}", "config", a->config, "db", db_shown(c.db), "operators", ops));
 	static const col cols[] = {{"NAME", "name"},	       {"KIND", "kind"},	 {"IMSI PREFIX", "imsi_prefix"},
 				   {"ALG", "alg"},	       {"SUBSCRIBERS", "subscribers"}, {"ENABLED", "enabled"},
 				   {"ACCOUNTS", "accounts"}, {"DEVICES", "devices"},	 {"PKI", "pki"}};
@@ -509,7 +518,7 @@ static int do_subscriber_add(ctl_args *a)
 	if (e == OMC_ERR_EXISTS)
 		return fail(a, CLI_FAIL, OMC_OK, "subscriber '%s' exists at %s", a->name, op->name);
 	if (e != OMC_OK)
-		return fail(a, CLI_ERROR, e, "%s", c.db);
+		return fail(a, CLI_ERROR, e, "%s", db_shown(c.db));
 	if (a->json) {
 		cli_json j;
 		cli_json_begin(&j, stdout);
@@ -541,7 +550,7 @@ static int do_export(ctl_args *a)
 	omc_err e = omc_server_subscribers_export(db, op->name, &s);
 	omc_db_close(db);
 	if (e != OMC_OK)
-		return fail(a, CLI_ERROR, e, "%s", c.db);
+		return fail(a, CLI_ERROR, e, "%s", db_shown(c.db));
 	json_t *subs = parse_json(s);
 	omc_free(s);
 	if (!json_is_array(subs)) {
@@ -647,7 +656,7 @@ static int do_import(ctl_args *a)
 	if (e == OMC_ERR_BAD_FORMAT && r.line > 0)
 		return usage(a, "--file: line %zu: %s; nothing imported", r.line, r.why);
 	if (e != OMC_OK)
-		return fail(a, CLI_ERROR, OMC_OK, "%s: %s; nothing imported", e == OMC_ERR_CORRUPT ? c.master_key : c.db,
+		return fail(a, CLI_ERROR, OMC_OK, "%s: %s; nothing imported", e == OMC_ERR_CORRUPT ? c.master_key : db_shown(c.db),
 			    last_log[0] ? last_log : omc_err_str(e));
 	if (a->json) {
 		cli_json j;
@@ -677,7 +686,7 @@ static int do_devices(ctl_args *a)
 	omc_err e = omc_server_devices_list(db, op ? op->name : NULL, &s);
 	omc_db_close(db);
 	if (e != OMC_OK)
-		return fail(a, CLI_ERROR, e, "%s", c.db);
+		return fail(a, CLI_ERROR, e, "%s", db_shown(c.db));
 	json_t *devs = parse_json(s);
 	omc_free(s);
 	if (!json_is_array(devs)) {
@@ -717,7 +726,7 @@ static int do_audit(ctl_args *a)
 	omc_err e = omc_server_audit_list(db, a->role, limit, &s);
 	omc_db_close(db);
 	if (e != OMC_OK)
-		return fail(a, CLI_ERROR, e, "%s", c.db);
+		return fail(a, CLI_ERROR, e, "%s", db_shown(c.db));
 	json_t *recs = parse_json(s);
 	omc_free(s);
 	if (!json_is_array(recs)) {
