@@ -657,14 +657,19 @@ static void cmd_result(srv_listener *l, const omc_http_req *req, omc_http_resp *
 	/* The RO's reprovision refused without a result: the TRE applied it
 	 * and the device lost the result (a crash between the two), or it was
 	 * replayed. Sent again under a new number, it names the old SHO's
-	 * tombstones, and that SHO gets its receipt after all (three times at
-	 * most for a TRE). */
+	 * tombstones, and that SHO gets its receipt after all. Three times at
+	 * most in a row: the budget counts the RO's commands refused since the
+	 * TRE last carried one out (answered or done), not in the TRE's whole
+	 * life, or refusals of past changes (lost results, commands void after
+	 * 30 days offline) would strand the device at its next change: kept by
+	 * the old SHO while the DRF names the new one (model/README.md). */
 	if (requeue) {
 		int64_t nid = 0;
 		long tries = 0;
 		if (srv_sql(s, &q,
-			    "SELECT count(*) FROM dpf_command WHERE tre_id = ?1 AND issuer = 'ro' AND state = 'rejected'") ==
-		    OMC_OK) {
+			    "SELECT count(*) FROM dpf_command WHERE tre_id = ?1 AND issuer = 'ro' AND state = 'rejected'"
+			    " AND id > (SELECT coalesce(max(id), 0) FROM dpf_command WHERE tre_id = ?1 AND issuer = 'ro'"
+			    " AND state IN ('answered', 'done'))") == OMC_OK) {
 			sqlite3_bind_text(q, 1, cn, -1, SQLITE_STATIC);
 			if (sqlite3_step(q) == SQLITE_ROW)
 				tries = (long)sqlite3_column_int64(q, 0);

@@ -410,6 +410,30 @@ static void test_management(void **state)
 	sf_down(&e);
 }
 
+/* The TRE gets the RO's queued command, and its result goes nowhere (a
+ * crash between the TRE's commit and the agent's save): the TRE is
+ * pristine after it. */
+static void lose_result(sf_env *e, sf_dev *d)
+{
+	sqlite3 *h = NULL;
+	sqlite3_stmt *q = NULL;
+	assert_int_equal(sqlite3_open_v2(e->db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(h, 5000);
+	assert_int_equal(sqlite3_prepare_v2(h, "SELECT command FROM dpf_command WHERE issuer = 'ro' AND state = 'queued'",
+					    -1, &q, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	const char *cmd = (const char *)sqlite3_column_text(q, 0);
+	char *res = NULL;
+	bool applied = false;
+	assert_int_equal(omc_tre_command(d->t, cmd, strlen(cmd), &res, &applied), OMC_OK);
+	assert_true(applied);
+	omc_free(res);
+	sqlite3_finalize(q);
+	sqlite3_close(h);
+	assert_int_equal(omc_tre_get_state(d->t), OMC_TRE_PRISTINE);
+}
+
 /* CHG-2: the TRE carried out the reprovision but its result was lost (a
  * crash between the TRE's commit and the agent's save). The command comes
  * again, the TRE refuses the replay without a result; the DPF queues the
@@ -428,28 +452,87 @@ static void test_lost_reprovision_result(void **state)
 	char old[16];
 	snprintf(old, sizeof old, "%s", in.mcim_imsi);
 	assert_int_equal(change_to(&e, &d, 2, NULL), 202);
-	/* The TRE gets the command, and its result goes nowhere. */
-	sqlite3 *h = NULL;
-	sqlite3_stmt *q = NULL;
-	assert_int_equal(sqlite3_open_v2(e.db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(h, "SELECT command FROM dpf_command WHERE issuer = 'ro'", -1, &q, NULL),
-			 SQLITE_OK);
-	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-	const char *cmd = (const char *)sqlite3_column_text(q, 0);
-	char *res = NULL;
-	bool applied = false;
-	assert_int_equal(omc_tre_command(d.t, cmd, strlen(cmd), &res, &applied), OMC_OK);
-	assert_true(applied);
-	omc_free(res);
-	sqlite3_finalize(q);
-	sqlite3_close(h);
-	assert_int_equal(omc_tre_get_state(d.t), OMC_TRE_PRISTINE);
+	lose_result(&e, &d);
 	assert_int_equal(enabled(&e, old), 1);
 	in = sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
 	assert_string_equal(in.sho, "sho2");
 	assert_int_equal(enabled(&e, old), 0);
 	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM dpf_command WHERE issuer = 'ro' AND state = 'rejected'"), 1);
 	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM dpf_command WHERE issuer = 'ro' AND state = 'done'"), 1);
+	sf_agent_drop(&ae);
+	sf_dev_free(&d);
+	sf_down(&e);
+}
+
+/* The TRE's clock, moved on by the test. */
+static int64_t dev_offset;
+
+static int64_t dev_clock(void *arg)
+{
+	(void)arg;
+	return (int64_t)time(NULL) + dev_offset;
+}
+
+/* CHG-1, CHG-3: the requeue budget is per change, not per TRE. Three
+ * changes in a row lose their reprovision's result (each refused as a
+ * replay, queued again, carried out); then the TRE gets its fourth
+ * change's reprovision 31 days late (its clock moved on, as after a month
+ * offline) and refuses it, void by then, having done nothing. The DPF still sends it again under a new
+ * number: the device moves to the new SHO and the old SHO disables its
+ * IMSI. With a budget for the TRE's whole life (four refusals spent) the
+ * device stayed with the old SHO's MCIM while the DRF named the new one,
+ * nothing left to fetch: stranded (model/README.md, the settle finding). */
+static void test_requeue_budget_per_change(void **state)
+{
+	(void)state;
+	sf_env e;
+	sf_up(&e);
+	sf_dev d;
+	sf_agent ae;
+	provisioned(&e, &d, &ae);
+	/* The same device on the servers' clock. */
+	sf_agent_drop(&ae);
+	omc_tre_close(d.t);
+	omc_tre_opts to = {.io = d.io, .store_io = d.store_io, .count_boot = true, .now = dev_clock};
+	assert_int_equal(omc_tre_open(&d.t, &to), OMC_OK);
+	sf_agent_make(&ae, &e, &d);
+	omc_agent_info in = sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
+	for (int i = 1; i <= 4; i++) {
+		int sho = i % 2 ? 2 : 1;
+		char old[16], want[8];
+		snprintf(old, sizeof old, "%s", in.mcim_imsi);
+		snprintf(want, sizeof want, "sho%d", sho);
+		assert_int_equal(change_to(&e, &d, sho, NULL), 202);
+		if (i < 4) {
+			lose_result(&e, &d);
+		} else {
+			/* The TRE sees the command 31 days late: void, refused. */
+			dev_offset = 31 * 86400;
+			unsigned w;
+			for (int k = 0; k < 200 && sf_db_count(&e, "SELECT count(*) FROM dpf_command WHERE issuer = 'ro'"
+								  " AND state = 'rejected'") < 4;
+			     k++)
+				assert_int_equal(omc_agent_step(ae.a, &w), OMC_OK);
+			dev_offset = 0;
+			assert_int_equal(omc_tre_get_state(d.t), OMC_TRE_PROVISIONED); /* nothing done */
+		}
+		in = sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
+		assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM dpf_command WHERE issuer = 'ro' AND state = 'rejected'"),
+				 i);
+		assert_string_equal(in.sho, want);
+		size_t live;
+		char owner[17];
+		assert_int_equal(activated(&d, &live, owner), 1);
+		assert_int_equal(live, 1);
+		assert_string_equal(owner, want);
+		assert_int_equal(enabled(&e, old), 0);
+		assert_int_equal(enabled(&e, in.mcim_imsi), 1);
+		/* nothing left open for the TRE */
+		assert_int_equal(
+			sf_db_count(&e, "SELECT count(*) FROM dpf_command WHERE state IN ('queued', 'fetched', 'answered')"), 0);
+	}
+	/* each change carried out once, by its command's second number */
+	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM dpf_command WHERE issuer = 'ro' AND state = 'done'"), 4);
 	sf_agent_drop(&ae);
 	sf_dev_free(&d);
 	sf_down(&e);
@@ -583,6 +666,7 @@ int main(void)
 		cmocka_unit_test(test_change_cut_at_every_step),
 		cmocka_unit_test(test_management),
 		cmocka_unit_test(test_lost_reprovision_result),
+		cmocka_unit_test(test_requeue_budget_per_change),
 		cmocka_unit_test(test_direct_change),
 		cmocka_unit_test(test_direct_change_rollback),
 	};
