@@ -82,6 +82,20 @@ static long enabled(sf_env *e, const char *imsi)
 	return sf_db_count(e, q);
 }
 
+/* The device is with SHO want after a change: one operational MCIM live
+ * and activated, want's; its IMSI enabled, the old one (old) disabled. */
+static void assert_moved(sf_env *e, sf_dev *d, const omc_agent_info *in, const char *want, const char *old)
+{
+	assert_string_equal(in->sho, want);
+	size_t live;
+	char owner[17];
+	assert_int_equal(activated(d, &live, owner), 1);
+	assert_int_equal(live, 1);
+	assert_string_equal(owner, want);
+	assert_int_equal(enabled(e, old), 0);
+	assert_int_equal(enabled(e, in->mcim_imsi), 1);
+}
+
 /* A device provisioned with sho1 by its agent. */
 static void provisioned(sf_env *e, sf_dev *d, sf_agent *ae)
 {
@@ -519,14 +533,7 @@ static void test_requeue_budget_per_change(void **state)
 		in = sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
 		assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM dpf_command WHERE issuer = 'ro' AND state = 'rejected'"),
 				 i);
-		assert_string_equal(in.sho, want);
-		size_t live;
-		char owner[17];
-		assert_int_equal(activated(&d, &live, owner), 1);
-		assert_int_equal(live, 1);
-		assert_string_equal(owner, want);
-		assert_int_equal(enabled(&e, old), 0);
-		assert_int_equal(enabled(&e, in.mcim_imsi), 1);
+		assert_moved(&e, &d, &in, want, old);
 		/* nothing left open for the TRE */
 		assert_int_equal(
 			sf_db_count(&e, "SELECT count(*) FROM dpf_command WHERE state IN ('queued', 'fetched', 'answered')"), 0);
@@ -583,14 +590,7 @@ static void test_direct_change(void **state)
 				break;
 		}
 		in = sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
-		assert_string_equal(in.sho, want);
-		size_t live;
-		char owner[17];
-		assert_int_equal(activated(&d, &live, owner), 1);
-		assert_int_equal(live, 1);
-		assert_string_equal(owner, want);
-		assert_int_equal(enabled(&e, old), 0);
-		assert_int_equal(enabled(&e, in.mcim_imsi), 1);
+		assert_moved(&e, &d, &in, want, old);
 		/* one validation more: the download came over the MCIM's session */
 		assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM audit WHERE role = 'pva' AND event = 'validate'"),
 				 pcid_attaches + 1);
