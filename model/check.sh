@@ -4,7 +4,8 @@
 #   bounded-safety, bounded-liveness   the ctest configuration (label model);
 #   bounded-settle, bounded-unstranded, bounded-lockdown_left: one LTL each
 #   full-safety, full-liveness         the `make model` configuration
-#   seeded-early-disable, seeded-replay a copy of the model with a known bug:
+#   seeded-early-disable, seeded-replay, seeded-life-budget
+#                                      a copy of the model with a known bug:
 #                                      passes only if SPIN finds a violation
 # Exit 0 when the run ends as it must; the pan output is in WORKDIR.
 set -eu
@@ -26,12 +27,15 @@ BOUNDED_SETTLE="-DNDEV=1 -DMAXCHG=1 -DMAXCRASH=1 -DMAXFAULT=1 -DMAXTAMPER=0 -DMA
 BOUNDED_LIVE="-DNDEV=1 -DMAXCHG=1 -DMAXCRASH=1 -DMAXFAULT=1 -DMAXTAMPER=1 -DMAXSHOFAIL=0 -DCAP=2"
 FULL="-DNDEV=1 -DMAXCHG=2 -DMAXCRASH=1 -DMAXFAULT=1 -DMAXTAMPER=1 -DMAXSHOFAIL=1 -DCAP=2"
 FULLF="-DNDEV=1 -DMAXCHG=1 -DMAXCRASH=1 -DMAXFAULT=2 -DMAXTAMPER=1 -DMAXSHOFAIL=1 -DCAP=2"
+# seeded-life-budget: two changes, a crash and a fault, no tamper, no SHO
+# refusal, and a budget of one requeue, so that two refusals spend it.
+SEEDLIFE="-DNDEV=1 -DMAXCHG=2 -DMAXCRASH=1 -DMAXFAULT=1 -DMAXTAMPER=0 -DMAXSHOFAIL=0 -DCAP=2 -DREQUEUE_MAX=1"
 FULL2="-DNDEV=2 -DMAXCHG=1 -DMAXCRASH=0 -DMAXFAULT=1 -DMAXTAMPER=0 -DMAXSHOFAIL=1 -DCAP=2"
 CC=${CC:-cc}
 # pan.c takes longer to optimise than the bounded runs take to run.
 case "$run" in
 full-*) PANFLAGS="-O2 -w -DCOLLAPSE -DMEMLIM=2048" ;;
-*-liveness | *-settle | *-unstranded | *-lockdown_left) PANFLAGS="-O1 -w -DCOLLAPSE -DMEMLIM=2048" ;;
+*-liveness | *-settle | *-unstranded | *-lockdown_left | seeded-life-budget) PANFLAGS="-O1 -w -DCOLLAPSE -DMEMLIM=2048" ;;
 *) PANFLAGS="-O0 -w -DCOLLAPSE -DMEMLIM=2048" ;;
 esac
 
@@ -138,6 +142,14 @@ seeded-replay)
 	# overtaken command is carried out again.
 	pan "$BOUNDED -DSEED_REPLAY" "-DSAFETY -DNOCLAIM" "-m100000"
 	bites "assertion violated.*applied"
+	;;
+seeded-life-budget)
+	# The copy: the DPF's requeue budget counts every refusal in the TRE's
+	# life (dpf.c before the fix): a reprovision refused having done
+	# nothing, once the budget is spent, is not sent again and the device
+	# keeps the old SHO's MCIM while the DRF names the new one.
+	pan "$SEEDLIFE -DSEED_LIFE_BUDGET" "-DNFAIR=4" "-a -f -m100000 -N settle"
+	bites "acceptance cycle"
 	;;
 *)
 	echo "check.sh: unknown run $run" >&2

@@ -7,7 +7,9 @@
  * Bounds (override with spin -D...): NDEV devices, MAXCHG operator changes,
  * MAXCRASH agent crashes, MAXFAULT channel faults (drop, duplicate,
  * reorder), MAXTAMPER lockdowns, MAXSHOFAIL refused deletion receipts,
- * CAP messages in flight per direction and device, MAXCMD RO commands.
+ * CAP messages in flight per direction and device, MAXCMD RO commands
+ * (the table's size: queue_reprovision asserts it is never full, so the
+ * bound cuts no behaviour off).
  * covers: CHG-1, CHG-2, CHG-3, EVAL-4, TRE-4, MGT-4, SEC-10 */
 
 #include "lifecycle.pml"
@@ -38,11 +40,13 @@
 #define CAP 2
 #endif
 #ifndef MAXCMD
-#define MAXCMD 4
+#define MAXCMD 6
 #endif
 #define MAXSEQ 12 /* package sequence numbers per SHO: reaching it is a livelock */
 #define NIMSI 16 /* IMSI s*8+n+1, n < 7; 0 is none */
-#define REQUEUE_MAX 3 /* dpf.c cmd_result: tries <= 3 */
+#ifndef REQUEUE_MAX
+#define REQUEUE_MAX 3 /* dpf.c cmd_result: tries <= 3, refusals since the last carried out */
+#endif
 
 /* ---- the TRE (src/tre): persistent, changed only by atomic commits ---- */
 byte mst[NDEV * NSHO];   /* the record of (device, SHO): M_* */
@@ -96,6 +100,10 @@ chan down[NDEV] = [CAP] of {mtype:msg, byte, byte, byte, byte};
 #define LIVE(x) ((x) != M_NONE && (x) != M_DELETED)
 #define ACTIVE(d) (mst[K(d, 0)] == M_ACTIVATED || mst[K(d, 1)] == M_ACTIVATED)
 #define QUIET(d) (len(up[d]) == 0 && len(down[d]) == 0)
+
+/* A step's message fields are dead after it: cleared, so that states
+ * differing only in them are one. */
+#define CLEAR_MSG m = 0; f1 = 0; f2 = 0; f3 = 0; f4 = 0
 
 /* A send on a full channel is a loss (the TCP connection gave up). */
 #define send(ch, m, a, b, c, e) if :: len(ch) < CAP -> ch!m, a, b, c, e :: else -> skip fi
@@ -190,7 +198,7 @@ end:
 		fi }
 	/* run_commands(): the result saved, then sent (flush_result). */
 	:: atomic { vr_id != 0 ->
-		r_id[d] = vr_id; r_ok[d] = vr_ok; r_imsi[d] = vr_imsi; vr_id = 0;
+		r_id[d] = vr_id; r_ok[d] = vr_ok; r_imsi[d] = vr_imsi; vr_id = 0; vr_ok = false; vr_imsi = 0;
 		send(up[d], RES, r_id[d], r_ok[d], r_imsi[d], 0);
 		/* st_operational, same step: the MCIM gone (a reprovision)? */
 		if
@@ -242,7 +250,8 @@ end:
 			/* taken (200), or no such open command (404) */
 			r_id[d] = 0; r_ok[d] = false; r_imsi[d] = 0
 		:: else -> skip /* DLFAIL, or an answer for another state: retried */
-		fi }
+		fi;
+		CLEAR_MSG; tmp = 0; ok = false }
 	od
 }
 
@@ -345,15 +354,26 @@ inline serve(d) {
 		fi
 	:: m == RES && !f2 ->
 		/* refused without a result: rejected; an owner-bound
-		 * reprovision goes again under a new number (three times) */
+		 * reprovision goes again under a new number, three times at
+		 * most in a row: j counts the device's rejected commands
+		 * numbered after the last one the TRE carried out (answered
+		 * or done; i the last such) */
 		c_st[f1] = C_REJECTED;
-		i = 1; j = 0;
+		i = ncmd;
+#ifdef SEED_LIFE_BUDGET
+		i = 0; /* the seeded bug: every refusal in the TRE's life counts */
+#endif
 		do
-		:: i <= ncmd -> j = j + (c_dev[i] == d && c_st[i] == C_REJECTED -> 1 : 0); i++
+		:: i > 0 && !(c_dev[i] == d && (c_st[i] == C_ANSWERED || c_st[i] == C_DONE)) -> i--
+		:: else -> break
+		od;
+		j = 0;
+		do
+		:: i < ncmd -> i++; j = j + (c_dev[i] == d && c_st[i] == C_REJECTED -> 1 : 0)
 		:: else -> break
 		od;
 		if
-		:: j <= REQUEUE_MAX && ncmd < MAXCMD -> queue_reprovision(d, c_owner[f1])
+		:: j <= REQUEUE_MAX -> queue_reprovision(d, c_owner[f1])
 		:: else -> skip
 		fi;
 		send(down[d], ACK, f1, 0, 0, 0)
@@ -368,7 +388,7 @@ proctype Dpf(byte d) {
 	byte f1, f2, f3, f4, s, i, j;
 end:
 	do
-	:: atomic { nempty(up[d]) -> serve(d) }
+	:: atomic { nempty(up[d]) -> serve(d); CLEAR_MSG; s = 0; i = 0; j = 0 }
 	od
 }
 
@@ -381,7 +401,7 @@ proctype Subscriber() {
 	byte d, old;
 end:
 	do
-	:: atomic { chg < MAXCHG && ncmd < MAXCMD ->
+	:: atomic { chg < MAXCHG ->
 		chg++;
 		if
 		:: d = 0
@@ -403,7 +423,8 @@ end:
 			fi
 #endif
 		:: else -> skip
-		fi }
+		fi;
+		d = 0; old = 0 }
 	od
 }
 
@@ -426,7 +447,8 @@ end:
 		if
 		:: !lock[d] -> tampers++; lock[d] = true; lock_ep[d]++; sess[d] = 0
 		:: else -> skip
-		fi }
+		fi;
+		d = 0 }
 	:: atomic { (lock[0] && ast[0] == AG_LOCK) -> d = 0; goto recover }
 #if NDEV > 1
 	:: atomic { (lock[1] && ast[1] == AG_LOCK) -> d = 1; goto recover }
@@ -449,7 +471,8 @@ recover:
 		od;
 		rec_ep[d]++;
 		lock[d] = false;
-		sess[d] = 0
+		sess[d] = 0;
+		d = 0; k = 0; tmp = 0
 	}
 	goto end
 }
@@ -464,7 +487,8 @@ inline fault(ch) {
 	:: skip /* lost */
 	:: len(ch) + 2 <= CAP -> ch!m, f1, f2, f3, f4; ch!m, f1, f2, f3, f4 /* duplicated */
 	:: len(ch) >= 1 -> ch!m, f1, f2, f3, f4 /* overtaken: to the back */
-	fi
+	fi;
+	CLEAR_MSG
 }
 
 proctype Net() {
