@@ -296,10 +296,14 @@ static void receipt(srv_listener *l, const omc_http_req *req, omc_http_resp *res
 		srv_sql_done(s, q);
 	}
 	/* A direct change: the new MCIM is installed, not activated; the RO's
-	 * signed `switch` activates it on trial. */
-	char dsho[SRV_NAME_MAX], dstate[16] = "";
-	if (plat[0] && srv_drf_sho_of(s, plat, dsho, dstate) == OMC_OK && !strcmp(dstate, "direct") &&
-	    !strcmp(dsho, iss) && srv_begin(s)) {
+	 * signed `switch` activates it on trial. Only the receipt of the SHO
+	 * the DRF names changes the DRF's device: a late one of the SHO it has
+	 * left (sent again, its first answer lost, after a change was asked)
+	 * would make a `direct` device `provisioned`, and the device would
+	 * never hear of the change (model/README.md). */
+	char dsho[SRV_NAME_MAX] = "", dstate[16] = "";
+	bool named = plat[0] && srv_drf_sho_of(s, plat, dsho, dstate) == OMC_OK && !strcmp(dsho, iss);
+	if (named && !strcmp(dstate, "direct") && srv_begin(s)) {
 		int64_t cid = 0;
 		if (srv_ro_command(s, tre, "switch", NULL, mcim, &cid) == OMC_OK &&
 		    srv_sql(s, &q, "UPDATE drf_device SET state = 'switching', updated = ?2 WHERE platform_id = ?1") ==
@@ -313,7 +317,7 @@ static void receipt(srv_listener *l, const omc_http_req *req, omc_http_resp *res
 		} else {
 			srv_rollback(s);
 		}
-	} else if (plat[0] &&
+	} else if (named &&
 		   srv_sql(s, &q, "UPDATE drf_device SET state = 'provisioned', updated = ?2 WHERE platform_id = ?1") ==
 			   OMC_OK) {
 		sqlite3_bind_text(q, 1, plat, -1, SQLITE_STATIC);

@@ -602,6 +602,63 @@ static void test_direct_change(void **state)
 	sf_down(&e);
 }
 
+/* CHG-1, CHG-3: a direct change asked while the device still sends the
+ * receipt of its first MCIM again (the first answer was lost after the
+ * SHO took it). The late receipt of the SHO the DRF no longer names
+ * leaves the DRF's device `direct`; the device hears of the change at its
+ * next poll and moves. Before, it made the device `provisioned` with the
+ * new SHO: the device never heard of the change and stayed with the old
+ * SHO's MCIM while the DRF named the new one (model/README.md). */
+static void test_direct_change_late_receipt(void **state)
+{
+	(void)state;
+	sf_env e;
+	sf_up(&e);
+	sf_dev d;
+	sf_agent ae;
+	provisioned(&e, &d, &ae);
+	omc_agent_info in;
+	omc_agent_info_get(ae.a, &in);
+	char old[16];
+	snprintf(old, sizeof old, "%s", in.mcim_imsi);
+	/* The receipt the DPF took, as the device still holds it. */
+	sqlite3 *h = NULL;
+	sqlite3_stmt *q = NULL;
+	assert_int_equal(sqlite3_open_v2(e.db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(h, 5000);
+	assert_int_equal(sqlite3_prepare_v2(h, "SELECT receipt FROM dpf_download WHERE state = 'installed'", -1, &q, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	const char *t = (const char *)sqlite3_column_text(q, 0);
+	assert_non_null(t);
+	char *rc = omc_alloc(strlen(t) + 1);
+	assert_non_null(rc);
+	memcpy(rc, t, strlen(t) + 1);
+	sqlite3_finalize(q);
+	sqlite3_close(h);
+	assert_int_equal(change_direct(&e, &d, 2), 202);
+	omc_tre_mcim_info reg[64];
+	snprintf(d.mcim_id, sizeof d.mcim_id, "%s", mcim(&d, reg)->id);
+	assert_int_equal(sf_attach(&e, &d, d.mcim_id), 200);
+	assert_int_equal(sf_send_receipt(&e, &d, rc), 200); /* the same receipt, late */
+	omc_free(rc);
+	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM drf_device WHERE sho = 'sho2' AND state = 'direct'"), 1);
+	unsigned w;
+	for (int k = 0; k < 200; k++) {
+		assert_int_equal(omc_agent_step(ae.a, &w), OMC_OK);
+		assert_invariant(&d);
+		omc_agent_info_get(ae.a, &in);
+		if (in.state == OMC_AGENT_OPERATIONAL && !strcmp(in.sho, "sho2") &&
+		    sf_db_count(&e, "SELECT count(*) FROM drf_device WHERE state = 'provisioned'") == 1)
+			break;
+	}
+	in = sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
+	assert_moved(&e, &d, &in, "sho2", old);
+	sf_agent_drop(&ae);
+	sf_dev_free(&d);
+	sf_down(&e);
+}
+
 /* Direct change rolled back: the new SHO's MCIM does not attach (its AuC
  * refuses it), so after three tries the device activates the old one
  * again and erases the new; the new SHO disables its IMSI, the DRF keeps
@@ -669,6 +726,7 @@ int main(void)
 		cmocka_unit_test(test_requeue_budget_per_change),
 		cmocka_unit_test(test_direct_change),
 		cmocka_unit_test(test_direct_change_rollback),
+		cmocka_unit_test(test_direct_change_late_receipt),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
