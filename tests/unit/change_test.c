@@ -113,6 +113,15 @@ static void provisioned(sf_env *e, sf_dev *d, sf_agent *ae)
 	assert_string_equal(in.sho, "sho1");
 }
 
+/* The same, and old the IMSI of its MCIM. */
+static void provisioned_old(sf_env *e, sf_dev *d, sf_agent *ae, char old[16])
+{
+	provisioned(e, d, ae);
+	omc_agent_info in;
+	omc_agent_info_get(ae->a, &in);
+	snprintf(old, 16, "%s", in.mcim_imsi);
+}
+
 /* CHG-1, CHG-2, EVAL-4: ten operator changes in a row on one device,
  * alternating SHOs. After each: exactly one operational MCIM live and
  * activated, the new SHO's; its IMSI enabled in the new SHO's AuC and the
@@ -616,11 +625,9 @@ static void test_direct_change_late_receipt(void **state)
 	sf_up(&e);
 	sf_dev d;
 	sf_agent ae;
-	provisioned(&e, &d, &ae);
-	omc_agent_info in;
-	omc_agent_info_get(ae.a, &in);
 	char old[16];
-	snprintf(old, sizeof old, "%s", in.mcim_imsi);
+	provisioned_old(&e, &d, &ae, old);
+	omc_agent_info in;
 	/* The receipt the DPF took, as the device still holds it. */
 	sqlite3 *h = NULL;
 	sqlite3_stmt *q = NULL;
@@ -670,11 +677,9 @@ static void test_direct_change_rollback(void **state)
 	sf_up(&e);
 	sf_dev d;
 	sf_agent ae;
-	provisioned(&e, &d, &ae);
-	omc_agent_info in;
-	omc_agent_info_get(ae.a, &in);
 	char old[16];
-	snprintf(old, sizeof old, "%s", in.mcim_imsi);
+	provisioned_old(&e, &d, &ae, old);
+	omc_agent_info in;
 	assert_int_equal(change_direct(&e, &d, 2), 202);
 	unsigned w;
 	bool cut = false;
