@@ -3,8 +3,11 @@
 # Usage: model/check.sh RUN WORKDIR
 #   bounded-safety, bounded-liveness   the ctest configuration (label model);
 #   bounded-settle, bounded-unstranded, bounded-lockdown_left: one LTL each
+#   bounded-direct                     the direct change (safety and settle)
 #   full-safety, full-liveness         the `make model` configuration
-#   seeded-early-disable, seeded-replay a copy of the model with a known bug:
+#   seeded-early-disable, seeded-replay, seeded-life-budget,
+#   seeded-late-receipt, seeded-switch-keep-old
+#                                      a copy of the model with a known bug:
 #                                      passes only if SPIN finds a violation
 # Exit 0 when the run ends as it must; the pan output is in WORKDIR.
 set -eu
@@ -26,12 +29,18 @@ BOUNDED_SETTLE="-DNDEV=1 -DMAXCHG=1 -DMAXCRASH=1 -DMAXFAULT=1 -DMAXTAMPER=0 -DMA
 BOUNDED_LIVE="-DNDEV=1 -DMAXCHG=1 -DMAXCRASH=1 -DMAXFAULT=1 -DMAXTAMPER=1 -DMAXSHOFAIL=0 -DCAP=2"
 FULL="-DNDEV=1 -DMAXCHG=2 -DMAXCRASH=1 -DMAXFAULT=1 -DMAXTAMPER=1 -DMAXSHOFAIL=1 -DCAP=2"
 FULLF="-DNDEV=1 -DMAXCHG=1 -DMAXCRASH=1 -DMAXFAULT=2 -DMAXTAMPER=1 -DMAXSHOFAIL=1 -DCAP=2"
+# seeded-life-budget: two changes, a crash and a fault, no tamper, no SHO
+# refusal, and a budget of one requeue, so that two refusals spend it.
+SEEDLIFE="-DNDEV=1 -DMAXCHG=2 -DMAXCRASH=1 -DMAXFAULT=1 -DMAXTAMPER=0 -DMAXSHOFAIL=0 -DCAP=2 -DREQUEUE_MAX=1"
+# The direct change (a switch on trial): one, with a crash, two faults and an
+# SHO refusal; no change by reverting, no tamper (model/README.md).
+DIRECT="-DNDEV=1 -DMAXCHG=0 -DMAXDIRECT=1 -DMAXCRASH=1 -DMAXFAULT=2 -DMAXTAMPER=0 -DMAXSHOFAIL=1 -DCAP=2"
 FULL2="-DNDEV=2 -DMAXCHG=1 -DMAXCRASH=0 -DMAXFAULT=1 -DMAXTAMPER=0 -DMAXSHOFAIL=1 -DCAP=2"
 CC=${CC:-cc}
 # pan.c takes longer to optimise than the bounded runs take to run.
 case "$run" in
 full-*) PANFLAGS="-O2 -w -DCOLLAPSE -DMEMLIM=2048" ;;
-*-liveness | *-settle | *-unstranded | *-lockdown_left) PANFLAGS="-O1 -w -DCOLLAPSE -DMEMLIM=2048" ;;
+*-liveness | *-settle | *-unstranded | *-lockdown_left | *-direct | seeded-life-budget | seeded-late-receipt) PANFLAGS="-O1 -w -DCOLLAPSE -DMEMLIM=2048" ;;
 *) PANFLAGS="-O0 -w -DCOLLAPSE -DMEMLIM=2048" ;;
 esac
 
@@ -117,15 +126,21 @@ bounded-liveness) liveness "$BOUNDED" ;;
 bounded-settle) liveness "$BOUNDED_SETTLE" settle ;;
 bounded-unstranded) liveness "$BOUNDED_LIVE" unstranded ;;
 bounded-lockdown_left) liveness "$BOUNDED_LIVE" lockdown_left ;;
+bounded-direct)
+	safety "$DIRECT"
+	liveness "$DIRECT" settle
+	;;
 full-safety)
 	safety "$FULL"
 	safety "$FULLF"
 	safety "$FULL2"
+	safety "$DIRECT"
 	;;
 full-liveness)
 	liveness "$FULL"
 	liveness "$FULLF"
 	liveness "$FULL2"
+	liveness "$DIRECT"
 	;;
 seeded-early-disable)
 	# The copy: the old SHO disables the IMSI when the change is asked,
@@ -138,6 +153,27 @@ seeded-replay)
 	# overtaken command is carried out again.
 	pan "$BOUNDED -DSEED_REPLAY" "-DSAFETY -DNOCLAIM" "-m100000"
 	bites "assertion violated.*applied"
+	;;
+seeded-life-budget)
+	# The copy: the DPF's requeue budget counts every refusal in the TRE's
+	# life (dpf.c before the fix): a reprovision refused having done
+	# nothing, once the budget is spent, is not sent again and the device
+	# keeps the old SHO's MCIM while the DRF names the new one.
+	pan "$SEEDLIFE -DSEED_LIFE_BUDGET" "-DNFAIR=4" "-a -f -m100000 -N settle"
+	bites "acceptance cycle"
+	;;
+seeded-late-receipt)
+	# The copy: a late receipt of the SHO the device has left makes the
+	# DRF's `direct` device `provisioned` (dpf.c receipt before the fix):
+	# the device never hears of the change.
+	pan "$DIRECT -DSEED_LATE_RECEIPT" "-DNFAIR=4" "-a -f -m100000 -N settle"
+	bites "acceptance cycle"
+	;;
+seeded-switch-keep-old)
+	# The copy: the RO's switch activates the new MCIM and leaves the old
+	# one activated (no deactivation for the trial).
+	pan "$DIRECT -DSEED_SWITCH_KEEP_OLD" "-DSAFETY -DNOCLAIM" "-m100000"
+	bites "assertion violated.*mst"
 	;;
 *)
 	echo "check.sh: unknown run $run" >&2

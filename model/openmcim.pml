@@ -7,7 +7,9 @@
  * Bounds (override with spin -D...): NDEV devices, MAXCHG operator changes,
  * MAXCRASH agent crashes, MAXFAULT channel faults (drop, duplicate,
  * reorder), MAXTAMPER lockdowns, MAXSHOFAIL refused deletion receipts,
- * CAP messages in flight per direction and device, MAXCMD RO commands.
+ * CAP messages in flight per direction and device, MAXCMD RO commands
+ * (the table's size: queue_reprovision asserts it is never full, so the
+ * bound cuts no behaviour off).
  * covers: CHG-1, CHG-2, CHG-3, EVAL-4, TRE-4, MGT-4, SEC-10 */
 
 #include "lifecycle.pml"
@@ -31,6 +33,9 @@
 #ifndef MAXSHOFAIL
 #define MAXSHOFAIL 1
 #endif
+#ifndef MAXDIRECT
+#define MAXDIRECT 0 /* direct changes (a switch on trial): own configurations */
+#endif
 #ifndef MAXEARLY
 #define MAXEARLY 1
 #endif
@@ -38,11 +43,13 @@
 #define CAP 2
 #endif
 #ifndef MAXCMD
-#define MAXCMD 4
+#define MAXCMD 6
 #endif
 #define MAXSEQ 12 /* package sequence numbers per SHO: reaching it is a livelock */
 #define NIMSI 16 /* IMSI s*8+n+1, n < 7; 0 is none */
-#define REQUEUE_MAX 3 /* dpf.c cmd_result: tries <= 3 */
+#ifndef REQUEUE_MAX
+#define REQUEUE_MAX 3 /* dpf.c cmd_result: tries <= 3, refusals since the last carried out */
+#endif
 
 /* ---- the TRE (src/tre): persistent, changed only by atomic commits ---- */
 byte mst[NDEV * NSHO];   /* the record of (device, SHO): M_* */
@@ -54,6 +61,9 @@ byte sess[NDEV];         /* open session's nonce, 0 none (volatile: lost on a cr
 byte lock_ep[NDEV];      /* ghost: lockdowns entered */
 byte rec_ep[NDEV];       /* ghost: recoveries done */
 bool applied[MAXCMD + 1]; /* ghost: commands that changed TRE state */
+bool trial[NDEV];        /* a switch on trial (t->trial) */
+byte trial_to[NDEV];     /*   the SHO switched to */
+byte trial_from[NDEV];   /*   the SHO deactivated for it + 1 (0 none) */
 
 /* ---- the agent (src/agent/agent.c) ---- */
 mtype:ag = {AG_BOOT, AG_PCID, AG_RECEIPT, AG_OPER, AG_LOCK};
@@ -64,15 +74,24 @@ bool r_ok[NDEV];        /*   signed result (1) or an error name (0) */
 byte r_imsi[NDEV];      /*   the IMSI its `deleted` list names (0 none) */
 byte rc_sho[NDEV];      /* saved receipt: SHO + 1 (0 none) */
 byte rc_imsi[NDEV];
+bool a_dir[NDEV];       /* a->direct: a direct change asked (saved) */
+byte stm[NDEV];         /* saved end of a switch: 0 none, 1 confirmed, 2 rolled back */
+byte stm_own[NDEV];     /*   the SHO whose MCIM it erased + 1 (0 none) */
+byte stm_imsi[NDEV];    /*   its IMSI */
+byte stm_back[NDEV];    /*   rolled back: the SHO of the MCIM restored + 1 (0 none) */
 
 /* ---- RO: DRF (src/server/drf.c) and DPF (src/server/dpf.c) ---- */
 byte drf_sho[NDEV];     /* drf_device.sho */
 bool drf_tre[NDEV];     /* drf_device.tre_id known (registered once) */
+byte drf_st[NDEV];      /* drf_device.state: 0 another, D_DIRECT, D_SWITCHING */
+#define D_DIRECT 1
+#define D_SWITCHING 2
 mtype:cs = {C_FREE, C_QUEUED, C_FETCHED, C_ANSWERED, C_DONE, C_REJECTED};
 mtype:cs c_st[MAXCMD + 1]; /* dpf_command, id 1..MAXCMD */
 byte c_dev[MAXCMD + 1];
 byte c_seq[MAXCMD + 1];
-byte c_owner[MAXCMD + 1];
+byte c_owner[MAXCMD + 1];  /* reprovision: the owner; switch: the SHO switched to */
+bool c_switch[MAXCMD + 1]; /* the RO's switch (else its reprovision) */
 byte ncmd;              /* ids used; the RO's seq is the id */
 
 /* ---- SHOs (src/server/sho.c) ---- */
@@ -84,10 +103,10 @@ byte sseq[NSHO];        /* counter seq.<sho> */
 bool auc_en[NIMSI];    /* auc_subscriber.enabled */
 
 /* ---- budgets ---- */
-byte chg, crashes, faults, tampers, shofail, early;
+byte chg, crashes, faults, tampers, shofail, early, dchg;
 
 /* ---- the network: per device, one channel each way ---- */
-mtype:msg = {DL, RCPT, POLL, RES, PKG, DLFAIL, RACK, CMD, ACK};
+mtype:msg = {DL, RCPT, POLL, RES, PKG, DLFAIL, RACK, CMD, ACK, CHGD, STMT, SACK};
 chan up[NDEV] = [CAP] of {mtype:msg, byte, byte, byte, byte};
 chan down[NDEV] = [CAP] of {mtype:msg, byte, byte, byte, byte};
 
@@ -96,6 +115,10 @@ chan down[NDEV] = [CAP] of {mtype:msg, byte, byte, byte, byte};
 #define LIVE(x) ((x) != M_NONE && (x) != M_DELETED)
 #define ACTIVE(d) (mst[K(d, 0)] == M_ACTIVATED || mst[K(d, 1)] == M_ACTIVATED)
 #define QUIET(d) (len(up[d]) == 0 && len(down[d]) == 0)
+
+/* A step's message fields are dead after it: cleared, so that states
+ * differing only in them are one. */
+#define CLEAR_MSG m = 0; f1 = 0; f2 = 0; f3 = 0; f4 = 0
 
 /* A send on a full channel is a loss (the TCP connection gave up). */
 #define send(ch, m, a, b, c, e) if :: len(ch) < CAP -> ch!m, a, b, c, e :: else -> skip fi
@@ -112,12 +135,16 @@ chan down[NDEV] = [CAP] of {mtype:msg, byte, byte, byte, byte};
 inline tre_install(d, s, imsi, seq, n, ok) {
 	ok = false;
 	if
-	:: lock[d] || sess[d] == 0 || n != sess[d] || seq <= pseq[K(d, s)] || LIVE(mst[K(d, s)]) -> skip
+	:: lock[d] || sess[d] == 0 || n % 4 != sess[d] || seq <= pseq[K(d, s)] || LIVE(mst[K(d, s)]) -> skip
 	:: else ->
-		lc_next(M_INSTALLED, E_ACTIVATE, A_OWNER, tmp);
-		assert(tmp != M_REFUSED);
 		if
-		:: OTHER_ACTIVE(d, s) -> skip
+		:: n >= 4 -> tmp = M_INSTALLED /* activate false: a direct change's */
+		:: else ->
+			lc_next(M_INSTALLED, E_ACTIVATE, A_OWNER, tmp);
+			assert(tmp != M_REFUSED)
+		fi;
+		if
+		:: tmp == M_ACTIVATED && OTHER_ACTIVE(d, s) -> skip
 		:: else ->
 			mst[K(d, s)] = tmp;
 			mimsi[K(d, s)] = imsi;
@@ -147,20 +174,47 @@ inline tre_command(d, id, seq, owner) {
 apply:
 #endif
 		assert(!applied[id]); /* a command changes TRE state once at most */
-		applied[id] = true;
-		iseq[d] = seq;
 		vr_imsi = 0;
 		if
-		:: LIVE(mst[K(d, owner)]) ->
+		:: c_switch[id] && (trial[d] || !(mst[K(d, owner)] == M_INSTALLED || mst[K(d, owner)] == M_DEACTIVATED)) ->
+			goto refused /* switch_to(): on trial, or no such MCIM: nothing consumed */
+		:: c_switch[id] ->
+			/* switch_to(): in one commit the other owner's activated
+			 * MCIM deactivated, this one activated, the trial recorded */
+			applied[id] = true;
+			iseq[d] = seq;
+			trial_from[d] = 0;
+			if
+			:: mst[K(d, 1 - owner)] == M_ACTIVATED ->
+#ifndef SEED_SWITCH_KEEP_OLD
+				mst[K(d, 1 - owner)] = M_DEACTIVATED;
+#endif
+				trial_from[d] = 2 - owner
+			:: else -> skip
+			fi;
+			mst[K(d, owner)] = M_ACTIVATED;
+			trial[d] = true;
+			trial_to[d] = owner
+		:: !c_switch[id] && LIVE(mst[K(d, owner)]) ->
+			applied[id] = true;
+			iseq[d] = seq;
 			lc_next(mst[K(d, owner)], E_DELETE, A_RO, tmp);
 			assert(tmp == M_DELETED);
 			mst[K(d, owner)] = tmp;
 			vr_imsi = mimsi[K(d, owner)]
-		:: mst[K(d, owner)] == M_DELETED -> vr_imsi = mimsi[K(d, owner)]
-		:: else -> skip
+		:: !c_switch[id] && mst[K(d, owner)] == M_DELETED ->
+			applied[id] = true;
+			iseq[d] = seq;
+			vr_imsi = mimsi[K(d, owner)]
+		:: else -> applied[id] = true; iseq[d] = seq
 		fi;
 		vr_ok = true
 	fi;
+	goto done;
+refused:
+	vr_ok = false;
+	vr_imsi = 0;
+done:
 	vr_id = id
 }
 
@@ -181,6 +235,33 @@ end:
 	/* Lockdown stops everything else (omc_agent_step's first check). */
 	:: atomic { lock[d] && ast[d] != AG_LOCK && vr_id == 0 -> ast[d] = AG_LOCK; sess[d] = 0 }
 	:: atomic { ast[d] == AG_LOCK && !lock[d] -> ast[d] = AG_BOOT }
+	/* st_attach_mcim() on trial, the agent's next step (no poll before
+	 * it): the new MCIM attached, confirm; or it did not, three times,
+	 * roll back (omc_tre_switch_confirm/_rollback: one commit each; the
+	 * statement saved, then sent). */
+	:: atomic { trial[d] && !lock[d] && ast[d] == AG_OPER && vr_id == 0 && stm[d] == 0 ->
+		if
+		:: stm[d] = 1; /* confirmed: the MCIM deactivated for it becomes a tombstone */
+			if
+			:: trial_from[d] != 0 ->
+				mst[K(d, trial_from[d] - 1)] = M_DELETED;
+				stm_own[d] = trial_from[d];
+				stm_imsi[d] = mimsi[K(d, trial_from[d] - 1)]
+			:: else -> skip
+			fi
+		:: stm[d] = 2; /* rolled back: the old one activated again, the new one a tombstone */
+			if
+			:: trial_from[d] != 0 -> mst[K(d, trial_from[d] - 1)] = M_ACTIVATED
+			:: else -> skip
+			fi;
+			mst[K(d, trial_to[d])] = M_DELETED;
+			stm_own[d] = trial_to[d] + 1;
+			stm_imsi[d] = mimsi[K(d, trial_to[d])];
+			stm_back[d] = trial_from[d];
+			ast[d] = AG_BOOT
+		fi;
+		trial[d] = false; trial_to[d] = 0; trial_from[d] = 0;
+		send(up[d], STMT, stm[d], stm_own[d], stm_imsi[d], stm_back[d]) }
 	/* st_boot: what does the TRE hold? */
 	:: atomic { ast[d] == AG_BOOT && !lock[d] ->
 		if
@@ -190,7 +271,7 @@ end:
 		fi }
 	/* run_commands(): the result saved, then sent (flush_result). */
 	:: atomic { vr_id != 0 ->
-		r_id[d] = vr_id; r_ok[d] = vr_ok; r_imsi[d] = vr_imsi; vr_id = 0;
+		r_id[d] = vr_id; r_ok[d] = vr_ok; r_imsi[d] = vr_imsi; vr_id = 0; vr_ok = false; vr_imsi = 0;
 		send(up[d], RES, r_id[d], r_ok[d], r_imsi[d], 0);
 		/* st_operational, same step: the MCIM gone (a reprovision)? */
 		if
@@ -200,13 +281,16 @@ end:
 	/* A step that talks to the network, when nothing of this device is in
 	 * flight (the answer would have come by now), or early (MAXEARLY). */
 	:: atomic { !lock[d] && vr_id == 0 && (ast[d] == AG_PCID || ast[d] == AG_OPER || ast[d] == AG_RECEIPT) &&
-		    (QUIET(d) || early < MAXEARLY) ->
+		    (QUIET(d) || early < MAXEARLY) && !(trial[d] && ast[d] == AG_OPER && r_id[d] == 0 && stm[d] == 0) ->
 		if
 		:: !QUIET(d) -> early++
 		:: else -> skip
 		fi;
 		if
-		:: r_id[d] != 0 && ast[d] != AG_RECEIPT ->
+		:: stm[d] != 0 && ast[d] == AG_OPER ->
+			/* st_operational: the end of a switch not taken yet first */
+			send(up[d], STMT, stm[d], stm_own[d], stm_imsi[d], stm_back[d])
+		:: r_id[d] != 0 && ast[d] != AG_RECEIPT && !(stm[d] != 0 && ast[d] == AG_OPER) ->
 			/* the last result first, also with the PCID's session */
 			send(up[d], RES, r_id[d], r_ok[d], r_imsi[d], 0)
 		:: r_id[d] == 0 && ast[d] == AG_PCID ->
@@ -217,15 +301,24 @@ end:
 			send(up[d], DL, nonce[d], (mst[K(d, 0)] == M_DELETED -> mimsi[K(d, 0)] : 0),
 			     (mst[K(d, 1)] == M_DELETED -> mimsi[K(d, 1)] : 0), 0)
 		:: ast[d] == AG_RECEIPT -> send(up[d], RCPT, rc_sho[d] - 1, rc_imsi[d], 0, 0)
-		:: r_id[d] == 0 && ast[d] == AG_OPER && ACTIVE(d) -> send(up[d], POLL, 0, 0, 0, 0)
-		:: r_id[d] == 0 && ast[d] == AG_OPER && !ACTIVE(d) -> ast[d] = AG_BOOT /* imsi_of() fails */
+		:: r_id[d] == 0 && stm[d] == 0 && !trial[d] && ast[d] == AG_OPER && ACTIVE(d) && !a_dir[d] ->
+			send(up[d], POLL, 0, 0, 0, 0)
+		:: r_id[d] == 0 && stm[d] == 0 && !trial[d] && ast[d] == AG_OPER && ACTIVE(d) && a_dir[d] ->
+			/* a direct change: validate and download over the
+			 * operational session (a new session nonce), right after
+			 * the poll that asked it (st_operational) */
+			nonce[d] = nonce[d] % 3 + 1;
+			sess[d] = nonce[d];
+			send(up[d], DL, nonce[d], (mst[K(d, 0)] == M_DELETED -> mimsi[K(d, 0)] : 0),
+			     (mst[K(d, 1)] == M_DELETED -> mimsi[K(d, 1)] : 0), 0)
+		:: r_id[d] == 0 && stm[d] == 0 && ast[d] == AG_OPER && !ACTIVE(d) -> ast[d] = AG_BOOT /* imsi_of() fails */
 		fi }
 	/* An answer, in whatever state the agent is now. */
 	:: atomic { len(down[d]) > 0 && vr_id == 0 ->
 		down[d]?m, f1, f2, f3, f4;
 		if
 		:: lock[d] -> skip /* no network activity in lockdown */
-		:: !lock[d] && m == PKG && ast[d] == AG_PCID ->
+		:: !lock[d] && m == PKG && (ast[d] == AG_PCID || (ast[d] == AG_OPER && a_dir[d])) ->
 			/* st_download: the TRE installs; the receipt saved, then sent */
 			tre_install(d, f1, f2, f3, f4, ok);
 			if
@@ -235,14 +328,20 @@ end:
 			fi
 		:: !lock[d] && m == RACK && ast[d] == AG_RECEIPT && rc_sho[d] == f1 + 1 ->
 			/* st_receipt, then st_attach_mcim: operational */
-			rc_sho[d] = 0; rc_imsi[d] = 0; ast[d] = AG_OPER
+			rc_sho[d] = 0; rc_imsi[d] = 0; ast[d] = AG_OPER;
+			a_dir[d] = false /* the RO's switch comes as a command */
 		:: !lock[d] && m == CMD && ast[d] == AG_OPER && r_id[d] == 0 ->
 			tre_command(d, f1, f2, f3)
 		:: !lock[d] && m == ACK && r_id[d] == f1 ->
 			/* taken (200), or no such open command (404) */
 			r_id[d] = 0; r_ok[d] = false; r_imsi[d] = 0
+		:: !lock[d] && m == CHGD && ast[d] == AG_OPER && !trial[d] ->
+			a_dir[d] = true /* run_commands(): "change": {"mode": "direct"} */
+		:: !lock[d] && m == SACK && stm[d] == f1 ->
+			stm[d] = 0; stm_own[d] = 0; stm_imsi[d] = 0; stm_back[d] = 0 /* flush_stmt(): taken */
 		:: else -> skip /* DLFAIL, or an answer for another state: retried */
-		fi }
+		fi;
+		CLEAR_MSG; tmp = 0; ok = false }
 	od
 }
 
@@ -299,12 +398,28 @@ inline serve(d) {
 			:: else -> skip
 			fi;
 			sseq[s]++;
-			send(down[d], PKG, s, sm_imsi[SK(s, d)], sseq[s], f1)
+			/* a device `direct` at the DRF: the SHO asked with activate false */
+			send(down[d], PKG, s, sm_imsi[SK(s, d)], sseq[s], f1 + (drf_st[d] == D_DIRECT -> 4 : 0))
 		fi
 	:: m == RCPT ->
 		/* dpf.c receipt -> sho.c receipt: issued -> installed */
 		if
 		:: sm_st[SK(f1, d)] == S_ISSUED && sm_imsi[SK(f1, d)] == f2 -> sm_st[SK(f1, d)] = S_INSTALLED
+		:: else -> skip
+		fi;
+		/* a receipt of the SHO the DRF names: in a direct change the RO's
+		 * switch to this MCIM queued, the DRF's device `switching`; else
+		 * the device `provisioned`. A late one of another SHO changes
+		 * nothing at the DRF (dpf.c receipt, `named`). */
+		if
+		:: sm_imsi[SK(f1, d)] == f2 && drf_sho[d] == f1 && drf_st[d] == D_DIRECT ->
+			queue_reprovision(d, f1);
+			c_switch[ncmd] = true;
+			drf_st[d] = D_SWITCHING
+		:: sm_imsi[SK(f1, d)] == f2 && drf_sho[d] == f1 && drf_st[d] != D_DIRECT -> drf_st[d] = 0
+#ifdef SEED_LATE_RECEIPT
+		:: sm_imsi[SK(f1, d)] == f2 && drf_sho[d] != f1 -> drf_st[d] = 0 /* the seeded bug: dpf.c before */
+#endif
 		:: else -> skip
 		fi;
 		send(down[d], RACK, f1, 0, 0, 0)
@@ -321,7 +436,30 @@ inline serve(d) {
 			fi;
 			i++
 		:: else -> break
-		od
+		od;
+		/* cmd_fetch: a direct change asked */
+		if
+		:: drf_st[d] == D_DIRECT -> send(down[d], CHGD, drf_sho[d], 0, 0, 0)
+		:: else -> skip
+		fi
+	:: m == STMT ->
+		/* dpf.c switch_end: the deletion passed on (pass_deletions, 502
+		 * if the SHO did not take it), then the DRF's device
+		 * provisioned, with the SHO of the MCIM restored on a rollback */
+		if
+		:: f3 != 0 && shofail < MAXSHOFAIL -> shofail++
+		:: else ->
+			if
+			:: f3 != 0 -> sho_gone(f2 - 1, d, f3)
+			:: else -> skip
+			fi;
+			drf_st[d] = 0;
+			if
+			:: f1 == 2 && f4 != 0 -> drf_sho[d] = f4 - 1
+			:: else -> skip
+			fi;
+			send(down[d], SACK, f1, 0, 0, 0)
+		fi
 	:: m == RES && (f1 < 1 || f1 > ncmd || c_dev[f1] != d ||
 			!(c_st[f1] == C_QUEUED || c_st[f1] == C_FETCHED || c_st[f1] == C_ANSWERED)) ->
 		send(down[d], ACK, f1, 0, 0, 0) /* 404: taken before */
@@ -345,15 +483,26 @@ inline serve(d) {
 		fi
 	:: m == RES && !f2 ->
 		/* refused without a result: rejected; an owner-bound
-		 * reprovision goes again under a new number (three times) */
+		 * reprovision goes again under a new number, three times at
+		 * most in a row: j counts the device's rejected commands
+		 * numbered after the last one the TRE carried out (answered
+		 * or done; i the last such) */
 		c_st[f1] = C_REJECTED;
-		i = 1; j = 0;
+		i = ncmd;
+#ifdef SEED_LIFE_BUDGET
+		i = 0; /* the seeded bug: every refusal in the TRE's life counts */
+#endif
 		do
-		:: i <= ncmd -> j = j + (c_dev[i] == d && c_st[i] == C_REJECTED -> 1 : 0); i++
+		:: i > 0 && !(c_dev[i] == d && (c_st[i] == C_ANSWERED || c_st[i] == C_DONE)) -> i--
+		:: else -> break
+		od;
+		j = 0;
+		do
+		:: i < ncmd -> i++; j = j + (c_dev[i] == d && c_st[i] == C_REJECTED -> 1 : 0)
 		:: else -> break
 		od;
 		if
-		:: j <= REQUEUE_MAX && ncmd < MAXCMD -> queue_reprovision(d, c_owner[f1])
+		:: j <= REQUEUE_MAX && !c_switch[f1] -> queue_reprovision(d, c_owner[f1])
 		:: else -> skip
 		fi;
 		send(down[d], ACK, f1, 0, 0, 0)
@@ -368,7 +517,7 @@ proctype Dpf(byte d) {
 	byte f1, f2, f3, f4, s, i, j;
 end:
 	do
-	:: atomic { nempty(up[d]) -> serve(d) }
+	:: atomic { nempty(up[d]) -> serve(d); CLEAR_MSG; s = 0; i = 0; j = 0 }
 	od
 }
 
@@ -381,7 +530,7 @@ proctype Subscriber() {
 	byte d, old;
 end:
 	do
-	:: atomic { chg < MAXCHG && ncmd < MAXCMD ->
+	:: atomic { chg < MAXCHG ->
 		chg++;
 		if
 		:: d = 0
@@ -403,7 +552,12 @@ end:
 			fi
 #endif
 		:: else -> skip
-		fi }
+		fi;
+		d = 0; old = 0 }
+	/* the same with "direct": true, for a device provisioned at the DRF
+	 * (its SHO holds the receipt): `direct`, nothing queued */
+	:: atomic { dchg < MAXDIRECT && drf_tre[0] && drf_st[0] == 0 && sm_st[SK(drf_sho[0], 0)] == S_INSTALLED ->
+		dchg++; drf_sho[0] = 1 - drf_sho[0]; drf_st[0] = D_DIRECT }
 	od
 }
 
@@ -426,7 +580,8 @@ end:
 		if
 		:: !lock[d] -> tampers++; lock[d] = true; lock_ep[d]++; sess[d] = 0
 		:: else -> skip
-		fi }
+		fi;
+		d = 0 }
 	:: atomic { (lock[0] && ast[0] == AG_LOCK) -> d = 0; goto recover }
 #if NDEV > 1
 	:: atomic { (lock[1] && ast[1] == AG_LOCK) -> d = 1; goto recover }
@@ -448,8 +603,10 @@ recover:
 		:: else -> break
 		od;
 		rec_ep[d]++;
+		trial[d] = false; trial_to[d] = 0; trial_from[d] = 0;
 		lock[d] = false;
-		sess[d] = 0
+		sess[d] = 0;
+		d = 0; k = 0; tmp = 0
 	}
 	goto end
 }
@@ -464,7 +621,8 @@ inline fault(ch) {
 	:: skip /* lost */
 	:: len(ch) + 2 <= CAP -> ch!m, f1, f2, f3, f4; ch!m, f1, f2, f3, f4 /* duplicated */
 	:: len(ch) >= 1 -> ch!m, f1, f2, f3, f4 /* overtaken: to the back */
-	fi
+	fi;
+	CLEAR_MSG
 }
 
 proctype Net() {
@@ -527,7 +685,8 @@ end:
 
 /* Settled: operational with the MCIM of the SHO the DRF names, nothing
  * left to send. */
-#define SETTLED(d) (ast[d] == AG_OPER && mst[K(d, drf_sho[d])] == M_ACTIVATED && r_id[d] == 0 && !lock[d])
+#define SETTLED(d) (ast[d] == AG_OPER && mst[K(d, drf_sho[d])] == M_ACTIVATED && r_id[d] == 0 && !lock[d] && \
+		    stm[d] == 0 && !trial[d])
 #if NDEV > 1
 #define ALL_SETTLED (SETTLED(0) && SETTLED(1))
 #else

@@ -306,10 +306,14 @@ static void receipt(srv_listener *l, const omc_http_req *req, omc_http_resp *res
 		srv_sql_done(s, q);
 	}
 	/* A direct change: the new MCIM is installed, not activated; the RO's
-	 * signed `switch` activates it on trial. */
-	char dsho[SRV_NAME_MAX], dstate[16] = "";
-	if (plat[0] && srv_drf_sho_of(s, plat, dsho, dstate) == OMC_OK && !strcmp(dstate, "direct") &&
-	    !strcmp(dsho, iss) && srv_begin(s)) {
+	 * signed `switch` activates it on trial. Only the receipt of the SHO
+	 * the DRF names changes the DRF's device: a late one of the SHO it has
+	 * left (sent again, its first answer lost, after a change was asked)
+	 * would make a `direct` device `provisioned`, and the device would
+	 * never hear of the change (model/README.md). */
+	char dsho[SRV_NAME_MAX] = "", dstate[16] = "";
+	bool named = plat[0] && srv_drf_sho_of(s, plat, dsho, dstate) == OMC_OK && !strcmp(dsho, iss);
+	if (named && !strcmp(dstate, "direct") && srv_begin(s)) {
 		int64_t cid = 0;
 		if (srv_ro_command(s, tre, "switch", NULL, mcim, &cid) == OMC_OK &&
 		    srv_sql(s, &q, "UPDATE drf_device SET state = 'switching', updated = ?2 WHERE platform_id = ?1") ==
@@ -323,7 +327,7 @@ static void receipt(srv_listener *l, const omc_http_req *req, omc_http_resp *res
 		} else {
 			srv_rollback(s);
 		}
-	} else if (plat[0] &&
+	} else if (named &&
 		   srv_sql(s, &q, "UPDATE drf_device SET state = 'provisioned', updated = ?2 WHERE platform_id = ?1") ==
 			   OMC_OK) {
 		omc_dbs_bind_text(q, 1, plat, -1);
@@ -667,14 +671,19 @@ static void cmd_result(srv_listener *l, const omc_http_req *req, omc_http_resp *
 	/* The RO's reprovision refused without a result: the TRE applied it
 	 * and the device lost the result (a crash between the two), or it was
 	 * replayed. Sent again under a new number, it names the old SHO's
-	 * tombstones, and that SHO gets its receipt after all (three times at
-	 * most for a TRE). */
+	 * tombstones, and that SHO gets its receipt after all. Three times at
+	 * most in a row: the budget counts the RO's commands refused since the
+	 * TRE last carried one out (answered or done), not in the TRE's whole
+	 * life, or refusals of past changes (lost results, commands void after
+	 * 30 days offline) would strand the device at its next change: kept by
+	 * the old SHO while the DRF names the new one (model/README.md). */
 	if (requeue) {
 		int64_t nid = 0;
 		long tries = 0;
 		if (srv_sql(s, &q,
-			    "SELECT count(*) FROM dpf_command WHERE tre_id = ?1 AND issuer = 'ro' AND state = 'rejected'") ==
-		    OMC_OK) {
+			    "SELECT count(*) FROM dpf_command WHERE tre_id = ?1 AND issuer = 'ro' AND state = 'rejected'"
+			    " AND id > (SELECT coalesce(max(id), 0) FROM dpf_command WHERE tre_id = ?1 AND issuer = 'ro'"
+			    " AND state IN ('answered', 'done'))") == OMC_OK) {
 			omc_dbs_bind_text(q, 1, cn, -1);
 			if (omc_dbs_step(q) == OMC_DB_ROW)
 				tries = (long)omc_dbs_column_int64(q, 0);

@@ -81,6 +81,20 @@ static long enabled(sf_env *e, const char *imsi)
 	return sf_db_count(e, q);
 }
 
+/* The device is with SHO want after a change: one operational MCIM live
+ * and activated, want's; its IMSI enabled, the old one (old) disabled. */
+static void assert_moved(sf_env *e, sf_dev *d, const omc_agent_info *in, const char *want, const char *old)
+{
+	assert_string_equal(in->sho, want);
+	size_t live;
+	char owner[17];
+	assert_int_equal(activated(d, &live, owner), 1);
+	assert_int_equal(live, 1);
+	assert_string_equal(owner, want);
+	assert_int_equal(enabled(e, old), 0);
+	assert_int_equal(enabled(e, in->mcim_imsi), 1);
+}
+
 /* A device provisioned with sho1 by its agent. */
 static void provisioned(sf_env *e, sf_dev *d, sf_agent *ae)
 {
@@ -96,6 +110,15 @@ static void provisioned(sf_env *e, sf_dev *d, sf_agent *ae)
 	sf_agent_make(ae, e, d);
 	omc_agent_info in = sf_agent_run(ae, OMC_AGENT_OPERATIONAL);
 	assert_string_equal(in.sho, "sho1");
+}
+
+/* The same, and old the IMSI of its MCIM. */
+static void provisioned_old(sf_env *e, sf_dev *d, sf_agent *ae, char old[16])
+{
+	provisioned(e, d, ae);
+	omc_agent_info in;
+	omc_agent_info_get(ae->a, &in);
+	snprintf(old, 16, "%s", in.mcim_imsi);
 }
 
 /* CHG-1, CHG-2, EVAL-4: ten operator changes in a row on one device,
@@ -409,6 +432,22 @@ static void test_management(void **state)
 	sf_down(&e);
 }
 
+/* The TRE gets the RO's queued command, and its result goes nowhere (a
+ * crash between the TRE's commit and the agent's save): the TRE is
+ * pristine after it. */
+static void lose_result(sf_env *e, sf_dev *d)
+{
+	char cmd[8192];
+	sf_db_text(e, cmd, sizeof cmd, "SELECT command FROM dpf_command WHERE issuer = 'ro' AND state = 'queued'", NULL);
+	assert_true(cmd[0] && strlen(cmd) < sizeof cmd - 1);
+	char *res = NULL;
+	bool applied = false;
+	assert_int_equal(omc_tre_command(d->t, cmd, strlen(cmd), &res, &applied), OMC_OK);
+	assert_true(applied);
+	omc_free(res);
+	assert_int_equal(omc_tre_get_state(d->t), OMC_TRE_PRISTINE);
+}
+
 /* CHG-2: the TRE carried out the reprovision but its result was lost (a
  * crash between the TRE's commit and the agent's save). The command comes
  * again, the TRE refuses the replay without a result; the DPF queues the
@@ -427,22 +466,80 @@ static void test_lost_reprovision_result(void **state)
 	char old[16];
 	snprintf(old, sizeof old, "%s", in.mcim_imsi);
 	assert_int_equal(change_to(&e, &d, 2, NULL), 202);
-	/* The TRE gets the command, and its result goes nowhere. */
-	char cmd[8192];
-	sf_db_text(&e, cmd, sizeof cmd, "SELECT command FROM dpf_command WHERE issuer = 'ro'", NULL);
-	assert_true(cmd[0] && strlen(cmd) < sizeof cmd - 1);
-	char *res = NULL;
-	bool applied = false;
-	assert_int_equal(omc_tre_command(d.t, cmd, strlen(cmd), &res, &applied), OMC_OK);
-	assert_true(applied);
-	omc_free(res);
-	assert_int_equal(omc_tre_get_state(d.t), OMC_TRE_PRISTINE);
+	lose_result(&e, &d);
 	assert_int_equal(enabled(&e, old), 1);
 	in = sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
 	assert_string_equal(in.sho, "sho2");
 	assert_int_equal(enabled(&e, old), 0);
 	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM dpf_command WHERE issuer = 'ro' AND state = 'rejected'"), 1);
 	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM dpf_command WHERE issuer = 'ro' AND state = 'done'"), 1);
+	sf_agent_drop(&ae);
+	sf_dev_free(&d);
+	sf_down(&e);
+}
+
+/* The TRE's clock, moved on by the test. */
+static int64_t dev_offset;
+
+static int64_t dev_clock(void *arg)
+{
+	(void)arg;
+	return (int64_t)time(NULL) + dev_offset;
+}
+
+/* CHG-1, CHG-3: the requeue budget is per change, not per TRE. Three
+ * changes in a row lose their reprovision's result (each refused as a
+ * replay, queued again, carried out); then the TRE gets its fourth
+ * change's reprovision 31 days late (its clock moved on, as after a month
+ * offline) and refuses it, void by then, having done nothing. The DPF still sends it again under a new
+ * number: the device moves to the new SHO and the old SHO disables its
+ * IMSI. With a budget for the TRE's whole life (four refusals spent) the
+ * device stayed with the old SHO's MCIM while the DRF named the new one,
+ * nothing left to fetch: stranded (model/README.md, the settle finding). */
+static void test_requeue_budget_per_change(void **state)
+{
+	(void)state;
+	sf_env e;
+	sf_up(&e);
+	sf_dev d;
+	sf_agent ae;
+	provisioned(&e, &d, &ae);
+	/* The same device on the servers' clock. */
+	sf_agent_drop(&ae);
+	omc_tre_close(d.t);
+	omc_tre_opts to = {.io = d.io, .store_io = d.store_io, .count_boot = true, .now = dev_clock};
+	assert_int_equal(omc_tre_open(&d.t, &to), OMC_OK);
+	sf_agent_make(&ae, &e, &d);
+	omc_agent_info in = sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
+	for (int i = 1; i <= 4; i++) {
+		int sho = i % 2 ? 2 : 1;
+		char old[16], want[8];
+		snprintf(old, sizeof old, "%s", in.mcim_imsi);
+		snprintf(want, sizeof want, "sho%d", sho);
+		assert_int_equal(change_to(&e, &d, sho, NULL), 202);
+		if (i < 4) {
+			lose_result(&e, &d);
+		} else {
+			/* The TRE sees the command 31 days late: void, refused. */
+			dev_offset = 31 * 86400;
+			unsigned w;
+			for (int k = 0; k < 200 && sf_db_count(&e, "SELECT count(*) FROM dpf_command WHERE issuer = 'ro'"
+								  " AND state = 'rejected'") < 4;
+			     k++)
+				assert_int_equal(omc_agent_step(ae.a, &w), OMC_OK);
+			dev_offset = 0;
+			assert_int_equal(omc_tre_get_state(d.t), OMC_TRE_PROVISIONED); /* nothing done */
+		}
+		in = sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
+		assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM dpf_command WHERE issuer = 'ro' AND state = 'rejected'"),
+				 i);
+		assert_moved(&e, &d, &in, want, old);
+		/* nothing left open for the TRE */
+		assert_int_equal(
+			sf_db_count(&e, "SELECT count(*) FROM dpf_command WHERE state IN ('queued', 'fetched', 'answered')"), 0);
+	}
+	/* each change carried out once, by its command's second number */
+	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM dpf_command WHERE issuer = 'ro' AND state = 'done'"), 4);
 	sf_agent_drop(&ae);
 	sf_dev_free(&d);
 	sf_down(&e);
@@ -493,20 +590,68 @@ static void test_direct_change(void **state)
 				break;
 		}
 		in = sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
-		assert_string_equal(in.sho, want);
-		size_t live;
-		char owner[17];
-		assert_int_equal(activated(&d, &live, owner), 1);
-		assert_int_equal(live, 1);
-		assert_string_equal(owner, want);
-		assert_int_equal(enabled(&e, old), 0);
-		assert_int_equal(enabled(&e, in.mcim_imsi), 1);
+		assert_moved(&e, &d, &in, want, old);
 		/* one validation more: the download came over the MCIM's session */
 		assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM audit WHERE role = 'pva' AND event = 'validate'"),
 				 pcid_attaches + 1);
 	}
 	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM audit WHERE event = 'switch' AND detail = 'confirmed'"),
 			 2);
+	sf_agent_drop(&ae);
+	sf_dev_free(&d);
+	sf_down(&e);
+}
+
+/* CHG-1, CHG-3: a direct change asked while the device still sends the
+ * receipt of its first MCIM again (the first answer was lost after the
+ * SHO took it). The late receipt of the SHO the DRF no longer names
+ * leaves the DRF's device `direct`; the device hears of the change at its
+ * next poll and moves. Before, it made the device `provisioned` with the
+ * new SHO: the device never heard of the change and stayed with the old
+ * SHO's MCIM while the DRF named the new one (model/README.md). */
+static void test_direct_change_late_receipt(void **state)
+{
+	(void)state;
+	sf_env e;
+	sf_up(&e);
+	sf_dev d;
+	sf_agent ae;
+	char old[16];
+	provisioned_old(&e, &d, &ae, old);
+	omc_agent_info in;
+	/* The receipt the DPF took, as the device still holds it. */
+	sqlite3 *h = NULL;
+	sqlite3_stmt *q = NULL;
+	assert_int_equal(sqlite3_open_v2(e.db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	sqlite3_busy_timeout(h, 5000);
+	assert_int_equal(sqlite3_prepare_v2(h, "SELECT receipt FROM dpf_download WHERE state = 'installed'", -1, &q, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+	const char *t = (const char *)sqlite3_column_text(q, 0);
+	assert_non_null(t);
+	char *rc = omc_alloc(strlen(t) + 1);
+	assert_non_null(rc);
+	memcpy(rc, t, strlen(t) + 1);
+	sqlite3_finalize(q);
+	sqlite3_close(h);
+	assert_int_equal(change_direct(&e, &d, 2), 202);
+	omc_tre_mcim_info reg[64];
+	snprintf(d.mcim_id, sizeof d.mcim_id, "%s", mcim(&d, reg)->id);
+	assert_int_equal(sf_attach(&e, &d, d.mcim_id), 200);
+	assert_int_equal(sf_send_receipt(&e, &d, rc), 200); /* the same receipt, late */
+	omc_free(rc);
+	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM drf_device WHERE sho = 'sho2' AND state = 'direct'"), 1);
+	unsigned w;
+	for (int k = 0; k < 200; k++) {
+		assert_int_equal(omc_agent_step(ae.a, &w), OMC_OK);
+		assert_invariant(&d);
+		omc_agent_info_get(ae.a, &in);
+		if (in.state == OMC_AGENT_OPERATIONAL && !strcmp(in.sho, "sho2") &&
+		    sf_db_count(&e, "SELECT count(*) FROM drf_device WHERE state = 'provisioned'") == 1)
+			break;
+	}
+	in = sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
+	assert_moved(&e, &d, &in, "sho2", old);
 	sf_agent_drop(&ae);
 	sf_dev_free(&d);
 	sf_down(&e);
@@ -523,11 +668,9 @@ static void test_direct_change_rollback(void **state)
 	sf_up(&e);
 	sf_dev d;
 	sf_agent ae;
-	provisioned(&e, &d, &ae);
-	omc_agent_info in;
-	omc_agent_info_get(ae.a, &in);
 	char old[16];
-	snprintf(old, sizeof old, "%s", in.mcim_imsi);
+	provisioned_old(&e, &d, &ae, old);
+	omc_agent_info in;
 	assert_int_equal(change_direct(&e, &d, 2), 202);
 	unsigned w;
 	bool cut = false;
@@ -570,8 +713,10 @@ int main(void)
 		cmocka_unit_test(test_change_cut_at_every_step),
 		cmocka_unit_test(test_management),
 		cmocka_unit_test(test_lost_reprovision_result),
+		cmocka_unit_test(test_requeue_budget_per_change),
 		cmocka_unit_test(test_direct_change),
 		cmocka_unit_test(test_direct_change_rollback),
+		cmocka_unit_test(test_direct_change_late_receipt),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
