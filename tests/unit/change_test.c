@@ -620,20 +620,12 @@ static void test_direct_change_late_receipt(void **state)
 	provisioned_old(&e, &d, &ae, old);
 	omc_agent_info in;
 	/* The receipt the DPF took, as the device still holds it. */
-	sqlite3 *h = NULL;
-	sqlite3_stmt *q = NULL;
-	assert_int_equal(sqlite3_open_v2(e.db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	sqlite3_busy_timeout(h, 5000);
-	assert_int_equal(sqlite3_prepare_v2(h, "SELECT receipt FROM dpf_download WHERE state = 'installed'", -1, &q, NULL),
-			 SQLITE_OK);
-	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-	const char *t = (const char *)sqlite3_column_text(q, 0);
-	assert_non_null(t);
+	char t[8192];
+	sf_db_text(&e, t, sizeof t, "SELECT receipt FROM dpf_download WHERE state = 'installed'", NULL);
+	assert_true(t[0] && strlen(t) < sizeof t - 1);
 	char *rc = omc_alloc(strlen(t) + 1);
 	assert_non_null(rc);
 	memcpy(rc, t, strlen(t) + 1);
-	sqlite3_finalize(q);
-	sqlite3_close(h);
 	assert_int_equal(change_direct(&e, &d, 2), 202);
 	omc_tre_mcim_info reg[64];
 	snprintf(d.mcim_id, sizeof d.mcim_id, "%s", mcim(&d, reg)->id);
