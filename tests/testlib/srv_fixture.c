@@ -213,7 +213,7 @@ static void db_files(sf_env *e, bool save)
 {
 	static const char *const ext[] = {"", "-wal"};
 	for (size_t i = 0; i < 2; i++) {
-		char live[160], kept[170];
+		char live[sizeof e->db + 8], kept[sizeof e->db + 16];
 		snprintf(live, sizeof live, "%s%s", e->db, ext[i]);
 		snprintf(kept, sizeof kept, "%s.sweep%s", e->db, ext[i]);
 		if (save)
@@ -222,7 +222,7 @@ static void db_files(sf_env *e, bool save)
 			copy_file(kept, live);
 	}
 	if (!save) {
-		char shm[160];
+		char shm[sizeof e->db + 8];
 		snprintf(shm, sizeof shm, "%s-shm", e->db);
 		unlink(shm);
 	}
