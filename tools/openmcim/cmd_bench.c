@@ -110,6 +110,7 @@ int cmd_bench(int argc, char **argv)
 			break;
 		case 'D':
 			o.server_dir = optarg;
+			break;
 		case 'd':
 			if (!omc_db_is_pg(optarg))
 				return cli_usage_error("bench", "--db: expected a PostgreSQL URI (postgresql://...), got '%s'",
