@@ -92,6 +92,7 @@ typedef struct omc_agent_opts {
 	 * the simulator spreads requests over server replicas; NULL: none. */
 	omc_http_route_fn http_route;
 	void *http_route_arg;
+	omc_http_routed_fn http_routed; /* omc_http_client_opts.routed */
 } omc_agent_opts;
 
 typedef struct omc_agent omc_agent;

@@ -105,6 +105,11 @@ typedef omc_http_fault (*omc_http_fault_fn)(void *arg, const char *method, const
  * after the fault hook; writes the URL the request goes to into out (cap
  * bytes, NUL-terminated) and returns true, or returns false to keep url. */
 typedef bool (*omc_http_route_fn)(void *arg, const char *url, char *out, size_t cap);
+/* After a request the route hook sent elsewhere: the URL it went to, and
+ * whether no connection could be made to it at all (refused, unreachable),
+ * so the hook can leave that replica out for a while, as a load balancer's
+ * health check would. Called with route_arg. */
+typedef void (*omc_http_routed_fn)(void *arg, const char *url, bool unreachable);
 
 typedef struct omc_http_client_opts {
 	unsigned timeout_ms; /* whole request; 0: 10000 */
@@ -114,6 +119,7 @@ typedef struct omc_http_client_opts {
 	void *fault_arg;
 	omc_http_route_fn route; /* called before every request; NULL: none */
 	void *route_arg;
+	omc_http_routed_fn routed; /* called after every routed request; NULL: none */
 } omc_http_client_opts;
 
 /* One client per thread (it keeps its connections open). o may be NULL. */

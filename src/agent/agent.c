@@ -1203,7 +1203,8 @@ omc_err omc_agent_new(omc_agent **out, const omc_agent_opts *o)
 				   .fault = o->http_fault,
 				   .fault_arg = o->http_fault_arg,
 				   .route = o->http_route,
-				   .route_arg = o->http_route_arg};
+				   .route_arg = o->http_route_arg,
+				   .routed = o->http_routed};
 	if (e == OMC_OK)
 		e = omc_http_client_new(&a->http, &co);
 	if (e == OMC_OK && o->bootstrap_ca) {

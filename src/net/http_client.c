@@ -19,6 +19,7 @@ struct omc_http_client {
 	void *fault_arg;
 	omc_http_route_fn route;
 	void *route_arg;
+	omc_http_routed_fn routed;
 };
 
 typedef struct sink {
@@ -65,6 +66,7 @@ omc_err omc_http_client_new(omc_http_client **out, const omc_http_client_opts *o
 	c->fault_arg = o ? o->fault_arg : NULL;
 	c->route = o ? o->route : NULL;
 	c->route_arg = o ? o->route_arg : NULL;
+	c->routed = o ? o->routed : NULL;
 	if (o && o->ca_file) {
 		size_t n = strlen(o->ca_file);
 		if (n >= sizeof c->ca_file) {
@@ -102,9 +104,10 @@ omc_err omc_http_call_auth(omc_http_client *c, const char *method, const char *u
 	*status = 0;
 	omc_http_fault f = c->fault ? c->fault(c->fault_arg, method, url) : OMC_HTTP_FAULT_NONE;
 	OMC_ENSURE(f != OMC_HTTP_FAULT_DROP_REQUEST, OMC_ERR_IO);
-	char routed[1024];
-	if (c->route && c->route(c->route_arg, url, routed, sizeof routed))
-		url = routed;
+	char to[1024];
+	bool rerouted = c->route && c->route(c->route_arg, url, to, sizeof to);
+	if (rerouted)
+		url = to;
 	sink k = {.max = c->body_max};
 	struct curl_slist *hdr = NULL;
 	CURL *h = c->h;
@@ -146,6 +149,8 @@ omc_err omc_http_call_auth(omc_http_client *c, const char *method, const char *u
 		curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
 	CURLcode rc = curl_easy_perform(h);
 	curl_slist_free_all(hdr);
+	if (rerouted && c->routed)
+		c->routed(c->route_arg, url, rc == CURLE_COULDNT_CONNECT);
 	if (rc != CURLE_OK) {
 		omc_free(k.b);
 		if (k.too_large)
