@@ -221,7 +221,8 @@ static bool dev_open(sim *s, sim_dev *d, unsigned i)
 			     .http_fault = sim_fault,
 			     .http_fault_arg = s,
 			     .http_route = fleet_route,
-			     .http_route_arg = &s->srv};
+			     .http_route_arg = &s->srv,
+			     .http_routed = fleet_routed};
 	omc_agent_tre_local(&ao.tre, &d->local, d->t, "agent");
 	return omc_agent_new(&d->a, &ao) == OMC_OK;
 }
@@ -364,7 +365,9 @@ static void *worker(void *arg)
 {
 	sim *s = arg;
 	omc_http_client *c = NULL;
-	omc_http_client_opts co = {.timeout_ms = 15000};
+	/* The factory's and the subscribers' calls go round the replicas too. */
+	omc_http_client_opts co = {
+		.timeout_ms = 15000, .route = fleet_route, .route_arg = &s->srv, .routed = fleet_routed};
 	thread_rng = mix(s->seed ^ (uint64_t)(uintptr_t)&c);
 	if (omc_http_client_new(&c, &co) != OMC_OK)
 		return NULL;

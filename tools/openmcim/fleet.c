@@ -20,11 +20,52 @@
 /* The round robin over replicas, for every fleet_srv of the process. */
 static unsigned fleet_rr;
 
+static int64_t now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* The next replica of the round robin that is not left out (fleet_routed). */
 static const json_t *next_replica(const fleet_srv *s)
 {
 	if (s->n_replicas < 2)
 		return s->urls;
-	return s->replicas[__atomic_fetch_add(&fleet_rr, 1, __ATOMIC_RELAXED) % s->n_replicas];
+	int64_t now = now_ms();
+	unsigned first = 0;
+	for (unsigned k = 0; k < s->n_replicas; k++) {
+		unsigned i = __atomic_fetch_add(&fleet_rr, 1, __ATOMIC_RELAXED) % s->n_replicas;
+		if (k == 0)
+			first = i;
+		if (__atomic_load_n(&s->down_until_ms[i], __ATOMIC_RELAXED) <= now)
+			return s->replicas[i];
+	}
+	return s->replicas[first];
+}
+
+/* Set by fleet_routed when this thread's last request found no replica to
+ * connect to (fleet_http then sends it again: it never arrived). */
+static __thread bool fleet_unreachable;
+
+void fleet_routed(void *arg, const char *url, bool unreachable)
+{
+	fleet_srv *s = arg;
+	if (!unreachable)
+		return;
+	fleet_unreachable = true;
+	for (unsigned i = 0; i < s->n_replicas; i++) {
+		const char *role;
+		json_t *v;
+		json_object_foreach (s->replicas[i], role, v) {
+			const char *base = json_string_value(v);
+			size_t bl = base ? strlen(base) : 0;
+			if (bl && !strncmp(url, base, bl) && (!url[bl] || url[bl] == '/')) {
+				__atomic_store_n(&s->down_until_ms[i], now_ms() + FLEET_DOWN_MS, __ATOMIC_RELAXED);
+				return;
+			}
+		}
+	}
 }
 
 const char *fleet_url(const fleet_srv *s, const char *role)
@@ -61,8 +102,15 @@ int fleet_http(omc_http_client *c, const char *method, const char *base, const c
 	int st = 0;
 	char *r = NULL;
 	size_t rl = 0;
-	if (omc_http_call_auth(c, method, u, auth, body, body ? strlen(body) : 0, &st, &r, &rl) != OMC_OK)
+	/* A request no replica could be connected to never arrived: it goes
+	 * again (to the next replica, the one that failed being left out). */
+	for (unsigned tries = 0; tries <= FLEET_REPLICAS_MAX; tries++) {
+		fleet_unreachable = false;
+		if (omc_http_call_auth(c, method, u, auth, body, body ? strlen(body) : 0, &st, &r, &rl) == OMC_OK ||
+		    !fleet_unreachable)
+			break;
 		st = 0;
+	}
 	if (out) {
 		json_error_t je;
 		*out = r ? json_loadb(r, rl, 0, &je) : NULL;
@@ -319,10 +367,22 @@ bool fleet_device_make(const fleet_srv *s, omc_http_client *c, const omc_key *mk
 	char *bs = b ? json_dumps(b, JSON_COMPACT) : NULL, *auth = NULL;
 	json_decref(b);
 	json_decref(j);
-	ok = ok && bs &&
-	     omc_server_sign_request(&auth, mk, mc, "POST", "/v1/reports", bs, strlen(bs), (int64_t)time(NULL)) ==
+	ok = ok && bs;
+	/* A factory sends again a report whose answer it did not get (a
+	 * replica that went down meanwhile), signed afresh (a request's jti is
+	 * good once): 409 `exists` then says the first one landed. The same for
+	 * the subscriber's registration below. */
+	int st = 0;
+	for (unsigned tries = 0; ok && st == 0 && tries < 5; tries++) {
+		omc_free(auth);
+		auth = NULL;
+		ok = omc_server_sign_request(&auth, mk, mc, "POST", "/v1/reports", bs, strlen(bs), (int64_t)time(NULL)) ==
 		     OMC_OK;
-	ok = ok && fleet_http(c, "POST", fleet_url(s, "ccif"), "/v1/reports", auth, bs, NULL) == 201;
+		st = ok ? fleet_http(c, "POST", fleet_url(s, "ccif"), "/v1/reports", auth, bs, NULL) : 0;
+		if (st == 409 && tries > 0)
+			st = 201;
+	}
+	ok = ok && st == 201;
 	omc_free(auth);
 	omc_free(bs);
 	/* EVAL-3: the subscriber registers the device with the SHO it chose. */
@@ -331,7 +391,13 @@ bool fleet_device_make(const fleet_srv *s, omc_http_client *c, const omc_key *mk
 	snprintf(bearer, sizeof bearer, "Bearer %s", s->tokens[sho - 1]);
 	snprintf(role, sizeof role, "sho.sho%d", sho);
 	json_t *ans = NULL;
-	ok = ok && fleet_http(c, "POST", fleet_url(s, role), "/v1/devices", bearer, body, &ans) == 201;
+	st = 0;
+	for (unsigned tries = 0; ok && st == 0 && tries < 5; tries++) {
+		json_decref(ans);
+		ans = NULL;
+		st = fleet_http(c, "POST", fleet_url(s, role), "/v1/devices", bearer, body, &ans);
+	}
+	ok = ok && st == 201;
 	const char *code = json_string_value(json_object_get(ans, "transfer_code"));
 	snprintf(d->transfer_code, sizeof d->transfer_code, "%s", code ? code : "");
 	json_decref(ans);

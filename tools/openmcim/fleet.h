@@ -23,6 +23,9 @@ typedef struct fleet_srv {
 	json_t *urls;       /* role -> base URL (the first replica) */
 	json_t *replicas[FLEET_REPLICAS_MAX]; /* each replica's role -> base URL */
 	unsigned n_replicas;
+	/* CLOCK_MONOTONIC milliseconds until which a replica is left out of the
+	 * round robin: no connection could be made to it (fleet_routed) */
+	int64_t down_until_ms[FLEET_REPLICAS_MAX];
 	char tokens[2][64]; /* the demo subscribers' bearer tokens at sho1 and sho2 */
 } fleet_srv;
 
@@ -47,7 +50,15 @@ const char *fleet_url(const fleet_srv *s, const char *role);
 /* omc_http_route_fn over s (arg): a URL of any replica's role goes to that
  * role on the next replica, round robin; false with one replica. */
 bool fleet_route(void *arg, const char *url, char *out, size_t cap);
-/* base+path; the status (0: no answer) and the answer as JSON if out. */
+/* omc_http_routed_fn over s (arg): a replica no connection could be made to
+ * is left out of the round robin for FLEET_DOWN_MS (then tried again), as a
+ * load balancer's health check would; while every replica is out, the
+ * round robin goes on over all of them. */
+#define FLEET_DOWN_MS 2000
+void fleet_routed(void *arg, const char *url, bool unreachable);
+/* base+path; the status (0: no answer) and the answer as JSON if out. On a
+ * client with fleet_route and fleet_routed, a request that reached no
+ * replica at all is sent again, to the next one. */
 int fleet_http(omc_http_client *c, const char *method, const char *base, const char *path, const char *auth,
 	       const char *body, json_t **out);
 
