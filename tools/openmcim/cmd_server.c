@@ -13,7 +13,7 @@
 
 static const char server_usage[] =
 	"usage: openmcim server --config FILE [--log-level LEVEL]\n"
-	"       openmcim server --demo [--dir DIR] [--log-level LEVEL]\n"
+	"       openmcim server --demo [--dir DIR] [--db URI] [--log-level LEVEL]\n"
 	"\n"
 	"Runs the network roles of the config file: the AuC of every operator, the SHO\n"
 	"role of every operator of kind sho, and the CCIF, VNO, bootstrap, DRF, PVA and\n"
@@ -27,6 +27,9 @@ static const char server_usage[] =
 	"              deployment already (server.conf) is started again as it is.\n"
 	"--dir DIR     where the demo deployment lives (kept at exit); while the server\n"
 	"              runs, DIR/urls.json holds the role map below\n"
+	"--db URI      with --demo: the deployment's database is this empty PostgreSQL\n"
+	"              database (postgresql://...) instead of DIR/openmcim.db; further\n"
+	"              replicas share it with `openmcim server --config DIR/server.conf`\n"
 	"--config FILE the config file\n"
 	"--log-level   err, wrn, inf or dbg (default wrn), on stderr\n"
 	"\n"
@@ -68,9 +71,10 @@ int cmd_server(int argc, char **argv)
 	static const struct option opts[] = {
 		{"config", required_argument, NULL, 'c'}, {"demo", no_argument, NULL, 'd'},
 		{"dir", required_argument, NULL, 'D'},    {"log-level", required_argument, NULL, 'l'},
-		{"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+		{"db", required_argument, NULL, 'B'},     {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
 	};
-	const char *config = NULL, *dir = NULL, *level = "wrn";
+	const char *config = NULL, *dir = NULL, *level = "wrn", *db = NULL;
 	bool demo = false;
 	opterr = 0;
 	optind = 0;
@@ -85,6 +89,11 @@ int cmd_server(int argc, char **argv)
 			break;
 		case 'D':
 			dir = optarg;
+			break;
+		case 'B':
+			if (!omc_db_is_pg(optarg))
+				return cli_usage_error("server", "--db: expected a PostgreSQL URI (postgresql://...)");
+			db = optarg;
 			break;
 		case 'l':
 			level = optarg;
@@ -103,6 +112,8 @@ int cmd_server(int argc, char **argv)
 		return cli_usage_error("server", "give exactly one of --config FILE and --demo");
 	if (dir && !demo)
 		return cli_usage_error("server", "--dir goes with --demo");
+	if (db && !demo)
+		return cli_usage_error("server", "--db goes with --demo (a config names its database itself)");
 	static const struct {
 		const char *name;
 		omc_log_level level;
@@ -138,7 +149,7 @@ int cmd_server(int argc, char **argv)
 			return cli_usage_error("server", "--dir: path too long");
 		snprintf(conf, sizeof conf, "%s/server.conf", dir);
 		if (access(conf, F_OK) != 0) {
-			omc_err e = omc_server_demo_setup(dir);
+			omc_err e = omc_server_demo_setup_db(dir, db);
 			if (e != OMC_OK) {
 				fprintf(stderr, "openmcim server: demo setup in %s: %s\n", dir, omc_err_str(e));
 				if (tmp[0])
