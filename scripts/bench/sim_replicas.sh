@@ -1,14 +1,16 @@
 #!/bin/bash
-# openmcim sim against R replicas of one demo deployment on one SQLite file
+# openmcim sim against R replicas of one demo deployment on one database
 # (docs/sim.md, MEASUREMENTS "Replicas"): the first replica is
-# `openmcim server --demo --dir D`, the others `openmcim server --config
-# D/server.conf`; the simulator's JSON line, then one line with the servers'
-# CPU ticks over the run and the sum of their peak RSS.
-# usage: scripts/bench/sim_replicas.sh OPENMCIM REPLICAS DEVICES
+# `openmcim server --demo --dir D [--db URI]`, the others `openmcim server
+# --config D/server.conf`; the simulator's JSON line, then one line with the
+# servers' CPU ticks over the run and the sum of their peak RSS. Without URI
+# the database is one SQLite file; with it, that empty PostgreSQL database.
+# usage: scripts/bench/sim_replicas.sh OPENMCIM REPLICAS DEVICES [URI]
 set -eu
 BIN=$1
 R=$2
 N=$3
+URI=${4:-}
 D=$(mktemp -d /tmp/omc-replicas-XXXXXX)
 pids=()
 maps=()
@@ -26,7 +28,7 @@ wait_for() { # a whole line in $1, within 60 s
 	echo "no role map in $1" >&2
 	exit 3
 }
-"$BIN" server --demo --dir "$D/dep" --log-level err >"$D/r1.out" 2>"$D/r1.err" &
+"$BIN" server --demo --dir "$D/dep" ${URI:+--db "$URI"} --log-level err >"$D/r1.out" 2>"$D/r1.err" &
 pids+=($!)
 wait_for "$D/dep/urls.json"
 maps+=("$D/dep/urls.json")
