@@ -310,7 +310,10 @@ static void receipt(srv_listener *l, const omc_http_req *req, omc_http_resp *res
 	 * the DRF names changes the DRF's device: a late one of the SHO it has
 	 * left (sent again, its first answer lost, after a change was asked)
 	 * would make a `direct` device `provisioned`, and the device would
-	 * never hear of the change (model/README.md). */
+	 * never hear of the change (model/README.md). Nor does the receipt sent
+	 * again while the device is `switching` (its first answer lost): the
+	 * switch's end makes it `provisioned`; earlier, a second change asked
+	 * meanwhile would be overwritten by that end. */
 	char dsho[SRV_NAME_MAX] = "", dstate[16] = "";
 	bool named = plat[0] && srv_drf_sho_of(s, plat, dsho, dstate) == OMC_OK && !strcmp(dsho, iss);
 	if (named && !strcmp(dstate, "direct") && srv_begin(s)) {
@@ -328,8 +331,9 @@ static void receipt(srv_listener *l, const omc_http_req *req, omc_http_resp *res
 			srv_rollback(s);
 		}
 	} else if (named &&
-		   srv_sql(s, &q, "UPDATE drf_device SET state = 'provisioned', updated = ?2 WHERE platform_id = ?1") ==
-			   OMC_OK) {
+		   srv_sql(s, &q,
+			   "UPDATE drf_device SET state = 'provisioned', updated = ?2 WHERE platform_id = ?1"
+			   " AND state NOT IN ('direct', 'switching')") == OMC_OK) {
 		omc_dbs_bind_text(q, 1, plat, -1);
 		omc_dbs_bind_int64(q, 2, (int64_t)srv_now(s));
 		(void)omc_dbs_step(q);
@@ -765,15 +769,17 @@ static void switch_end(srv_listener *l, const omc_http_req *req, omc_http_resp *
 		return;
 	}
 	bool passed = pass_deletions(s, "ro", st, c);
-	/* Rolled back: the device stays with the SHO of the MCIM restored. */
+	/* Rolled back: the device stays with the SHO of the MCIM restored. Only
+	 * a device still `switching`: the statement sent again after the next
+	 * change was asked (`direct` or `changing`) leaves that change alone. */
 	const char *back = json_string_value(json_object_get(json_array_get(json_object_get(c, "restored"), 0), "owner"));
 	omc_dbs *q;
 	srv_lock(s);
 	if (passed && srv_sql(s, &q,
 			      rolled && back ? "UPDATE drf_device SET sho = ?2, state = 'provisioned', updated = ?3"
-					       " WHERE tre_id = ?1"
+					       " WHERE tre_id = ?1 AND state = 'switching'"
 					     : "UPDATE drf_device SET state = 'provisioned', updated = ?3 WHERE tre_id = ?1"
-					       " AND ?2 IS NOT NULL") == OMC_OK) {
+					       " AND state = 'switching' AND ?2 IS NOT NULL") == OMC_OK) {
 		omc_dbs_bind_text(q, 1, cn, -1);
 		omc_dbs_bind_text(q, 2, back ? back : "", -1);
 		omc_dbs_bind_int64(q, 3, (int64_t)srv_now(s));

@@ -649,6 +649,88 @@ static void test_direct_change_late_receipt(void **state)
 	sf_down(&e);
 }
 
+/* CHG-1, CHG-3: two direct changes, the second asked during the first's
+ * switch (SPIN's finding with two direct changes, model/README.md). The
+ * device sends the new SHO's receipt again while `switching` (its first
+ * answer lost); the subscriber then moves it back with a second direct
+ * change; the first switch's end arrives after that. The repeated receipt
+ * leaves the device `switching` and the switch's end leaves the second
+ * change `direct`, so the device hears of it and moves back. Before, the
+ * receipt made it `provisioned` early and the switch's end overwrote
+ * `direct` with `provisioned`: the device stayed with sho2's MCIM while the
+ * DRF named sho1, never told of the change. */
+static void test_direct_change_twice_during_switch(void **state)
+{
+	(void)state;
+	sf_env e;
+	sf_up(&e);
+	sf_dev d;
+	sf_agent ae;
+	char old[16];
+	provisioned_old(&e, &d, &ae, old);
+	omc_agent_info in;
+	unsigned w;
+	assert_int_equal(change_direct(&e, &d, 2), 202);
+	/* up to the receipt of sho2's MCIM: the RO's switch queued */
+	int k = 0;
+	for (; k < 200 && sf_db_count(&e, "SELECT count(*) FROM drf_device WHERE state = 'switching'") == 0; k++) {
+		assert_int_equal(omc_agent_step(ae.a, &w), OMC_OK);
+		assert_invariant(&d);
+	}
+	assert_true(k < 200);
+	char t[8192];
+	sf_db_text(&e, t, sizeof t, "SELECT receipt FROM dpf_download WHERE state = 'installed' AND sho = ?1", "sho2");
+	assert_true(t[0] && strlen(t) < sizeof t - 1);
+	/* the same receipt again, over a session of the MCIM still activated */
+	omc_tre_mcim_info reg[64];
+	size_t n = 0;
+	assert_int_equal(omc_tre_registry(d.t, reg, 64, &n), OMC_OK);
+	d.mcim_id[0] = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(reg[i].role, "operational") && reg[i].state == OMC_MCIM_ACTIVATED)
+			snprintf(d.mcim_id, sizeof d.mcim_id, "%s", reg[i].id);
+	assert_true(d.mcim_id[0]);
+	assert_int_equal(sf_attach(&e, &d, d.mcim_id), 200);
+	assert_int_equal(sf_send_receipt(&e, &d, t), 200);
+	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM drf_device WHERE sho = 'sho2' AND state = 'switching'"),
+			 1);
+	/* the second direct change, back to sho1, before the switch's end */
+	assert_int_equal(change_direct(&e, &d, 1), 202);
+	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM drf_device WHERE sho = 'sho1' AND state = 'direct'"), 1);
+	const char *ended = "SELECT count(*) FROM audit WHERE role = 'dpf' AND event = 'switch'";
+	for (k = 0; k < 200 && sf_db_count(&e, ended) == 0; k++) {
+		assert_int_equal(omc_agent_step(ae.a, &w), OMC_OK);
+		assert_invariant(&d);
+	}
+	assert_true(k < 200);
+	/* the first switch's end leaves the second change pending */
+	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM drf_device WHERE sho = 'sho1' AND state = 'direct'"), 1);
+	for (k = 0; k < 300; k++) {
+		assert_int_equal(omc_agent_step(ae.a, &w), OMC_OK);
+		assert_invariant(&d);
+		omc_agent_info_get(ae.a, &in);
+		if (in.state == OMC_AGENT_OPERATIONAL && !strcmp(in.sho, "sho1") &&
+		    sf_db_count(&e, "SELECT count(*) FROM drf_device WHERE state = 'provisioned'") == 1)
+			break;
+	}
+	in = sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
+	assert_string_equal(in.sho, "sho1");
+	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM drf_device WHERE sho = 'sho1' AND state = 'provisioned'"),
+			 1);
+	size_t live;
+	char owner[17];
+	assert_int_equal(activated(&d, &live, owner), 1);
+	assert_int_equal(live, 1);
+	assert_string_equal(owner, "sho1");
+	assert_int_equal(enabled(&e, in.mcim_imsi), 1);
+	assert_int_not_equal(strcmp(in.mcim_imsi, old), 0);
+	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM audit WHERE event = 'switch' AND detail = 'confirmed'"),
+			 2);
+	sf_agent_drop(&ae);
+	sf_dev_free(&d);
+	sf_down(&e);
+}
+
 /* Direct change rolled back: the new SHO's MCIM does not attach (its AuC
  * refuses it), so after three tries the device activates the old one
  * again and erases the new; the new SHO disables its IMSI, the DRF keeps
@@ -709,6 +791,7 @@ int main(void)
 		cmocka_unit_test(test_direct_change),
 		cmocka_unit_test(test_direct_change_rollback),
 		cmocka_unit_test(test_direct_change_late_receipt),
+		cmocka_unit_test(test_direct_change_twice_during_switch),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
