@@ -4,9 +4,10 @@
 #   bounded-safety, bounded-liveness   the ctest configuration (label model);
 #   bounded-settle, bounded-unstranded, bounded-lockdown_left: one LTL each
 #   bounded-direct                     the direct change (safety and settle)
+#   direct-safety, direct-liveness     `DIRECT` alone, as `make model` runs it
 #   full-safety, full-liveness         the `make model` configuration
 #   seeded-early-disable, seeded-replay, seeded-life-budget,
-#   seeded-late-receipt, seeded-switch-keep-old
+#   seeded-late-receipt, seeded-switch-keep-old, seeded-switch-end
 #                                      a copy of the model with a known bug:
 #                                      passes only if SPIN finds a violation
 # Exit 0 when the run ends as it must; the pan output is in WORKDIR.
@@ -32,15 +33,15 @@ FULLF="-DNDEV=1 -DMAXCHG=1 -DMAXCRASH=1 -DMAXFAULT=2 -DMAXTAMPER=1 -DMAXSHOFAIL=
 # seeded-life-budget: two changes, a crash and a fault, no tamper, no SHO
 # refusal, and a budget of one requeue, so that two refusals spend it.
 SEEDLIFE="-DNDEV=1 -DMAXCHG=2 -DMAXCRASH=1 -DMAXFAULT=1 -DMAXTAMPER=0 -DMAXSHOFAIL=0 -DCAP=2 -DREQUEUE_MAX=1"
-# The direct change (a switch on trial): one, with a crash, two faults and an
+# The direct change (a switch on trial): two, with a crash, two faults and an
 # SHO refusal; no change by reverting, no tamper (model/README.md).
-DIRECT="-DNDEV=1 -DMAXCHG=0 -DMAXDIRECT=1 -DMAXCRASH=1 -DMAXFAULT=2 -DMAXTAMPER=0 -DMAXSHOFAIL=1 -DCAP=2"
+DIRECT="-DNDEV=1 -DMAXCHG=0 -DMAXDIRECT=2 -DMAXCRASH=1 -DMAXFAULT=2 -DMAXTAMPER=0 -DMAXSHOFAIL=1 -DCAP=2"
 FULL2="-DNDEV=2 -DMAXCHG=1 -DMAXCRASH=0 -DMAXFAULT=1 -DMAXTAMPER=0 -DMAXSHOFAIL=1 -DCAP=2"
 CC=${CC:-cc}
 # pan.c takes longer to optimise than the bounded runs take to run.
 case "$run" in
 full-*) PANFLAGS="-O2 -w -DCOLLAPSE -DMEMLIM=2048" ;;
-*-liveness | *-settle | *-unstranded | *-lockdown_left | *-direct | seeded-life-budget | seeded-late-receipt) PANFLAGS="-O1 -w -DCOLLAPSE -DMEMLIM=2048" ;;
+*-liveness | *-settle | *-unstranded | *-lockdown_left | *-direct | seeded-life-budget | seeded-late-receipt | seeded-switch-end) PANFLAGS="-O1 -w -DCOLLAPSE -DMEMLIM=2048" ;;
 *) PANFLAGS="-O0 -w -DCOLLAPSE -DMEMLIM=2048" ;;
 esac
 
@@ -130,6 +131,8 @@ bounded-direct)
 	safety "$DIRECT"
 	liveness "$DIRECT" settle
 	;;
+direct-safety) safety "$DIRECT" ;;
+direct-liveness) liveness "$DIRECT" ;;
 full-safety)
 	safety "$FULL"
 	safety "$FULLF"
@@ -174,6 +177,15 @@ seeded-switch-keep-old)
 	# one activated (no deactivation for the trial).
 	pan "$DIRECT -DSEED_SWITCH_KEEP_OLD" "-DSAFETY -DNOCLAIM" "-m100000"
 	bites "assertion violated.*mst"
+	;;
+seeded-switch-end)
+	# The copy: dpf.c before the fix. The receipt sent again while the
+	# device is `switching` makes it `provisioned`, and switch_end's
+	# update has no condition on the state: with two direct changes it
+	# overwrites the second one's `direct`, and the device never hears
+	# of that change.
+	pan "$DIRECT -DSEED_SWITCH_END" "-DNFAIR=4" "-a -f -m100000 -N settle"
+	bites "acceptance cycle"
 	;;
 *)
 	echo "check.sh: unknown run $run" >&2

@@ -409,14 +409,20 @@ inline serve(d) {
 		fi;
 		/* a receipt of the SHO the DRF names: in a direct change the RO's
 		 * switch to this MCIM queued, the DRF's device `switching`; else
-		 * the device `provisioned`. A late one of another SHO changes
-		 * nothing at the DRF (dpf.c receipt, `named`). */
+		 * the device `provisioned`, unless it is `switching` (the receipt
+		 * sent again: switch_end ends the switch). A late one of another
+		 * SHO changes nothing at the DRF (dpf.c receipt, `named`). */
 		if
 		:: sm_imsi[SK(f1, d)] == f2 && drf_sho[d] == f1 && drf_st[d] == D_DIRECT ->
 			queue_reprovision(d, f1);
 			c_switch[ncmd] = true;
 			drf_st[d] = D_SWITCHING
+#ifdef SEED_SWITCH_END
+		/* the seeded bug (dpf.c before): a `switching` device provisioned */
 		:: sm_imsi[SK(f1, d)] == f2 && drf_sho[d] == f1 && drf_st[d] != D_DIRECT -> drf_st[d] = 0
+#else
+		:: sm_imsi[SK(f1, d)] == f2 && drf_sho[d] == f1 && drf_st[d] == 0 -> skip
+#endif
 #ifdef SEED_LATE_RECEIPT
 		:: sm_imsi[SK(f1, d)] == f2 && drf_sho[d] != f1 -> drf_st[d] = 0 /* the seeded bug: dpf.c before */
 #endif
@@ -445,7 +451,9 @@ inline serve(d) {
 	:: m == STMT ->
 		/* dpf.c switch_end: the deletion passed on (pass_deletions, 502
 		 * if the SHO did not take it), then the DRF's device
-		 * provisioned, with the SHO of the MCIM restored on a rollback */
+		 * provisioned, with the SHO of the MCIM restored on a rollback;
+		 * only a device still `switching`: a statement sent again after
+		 * the next change was asked leaves that change alone */
 		if
 		:: f3 != 0 && shofail < MAXSHOFAIL -> shofail++
 		:: else ->
@@ -453,9 +461,17 @@ inline serve(d) {
 			:: f3 != 0 -> sho_gone(f2 - 1, d, f3)
 			:: else -> skip
 			fi;
-			drf_st[d] = 0;
+#ifdef SEED_SWITCH_END
+			/* the seeded bug (dpf.c before): no condition on the state */
+			drf_st[d] = D_SWITCHING;
+#endif
 			if
-			:: f1 == 2 && f4 != 0 -> drf_sho[d] = f4 - 1
+			:: drf_st[d] == D_SWITCHING ->
+				drf_st[d] = 0;
+				if
+				:: f1 == 2 && f4 != 0 -> drf_sho[d] = f4 - 1
+				:: else -> skip
+				fi
 			:: else -> skip
 			fi;
 			send(down[d], SACK, f1, 0, 0, 0)
