@@ -555,6 +555,33 @@ static int change_direct(sf_env *e, sf_dev *d, int sho)
 	return st;
 }
 
+/* Steps the agent until it is operational with SHO `sho` and the DRF has
+ * the device provisioned, then runs it to its rest: the agent's info. */
+static omc_agent_info settle_on(sf_env *e, sf_agent *ae, sf_dev *d, const char *sho, int steps)
+{
+	omc_agent_info in;
+	unsigned w;
+	for (int k = 0; k < steps; k++) {
+		assert_int_equal(omc_agent_step(ae->a, &w), OMC_OK);
+		assert_invariant(d);
+		omc_agent_info_get(ae->a, &in);
+		if (in.state == OMC_AGENT_OPERATIONAL && !strcmp(in.sho, sho) &&
+		    sf_db_count(e, "SELECT count(*) FROM drf_device WHERE state = 'provisioned'") == 1)
+			break;
+	}
+	return sf_agent_run(ae, OMC_AGENT_OPERATIONAL);
+}
+
+/* One operational MCIM live in the TRE, activated, of `owner`. */
+static void assert_only_activated(sf_dev *d, const char *owner)
+{
+	size_t live;
+	char who[17];
+	assert_int_equal(activated(d, &live, who), 1);
+	assert_int_equal(live, 1);
+	assert_string_equal(who, owner);
+}
+
 /* Direct change (as SGP.02 and SGP.32 do), twice, alternating: the new
  * SHO's MCIM comes over the old SHO's connectivity, installed without
  * activation; the RO's switch activates it on trial (the old one
@@ -633,16 +660,7 @@ static void test_direct_change_late_receipt(void **state)
 	assert_int_equal(sf_send_receipt(&e, &d, rc), 200); /* the same receipt, late */
 	omc_free(rc);
 	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM drf_device WHERE sho = 'sho2' AND state = 'direct'"), 1);
-	unsigned w;
-	for (int k = 0; k < 200; k++) {
-		assert_int_equal(omc_agent_step(ae.a, &w), OMC_OK);
-		assert_invariant(&d);
-		omc_agent_info_get(ae.a, &in);
-		if (in.state == OMC_AGENT_OPERATIONAL && !strcmp(in.sho, "sho2") &&
-		    sf_db_count(&e, "SELECT count(*) FROM drf_device WHERE state = 'provisioned'") == 1)
-			break;
-	}
-	in = sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
+	in = settle_on(&e, &ae, &d, "sho2", 200);
 	assert_moved(&e, &d, &in, "sho2", old);
 	sf_agent_drop(&ae);
 	sf_dev_free(&d);
@@ -705,23 +723,11 @@ static void test_direct_change_twice_during_switch(void **state)
 	assert_true(k < 200);
 	/* the first switch's end leaves the second change pending */
 	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM drf_device WHERE sho = 'sho1' AND state = 'direct'"), 1);
-	for (k = 0; k < 300; k++) {
-		assert_int_equal(omc_agent_step(ae.a, &w), OMC_OK);
-		assert_invariant(&d);
-		omc_agent_info_get(ae.a, &in);
-		if (in.state == OMC_AGENT_OPERATIONAL && !strcmp(in.sho, "sho1") &&
-		    sf_db_count(&e, "SELECT count(*) FROM drf_device WHERE state = 'provisioned'") == 1)
-			break;
-	}
-	in = sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
+	in = settle_on(&e, &ae, &d, "sho1", 300);
 	assert_string_equal(in.sho, "sho1");
 	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM drf_device WHERE sho = 'sho1' AND state = 'provisioned'"),
 			 1);
-	size_t live;
-	char owner[17];
-	assert_int_equal(activated(&d, &live, owner), 1);
-	assert_int_equal(live, 1);
-	assert_string_equal(owner, "sho1");
+	assert_only_activated(&d, "sho1");
 	assert_int_equal(enabled(&e, in.mcim_imsi), 1);
 	assert_int_not_equal(strcmp(in.mcim_imsi, old), 0);
 	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM audit WHERE event = 'switch' AND detail = 'confirmed'"),
@@ -766,11 +772,7 @@ static void test_direct_change_rollback(void **state)
 	in = sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
 	assert_string_equal(in.sho, "sho1");
 	assert_string_equal(in.mcim_imsi, old);
-	size_t live;
-	char owner[17];
-	assert_int_equal(activated(&d, &live, owner), 1);
-	assert_int_equal(live, 1);
-	assert_string_equal(owner, "sho1");
+	assert_only_activated(&d, "sho1");
 	assert_int_equal(enabled(&e, old), 1);
 	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM sho_mcim WHERE operator = 'sho2' AND state = 'deleted'"), 1);
 	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM drf_device WHERE sho = 'sho1' AND state = 'provisioned'"),
