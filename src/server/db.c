@@ -111,6 +111,13 @@ static const char *const migrations[] = {
 	/* 5 -> 6: the DPF's claims of the validation tokens of the downloads in
 	 * progress, in the database so that replicas share them */
 	"CREATE TABLE dpf_claim (token_jti TEXT NOT NULL PRIMARY KEY, claimed INTEGER NOT NULL);",
+	/* 6 -> 7: the VNO's protected-link keys (sealed under the master key)
+	 * and replay windows, under the challenge and then the session, so
+	 * that replicas share them (SEC-11, docs/link.md) */
+	"CREATE TABLE vno_link (attach_hash BLOB NOT NULL PRIMARY KEY, imsi TEXT NOT NULL, token_hash BLOB UNIQUE,"
+	" sealed BLOB NOT NULL, rx_any INTEGER NOT NULL, rx_top INTEGER NOT NULL, rx_seen INTEGER NOT NULL,"
+	" tx_next INTEGER NOT NULL, tx_done INTEGER NOT NULL, expires INTEGER NOT NULL);"
+	"CREATE INDEX vno_link_expires ON vno_link(expires);",
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

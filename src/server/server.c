@@ -1104,6 +1104,7 @@ static omc_err configure(omc_server *s, const omc_server_opts *o)
 	uint8_t master[32];
 	OMC_DEFER_WIPE(master);
 	OMC_TRY(read_master(c.master, master));
+	OMC_TRY(srv_links_new(s, master));
 	OMC_TRY(omc_db_open(&s->db, c.db));
 	/* One handle for every role: commits flushed together (docs/server.md). */
 	OMC_TRY(omc_db_group_commit(s->db));

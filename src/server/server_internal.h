@@ -286,9 +286,11 @@ struct omc_server {
 	bool client_key_made;
 	/* osmo-hlr as an authentication centre (hlr.c, docs/hlr.md), or NULL */
 	struct srv_hlr *hlr;
-	/* the VNO's protected access links (vno_link.c) and its serving
-	 * network's PLMN identity, MCC and MNC ([server] vno_plmn) */
-	struct srv_links *links;
+	/* the key sealing the VNO's protected-link keys in the database
+	 * (vno_link.c) and its serving network's PLMN identity, MCC and MNC
+	 * ([server] vno_plmn) */
+	uint8_t link_key[32];
+	bool link_keyed;
 	char vno_plmn[7];
 };
 
@@ -421,22 +423,21 @@ void srv_routes_pva(srv_listener *l);
 void srv_routes_dpf(srv_listener *l);
 void srv_route_add(srv_listener *l, const char *method, const char *path, srv_fn fn);
 
-/* The VNO's protected access link (SEC-11, vno_link.c, docs/link.md). The
- * table is made with the VNO's routes (srv_routes_vno_link) and wiped and
- * freed by srv_links_free when the server stops. */
-typedef struct srv_links srv_links;
-OMC_MUST_USE omc_err srv_links_new(omc_server *s);
+/* The VNO's protected access link (SEC-11, vno_link.c, docs/link.md): its
+ * keys and windows in table vno_link, the keys sealed under a key derived
+ * from the master key by srv_links_new and wiped by srv_links_free. */
+OMC_MUST_USE omc_err srv_links_new(omc_server *s, const uint8_t master[32]);
 void srv_links_free(omc_server *s);
 void srv_routes_vno_link(srv_listener *l);
-/* At the attach: keys from the vector (hex of CK, IK, AUTN), kept under the
- * challenge's id. */
+/* At the attach: keys from the vector (hex of CK, IK, AUTN), recorded under
+ * the challenge's id (its SHA-256). */
 void srv_link_offer(omc_server *s, const char *attach_id, const char *imsi, const char *ck_h, const char *ik_h,
 		    const char *autn_h);
 /* When the challenge is taken: the keys move to the session (token_hash,
  * until expires), or are wiped (token_hash NULL). */
 void srv_link_bind(omc_server *s, const char *attach_id, const uint8_t *token_hash, int64_t expires);
-/* Whether keys of the session with this token hash are held, ended or not
- * (a sweep at each attach drops ended ones): for the tests. */
+/* Whether keys of the session with this token hash are in the database,
+ * ended or not (a sweep at each attach drops ended ones): for the tests. */
 bool srv_link_held(omc_server *s, const uint8_t token_hash[32]);
 /* vno.c, for /v1/data and /v1/link: the caller's session, which must be
  * operational; then n bytes of its traffic counted against its volume cap

@@ -1,38 +1,36 @@
 /* The VNO's end of the protected access link (SEC-11, docs/link.md). The
  * attach's vector gives CK, IK and AUTN: the VNO derives KASME with its
  * serving network's PLMN identity (`vno_plmn`) and SQN xor AK (TS 33.401
- * A.2), then the NAS keys (A.7), and keeps them, in memory only, under the
- * challenge until RES is checked; then under the session's token hash
- * until the session expires. POST /v1/link takes a frame of the device
- * (ciphered with 128-EEA2 under KNASenc, MAC by 128-EIA2 under KNASint),
- * counts its payload against the service profile like /v1/data, and
- * answers with a downlink frame. Keys are wiped when their challenge or
- * session ends, when the table is swept, and when the server stops. */
+ * A.2), then the NAS keys (A.7), and keeps them in the database (table
+ * vno_link), so that every replica on it finds them: under the challenge
+ * until RES is checked, then under the session's token hash too until the
+ * session expires. POST /v1/link takes a frame of the device (ciphered
+ * with 128-EEA2 under KNASenc, MAC by 128-EIA2 under KNASint), counts its
+ * payload against the service profile like /v1/data, and answers with a
+ * downlink frame.
+ *
+ * Keys at rest: AES-256-GCM under
+ *   K_link = HMAC-SHA-256(master, "omc/vno/link/v1/keys" || 0x01)
+ * (HKDF-Expand, as the AuC's K_sec), nonce(12) | KNASenc | KNASint |
+ * KUPenc | tag(16), AAD = "omc/vno/link/v1" 0x00 SHA-256(attach id), the
+ * row's key, so sealed keys moved to another row do not open. The replay
+ * window and the downlink COUNT are plain columns, updated in the
+ * transaction of each frame. Plaintext keys are wiped locals only. */
 #include <string.h>
 
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "openmcim/link.h"
 #include "server/server_internal.h"
 
-#define LINKS_MAX 65536      /* entries at most (challenges and sessions) */
 #define LINK_PENDING_S 300   /* a challenge lives 5 minutes (vno.c) */
 #define LINK_BEARER 0        /* one bearer per session (docs/link.md) */
 #define LINK_B64_MAX (((OMC_LINK_FRAME_MAX + 2) / 3) * 4 + 1)
-
-typedef struct link_ent {
-	bool used, bound;   /* bound: keyed by a session's token hash, else a challenge's */
-	uint8_t id[32];     /* SHA-256 of the attach id, or the token hash */
-	char imsi[16];
-	int64_t expires;
-	omc_link link;      /* the network's end: sends downlink */
-} link_ent;
-
-struct srv_links {
-	pthread_mutex_t lock;
-	link_ent *e;
-	size_t n, cap;
-};
+#define KEYS_LEN ((int)sizeof(omc_link_keys))
+#define SEALED_LEN (OMC_AEAD_NONCE_LEN + KEYS_LEN + OMC_AEAD_TAG_LEN)
+#define AAD_LABEL "omc/vno/link/v1"
+#define AAD_LEN (sizeof AAD_LABEL + 32) /* the label, 0x00, the row's key */
 
 static bool id_hash(uint8_t out[32], const char *attach_id)
 {
@@ -40,77 +38,54 @@ static bool id_hash(uint8_t out[32], const char *attach_id)
 	return EVP_Digest(attach_id, strlen(attach_id), out, &len, EVP_sha256(), NULL) == 1 && len == 32;
 }
 
-omc_err srv_links_new(omc_server *s)
+omc_err srv_links_new(omc_server *s, const uint8_t master[32])
 {
-	if (s->links)
-		return OMC_OK;
-	srv_links *t = omc_calloc(1, sizeof *t);
-	OMC_ENSURE(t != NULL, OMC_ERR_NOMEM);
-	if (pthread_mutex_init(&t->lock, NULL) != 0) {
-		omc_free(t);
-		OMC_BAIL(OMC_ERR_NOMEM);
-	}
-	s->links = t;
+	static const char label[] = "omc/vno/link/v1/keys\x01";
+	unsigned len = 0;
+	s->link_keyed = HMAC(EVP_sha256(), master, 32, (const uint8_t *)label, sizeof label - 1, s->link_key, &len) &&
+			len == 32;
+	OMC_ENSURE(s->link_keyed, OMC_ERR_CRYPTO);
 	return OMC_OK;
 }
 
 void srv_links_free(omc_server *s)
 {
-	srv_links *t = s->links;
-	if (!t)
-		return;
-	for (size_t i = 0; i < t->n; i++)
-		omc_link_wipe(&t->e[i].link);
-	omc_free(t->e); /* wipes */
-	pthread_mutex_destroy(&t->lock);
-	omc_free(t);
-	s->links = NULL;
+	omc_memzero(s->link_key, sizeof s->link_key);
+	s->link_keyed = false;
 }
 
-static void drop(link_ent *e)
+static void aad_of(uint8_t aad[AAD_LEN], const uint8_t id[32])
 {
-	omc_memzero(e, sizeof *e);
+	memcpy(aad, AAD_LABEL, sizeof AAD_LABEL); /* with its 0x00 */
+	memcpy(aad + sizeof AAD_LABEL, id, 32);
 }
 
-/* Ended challenges and sessions go (caller holds t->lock); then the table
- * is compacted. */
-static void sweep(srv_links *t, int64_t now)
+static omc_err keys_seal(uint8_t out[SEALED_LEN], const omc_server *s, const uint8_t id[32], const omc_link_keys *k)
 {
-	size_t w = 0;
-	for (size_t i = 0; i < t->n; i++) {
-		if (t->e[i].used && t->e[i].expires > now) {
-			if (w != i) {
-				t->e[w] = t->e[i];
-				drop(&t->e[i]);
-			}
-			w++;
-		} else {
-			drop(&t->e[i]);
-		}
-	}
-	t->n = w;
+	uint8_t aad[AAD_LEN];
+	aad_of(aad, id);
+	OMC_ENSURE(s->link_keyed, OMC_ERR_BAD_ARG);
+	OMC_TRY(omc_rand_bytes(out, OMC_AEAD_NONCE_LEN));
+	return omc_aead_seal(out + OMC_AEAD_NONCE_LEN, out + OMC_AEAD_NONCE_LEN + KEYS_LEN, s->link_key, out, aad,
+			     sizeof aad, (const uint8_t *)k, (size_t)KEYS_LEN);
 }
 
-static link_ent *find(srv_links *t, const uint8_t id[32], bool bound, int64_t now)
+static omc_err keys_open(omc_link_keys *k, const omc_server *s, const uint8_t id[32], const uint8_t *in, int len)
 {
-	for (size_t i = 0; i < t->n; i++) {
-		link_ent *e = &t->e[i];
-		if (!e->used || e->bound != bound || !omc_ct_eq(e->id, id, 32))
-			continue;
-		if (e->expires <= now) {
-			drop(e); /* its session (or challenge) has ended */
-			return NULL;
-		}
-		return e;
-	}
-	return NULL;
+	uint8_t aad[AAD_LEN];
+	aad_of(aad, id);
+	OMC_ENSURE(s->link_keyed && in && len == SEALED_LEN, OMC_ERR_CORRUPT);
+	omc_err e = omc_aead_open((uint8_t *)k, s->link_key, in, aad, sizeof aad, in + OMC_AEAD_NONCE_LEN,
+				  (size_t)KEYS_LEN, in + OMC_AEAD_NONCE_LEN + KEYS_LEN);
+	if (e != OMC_OK)
+		omc_memzero(k, sizeof *k);
+	return e == OMC_ERR_MAC_FAILURE ? OMC_ERR_CORRUPT : e;
 }
 
 void srv_link_offer(omc_server *s, const char *attach_id, const char *imsi, const char *ck_h, const char *ik_h,
 		    const char *autn_h)
 {
-	srv_links *t = s->links;
-	uint8_t ck[32], ik[32], autn[OMC_AKA_MAX_AUTN_LEN], plmn[3], kasme[32], id[32];
+	uint8_t ck[32], ik[32], autn[OMC_AKA_MAX_AUTN_LEN], plmn[3], kasme[32], id[32], sealed[SEALED_LEN];
 	size_t ckl = 0, ikl = 0, al = 0;
 	OMC_DEFER_WIPE(ck);
 	OMC_DEFER_WIPE(ik);
@@ -122,14 +97,15 @@ void srv_link_offer(omc_server *s, const char *attach_id, const char *imsi, cons
 	snprintf(mnc, sizeof mnc, "%s", s->vno_plmn + 3);
 	omc_link link;
 	OMC_DEFER_WIPE(link);
-	bool ok = t && ck_h && ik_h && autn_h && (pl == 5 || pl == 6) &&
+	bool ok = ck_h && ik_h && autn_h && (pl == 5 || pl == 6) &&
 		  omc_hex_decode_var(ck, sizeof ck, &ckl, ck_h, strlen(ck_h)) == OMC_OK &&
 		  omc_hex_decode_var(ik, sizeof ik, &ikl, ik_h, strlen(ik_h)) == OMC_OK &&
 		  omc_hex_decode_var(autn, sizeof autn, &al, autn_h, strlen(autn_h)) == OMC_OK && al >= 6 &&
 		  omc_aka_plmn_encode(plmn, mcc, mnc) == OMC_OK &&
 		  /* A.2: SQN xor AK is the first 48 bits of AUTN. */
 		  omc_link_kasme(kasme, ck, ckl, ik, ikl, plmn, autn) == OMC_OK &&
-		  omc_link_init(&link, kasme, LINK_BEARER, OMC_LINK_DOWNLINK) == OMC_OK && id_hash(id, attach_id);
+		  omc_link_init(&link, kasme, LINK_BEARER, OMC_LINK_DOWNLINK) == OMC_OK && id_hash(id, attach_id) &&
+		  keys_seal(sealed, s, id, &link.keys) == OMC_OK;
 	if (!ok) {
 		/* TUAK's 256-bit CK and IK, or no CK in the vector: the session
 		 * has no protected link (POST /v1/link answers no_link). */
@@ -137,63 +113,140 @@ void srv_link_offer(omc_server *s, const char *attach_id, const char *imsi, cons
 		return;
 	}
 	int64_t now = srv_now(s);
-	pthread_mutex_lock(&t->lock);
-	sweep(t, now);
-	if (t->n == t->cap && t->cap < LINKS_MAX) {
-		size_t nc = t->cap ? t->cap * 2 : 64;
-		link_ent *ne = omc_realloc(t->e, nc * sizeof *ne);
-		if (ne) {
-			memset(ne + t->cap, 0, (nc - t->cap) * sizeof *ne);
-			t->e = ne;
-			t->cap = nc;
-		}
+	omc_dbs *q;
+	srv_lock(s);
+	/* Ended challenges and sessions go (the index on expires). */
+	if (srv_sql(s, &q, "DELETE FROM vno_link WHERE expires <= ?1") == OMC_OK) {
+		omc_dbs_bind_int64(q, 1, now);
+		(void)omc_dbs_step(q);
+		srv_sql_done(s, q);
 	}
-	if (t->n < t->cap) {
-		link_ent *e = &t->e[t->n++];
-		memset(e, 0, sizeof *e);
-		e->used = true;
-		memcpy(e->id, id, 32);
-		snprintf(e->imsi, sizeof e->imsi, "%s", imsi);
-		e->expires = now + LINK_PENDING_S;
-		e->link = link;
-		ok = true;
-	} else {
-		ok = false;
+	ok = srv_sql(s, &q,
+		     "INSERT INTO vno_link (attach_hash, imsi, token_hash, sealed, rx_any, rx_top, rx_seen, tx_next,"
+		     " tx_done, expires) VALUES (?1, ?2, NULL, ?3, 0, 0, 0, 0, 0, ?4)") == OMC_OK;
+	if (ok) {
+		omc_dbs_bind_blob(q, 1, id, 32);
+		omc_dbs_bind_text(q, 2, imsi, -1);
+		omc_dbs_bind_blob(q, 3, sealed, SEALED_LEN);
+		omc_dbs_bind_int64(q, 4, now + LINK_PENDING_S);
+		ok = omc_dbs_step(q) == OMC_DB_DONE;
+		srv_sql_done(s, q);
 	}
-	pthread_mutex_unlock(&t->lock);
+	srv_unlock(s);
 	if (!ok)
-		OMC_LOG_WRN("vno", "link table full (%d): %s attaches without a link", LINKS_MAX, imsi);
+		OMC_LOG_WRN("vno", "link keys not recorded: %s attaches without a link", imsi);
 }
 
 void srv_link_bind(omc_server *s, const char *attach_id, const uint8_t *token_hash, int64_t expires)
 {
-	srv_links *t = s->links;
 	uint8_t id[32];
-	if (!t || !id_hash(id, attach_id))
+	omc_dbs *q;
+	if (!id_hash(id, attach_id))
 		return;
-	pthread_mutex_lock(&t->lock);
-	link_ent *e = find(t, id, false, srv_now(s));
-	if (e && token_hash) {
-		memcpy(e->id, token_hash, 32);
-		e->bound = true;
-		e->expires = expires;
-	} else if (e) {
-		drop(e); /* RES did not match, a resynchronisation, or no session */
+	srv_lock(s);
+	/* The keys move to the session, or go: RES did not match, a
+	 * resynchronisation, or no session. */
+	omc_err e = token_hash ? srv_sql(s, &q,
+					 "UPDATE vno_link SET token_hash = ?2, expires = ?3"
+					 " WHERE attach_hash = ?1 AND token_hash IS NULL AND expires > ?4")
+			       : srv_sql(s, &q, "DELETE FROM vno_link WHERE attach_hash = ?1 AND token_hash IS NULL");
+	if (e == OMC_OK) {
+		omc_dbs_bind_blob(q, 1, id, 32);
+		if (token_hash) {
+			omc_dbs_bind_blob(q, 2, token_hash, 32);
+			omc_dbs_bind_int64(q, 3, expires);
+			omc_dbs_bind_int64(q, 4, srv_now(s));
+		}
+		(void)omc_dbs_step(q);
+		srv_sql_done(s, q);
 	}
-	pthread_mutex_unlock(&t->lock);
+	srv_unlock(s);
 }
 
 bool srv_link_held(omc_server *s, const uint8_t token_hash[32])
 {
-	srv_links *t = s->links;
+	omc_dbs *q;
 	bool held = false;
-	if (!t)
-		return false;
-	pthread_mutex_lock(&t->lock);
-	for (size_t i = 0; i < t->n; i++)
-		held |= t->e[i].used && t->e[i].bound && omc_ct_eq(t->e[i].id, token_hash, 32);
-	pthread_mutex_unlock(&t->lock);
+	srv_lock(s);
+	if (srv_sql(s, &q, "SELECT 1 FROM vno_link WHERE token_hash = ?1") == OMC_OK) {
+		omc_dbs_bind_blob(q, 1, token_hash, 32);
+		held = omc_dbs_step(q) == OMC_DB_ROW;
+		srv_sql_done(s, q);
+	}
+	srv_unlock(s);
 	return held;
+}
+
+/* The session's link, its keys unsealed (caller holds the lock, in a
+ * transaction): OMC_ERR_NOT_FOUND if it has none, or it has ended. */
+static omc_err link_load(omc_server *s, const uint8_t th[32], uint8_t id[32], omc_link *l)
+{
+	omc_dbs *q;
+	OMC_TRY(srv_sql(s, &q,
+			"SELECT attach_hash, sealed, rx_any, rx_top, rx_seen, tx_next, tx_done FROM vno_link"
+			" WHERE token_hash = ?1 AND expires > ?2"));
+	omc_dbs_bind_blob(q, 1, th, 32);
+	omc_dbs_bind_int64(q, 2, srv_now(s));
+	omc_err r = OMC_ERR_NOT_FOUND;
+	if (omc_dbs_step(q) == OMC_DB_ROW && omc_dbs_column_bytes(q, 0) == 32) {
+		memset(l, 0, sizeof *l);
+		memcpy(id, omc_dbs_column_blob(q, 0), 32);
+		r = keys_open(&l->keys, s, id, omc_dbs_column_blob(q, 1), omc_dbs_column_bytes(q, 1));
+		l->bearer = LINK_BEARER;
+		l->self = OMC_LINK_DOWNLINK;
+		l->ready = r == OMC_OK;
+		l->rx_any = omc_dbs_column_int64(q, 2) != 0;
+		l->rx_top = (uint32_t)omc_dbs_column_int64(q, 3);
+		l->rx_seen = (uint64_t)omc_dbs_column_int64(q, 4);
+		l->tx_next = (uint32_t)omc_dbs_column_int64(q, 5);
+		l->tx_done = omc_dbs_column_int64(q, 6) != 0;
+	}
+	srv_sql_done(s, q);
+	return r;
+}
+
+static omc_err link_store(omc_server *s, const uint8_t id[32], const omc_link *l)
+{
+	omc_dbs *q;
+	OMC_TRY(srv_sql(s, &q,
+			"UPDATE vno_link SET rx_any = ?2, rx_top = ?3, rx_seen = ?4, tx_next = ?5, tx_done = ?6"
+			" WHERE attach_hash = ?1"));
+	omc_dbs_bind_blob(q, 1, id, 32);
+	omc_dbs_bind_int64(q, 2, l->rx_any);
+	omc_dbs_bind_int64(q, 3, (int64_t)l->rx_top);
+	omc_dbs_bind_int64(q, 4, (int64_t)l->rx_seen);
+	omc_dbs_bind_int64(q, 5, (int64_t)l->tx_next);
+	omc_dbs_bind_int64(q, 6, l->tx_done);
+	omc_err r = omc_dbs_step(q) == OMC_DB_DONE ? OMC_OK : OMC_ERR_IO;
+	srv_sql_done(s, q);
+	return r;
+}
+
+/* One frame in one transaction: the row read, its keys unsealed, the frame
+ * opened (rx) or sealed (tx), the window or COUNT written back, committed.
+ * A refused frame changes nothing. */
+static omc_err link_use(omc_server *s, const srv_session *ss, bool rx, uint8_t *out, size_t cap, size_t *out_len,
+			uint32_t *count, const uint8_t *in, size_t in_len)
+{
+	omc_link link;
+	OMC_DEFER_WIPE(link);
+	uint8_t id[32];
+	srv_lock(s);
+	omc_err r = srv_begin(s) ? OMC_OK : OMC_ERR_IO;
+	if (r == OMC_OK) {
+		r = link_load(s, ss->token_hash, id, &link);
+		if (r == OMC_OK)
+			r = rx ? omc_link_open(&link, out, cap, out_len, count, in, in_len)
+			       : omc_link_seal(&link, out, cap, out_len, in, in_len);
+		if (r == OMC_OK)
+			r = link_store(s, id, &link);
+		if (r != OMC_OK)
+			srv_rollback(s);
+		else if (!srv_commit(s))
+			r = OMC_ERR_IO;
+	}
+	srv_unlock(s);
+	return r;
 }
 
 typedef struct refusal {
@@ -228,31 +281,6 @@ static void refuse(srv_listener *l, omc_http_resp *resp, const srv_session *ss, 
 	srv_fail(l, resp, r->status, r->code, r->msg);
 }
 
-/* Open the frame on the session's link: OMC_ERR_NOT_FOUND if it has none. */
-static omc_err link_open(omc_server *s, const srv_session *ss, uint8_t *pt, size_t *pt_len, uint32_t *count,
-			 const uint8_t *frame, size_t n)
-{
-	srv_links *t = s->links;
-	OMC_ENSURE(t != NULL, OMC_ERR_NOT_FOUND);
-	pthread_mutex_lock(&t->lock);
-	link_ent *e = find(t, ss->token_hash, true, srv_now(s));
-	omc_err r = e ? omc_link_open(&e->link, pt, OMC_LINK_MAX_PAYLOAD, pt_len, count, frame, n) : OMC_ERR_NOT_FOUND;
-	pthread_mutex_unlock(&t->lock);
-	return r;
-}
-
-static omc_err link_seal(omc_server *s, const srv_session *ss, uint8_t *frame, size_t *n, const uint8_t *pt,
-			 size_t pt_len)
-{
-	srv_links *t = s->links;
-	OMC_ENSURE(t != NULL, OMC_ERR_NOT_FOUND);
-	pthread_mutex_lock(&t->lock);
-	link_ent *e = find(t, ss->token_hash, true, srv_now(s));
-	omc_err r = e ? omc_link_seal(&e->link, frame, OMC_LINK_FRAME_MAX, n, pt, pt_len) : OMC_ERR_NOT_FOUND;
-	pthread_mutex_unlock(&t->lock);
-	return r;
-}
-
 static void link_frame(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
 {
 	omc_server *s = l->s;
@@ -271,7 +299,7 @@ static void link_frame(srv_listener *l, const omc_http_req *req, omc_http_resp *
 	if (!fb)
 		return;
 	uint32_t count = 0;
-	omc_err e = link_open(s, &ss, pt, &pt_len, &count, frame, n);
+	omc_err e = link_use(s, &ss, true, pt, OMC_LINK_MAX_PAYLOAD, &pt_len, &count, frame, n);
 	omc_memzero(frame, sizeof frame);
 	if (e == OMC_ERR_NOT_FOUND) {
 		srv_fail(l, resp, 409, "no_link", "this session has no link keys: attach again");
@@ -291,7 +319,8 @@ static void link_frame(srv_listener *l, const omc_http_req *req, omc_http_resp *
 	int al = snprintf(ack, sizeof ack, "{\"count\":%u,\"bytes\":%zu,\"used\":%llu}", count, pt_len,
 			  (unsigned long long)used);
 	char out[LINK_B64_MAX];
-	e = al > 0 && (size_t)al < sizeof ack ? link_seal(s, &ss, frame, &n, (const uint8_t *)ack, (size_t)al)
+	e = al > 0 && (size_t)al < sizeof ack ? link_use(s, &ss, false, frame, OMC_LINK_FRAME_MAX, &n, NULL,
+								 (const uint8_t *)ack, (size_t)al)
 					      : OMC_ERR_BUG;
 	if (e == OMC_OK)
 		e = omc_b64_encode(out, sizeof out, frame, n, OMC_B64_URL);
@@ -306,7 +335,5 @@ static void link_frame(srv_listener *l, const omc_http_req *req, omc_http_resp *
 
 void srv_routes_vno_link(srv_listener *l)
 {
-	if (srv_links_new(l->s) != OMC_OK)
-		OMC_LOG_ERR("vno", "no memory for the link table: POST /v1/link answers no_link");
 	srv_route_add(l, "POST", "/v1/link", link_frame);
 }

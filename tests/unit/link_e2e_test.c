@@ -316,11 +316,92 @@ static void test_no_link_for_tuak256(void **state)
 	sf_down(&e);
 }
 
+/* SEC-11, EVAL-8: the link's keys and replay window are rows of the
+ * database (vno_link), so two server processes on one database share
+ * them: the attach answered by replica A, completed on replica B; frames
+ * alternate between them, each accepted once, a replay refused by the
+ * other replica, and the downlink COUNT goes on across them. */
+static json_t *urls_a, *urls_b;
+
+static void complete_on_b(void *arg, sf_env *e, const char *method, const char *role, const char *path)
+{
+	(void)arg;
+	(void)method;
+	(void)role;
+	e->urls = strcmp(path, "/v1/attach/complete") != 0 ? urls_a : urls_b;
+}
+
+static void test_link_across_replicas(void **state)
+{
+	(void)state;
+	omc_test_http_on_body(on_body, NULL);
+	sf_env e;
+	sf_dev d;
+	sf_agent ae;
+	operational(&e, &d, &ae, 1);
+	sf_env b = e; /* a second server on the same config and database */
+	b.srv = NULL;
+	b.urls = NULL;
+	sf_start(&b);
+	urls_a = e.urls;
+	urls_b = b.urls;
+	assert_string_not_equal(sf_url(&e, "vno"), sf_url(&b, "vno"));
+	omc_agent_info in;
+	omc_agent_info_get(ae.a, &in);
+	sf_hook.before = complete_on_b;
+	assert_int_equal(sf_attach(&e, &d, in.mcim_id), 200);
+	sf_hook.before = NULL;
+	e.urls = urls_a;
+	uint8_t th[32];
+	assert_err(srv_token_hash(th, d.session), OMC_OK);
+	assert_true(srv_link_held(e.srv, th));
+	assert_true(srv_link_held(b.srv, th));
+
+	omc_link_keys k;
+	uint8_t kasme[32];
+	derive(&k, kasme);
+	omc_link up;
+	assert_err(omc_link_init(&up, kasme, 0, OMC_LINK_UPLINK), OMC_OK);
+	static uint8_t f[3][OMC_LINK_FRAME_MAX], g[OMC_LINK_FRAME_MAX], pt[OMC_LINK_MAX_PAYLOAD];
+	size_t n[3] = {0};
+	for (unsigned i = 0; i < 3; i++) {
+		uint8_t data[40];
+		tl_rand(data, sizeof data);
+		assert_err(omc_link_seal(&up, f[i], sizeof f[i], &n[i], data, sizeof data), OMC_OK);
+		json_t *o = NULL;
+		assert_int_equal(post_frame(i % 2 ? &e : &b, d.session, f[i], n[i], &o), 200);
+		assert_int_equal(json_integer_value(json_object_get(o, "count")), i);
+		const char *fb = json_string_value(json_object_get(o, "frame"));
+		assert_non_null(fb);
+		size_t gl = 0, pl = 0;
+		uint32_t count = 99;
+		assert_err(omc_b64_decode(g, sizeof g, &gl, fb, strlen(fb), OMC_B64_URL), OMC_OK);
+		/* downlink COUNT i whichever replica sealed it: a repeated
+		 * COUNT would be refused here as a replay */
+		assert_err(omc_link_open(&up, pt, sizeof pt, &pl, &count, g, gl), OMC_OK);
+		assert_int_equal(count, i);
+		json_decref(o);
+	}
+	/* Each frame was accepted once: the other replica refuses it again. */
+	expect_refused(&e, d.session, f[0], n[0], 409, "replayed");
+	expect_refused(&b, d.session, f[1], n[1], 409, "replayed");
+	expect_refused(&e, d.session, f[2], n[2], 409, "replayed");
+	omc_link_wipe(&up);
+
+	omc_server_stop(b.srv);
+	json_decref(b.urls);
+	sf_agent_drop(&ae);
+	sf_dev_free(&d);
+	sf_down(&e);
+	omc_test_http_on_body(NULL, NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_link_through_the_vno),
 		cmocka_unit_test(test_no_link_for_tuak256),
+		cmocka_unit_test(test_link_across_replicas),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	omc_free(seen);
