@@ -706,7 +706,7 @@ static void test_direct_change_twice_during_switch(void **state)
 	d.mcim_id[0] = 0;
 	for (size_t i = 0; i < n; i++)
 		if (!strcmp(reg[i].role, "operational") && reg[i].state == OMC_MCIM_ACTIVATED)
-			snprintf(d.mcim_id, sizeof d.mcim_id, "%s", reg[i].id);
+			snprintf(d.mcim_id, sizeof d.mcim_id, "%.40s", reg[i].id);
 	assert_true(d.mcim_id[0]);
 	assert_int_equal(sf_attach(&e, &d, d.mcim_id), 200);
 	assert_int_equal(sf_send_receipt(&e, &d, t), 200);
