@@ -125,6 +125,20 @@ unsigned long omc_test_cert_cache_hits(void)
 
 /* --- parse ---------------------------------------------------------------------------- */
 
+/* OpenSSL decodes a certificate's extensions (key identifiers, key usage,
+ * basic constraints) into the X509 on first use, under the X509's lock,
+ * and path building then reads them (the key identifiers compared by
+ * ASN1_STRING_cmp) without it. The same X509 is shared by threads (the
+ * cache, a server's anchors): decode them while one thread alone holds it.
+ * false if they did not decode: the X509 is then marked (EXFLAG_INVALID)
+ * and path validation refuses it. */
+static bool ext_cache_fill(X509 *x)
+{
+	bool ok = X509_check_purpose(x, -1, 0) == 1;
+	ERR_clear_error();
+	return ok;
+}
+
 static omc_err cert_wrap(omc_cert **out, X509 **x, const uint8_t fp[32])
 {
 	omc_cert *c = omc_calloc(1, sizeof *c);
@@ -170,7 +184,11 @@ omc_err omc_proto_cert_parse_der(omc_cert **out, const uint8_t *der, size_t len)
 	OMC_AUTO(EVP_PKEY_CTX) chk = EVP_PKEY_CTX_new_from_pkey(NULL, X509_get0_pubkey(x), NULL);
 	OMC_OSSL_ENSURE(chk != NULL, OMC_ERR_NOMEM);
 	OMC_OSSL_ENSURE(EVP_PKEY_public_check_quick(chk) == 1, OMC_ERR_BAD_FORMAT);
-	cache_put(fp, x);
+	/* Only a certificate whose extensions decoded is shared through the
+	 * cache (ext_cache_fill); the others, or one that met an allocation
+	 * failure there, stay this caller's. */
+	if (ext_cache_fill(x))
+		cache_put(fp, x);
 	return cert_wrap(out, &x, fp);
 }
 
@@ -388,6 +406,7 @@ omc_err omc_proto_cert_issue_unchecked(omc_cert **out, const omc_cert_req *req, 
 	uint8_t fp[32];
 	unsigned int n = 0;
 	OMC_OSSL_ENSURE(X509_digest(x, EVP_sha256(), fp, &n) == 1 && n == 32, OMC_ERR_CRYPTO);
+	OMC_ENSURE(ext_cache_fill(x), OMC_ERR_NOMEM);
 	return cert_wrap(out, &x, fp);
 }
 
