@@ -94,23 +94,10 @@ typedef struct pki {
 	omc_cert *root, *inter, *signer, *their;
 } pki;
 
-static omc_key *gen(void)
-{
-	omc_key *k = NULL;
-	assert_err(omc_key_generate(&k), OMC_OK);
-	return k;
-}
-
 static omc_cert *issue(const char *cn, bool ca, const omc_key *subject, const omc_cert *issuer,
 		       const omc_key *issuer_key)
 {
-	omc_cert_req req = {.subject_cn = cn, .ca = ca, .days = 30};
-	omc_key *pub = NULL;
-	assert_err(omc_key_public(&pub, subject), OMC_OK);
-	omc_cert *c = NULL;
-	assert_err(omc_cert_issue(&c, &req, pub, issuer, issuer_key), OMC_OK);
-	omc_key_free(pub);
-	return c;
+	return tl_cert(cn, NULL, ca, 30, subject, issuer, issuer_key);
 }
 
 static char *hex_of(const uint8_t *p, size_t n)
@@ -179,11 +166,11 @@ static void test_jwcrypto(void **state)
 		fail_msg("python3-jwcrypto is required (scripts/deps.sh installs it): %s", err);
 
 	pki p;
-	p.root_k = gen();
-	p.inter_k = gen();
-	p.signer_k = gen();
-	p.their_k = gen();
-	p.recipient_k = gen();
+	p.root_k = tl_key();
+	p.inter_k = tl_key();
+	p.signer_k = tl_key();
+	p.their_k = tl_key();
+	p.recipient_k = tl_key();
 	p.root = issue("Interop Root", true, p.root_k, NULL, p.root_k);
 	p.inter = issue("Interop Intermediate", true, p.inter_k, p.root, p.root_k);
 	p.signer = issue("openmcim.signer", false, p.signer_k, p.inter, p.inter_k);

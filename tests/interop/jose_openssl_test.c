@@ -60,23 +60,10 @@ static int run(char *out, size_t cap, const char *fmt, ...)
 	return tl_run(cmd, out, cap, err, sizeof err);
 }
 
-static omc_key *gen(void)
-{
-	omc_key *k = NULL;
-	assert_err(omc_key_generate(&k), OMC_OK);
-	return k;
-}
-
 static omc_cert *issue(const char *cn, bool ca, const omc_key *subject, const omc_cert *issuer,
 		       const omc_key *issuer_key)
 {
-	omc_cert_req req = {.subject_cn = cn, .subject_org = "openmcim", .ca = ca, .days = 30};
-	omc_key *pub = NULL;
-	assert_err(omc_key_public(&pub, subject), OMC_OK);
-	omc_cert *c = NULL;
-	assert_err(omc_cert_issue(&c, &req, pub, issuer, issuer_key), OMC_OK);
-	omc_key_free(pub);
-	return c;
+	return tl_cert(cn, "openmcim", ca, 30, subject, issuer, issuer_key);
 }
 
 static void write_cert(const char *name, const omc_cert *c)
@@ -111,7 +98,7 @@ static int teardown(void **state)
 static void test_verify_chain(void **state)
 {
 	(void)state;
-	omc_key *rk = gen(), *ik = gen(), *lk = gen(), *ok = gen();
+	omc_key *rk = tl_key(), *ik = tl_key(), *lk = tl_key(), *ok = tl_key();
 	omc_cert *root = issue("CLI Root", true, rk, NULL, rk);
 	omc_cert *inter = issue("CLI Intermediate", true, ik, root, rk);
 	omc_cert *leaf = issue("cli.leaf", false, lk, inter, ik);
@@ -152,7 +139,7 @@ static void test_verify_chain(void **state)
 static void test_encrypted_pem(void **state)
 {
 	(void)state;
-	omc_key *k = gen();
+	omc_key *k = tl_key();
 	uint8_t pass[24];
 	tl_rand(pass, sizeof pass);
 	pass[0] = 0;

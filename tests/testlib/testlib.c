@@ -180,3 +180,22 @@ int tl_run_bin(const char *bin, char *out, size_t out_cap, char *err, size_t err
 		return -1;
 	return tl_run(cmd, out, out_cap, err, err_cap);
 }
+
+omc_key *tl_key(void)
+{
+	omc_key *k = NULL;
+	assert_err(omc_key_generate(&k), OMC_OK);
+	return k;
+}
+
+omc_cert *tl_cert(const char *cn, const char *org, bool ca, unsigned days, const omc_key *subject,
+		  const omc_cert *issuer, const omc_key *issuer_key)
+{
+	omc_cert_req req = {.subject_cn = cn, .subject_org = org, .ca = ca, .days = days};
+	omc_key *pub = NULL;
+	assert_err(omc_key_public(&pub, subject), OMC_OK);
+	omc_cert *c = NULL;
+	assert_err(omc_cert_issue(&c, &req, pub, issuer, issuer_key), OMC_OK);
+	omc_key_free(pub);
+	return c;
+}

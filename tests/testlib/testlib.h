@@ -39,6 +39,12 @@ int tl_all_bytes_are(const uint8_t *p, size_t n, uint8_t v);
 /* A subscriber with random keys: MILENAGE (default constants) or TUAK
  * (default lengths except the MAC, mac_bits; K of k_len bytes). */
 void tl_make_cred(omc_aka_cred *c, omc_aka_alg alg, size_t k_len, unsigned mac_bits);
+/* A new P-256 key pair; fails the test if none. */
+omc_key *tl_key(void);
+/* A certificate for subject's public key, issued by issuer_key under issuer
+ * (NULL: self-signed, issuer_key is the subject's); org may be NULL. */
+omc_cert *tl_cert(const char *cn, const char *org, bool ca, unsigned days, const omc_key *subject,
+		  const omc_cert *issuer, const omc_key *issuer_key);
 /* Random bytes for property tests (OpenSSL DRBG). */
 void tl_rand(void *out, size_t n);
 /* A MILENAGE vector (TS 35.206 constants) of K and OPc in hex at the 48-bit

@@ -26,23 +26,10 @@ typedef struct pki {
 	omc_cert *root, *inter, *leaf, *other_root;
 } pki;
 
-static omc_key *gen(void)
-{
-	omc_key *k = NULL;
-	assert_err(omc_key_generate(&k), OMC_OK);
-	return k;
-}
-
 static omc_cert *issue(const char *cn, bool ca, unsigned days, const omc_key *subject, const omc_cert *issuer,
 		       const omc_key *issuer_key)
 {
-	omc_cert_req req = {.subject_cn = cn, .subject_org = "openmcim test", .ca = ca, .days = days};
-	omc_key *pub = NULL;
-	assert_err(omc_key_public(&pub, subject), OMC_OK);
-	omc_cert *c = NULL;
-	assert_err(omc_cert_issue(&c, &req, pub, issuer, issuer_key), OMC_OK);
-	omc_key_free(pub);
-	return c;
+	return tl_cert(cn, "openmcim test", ca, days, subject, issuer, issuer_key);
 }
 
 static int setup(void **state)
@@ -50,10 +37,10 @@ static int setup(void **state)
 	pki *p = calloc(1, sizeof *p);
 	if (!p)
 		return -1;
-	p->root_k = gen();
-	p->inter_k = gen();
-	p->leaf_k = gen();
-	p->other_k = gen();
+	p->root_k = tl_key();
+	p->inter_k = tl_key();
+	p->leaf_k = tl_key();
+	p->other_k = tl_key();
 	p->root = issue("Test Root CA", true, 3650, p->root_k, NULL, p->root_k);
 	p->inter = issue("Test Intermediate CA", true, 1825, p->inter_k, p->root, p->root_k);
 	p->leaf = issue("leaf.example", false, 365, p->leaf_k, p->inter, p->inter_k);
@@ -134,7 +121,7 @@ static void test_chain_refused(void **state)
 static void test_leaf_as_ca(void **state)
 {
 	pki *p = *state;
-	omc_key *k = gen(), *pub = NULL;
+	omc_key *k = tl_key(), *pub = NULL;
 	assert_err(omc_key_public(&pub, k), OMC_OK);
 	omc_cert_req req = {.subject_cn = "under.leaf", .days = 30};
 	omc_cert *c = NULL;
@@ -213,7 +200,7 @@ static void test_partial_chain(void **state)
 
 	/* root -> inter -> inter2 -> leaf2: inter pinned does not validate
 	 * leaf2 (it did not issue it), with or without inter2 along. */
-	omc_key *k2 = gen(), *kl = gen();
+	omc_key *k2 = tl_key(), *kl = tl_key();
 	omc_cert *inter2 = issue("Test Intermediate 2", true, 365, k2, p->inter, p->inter_k);
 	omc_cert *leaf2 = issue("leaf2.example", false, 30, kl, inter2, k2);
 	assert_err(verify(leaf2, inter2, NULL, p->inter, NULL, 0, NULL), OMC_ERR_BAD_SIGNATURE);
@@ -583,7 +570,7 @@ static void test_chain_cache(void **state)
 	assert_err(verify(p->leaf, p->inter, NULL, p->root, NULL, now, NULL), OMC_OK);
 	assert_int_equal(omc_test_chain_cache_hits(), h + 3);
 	/* Another order of the same certificates is another chain. */
-	omc_key *k = gen();
+	omc_key *k = tl_key();
 	omc_cert *ca2 = issue("Another CA", true, 30, k, NULL, k);
 	assert_err(verify(p->leaf, p->inter, NULL, ca2, p->root, 0, &anchor), OMC_OK);
 	assert_int_equal(anchor, 1);
@@ -595,7 +582,7 @@ static void test_chain_cache(void **state)
 	assert_int_equal(omc_test_chain_cache_hits(), h + 1);
 	/* The anchor's own validity is checked on a hit too (ca2 lives 30
 	 * days, the leaf it issued 365). */
-	omc_key *kl = gen();
+	omc_key *kl = tl_key();
 	omc_cert *leaf2 = issue("leaf2.example", false, 365, kl, ca2, k);
 	assert_err(verify(leaf2, NULL, NULL, ca2, NULL, 0, NULL), OMC_OK);
 	assert_err(verify(leaf2, NULL, NULL, ca2, NULL, now + 31 * (time_t)DAY, NULL), OMC_ERR_BAD_SIGNATURE);
@@ -619,7 +606,7 @@ static void test_chain_cache(void **state)
 	assert_err(verify(p->leaf, NULL, NULL, p->inter, NULL, now + 400 * (time_t)DAY, NULL), OMC_ERR_BAD_SIGNATURE);
 	/* More chains than the cache holds: the oldest go, nothing breaks. */
 	for (int i = 0; i < OMC_CHAIN_CACHE_N + 8; i++) {
-		omc_key *ki = gen();
+		omc_key *ki = tl_key();
 		omc_cert *ci = issue("many", false, 1, ki, p->inter, p->inter_k);
 		assert_err(verify(ci, p->inter, NULL, p->root, NULL, 0, NULL), OMC_OK);
 		omc_cert_free(ci);

@@ -32,23 +32,10 @@ typedef struct fix {
 	omc_cert *root, *inter, *leaf, *other_root;
 } fix;
 
-static omc_key *gen(void)
-{
-	omc_key *k = NULL;
-	assert_err(omc_key_generate(&k), OMC_OK);
-	return k;
-}
-
 static omc_cert *issue(const char *cn, bool ca, const omc_key *subject, const omc_cert *issuer,
 		       const omc_key *issuer_key)
 {
-	omc_cert_req req = {.subject_cn = cn, .ca = ca, .days = 365};
-	omc_key *pub = NULL;
-	assert_err(omc_key_public(&pub, subject), OMC_OK);
-	omc_cert *c = NULL;
-	assert_err(omc_cert_issue(&c, &req, pub, issuer, issuer_key), OMC_OK);
-	omc_key_free(pub);
-	return c;
+	return tl_cert(cn, NULL, ca, 365, subject, issuer, issuer_key);
 }
 
 static int setup(void **state)
@@ -56,10 +43,10 @@ static int setup(void **state)
 	fix *f = calloc(1, sizeof *f);
 	if (!f)
 		return -1;
-	f->root_k = gen();
-	f->inter_k = gen();
-	f->leaf_k = gen();
-	f->other_k = gen();
+	f->root_k = tl_key();
+	f->inter_k = tl_key();
+	f->leaf_k = tl_key();
+	f->other_k = tl_key();
 	f->root = issue("JOSE Root", true, f->root_k, NULL, f->root_k);
 	f->inter = issue("JOSE Intermediate", true, f->inter_k, f->root, f->root_k);
 	f->leaf = issue("signer.example", false, f->leaf_k, f->inter, f->inter_k);
