@@ -200,7 +200,9 @@ OMC_API OMC_MUST_USE omc_err omc_tre_session_begin(omc_tre *t, const uint8_t *no
  * OMC_ERR_AUTH_FAILED (does not decrypt: another TRE or session),
  * OMC_ERR_BAD_SIGNATURE (untrusted issuer), OMC_ERR_DENIED (wrong target,
  * nonce, owner, replayed sequence number), OMC_ERR_EXISTS (that MCIM id is
- * live), OMC_ERR_BAD_STATE (no session), OMC_ERR_LOCKDOWN. */
+ * live), OMC_ERR_BAD_STATE (no session), OMC_ERR_LOCKDOWN. The very MCIM
+ * installed under that id again (same owner, IMSI, version, credential: its
+ * first receipt was lost) is kept as it is and gets a receipt again. */
 OMC_API OMC_MUST_USE omc_err omc_tre_install(omc_tre *t, const char *package, size_t len, char **receipt);
 /* A signed command (JWS typ "omc-command+jwt") from an SHO or the RO:
  * activate, deactivate, block, unblock, delete, discover. The signer must

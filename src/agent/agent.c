@@ -776,7 +776,8 @@ static outcome st_download(omc_agent *a)
 	omc_free(a->token);
 	a->token = NULL;
 	if (e == OMC_ERR_EXISTS) {
-		/* Installed before (an answer lost): the MCIM is here already. */
+		/* Another MCIM under that id is here already: go on with it. (The
+		 * same MCIM again, its first receipt lost, gets a receipt again.) */
 		return go(OMC_AGENT_BOOT);
 	}
 	if (e != OMC_OK) {

@@ -110,6 +110,42 @@ static bool other_operator_active(const omc_tre *t, const omc_mcim *m)
 
 #define OTHER_ACTIVE "another operator's MCIM is activated"
 
+/* The same credential: algorithm, every parameter, K and OPc or TOPc. */
+static bool same_cred(const omc_aka_cred *a, const omc_aka_cred *b)
+{
+	if (a->alg != b->alg)
+		return false;
+	if (a->alg == OMC_AKA_ALG_MILENAGE) {
+		const omc_aka_milenage *x = &a->u.milenage, *y = &b->u.milenage;
+		return omc_ct_eq(x->k, y->k, sizeof x->k) & omc_ct_eq(x->opc, y->opc, sizeof x->opc) &
+		       omc_ct_eq(x->consts.c, y->consts.c, sizeof x->consts.c) &
+		       omc_ct_eq(x->consts.r, y->consts.r, sizeof x->consts.r);
+	}
+	const omc_aka_tuak *x = &a->u.tuak, *y = &b->u.tuak;
+	return x->k_len == y->k_len && x->mac_len == y->mac_len && x->res_len == y->res_len &&
+	       x->ck_len == y->ck_len && x->ik_len == y->ik_len && x->iterations == y->iterations &&
+	       (omc_ct_eq(x->k, y->k, sizeof x->k) & omc_ct_eq(x->topc, y->topc, sizeof x->topc));
+}
+
+/* The package's operational MCIM is the one installed under its id: same
+ * owner, IMSI, version, type and credential. Its owner sent it again
+ * because the receipt of the first install was lost (the device's process
+ * died before it saved it: docs/agent.md); the TRE then signs the receipt
+ * again rather than refusing, and keeps the MCIM as it is (its state, its
+ * SQN array: nothing of it is reset). */
+static bool installed_already(omc_tre *t, const omc_tre_mcim_info *old, const omc_mcim *m)
+{
+	if (m->role != OMC_MCIM_ROLE_OPERATIONAL || strcmp(old->role, "operational") != 0 ||
+	    strcmp(old->owner, m->owner) != 0 || strcmp(old->imsi, m->imsi) != 0 || old->version != m->version)
+		return false;
+	omc_mcim cur;
+	memset(&cur, 0, sizeof cur);
+	bool same = omc_tre_load_mcim(t, m->id, &cur) == OMC_OK && cur.has_secrets && cur.type == m->type &&
+		    !strcmp(cur.impi, m->impi) && !strcmp(cur.impu, m->impu) && same_cred(&cur.cred, &m->cred);
+	omc_mcim_wipe(&cur);
+	return same;
+}
+
 /* --- install -------------------------------------------------------------------------- */
 
 static omc_err install_checked(omc_tre *t, const char *package, size_t len, char **receipt, char *actor,
@@ -187,9 +223,10 @@ static omc_err install_checked(omc_tre *t, const char *package, size_t len, char
 	 * of their own beside it. */
 	bool renewal = m.role == OMC_MCIM_ROLE_BOOTSTRAP && live && !strcmp(old->role, "bootstrap") &&
 		       !strcmp(old->owner, m.owner) && m.version > old->version;
+	bool again = live && !renewal && installed_already(t, old, &m);
 	char old_imsi[16] = "";
 	uint32_t old_version = 0;
-	if (live && !renewal) {
+	if (live && !renewal && !again) {
 		e = OMC_ERR_EXISTS;
 		*why = m.role != OMC_MCIM_ROLE_BOOTSTRAP || strcmp(old->role, "bootstrap") ? NULL
 		       : strcmp(old->owner, m.owner)                                   ? "renewal by another owner"
@@ -215,7 +252,9 @@ static omc_err install_checked(omc_tre *t, const char *package, size_t len, char
 		e = OMC_ERR_EXHAUSTED;
 		goto out;
 	}
-	if (json_is_true(act)) {
+	if (again)
+		m.state = old->state;
+	else if (json_is_true(act)) {
 		e = omc_lifecycle_next(&m.state, m.state, OMC_EV_ACTIVATE, OMC_ACTOR_OWNER);
 		if (e != OMC_OK)
 			goto out;
@@ -240,9 +279,12 @@ static omc_err install_checked(omc_tre *t, const char *package, size_t len, char
 	 * stays in either slot. */
 	if (renewal)
 		x.flags = OMC_STORE_ERASE;
-	e = omc_tre_txn_put_mcim(&x, &m);
+	e = again ? OMC_OK : omc_tre_txn_put_mcim(&x, &m);
 	char detail[128];
-	if (renewal)
+	if (again)
+		snprintf(detail, sizeof detail, "imsi %s version %u %s, installed before: receipt signed again", m.imsi,
+			 m.version, omc_mcim_state_name(m.state));
+	else if (renewal)
 		snprintf(detail, sizeof detail, "imsi %s version %u %s, replaces imsi %s version %u", m.imsi, m.version,
 			 omc_mcim_state_name(m.state), old_imsi, old_version);
 	else

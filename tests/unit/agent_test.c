@@ -2,7 +2,8 @@
  * with the TRE library in the same process: the whole story (NET-1, NET-3,
  * NET-4, SVC-1, SEC-8, SEC-9, MGT-1, TRE-7), a registration pending until
  * the subscriber registers the device (SVC-1, EVAL-3), a resume from the
- * saved state after every step, lockdown stopping all network activity
+ * saved state after every step, a receipt lost with the process (signed
+ * again), lockdown stopping all network activity
  * (TRE-4), and a modified platform refused by the PVA (SEC-3, SEC-8). */
 #include "srv_fixture.h"
 
@@ -34,6 +35,16 @@ static void agent_drop(agent_env *ae)
 	ae->a = NULL;
 }
 
+/* A device of the deployment, its PCID reported and (sho 1 or 2; 0: not
+ * yet) registered with an SHO by its subscriber. */
+static void device_up(sf_env *e, sf_dev *d, int sho)
+{
+	sf_dev_make(e, d, NULL);
+	if (sho)
+		assert_int_equal(sf_subscribe(e, d, sho), 201);
+	assert_int_equal(sf_report_pcid(e, d), 201);
+}
+
 static void assert_operational(agent_env *ae, const char *sho)
 {
 	omc_agent_info in;
@@ -50,9 +61,7 @@ static void test_agent_provisions(void **state)
 	sf_env e;
 	sf_up(&e);
 	sf_dev d;
-	sf_dev_make(&e, &d, NULL);
-	assert_int_equal(sf_subscribe(&e, &d, 2), 201);
-	assert_int_equal(sf_report_pcid(&e, &d), 201);
+	device_up(&e, &d, 2);
 	agent_env ae;
 	agent_make(&ae, &e, &d);
 	assert_int_equal(omc_agent_run(ae.a, 30000), OMC_OK);
@@ -84,8 +93,7 @@ static void test_agent_waits_until_registered(void **state)
 	sf_env e;
 	sf_up(&e);
 	sf_dev d;
-	sf_dev_make(&e, &d, NULL);
-	assert_int_equal(sf_report_pcid(&e, &d), 201);
+	device_up(&e, &d, 0);
 	agent_env ae;
 	agent_make(&ae, &e, &d);
 	omc_agent_info in;
@@ -123,9 +131,7 @@ static void test_agent_resumes_after_every_step(void **state)
 	sf_up(&e);
 	for (unsigned k = 1; k <= 10; k++) {
 		sf_dev d;
-		sf_dev_make(&e, &d, NULL);
-		assert_int_equal(sf_subscribe(&e, &d, 1 + k % 2), 201);
-		assert_int_equal(sf_report_pcid(&e, &d), 201);
+		device_up(&e, &d, 1 + k % 2);
 		agent_env ae;
 		agent_make(&ae, &e, &d);
 		unsigned w;
@@ -151,15 +157,65 @@ static void test_agent_resumes_after_every_step(void **state)
 	sf_down(&e);
 }
 
+/* The process dies after the TRE installed the MCIM and before the agent
+ * saved the receipt: the saved state is the one from before the download.
+ * The agent validates and downloads again, the SHO sends the same MCIM, the
+ * TRE signs the receipt again, and the SHO gets it: its MCIM ends
+ * `installed`, not left `issued` (docs/objects.md, "The same MCIM again"). */
+static void test_agent_receipt_lost_with_process(void **state)
+{
+	(void)state;
+	sf_env e;
+	sf_up(&e);
+	sf_dev d;
+	device_up(&e, &d, 1);
+	agent_env ae;
+	agent_make(&ae, &e, &d);
+	omc_agent_info in;
+	unsigned w;
+	for (int i = 0; i < 40; i++) {
+		omc_agent_info_get(ae.a, &in);
+		if (in.state == OMC_AGENT_DOWNLOAD)
+			break;
+		assert_int_equal(omc_agent_step(ae.a, &w), OMC_OK);
+	}
+	assert_int_equal(in.state, OMC_AGENT_DOWNLOAD);
+	uint8_t *saved = NULL;
+	size_t len = 0;
+	assert_int_equal(d.io->read(d.io->ctx, "agent.state", &saved, &len), OMC_OK);
+	assert_int_equal(d.io->pwrite(d.io->ctx, "agent.state.before", 0, saved, len), OMC_OK);
+	omc_free(saved);
+	assert_int_equal(omc_agent_step(ae.a, &w), OMC_OK);
+	omc_agent_info_get(ae.a, &in);
+	assert_int_equal(in.state, OMC_AGENT_RECEIPT);
+	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM sho_mcim WHERE state = 'issued'"), 1);
+	/* The receipt and the state after the install are lost with the process. */
+	agent_drop(&ae);
+	assert_int_equal(d.io->rename(d.io->ctx, "agent.state.before", "agent.state"), OMC_OK);
+	sf_dev_reboot(&d);
+	agent_make(&ae, &e, &d);
+	omc_agent_info_get(ae.a, &in);
+	assert_int_equal(in.state, OMC_AGENT_DOWNLOAD);
+	assert_int_equal(omc_agent_run(ae.a, 30000), OMC_OK);
+	assert_operational(&ae, "sho1");
+	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM sho_mcim"), 1);
+	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM sho_mcim WHERE state = 'installed'"), 1);
+	omc_tre_mcim_info reg[8];
+	size_t n = 0;
+	assert_int_equal(omc_tre_registry(d.t, reg, 8, &n), OMC_OK);
+	assert_int_equal(n, 2); /* the PCID and the one MCIM */
+	agent_drop(&ae);
+	sf_dev_free(&d);
+	sf_down(&e);
+}
+
 static void test_agent_lockdown_stops_network(void **state)
 {
 	(void)state;
 	sf_env e;
 	sf_up(&e);
 	sf_dev d;
-	sf_dev_make(&e, &d, NULL);
-	assert_int_equal(sf_subscribe(&e, &d, 1), 201);
-	assert_int_equal(sf_report_pcid(&e, &d), 201);
+	device_up(&e, &d, 1);
 	agent_env ae;
 	agent_make(&ae, &e, &d);
 	assert_int_equal(omc_agent_run(ae.a, 30000), OMC_OK);
@@ -191,9 +247,7 @@ static void test_agent_modified_platform_refused(void **state)
 	sf_env e;
 	sf_up(&e);
 	sf_dev d;
-	sf_dev_make(&e, &d, NULL);
-	assert_int_equal(sf_subscribe(&e, &d, 1), 201);
-	assert_int_equal(sf_report_pcid(&e, &d), 201);
+	device_up(&e, &d, 1);
 	/* One byte of the firmware changed, then a boot. */
 	assert_int_equal(d.io->pwrite(d.io->ctx, "platform/firmware.bin", 100, (const uint8_t *)"X", 1), OMC_OK);
 	assert_int_equal(d.io->sync(d.io->ctx, "platform/firmware.bin"), OMC_OK);
@@ -221,6 +275,7 @@ int main(void)
 		cmocka_unit_test(test_agent_provisions),
 		cmocka_unit_test(test_agent_waits_until_registered),
 		cmocka_unit_test(test_agent_resumes_after_every_step),
+		cmocka_unit_test(test_agent_receipt_lost_with_process),
 		cmocka_unit_test(test_agent_lockdown_stops_network),
 		cmocka_unit_test(test_agent_modified_platform_refused),
 	};

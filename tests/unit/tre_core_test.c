@@ -114,6 +114,21 @@ static void test_pcid_aka_inside(void **state)
 	tf_dev_free(&d);
 }
 
+/* A new session and a package of sho1 (seq) for the id sho1-0001 with this
+ * IMSI and K (OPC1), installed: its result (*pkg for the caller to free). */
+static omc_err install_once_more(omc_tre *t, const tf_dev *d, uint64_t seq, const char *imsi, const char *k,
+				 char **pkg, char **rc)
+{
+	uint8_t nonce[16];
+	tl_rand(nonce, 16);
+	char *ev = NULL;
+	assert_int_equal(omc_tre_session_begin(t, nonce, 16, &ev), OMC_OK);
+	*pkg = tf_package("sho1", seq, d->tre_id, nonce, 16, ev, tf_mcim("sho1-0001", "sho1", imsi, k, OPC1), true);
+	omc_free(ev);
+	*rc = NULL;
+	return omc_tre_install(t, *pkg, strlen(*pkg), rc);
+}
+
 static void test_install_and_aka(void **state)
 {
 	(void)state;
@@ -138,16 +153,27 @@ static void test_install_and_aka(void **state)
 	assert_int_equal(r.status, OMC_AKA_STATUS_OK);
 	assert_memory_equal(r.res, av.xres, 8);
 	/* Installing the same id again is refused. */
-	uint8_t nonce[16];
-	tl_rand(nonce, 16);
-	char *ev = NULL;
-	assert_int_equal(omc_tre_session_begin(t, nonce, 16, &ev), OMC_OK);
-	char *pkg = tf_package("sho1", 2, d.tre_id, nonce, 16, ev,
-			       tf_mcim("sho1-0001", "sho1", "001020000000009", K1, OPC1), true);
-	char *rc = NULL;
-	assert_int_equal(omc_tre_install(t, pkg, strlen(pkg), &rc), OMC_ERR_EXISTS);
+	char *pkg = NULL, *rc = NULL;
+	assert_int_equal(install_once_more(t, &d, 2, "001020000000009", K1, &pkg, &rc), OMC_ERR_EXISTS);
 	omc_free(pkg);
-	omc_free(ev);
+	/* The same id with the same IMSI and version but another K: refused too. */
+	assert_int_equal(install_once_more(t, &d, 3, "001020000000001", OPC1, &pkg, &rc), OMC_ERR_EXISTS);
+	omc_free(pkg);
+	/* The very MCIM again (its first receipt lost): the receipt is signed
+	 * again, the MCIM kept as it is: its SQN array was not reset, so the
+	 * vector it accepted before is a replay now. */
+	assert_int_equal(install_once_more(t, &d, 4, "001020000000001", K1, &pkg, &rc), OMC_OK);
+	assert_int_equal(omc_jws_verify_x5c(&v, rc, strlen(rc), anchors, 1, "omc-receipt+jwt", 0), OMC_OK);
+	assert_non_null(strstr((const char *)v.payload, "\"result\":\"installed\""));
+	assert_non_null(strstr((const char *)v.payload, "\"seq\":4"));
+	assert_non_null(strstr((const char *)v.payload, "\"state\":\"activated\""));
+	omc_jws_verified_free(&v);
+	omc_free(rc);
+	assert_int_equal(omc_tre_aka(t, &agent, "sho1-0001", av.rand, av.autn, av.autn_len, &r), OMC_OK);
+	assert_int_equal(r.status, OMC_AKA_STATUS_SYNC_FAILURE);
+	/* Its package once more: the session it was for is spent. */
+	assert_int_equal(omc_tre_install(t, pkg, strlen(pkg), &rc), OMC_ERR_BAD_STATE);
+	omc_free(pkg);
 	omc_cert_free(ca);
 	omc_tre_close(t);
 	tf_dev_free(&d);
