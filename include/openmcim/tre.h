@@ -219,7 +219,11 @@ OMC_API OMC_MUST_USE omc_err omc_tre_command(omc_tre *t, const char *command, si
  * the TRE's signed result (omc-command-result+jwt, iss "ro", the switch's
  * seq, cmd "switch", result "ok" or "rolled_back", `deleted`, and
  * `restored` on a rollback) for the DPF, which passes the deletion on to
- * the owners. OMC_ERR_BAD_STATE with no switch on trial. */
+ * the owners. The statement is kept with the end: with no switch on trial,
+ * either call gives the last end's statement again, the same bytes (its
+ * first copy may have died with the caller's process); OMC_ERR_BAD_STATE
+ * if there is none (no trial ended since the last began, or it ended
+ * otherwise: a delete, a recovery, a reprovision). */
 OMC_API OMC_MUST_USE omc_err omc_tre_switch_confirm(omc_tre *t, char **statement);
 OMC_API OMC_MUST_USE omc_err omc_tre_switch_rollback(omc_tre *t, char **statement);
 /* A local lifecycle change by an authenticated user: an admin or operator

@@ -34,6 +34,7 @@ struct omc_agent {
 	char *result;      /* a command's signed result (or refusal) not yet taken by the DPF */
 	char *tamper;      /* the TRE's signed tamper report, queued for the PVA */
 	char *stmt;        /* the TRE's signed end of a direct change's trial, for the DPF */
+	bool ending;       /* the TRE asked to end a trial, its statement not yet saved */
 	bool direct;       /* a direct change asked: the new SHO's MCIM over this connectivity */
 	bool again;        /* this run: the DPF queued a command again, poll once more */
 	unsigned trial_failures;
@@ -170,6 +171,7 @@ static omc_err save(omc_agent *a)
 	}
 	if (o && (json_object_set_new(o, "direct", json_boolean(a->direct)) ||
 		  json_object_set_new(o, "trial_failures", json_integer((json_int_t)a->trial_failures)) ||
+		  json_object_set_new(o, "switch_ending", json_boolean(a->ending)) ||
 		  (a->stmt && json_object_set_new(o, "switch_statement", json_string(a->stmt))))) {
 		json_decref(o);
 		o = NULL;
@@ -255,6 +257,7 @@ static omc_err load(omc_agent *a)
 	     dup_str(&a->renew_receipt, o, "renew_receipt");
 	a->direct = json_is_true(json_object_get(o, "direct"));
 	a->trial_failures = (unsigned)json_integer_value(json_object_get(o, "trial_failures"));
+	a->ending = json_is_true(json_object_get(o, "switch_ending"));
 	a->renew = json_is_true(json_object_get(o, "renew"));
 	a->result_id = (int64_t)json_integer_value(json_object_get(o, "result_id"));
 	if (!a->result || a->result_id < 1) {
@@ -523,22 +526,45 @@ static bool switch_trial(omc_agent *a)
 	return a->tre.switch_trial && a->tre.switch_trial(a->tre.ctx, &trial) == OMC_OK && trial;
 }
 
-/* Confirm (attached with the new MCIM) or roll back (it would not). */
+/* Confirm (attached with the new MCIM) or roll back (it would not). The
+ * intent is saved first: a process that dies after the TRE's commit and
+ * before the save of the statement asks again when it comes back
+ * (ask_again), and the TRE gives the same statement. */
 static void switch_end(omc_agent *a, bool confirm)
 {
 	char *s = NULL;
-	if (!a->tre.switch_end || a->tre.switch_end(a->tre.ctx, confirm, &s) != OMC_OK)
+	if (!a->tre.switch_end)
+		return;
+	if (!a->ending) {
+		a->ending = true;
+		if (save(a) != OMC_OK)
+			OMC_LOG_WRN("agent", "state not saved before the end of a switch");
+	}
+	omc_err e = a->tre.switch_end(a->tre.ctx, confirm, &s);
+	if (e == OMC_ERR_BAD_STATE)
+		a->ending = false; /* no trial, no statement: nothing to wait for */
+	if (e != OMC_OK)
 		return;
 	omc_free(a->stmt);
 	a->stmt = s;
+	a->ending = false;
 	a->trial_failures = 0;
 	if (save(a) != OMC_OK)
 		OMC_LOG_WRN("agent", "state not saved after the end of a switch");
 	flush_stmt(a);
 }
 
+/* A trial the TRE ended whose statement this process never saved: the TRE
+ * gives it again (the same bytes, whichever end is asked). */
+static void ask_again(omc_agent *a)
+{
+	if (a->ending && !a->stmt && !switch_trial(a))
+		switch_end(a, true);
+}
+
 static outcome st_boot(omc_agent *a)
 {
+	ask_again(a);
 	omc_tre_state ts;
 	if (a->tre.state(a->tre.ctx, &ts) != OMC_OK)
 		return retry();
@@ -813,6 +839,7 @@ static outcome st_receipt(omc_agent *a)
 
 static outcome st_attach_mcim(omc_agent *a)
 {
+	ask_again(a);
 	char imsi[16];
 	if (!a->mcim_id[0] || !imsi_of(a, a->mcim_id, imsi))
 		return go(OMC_AGENT_BOOT);
@@ -910,6 +937,7 @@ static int run_commands(omc_agent *a)
 
 static outcome st_operational(omc_agent *a)
 {
+	ask_again(a);
 	flush_stmt(a);
 	if (a->stmt)
 		return retry(); /* the end of a switch not taken yet: nothing else first */

@@ -352,6 +352,44 @@ omc_err omc_tre_install(omc_tre *t, const char *package, size_t len, char **rece
 	return e;
 }
 
+/* The statement of the last end of a trial, kept so that it can be given
+ * again (the agent's process may die before it saved the first): the
+ * object {"statement": JWS}, or {} from the start of a trial until its end
+ * (a trial ended otherwise, by a delete, a recovery or a reprovision, has
+ * none). */
+#define SWITCH_ID "tre/switch"
+
+static omc_err txn_put_switch(omc_tre_txn *x, const char *statement)
+{
+	json_t *o = statement ? json_pack("{s:s}", "statement", statement) : json_object();
+	char *buf = o ? omc_json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	OMC_ENSURE(buf != NULL, OMC_ERR_NOMEM);
+	return omc_tre_txn_put(x, SWITCH_ID, buf, strlen(buf));
+}
+
+static omc_err switch_statement_again(omc_tre *t, char **statement)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	omc_err e = omc_store_get(t->store, SWITCH_ID, &buf, &len);
+	if (e == OMC_ERR_NOT_FOUND)
+		OMC_BAIL(OMC_ERR_BAD_STATE);
+	OMC_TRY(e);
+	json_error_t je;
+	json_t *o = omc_json_loadb((const char *)buf, len, JSON_REJECT_DUPLICATES, &je);
+	omc_free(buf);
+	const char *st = json_string_value(json_object_get(o, "statement"));
+	e = !o ? OMC_ERR_CORRUPT : !st ? OMC_ERR_BAD_STATE : OMC_OK;
+	size_t n = st ? strlen(st) : 0;
+	if (e == OMC_OK && (*statement = omc_alloc(n + 1)) == NULL)
+		e = OMC_ERR_NOMEM;
+	if (e == OMC_OK)
+		memcpy(*statement, st, n + 1);
+	json_decref(o);
+	return e;
+}
+
 /* --- signed commands ---------------------------------------------------------------------- */
 
 static omc_err result_sign(omc_tre *t, const signed_obj *so, const char *cmd, const char *mcim, bool ok,
@@ -573,6 +611,8 @@ static omc_err switch_to(omc_tre *t, const char *to, uint64_t seq, const char *a
 		e = omc_tre_txn_put_mcim(&x, &nm);
 	}
 	omc_mcim_wipe(&nm);
+	if (e == OMC_OK)
+		e = txn_put_switch(&x, NULL); /* the statement of the trial before is not this one's */
 	char subject[64], d[96];
 	snprintf(subject, sizeof subject, "mcim:%s", to);
 	snprintf(d, sizeof d, "on trial: %zu MCIM(s) of other owners deactivated", n);
@@ -815,19 +855,27 @@ omc_err omc_tre_command(omc_tre *t, const char *command, size_t len, char **resu
  * or roll back (activate them again, erase the one switched to). One
  * commit; *statement is the TRE's signed result of the RO's `switch`
  * (iss "ro", its seq, cmd "switch", result "ok" or "rolled_back") with
- * `deleted` (what was erased: the receipt for its owners) and `restored`. */
+ * `deleted` (what was erased: the receipt for its owners) and `restored`.
+ * It is signed before the commit and kept by it (SWITCH_ID): with no trial
+ * on, the last one's is given again. */
 static omc_err switch_end(omc_tre *t, bool confirm, char **statement)
 {
 	OMC_ENSURE(t && statement, OMC_ERR_BAD_ARG);
 	*statement = NULL;
 	if (t->lockdown || !t->store)
 		OMC_BAIL(OMC_ERR_LOCKDOWN);
-	OMC_ENSURE(t->trial, OMC_ERR_BAD_STATE);
+	if (!t->trial)
+		return switch_statement_again(t, statement);
 	json_t *del = json_array(), *res = json_array();
 	omc_tre_txn x;
 	omc_tre_txn_init(&x);
 	x.flags = OMC_STORE_ERASE;
 	omc_err e = del && res ? OMC_OK : OMC_ERR_NOMEM;
+	char to[OMC_MCIM_ID_MAX + 1];
+	snprintf(to, sizeof to, "%s", t->trial_to);
+	/* The state `to` ends in: as the registry has it, unless changed here. */
+	const omc_tre_mcim_info *r = omc_tre_reg_find(t, to);
+	const char *to_state = r ? omc_mcim_state_name(r->state) : "";
 	for (size_t i = 0; i < t->n_trial_from + 1 && e == OMC_OK; i++) {
 		const char *id = i < t->n_trial_from ? t->trial_from[i] : t->trial_to;
 		bool erase = confirm == (i < t->n_trial_from);
@@ -853,16 +901,32 @@ static omc_err switch_end(omc_tre *t, bool confirm, char **statement)
 			if (json_array_append_new(res, json_pack("{s:s,s:s}", "id", m.id, "owner", m.owner)))
 				e = OMC_ERR_NOMEM;
 		}
+		if (i == t->n_trial_from)
+			to_state = omc_mcim_state_name(m.state);
 		if (e == OMC_OK)
 			e = omc_tre_txn_put_mcim(&x, &m);
 		omc_mcim_wipe(&m);
 	}
-	char subject[64], to[OMC_MCIM_ID_MAX + 1];
-	snprintf(to, sizeof to, "%s", t->trial_to);
+	uint64_t seq = t->trial_seq;
+	char *stmt = NULL;
+	if (e == OMC_OK && confirm) {
+		signed_obj so = {.seq = seq};
+		snprintf(so.iss, sizeof so.iss, "ro");
+		e = result_sign(t, &so, "switch", to, true, "", to_state, "deleted", del, &stmt);
+	} else if (e == OMC_OK) {
+		/* result "rolled_back", and the MCIMs restored */
+		json_t *rj = json_pack("{s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:s,s:I,s:O,s:O}", "tre", t->tre_id, "iss", "ro", "seq",
+				       (json_int_t)seq, "cmd", "switch", "mcim", to, "result", "rolled_back", "reason", "",
+				       "state", to_state, "iat", (json_int_t)omc_tre_now(t), "deleted", del, "restored", res);
+		e = rj ? omc_tre_sign(t, RESULT_TYP, rj, &stmt) : OMC_ERR_NOMEM;
+		json_decref(rj);
+	}
+	if (e == OMC_OK)
+		e = txn_put_switch(&x, stmt);
+	char subject[64];
 	snprintf(subject, sizeof subject, "mcim:%s", to);
 	omc_audit_event ev = {.time = omc_tre_now(t), .event = "switch", .actor = "tre", .subject = subject,
 			      .result = "ok", .detail = confirm ? "confirmed: the old MCIMs erased" : "rolled back"};
-	uint64_t seq = t->trial_seq;
 	if (e == OMC_OK) {
 		t->trial = false;
 		e = omc_tre_commit(t, &x, &ev);
@@ -873,22 +937,10 @@ static omc_err switch_end(omc_tre *t, bool confirm, char **statement)
 	if (e == OMC_OK)
 		e = omc_tre_reload_registry(t);
 	if (e == OMC_OK) {
-		const omc_tre_mcim_info *r = omc_tre_reg_find(t, to);
-		signed_obj so = {.seq = seq};
-		snprintf(so.iss, sizeof so.iss, "ro");
-		if (confirm) {
-			e = result_sign(t, &so, "switch", to, true, "", r ? omc_mcim_state_name(r->state) : "", "deleted", del,
-					statement);
-		} else {
-			/* result "rolled_back", and the MCIMs restored */
-			json_t *rj = json_pack("{s:s,s:s,s:I,s:s,s:s,s:s,s:s,s:s,s:I,s:O,s:O}", "tre", t->tre_id, "iss", "ro",
-					       "seq", (json_int_t)seq, "cmd", "switch", "mcim", to, "result",
-					       "rolled_back", "reason", "", "state", r ? omc_mcim_state_name(r->state) : "",
-					       "iat", (json_int_t)omc_tre_now(t), "deleted", del, "restored", res);
-			e = rj ? omc_tre_sign(t, RESULT_TYP, rj, statement) : OMC_ERR_NOMEM;
-			json_decref(rj);
-		}
+		*statement = stmt;
+		stmt = NULL;
 	}
+	omc_free(stmt);
 	json_decref(del);
 	json_decref(res);
 	return e;

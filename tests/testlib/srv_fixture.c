@@ -773,6 +773,11 @@ long sf_db_count(sf_env *e, const char *sql)
 
 void sf_agent_make(sf_agent *ae, sf_env *e, sf_dev *d)
 {
+	sf_agent_make_with(ae, e, d, NULL);
+}
+
+void sf_agent_make_with(sf_agent *ae, sf_env *e, sf_dev *d, void (*edit)(omc_agent_tre *ops))
+{
 	omc_agent_opts o = {.io = d->io,
 			    .state_path = "agent.state",
 			    .vno_url = sf_url(e, "vno"),
@@ -784,6 +789,8 @@ void sf_agent_make(sf_agent *ae, sf_env *e, sf_dev *d)
 	snprintf(ae->ca, sizeof ae->ca, "%s/ico-ca.crt", e->pki);
 	o.bootstrap_ca = ae->ca;
 	omc_agent_tre_local(&o.tre, &ae->local, d->t, "agent");
+	if (edit)
+		edit(&o.tre);
 	assert_int_equal(omc_agent_new(&ae->a, &o), OMC_OK);
 }
 

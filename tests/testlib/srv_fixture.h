@@ -122,6 +122,9 @@ typedef struct sf_agent {
 	char ca[160];
 } sf_agent;
 void sf_agent_make(sf_agent *ae, sf_env *e, sf_dev *d);
+/* The same, with edit (may be NULL) given the TRE's operations first: a
+ * test puts its own in place of some. */
+void sf_agent_make_with(sf_agent *ae, sf_env *e, sf_dev *d, void (*edit)(omc_agent_tre *ops));
 void sf_agent_drop(sf_agent *ae);
 /* omc_agent_run until it settles; fails the test unless it settles in want. */
 omc_agent_info sf_agent_run(sf_agent *ae, omc_agent_state want);

@@ -629,6 +629,64 @@ static void test_direct_change(void **state)
 	sf_down(&e);
 }
 
+/* The TRE ends the trial, and the device's process dies before the agent
+ * saved the statement: it never leaves the device. */
+static unsigned ends_lost;
+static omc_err end_then_die(void *ctx, bool confirm, char **statement)
+{
+	const omc_agent_local *l = ctx;
+	omc_err e = confirm ? omc_tre_switch_confirm(l->t, statement) : omc_tre_switch_rollback(l->t, statement);
+	if (e != OMC_OK)
+		return e;
+	omc_free(*statement);
+	*statement = NULL;
+	ends_lost++;
+	return OMC_ERR_IO;
+}
+
+static void die_at_switch_end(omc_agent_tre *ops)
+{
+	ops->switch_end = end_then_die;
+}
+
+/* CHG-1, CHG-3: a direct change whose switch statement is lost with the
+ * device's process (after the TRE's commit, before the agent's save). The
+ * agent had saved that it was ending the trial; when it comes back it asks
+ * the TRE again, gets the same statement, and the DPF passes the deletion
+ * on: the old SHO disables the old IMSI and the DRF has the device
+ * provisioned, not left `switching`. */
+static void test_direct_change_statement_lost(void **state)
+{
+	(void)state;
+	sf_env e;
+	sf_up(&e);
+	sf_dev d;
+	sf_agent ae;
+	char old[16];
+	provisioned_old(&e, &d, &ae, old);
+	sf_agent_drop(&ae);
+	sf_agent_make_with(&ae, &e, &d, die_at_switch_end);
+	ends_lost = 0;
+	assert_int_equal(change_direct(&e, &d, 2), 202);
+	unsigned w;
+	for (int k = 0; k < 200 && ends_lost == 0; k++) {
+		assert_int_equal(omc_agent_step(ae.a, &w), OMC_OK);
+		assert_invariant(&d);
+	}
+	assert_int_equal(ends_lost, 1);
+	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM drf_device WHERE state = 'switching'"), 1);
+	sf_agent_drop(&ae);
+	sf_dev_reboot(&d);
+	sf_agent_make(&ae, &e, &d);
+	omc_agent_info in = settle_on(&e, &ae, &d, "sho2", 200);
+	assert_moved(&e, &d, &in, "sho2", old);
+	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM audit WHERE event = 'switch' AND detail = 'confirmed'"),
+			 1);
+	sf_agent_drop(&ae);
+	sf_dev_free(&d);
+	sf_down(&e);
+}
+
 /* CHG-1, CHG-3: a direct change asked while the device still sends the
  * receipt of its first MCIM again (the first answer was lost after the
  * SHO took it). The late receipt of the SHO the DRF no longer names
@@ -792,6 +850,7 @@ int main(void)
 		cmocka_unit_test(test_requeue_budget_per_change),
 		cmocka_unit_test(test_direct_change),
 		cmocka_unit_test(test_direct_change_rollback),
+		cmocka_unit_test(test_direct_change_statement_lost),
 		cmocka_unit_test(test_direct_change_late_receipt),
 		cmocka_unit_test(test_direct_change_twice_during_switch),
 	};

@@ -337,7 +337,8 @@ static void test_update(void **state)
 /* Direct change inside the TRE: the RO's `switch` activates the new
  * SHO's MCIM (installed, not activated) and deactivates the old one in
  * one commit, on trial, which survives a restart; confirm erases the old;
- * rollback restores it and erases the new. An SHO cannot switch, nor can
+ * rollback restores it and erases the new; either gives its statement
+ * again when asked again. An SHO cannot switch, nor can
  * a second switch start during a trial. */
 static void test_switch(void **state)
 {
@@ -400,10 +401,21 @@ static void test_switch(void **state)
 			assert_int_equal(find(t, "c1", reg)->state, OMC_MCIM_DELETED);
 			assert_int_equal(find(t, "b1", reg)->state, OMC_MCIM_ACTIVATED);
 		}
-		omc_free(stmt);
 		assert_int_equal(omc_tre_get_status(t, &st), OMC_OK);
 		assert_false(st.switch_trial);
-		assert_int_equal(omc_tre_switch_confirm(t, &stmt), OMC_ERR_BAD_STATE);
+		/* Asked again, as by an agent whose process died before it saved
+		 * the statement: the same bytes, whichever end is asked, after a
+		 * restart too. */
+		char *again = NULL;
+		assert_int_equal(omc_tre_switch_confirm(t, &again), OMC_OK);
+		assert_string_equal(again, stmt);
+		omc_free(again);
+		omc_tre_close(t);
+		t = tf_open(&d);
+		assert_int_equal(omc_tre_switch_rollback(t, &again), OMC_OK);
+		assert_string_equal(again, stmt);
+		omc_free(again);
+		omc_free(stmt);
 		const char *owner;
 		assert_int_equal(active_operational(t, &owner), 1);
 	}
@@ -427,6 +439,10 @@ static void test_switch(void **state)
 		omc_tre_status st;
 		assert_int_equal(omc_tre_get_status(t, &st), OMC_OK);
 		assert_false(st.switch_trial);
+		/* A trial ended so has no statement, nor is the one before given. */
+		char *stmt = NULL;
+		assert_int_equal(omc_tre_switch_confirm(t, &stmt), OMC_ERR_BAD_STATE);
+		assert_null(stmt);
 		omc_tre_close(t);
 		t = tf_open(&d);
 		assert_int_equal(omc_tre_get_status(t, &st), OMC_OK);
