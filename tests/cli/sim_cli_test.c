@@ -4,7 +4,8 @@
  * that puts one IMSI on two devices in the simulator's bookkeeping makes
  * the exit status 1, so the checker bites; bad fault specs are usage
  * errors; --report writes a page whose four SVG charts headless Chromium
- * draws (its DOM holds each chart with a non-empty data path). Runs the
+ * draws (its DOM holds each chart with a non-empty data path); an
+ * interrupted run reports its costs per device provisioned. Runs the
  * real binary (argv[1]).
  * covers: EVAL-8, CHG-1, CHG-4, TRE-4, SEC-5, NET-1, CCIF-2 */
 #include "testlib.h"
@@ -182,6 +183,36 @@ static void test_report(void **state)
 	assert_int_equal(system(cmd), 0);
 }
 
+/* SIGINT ends a run early (exit status 130, "interrupted"): the figures per
+ * device are of the devices provisioned, not of the N that were asked for. */
+static void test_interrupted(void **state)
+{
+	(void)state;
+	char cmd[512];
+	snprintf(cmd, sizeof cmd, "timeout --preserve-status -s INT 10 '%s' sim --devices 100000 --json", bin);
+	assert_int_equal(tl_run(cmd, out, sizeof out, err, sizeof err), 130);
+	json_error_t je;
+	json_t *o = json_loads(out, 0, &je);
+	if (!o)
+		fail_msg("not one JSON object: %s\n%s", out, err);
+	assert_true(json_is_true(json_object_get(o, "interrupted")));
+	assert_int_equal(jint(o, "devices"), 100000);
+	long n = jint(o, "provisioned");
+	assert_true(n < 100000);
+	double cpu = json_number_value(json_object_get(o, "sim_cpu_ms_per_device"));
+	double rss = json_number_value(json_object_get(o, "server_rss_per_device_bytes"));
+	if (n == 0) { /* a machine too slow for one device in 10 s */
+		assert_true(cpu == 0 && rss == 0);
+	} else {
+		/* A device's factory step and TRE alone take milliseconds of CPU
+		 * (divided by 100,000 it would be some microseconds); the server's
+		 * peak RSS is megabytes. */
+		assert_true(cpu >= 0.5);
+		assert_true(rss * (double)n > 1e6);
+	}
+	json_decref(o);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -195,6 +226,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_restart),      cmocka_unit_test(test_powercut),
 		cmocka_unit_test(test_tamper),       cmocka_unit_test(test_pcid_expiry),
 		cmocka_unit_test(test_change_wave),  cmocka_unit_test(test_report),
+		cmocka_unit_test(test_interrupted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

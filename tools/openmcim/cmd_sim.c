@@ -622,11 +622,14 @@ static void print_json(const sim *s, const sim_result *r, bool ok)
 	cli_json_num(&j, "p99_ms", r->p99);
 	cli_json_u64(&j, "server_rss_bytes", r->rss);
 	cli_json_u64(&j, "sim_rss_bytes", r->sim_rss);
-	cli_json_num(&j, "sim_cpu_ms_per_device", s->n ? r->sim_cpu * 1000.0 / s->n : 0);
-	cli_json_num(&j, "server_cpu_ms_per_device", s->n ? r->server_cpu * 1000.0 / s->n : 0);
+	/* Per device of the run: all N, or those provisioned when it was
+	 * interrupted (the rest had barely begun). */
+	uint64_t per = sim_stop != 0 ? r->provisioned : s->n;
+	cli_json_num(&j, "sim_cpu_ms_per_device", per ? r->sim_cpu * 1000.0 / (double)per : 0);
+	cli_json_num(&j, "server_cpu_ms_per_device", per ? r->server_cpu * 1000.0 / (double)per : 0);
 	cli_json_bool(&j, "server_external", s->srv.external);
 	cli_json_u64(&j, "replicas", s->srv.external ? s->srv.n_replicas : 1);
-	cli_json_num(&j, "server_rss_per_device_bytes", s->n ? (double)r->rss / s->n : 0);
+	cli_json_num(&j, "server_rss_per_device_bytes", per ? (double)r->rss / (double)per : 0);
 	cli_json_num(&j, "seconds", r->wall);
 	cli_json_bool(&j, "invariants_ok", ok);
 	cli_json_bool(&j, "provisioned_exactly_once", r->exactly_once);
