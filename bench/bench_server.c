@@ -692,7 +692,9 @@ static omc_err hb_phase(hb_worker *ws, hb_task task, size_t batch, double second
 	return OMC_OK;
 }
 
-static omc_err crypto_measure(crypto_rates *r, double seconds, char *why, size_t why_cap)
+/* r: operations per second of wall time; per_cpu: per second of the
+ * process's CPU time, which other load on the machine slows far less. */
+static omc_err crypto_measure(crypto_rates *r, crypto_rates *per_cpu, double seconds, char *why, size_t why_cap)
 {
 	hb_worker ws[HTTP_THREADS];
 	memset(ws, 0, sizeof ws);
@@ -700,10 +702,12 @@ static omc_err crypto_measure(crypto_rates *r, double seconds, char *why, size_t
 		ws[i].id = i;
 	static const hb_task tasks[] = {HB_SIGN, HB_VERIFY, HB_ECDH, HB_KEYGEN, HB_ENGINE};
 	double *outs[] = {&r->sign, &r->verify, &r->ecdh, &r->keygen, &r->engine};
+	double *cpus[] = {&per_cpu->sign, &per_cpu->verify, &per_cpu->ecdh, &per_cpu->keygen, &per_cpu->engine};
 	for (size_t i = 0; i < OMC_ARRAY_LEN(tasks); i++) {
 		hb_rate x = {0};
 		OMC_TRY(hb_phase(ws, tasks[i], 0, seconds, &x, why, why_cap));
 		*outs[i] = x.per_s;
+		*cpus[i] = x.cores > 0 ? x.per_s / x.cores : 0;
 	}
 	return OMC_OK;
 }
@@ -878,7 +882,15 @@ static omc_err http_run(http_figs *r, const char *base, const char *db, const be
 
 typedef struct http_bounds {
 	double avs1, avs32, validation, validation_server, package, package_server;
+	double package_cpu_ms; /* the package's P-256 work in CPU time */
 } http_bounds;
+
+/* CPU milliseconds of the process per package (0 against an external
+ * deployment: its servers' CPU is not counted). */
+static double package_cpu_ms(const http_figs *f)
+{
+	return !f->replicas && f->packages.per_s > 0 ? 1000 * f->packages.cores / f->packages.per_s : 0;
+}
 
 static void json_http(cli_json *j, const http_figs *f, const http_bounds *b, const char *sfx)
 {
@@ -906,6 +918,13 @@ static void json_http(cli_json *j, const http_figs *f, const http_bounds *b, con
 	}
 	snprintf(k, sizeof k, "package_within_2x_of_crypto%s", sfx);
 	cli_json_bool(j, k, f->packages.per_s * 2 >= b->package);
+	double ms = package_cpu_ms(f);
+	if (ms > 0) {
+		snprintf(k, sizeof k, "package_cpu_ms%s", sfx);
+		cli_json_num(j, k, ms);
+		snprintf(k, sizeof k, "package_cpu_ratio_to_crypto%s", sfx);
+		cli_json_num(j, k, b->package_cpu_ms / ms);
+	}
 }
 
 static void print_ops(const char *what, const crypto_ops *all, const crypto_ops *srv)
@@ -934,6 +953,10 @@ static void print_http(const http_figs *f, const http_bounds *b)
 	for (size_t i = 0; i < OMC_ARRAY_LEN(rows); i++)
 		printf("%-34s %10.1f %12.0f %9.4f %11.2f\n", rows[i].name, rows[i].v->per_s, rows[i].bound,
 		       rows[i].v->per_s / rows[i].bound, rows[i].v->cores);
+	double ms = package_cpu_ms(f);
+	if (ms > 0)
+		printf("CPU per package: %.3f ms, of which its P-256 work %.3f ms (%.4f)\n", ms, b->package_cpu_ms,
+		       b->package_cpu_ms / ms);
 }
 
 int bench_server(const bench_opts *o)
@@ -949,9 +972,9 @@ int bench_server(const bench_opts *o)
 	bench_unpin();
 	omc_proto_init(); /* jansson's allocations through omc_alloc, before any JSON */
 	char why[256] = "";
-	crypto_rates cr = {0};
+	crypto_rates cr = {0}, cr_cpu = {0};
 	http_figs disk = {0}, shm = {0}, pg = {0};
-	e = crypto_measure(&cr, o->seconds, why, sizeof why);
+	e = crypto_measure(&cr, &cr_cpu, o->seconds, why, sizeof why);
 	if (e == OMC_OK)
 		e = http_run(&disk, "/tmp", NULL, o, why, sizeof why);
 	/* The tmpfs and PostgreSQL runs make deployments of their own: not with an
@@ -970,6 +993,9 @@ int bench_server(const bench_opts *o)
 			 .validation_server = crypto_bound(&cr, &ops_validation_server, 0),
 			 .package = crypto_bound(&cr, &ops_package, 0),
 			 .package_server = crypto_bound(&cr, &ops_package_server, 0)};
+	bool cpu_ok = cr_cpu.sign > 0 && cr_cpu.verify > 0 && cr_cpu.ecdh > 0 && cr_cpu.keygen > 0 && cr_cpu.engine > 0;
+	double cpu_bound = cpu_ok ? crypto_bound(&cr_cpu, &ops_package, 0) : 0;
+	b.package_cpu_ms = cpu_bound > 0 ? 1000 / cpu_bound : 0;
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	if (o->json) {
 		cli_json j;
@@ -995,6 +1021,7 @@ int bench_server(const bench_opts *o)
 		cli_json_num(&j, "validation_server_crypto_bound_per_s", b.validation_server);
 		cli_json_num(&j, "package_crypto_bound_per_s", b.package);
 		cli_json_num(&j, "package_server_crypto_bound_per_s", b.package_server);
+		cli_json_num(&j, "package_crypto_cpu_ms", b.package_cpu_ms);
 		json_http(&j, &disk, &b, "");
 		if (shm.done)
 			json_http(&j, &shm, &b, "_tmpfs");

@@ -107,6 +107,7 @@ void omc_test_proto_cache(bool on)
 	for (size_t i = 0; i < OMC_CERT_CACHE_N; i++)
 		X509_free(drop[i]);
 	omc_proto_chain_cache_clear();
+	omc_proto_sig_cache_clear();
 }
 
 bool omc_test_proto_cache_on(void)

@@ -295,9 +295,18 @@ omc_err omc_jws_verify_x5c(omc_jws_verified *out, const char *compact, size_t le
 		OMC_LOG_DBG("proto", "JWS leaf certificate lacks digitalSignature");
 		OMC_BAIL(OMC_ERR_BAD_SIGNATURE);
 	}
-	OMC_AUTO(omc_key) leaf_key = NULL;
-	OMC_TRY(omc_cert_public_key(&leaf_key, p.x5c[0]));
-	OMC_TRY(check_signature(&p, leaf_key));
+	/* The same signature over the same bytes by the same certificate
+	 * verified before (the signature cache): only the arithmetic is
+	 * skipped, every check above ran. */
+	uint8_t id[32];
+	bool memo = omc_proto_sig_id(id, p.x5c[0]->fp, p.sig, p.seg[0].s, p.seg[0].len + 1 + p.seg[1].len);
+	if (!memo || !omc_proto_sig_memo_hit(id)) {
+		OMC_AUTO(omc_key) leaf_key = NULL;
+		OMC_TRY(omc_cert_public_key(&leaf_key, p.x5c[0]));
+		OMC_TRY(check_signature(&p, leaf_key));
+		if (memo)
+			omc_proto_sig_memo_put(id);
+	}
 
 	OMC_TRY(hand_out(out, &p));
 	out->leaf = p.x5c[0];

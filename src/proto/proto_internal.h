@@ -193,13 +193,26 @@ OMC_MUST_USE omc_err omc_proto_cert_parse_der(omc_cert **out, const uint8_t *der
 /* The chain cache (cert_verify.c): chains that verified, by their
  * certificates' and anchors' fingerprints. */
 #define OMC_CHAIN_CACHE_N 64
+/* The signature cache (sig_memo.c): ES256 signatures that verified, under
+ * omc_proto_sig_id of the signer's certificate fingerprint, the signature
+ * and the signing input. omc_jws_verify_x5c looks there before the ECDSA
+ * verification and puts what verified; nothing else changes (the chain, its
+ * validity and the leaf's keyUsage are checked on every call). */
+#define OMC_SIG_CACHE_N 64
+OMC_MUST_USE bool omc_proto_sig_id(uint8_t id[32], const uint8_t fp[32],
+				   const uint8_t rs[OMC_STATIC_LEN(OMC_ES256_SIG_LEN)], const char *tbs,
+				   size_t tbs_len);
+OMC_MUST_USE bool omc_proto_sig_memo_hit(const uint8_t id[32]);
+void omc_proto_sig_memo_put(const uint8_t id[32]);
+void omc_proto_sig_cache_clear(void);
 #ifdef OMC_TEST_HOOKS
-/* Both caches on (the default) or off; off empties them. */
+/* The three caches on (the default) or off; off empties them. */
 OMC_API void omc_test_proto_cache(bool on);
 OMC_API bool omc_test_proto_cache_on(void);
-/* Hits of the two caches since the start. */
+/* Hits of each cache since the start. */
 OMC_API unsigned long omc_test_cert_cache_hits(void);
 OMC_API unsigned long omc_test_chain_cache_hits(void);
+OMC_API unsigned long omc_test_sig_cache_hits(void);
 #endif
 void omc_proto_chain_cache_clear(void);
 

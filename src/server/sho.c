@@ -257,6 +257,14 @@ static omc_err issue(omc_server *s, srv_op *op, const char *plat, const char *tr
 
 static bool mcim_gone(omc_server *s, srv_op *op, const char *tre, const char *id, const char *imsi);
 
+/* Under the lock: the device's MCIM of this SHO is in this TRE and past
+ * "issued" (installed, or further on). */
+static bool past_issued(omc_server *s, srv_op *op, const char *plat, const char *tre, mcim_row *r)
+{
+	return mcim_of_device(s, op, plat, r) == OMC_OK && r->found && strcmp(r->state, "issued") != 0 &&
+	       !strcmp(r->tre, tre);
+}
+
 static void mcim_make(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
 {
 	omc_server *s = l->s;
@@ -277,23 +285,28 @@ static void mcim_make(srv_listener *l, const omc_http_req *req, omc_http_resp *r
 	/* The validated evidence (optional) shows the TRE's registry: an MCIM
 	 * of this SHO that the TRE lists as deleted (a recovery from lockdown
 	 * erased it, or its deletion receipt was lost) is dead here too, and
-	 * a new one can be issued. */
+	 * a new one can be issued. It can tell something only when this TRE's
+	 * MCIM is past "issued": only then is it verified (outside the lock),
+	 * and the row read again. */
 	const char *ev = json_is_string(json_object_get(b, "evidence")) ? json_string_value(json_object_get(b, "evidence"))
 									 : NULL;
 	json_t *evc = NULL;
 	char ecn[64];
-	if (ev && !(srv_tre_signed(s, ev, strlen(ev), "omc-evidence+jwt", &evc, ecn) && !strcmp(ecn, tre))) {
-		json_decref(evc);
-		evc = NULL;
-	}
 	mcim_row r;
 	omc_aka_cred cred;
 	OMC_DEFER_WIPE(cred);
 	int64_t seq = 0;
 	int status = 500;
 	srv_lock(s);
-	if (evc && mcim_of_device(s, op, plat, &r) == OMC_OK && r.found && strcmp(r.state, "issued") != 0 &&
-	    !strcmp(r.tre, tre)) {
+	if (ev && past_issued(s, op, plat, tre, &r)) {
+		srv_unlock(s);
+		if (!(srv_tre_signed(s, ev, strlen(ev), "omc-evidence+jwt", &evc, ecn) && !strcmp(ecn, tre))) {
+			json_decref(evc);
+			evc = NULL;
+		}
+		srv_lock(s);
+	}
+	if (evc && past_issued(s, op, plat, tre, &r)) {
 		json_t *reg = json_object_get(evc, "registry");
 		for (size_t i = 0; i < json_array_size(reg); i++) {
 			json_t *m = json_array_get(reg, i);

@@ -75,7 +75,10 @@ static void test_bench_json(void **state)
 					     "http_avs_batch32_ratio_to_crypto",
 					     "validation_ratio_to_crypto",
 					     "package_ratio_to_crypto",
-					     "http_cores_busy_packages"};
+					     "http_cores_busy_packages",
+					     "package_crypto_cpu_ms",
+					     "package_cpu_ms",
+					     "package_cpu_ratio_to_crypto"};
 	expect_keys("server", server, sizeof server / sizeof server[0]);
 	json_error_t e;
 	json_t *j = json_loads(out, 0, &e); /* what expect_keys read */

@@ -13,8 +13,10 @@
  * private, missing; truncated tags and IVs.
  * Both: oversized input refused before anything is parsed; random input;
  * allocation failure at every point; allocations routed through omc_alloc.
- * Every test runs twice: with the certificate caches of src/proto (as
- * shipped) and without them.
+ * The signature cache: hits only for the very bytes that verified, every
+ * other check still made on a hit.
+ * Every test runs twice: with the certificate and signature caches of
+ * src/proto (as shipped) and without them.
  * covers: TRE-7, TRE-9, SEC-6, SEC-9, SEC-12 */
 #include "testlib.h"
 
@@ -501,6 +503,69 @@ static void test_jws_untrusted(void **state)
 	assert_err(verify(f, c, strlen(c), &v), OMC_ERR_BAD_SIGNATURE);
 	assert_err(omc_jws_verify_key(&v, c, strlen(c), f->inter_k, TYP), OMC_OK);
 	omc_jws_verified_free(&v);
+	omc_free(c);
+}
+
+/* The signature cache (src/proto/sig_memo.c): a signature that verified
+ * is not verified again (a hit), yet every other check runs on a hit (the
+ * chain to the anchors given, its validity at the time, typ); a JWS that
+ * differs in any character misses and is refused; refusals are not kept.
+ * With the caches off there is never a hit. */
+static void test_jws_sig_cache(void **state)
+{
+	fix *f = *state;
+	bool on = omc_test_proto_cache_on();
+	char *c = sign(f, "{\"sig\":\"cache\"}"); /* ECDSA: a signature never seen before */
+	size_t len = strlen(c);
+	omc_jws_verified v;
+	unsigned long h = omc_test_sig_cache_hits();
+	assert_err(verify(f, c, len, &v), OMC_OK);
+	omc_jws_verified_free(&v);
+	assert_int_equal(omc_test_sig_cache_hits(), h);
+	assert_err(verify(f, c, len, &v), OMC_OK);
+	assert_int_equal(v.len, 15);
+	assert_memory_equal(v.payload, "{\"sig\":\"cache\"}", 15);
+	omc_jws_verified_free(&v);
+	assert_int_equal(omc_test_sig_cache_hits(), h + (on ? 1 : 0));
+	/* Known, but under other anchors, out of the chain's validity, of
+	 * another typ: refused, before the cache is asked. */
+	const omc_cert *other[] = {f->other_root};
+	assert_err(omc_jws_verify_x5c(&v, c, len, other, 1, TYP, 0), OMC_ERR_BAD_SIGNATURE);
+	const omc_cert *anchors[] = {f->root};
+	assert_err(omc_jws_verify_x5c(&v, c, len, anchors, 1, TYP, time(NULL) + 400 * 86400L), OMC_ERR_BAD_SIGNATURE);
+	assert_err(omc_jws_verify_x5c(&v, c, len, anchors, 1, "omc-other+jws", 0), OMC_ERR_BAD_SIGNATURE);
+	assert_int_equal(omc_test_sig_cache_hits(), h + (on ? 1 : 0));
+	/* One character changed anywhere (the header with its x5c, the
+	 * payload, the signature): never a hit, always refused. */
+	char *m = omc_alloc(len + 1);
+	for (size_t i = 0; i < len; i++) {
+		if (c[i] == '.')
+			continue;
+		memcpy(m, c, len + 1);
+		m[i] = replacement(c[i], 0);
+		assert_int_not_equal(verify(f, m, len, &v), OMC_OK);
+		assert_null(v.payload);
+	}
+	assert_int_equal(omc_test_sig_cache_hits(), h + (on ? 1 : 0));
+	/* The same header and payload signed by a key that is not the leaf's:
+	 * refused every time, in full. */
+	char *hd = hdr_with_x5c(f, "ES256", NULL);
+	char *forged = raw_jws(hd, (const uint8_t *)"{}", 2, f->other_k, SIG_RS);
+	for (int i = 0; i < 3; i++)
+		assert_err(verify(f, forged, strlen(forged), &v), OMC_ERR_BAD_SIGNATURE);
+	assert_int_equal(omc_test_sig_cache_hits(), h + (on ? 1 : 0));
+	/* More signatures than the cache holds: the oldest go, nothing breaks. */
+	for (int i = 0; i < OMC_SIG_CACHE_N + 4; i++) {
+		char *ci = sign(f, "{}");
+		assert_err(verify(f, ci, strlen(ci), &v), OMC_OK);
+		omc_jws_verified_free(&v);
+		omc_free(ci);
+	}
+	assert_err(verify(f, c, len, &v), OMC_OK);
+	omc_jws_verified_free(&v);
+	omc_free(forged);
+	omc_free(hd);
+	omc_free(m);
 	omc_free(c);
 }
 
@@ -1159,6 +1224,7 @@ int main(void)
 		cmocka_unit_test(test_jws_typ),
 		cmocka_unit_test(test_jws_forged_headers),
 		cmocka_unit_test(test_jws_untrusted),
+		cmocka_unit_test(test_jws_sig_cache),
 		cmocka_unit_test(test_jws_verify_key_and_peek),
 		cmocka_unit_test(test_jws_sign_args),
 		cmocka_unit_test(test_jwe_round_trip),
