@@ -27,6 +27,7 @@
 #include "proto/proto_internal.h"
 
 #define ALG_ES256 "ES256"
+#define MCIM_PACKAGE_TYP "omc-mcim-package+jwt" /* src/tre/install.c */
 #define TYP_MAX (sizeof(((omc_jws_verified *)0)->typ) - 1)
 _Static_assert(TYP_MAX == 63, "omc_jose_typ_ok and omc_jws_verified.typ disagree");
 
@@ -297,9 +298,11 @@ omc_err omc_jws_verify_x5c(omc_jws_verified *out, const char *compact, size_t le
 	}
 	/* The same signature over the same bytes by the same certificate
 	 * verified before (the signature cache): only the arithmetic is
-	 * skipped, every check above ran. */
+	 * skipped, every check above ran. Not for an MCIM package: its payload
+	 * holds K and OPc, and no digest of it is kept after the call. */
 	uint8_t id[32];
-	bool memo = omc_proto_sig_id(id, p.x5c[0]->fp, p.sig, p.seg[0].s, p.seg[0].len + 1 + p.seg[1].len);
+	bool memo = (p.typ == NULL || strcmp(p.typ, MCIM_PACKAGE_TYP) != 0) &&
+		    omc_proto_sig_id(id, p.x5c[0]->fp, p.sig, p.seg[0].s, p.seg[0].len + 1 + p.seg[1].len);
 	if (!memo || !omc_proto_sig_memo_hit(id)) {
 		OMC_AUTO(omc_key) leaf_key = NULL;
 		OMC_TRY(omc_cert_public_key(&leaf_key, p.x5c[0]));

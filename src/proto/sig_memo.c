@@ -6,7 +6,8 @@
  * path of the certificate, its validity at the time and its keyUsage are
  * checked by the caller on every call (omc_jws_verify_x5c), hit or miss.
  * Only what verified is put here; refusals run in full every time. The
- * entries are digests of public data; thread-safe. */
+ * entries are digests of public data (an MCIM package, whose payload holds
+ * K and OPc, is never put here: jws.c); thread-safe. */
 #include <pthread.h>
 #include <string.h>
 

@@ -554,6 +554,16 @@ static void test_jws_sig_cache(void **state)
 	for (int i = 0; i < 3; i++)
 		assert_err(verify(f, forged, strlen(forged), &v), OMC_ERR_BAD_SIGNATURE);
 	assert_int_equal(omc_test_sig_cache_hits(), h + (on ? 1 : 0));
+	/* An MCIM package (its payload holds K and OPc) is never remembered. */
+	const omc_cert *x5c[] = {f->leaf, f->inter};
+	char *pk = NULL;
+	assert_err(omc_jws_sign(&pk, (const uint8_t *)"{\"k\":1}", 7, f->leaf_k, x5c, 2, "omc-mcim-package+jwt"), OMC_OK);
+	for (int i = 0; i < 2; i++) {
+		assert_err(omc_jws_verify_x5c(&v, pk, strlen(pk), anchors, 1, "omc-mcim-package+jwt", 0), OMC_OK);
+		omc_jws_verified_free(&v);
+	}
+	assert_int_equal(omc_test_sig_cache_hits(), h + (on ? 1 : 0));
+	omc_free(pk);
 	/* More signatures than the cache holds: the oldest go, nothing breaks. */
 	for (int i = 0; i < OMC_SIG_CACHE_N + 4; i++) {
 		char *ci = sign(f, "{}");
