@@ -179,16 +179,34 @@ static bool port_free(int port)
 	return ok;
 }
 
+/* The first port of the kernel's ephemeral range (32768 unless configured
+ * otherwise), where connections take their own ports. */
+static int ephemeral_low(void)
+{
+	int lo = 32768, hi = 0;
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+	if (f) {
+		if (fscanf(f, "%d %d", &lo, &hi) != 2)
+			lo = 32768;
+		fclose(f);
+	}
+	return lo;
+}
+
 /* Fixed ports (the config's `port = 0` becomes a free base port), so that
- * a restarted server is where the agents saved it. */
+ * a restarted server is where the agents saved it. Below the ephemeral
+ * range when there is room: there no connection's own port (thousands of
+ * them in TIME_WAIT on a busy machine) takes one of them between this
+ * check and the server's bind. */
 static bool fix_ports(const char *conf)
 {
 	int port = 0;
 	uint32_t r = 0;
+	int span = ephemeral_low() - 16 - 10000;
 	for (int tries = 0; tries < 200 && !port; tries++) {
 		if (omc_rand_bytes((uint8_t *)&r, sizeof r) != OMC_OK)
 			return false;
-		int p = 20000 + (int)(r % 20000);
+		int p = span >= 1000 ? 10000 + (int)(r % (uint32_t)span) : 20000 + (int)(r % 20000);
 		bool ok = true;
 		for (int i = 0; i < 16 && ok; i++)
 			ok = port_free(p + i);
