@@ -111,18 +111,6 @@ static int wait_exit(pid_t p, unsigned timeout_ms)
 	return -1;
 }
 
-static bool port_free(int port)
-{
-	int s = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int one = 1;
-	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	bool ok = bind(s, (struct sockaddr *)&a, sizeof a) == 0;
-	close(s);
-	return ok;
-}
-
 static void server_start(void)
 {
 	char out[192];
@@ -266,18 +254,7 @@ static int setup(void **state)
 	snprintf(db, sizeof db, "%s/openmcim.db", dir);
 	snprintf(ico_ca, sizeof ico_ca, "%s/pki/ico-ca.crt", dir);
 	/* Fixed ports, so that a restarted server is where the agents saved it. */
-	int port = 0;
-	srand((unsigned)getpid());
-	for (int tries = 0; tries < 200 && !port; tries++) {
-		int p = 20000 + rand() % 20000;
-		bool ok = true;
-		for (int i = 0; i < 11 && ok; i++)
-			ok = port_free(p + i);
-		if (ok)
-			port = p;
-	}
-	if (!port)
-		return -1;
+	int port = (int)tl_port_base(11);
 	FILE *f = fopen(conf, "r");
 	char buf[4096];
 	size_t n = fread(buf, 1, sizeof buf - 1, f);

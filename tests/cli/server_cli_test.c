@@ -608,36 +608,12 @@ static void test_demo_tmp(void **state)
 		fail_msg("%s is still there after exit", dir);
 }
 
-/* 11 free ports from P up, below the ephemeral range so that other
- * listeners are unlikely to take them meanwhile. */
-static uint16_t free_ports(void)
-{
-	srand((unsigned)getpid() ^ (unsigned)time(NULL));
-	for (int tries = 0; tries < 200; tries++) {
-		uint16_t p = (uint16_t)(20000 + rand() % 10000);
-		bool ok = true;
-		for (uint16_t i = 0; ok && i < N_ROLES; i++) {
-			int fd = socket(AF_INET, SOCK_STREAM, 0);
-			assert_true(fd >= 0);
-			struct sockaddr_in a = {.sin_family = AF_INET,
-						.sin_port = htons((uint16_t)(p + i)),
-						.sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-			ok = bind(fd, (const struct sockaddr *)&a, sizeof a) == 0;
-			close(fd);
-		}
-		if (ok)
-			return p;
-	}
-	fail_msg("no 11 free ports in a row");
-	return 0;
-}
-
 /* port = P: the listeners take P, P+1, ... in the documented order; a
  * second server on the same ports exits 3 and the first keeps serving. */
 static void test_fixed_ports(void **state)
 {
 	(void)state;
-	uint16_t p = free_ports();
+	uint16_t p = (uint16_t)tl_port_base(N_ROLES);
 	char line[32];
 	snprintf(line, sizeof line, "port = %u\n", (unsigned)p);
 	const char *conf = conf_with("fixed", "port = 0\n", line);

@@ -47,7 +47,7 @@ void sf_fix_ports(sf_env *e)
 	assert_non_null(at);
 	/* A base the listeners can bind to now, kept across restarts. */
 	for (unsigned i = 0; i < 20; i++) {
-		unsigned base = 20000 + ((unsigned)getpid() * 131u + i * 977u) % 40000u;
+		unsigned base = tl_port_base(16);
 		FILE *f = fopen(e->conf, "w");
 		assert_non_null(f);
 		fprintf(f, "%.*s\nport = %u\n%s", (int)(at - conf), conf, base, at + 10);

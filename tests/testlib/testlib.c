@@ -2,6 +2,9 @@
 
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -198,4 +201,47 @@ omc_cert *tl_cert(const char *cn, const char *org, bool ca, unsigned days, const
 	assert_err(omc_cert_issue(&c, &req, pub, issuer, issuer_key), OMC_OK);
 	omc_key_free(pub);
 	return c;
+}
+
+static bool port_free(unsigned port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0)
+		return false;
+	int one = 1;
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bool ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+	close(fd);
+	return ok;
+}
+
+unsigned tl_port_base(unsigned n)
+{
+	unsigned lo = 32768, hi = 0;
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+	if (f) {
+		if (fscanf(f, "%u %u", &lo, &hi) != 2)
+			lo = 32768;
+		fclose(f);
+	}
+	/* 10000 up to the ephemeral range, or 20000..39999 without room. */
+	unsigned first = 10000, span = lo > first + n + 1000 ? lo - first - n : 0;
+	if (!span) {
+		first = 20000;
+		span = 20000;
+	}
+	uint32_t r = 0;
+	for (int tries = 0; tries < 200; tries++) {
+		tl_rand(&r, sizeof r);
+		unsigned p = first + r % span;
+		bool ok = true;
+		for (unsigned i = 0; i < n && ok; i++)
+			ok = port_free(p + i);
+		if (ok)
+			return p;
+	}
+	fail_msg("no %u free ports in a row", n);
+	return 0;
 }

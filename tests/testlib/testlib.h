@@ -39,6 +39,11 @@ int tl_all_bytes_are(const uint8_t *p, size_t n, uint8_t v);
 /* A subscriber with random keys: MILENAGE (default constants) or TUAK
  * (default lengths except the MAC, mac_bits; K of k_len bytes). */
 void tl_make_cred(omc_aka_cred *c, omc_aka_alg alg, size_t k_len, unsigned mac_bits);
+/* A base port P with P .. P+n-1 free on 127.0.0.1 now, below the kernel's
+ * ephemeral range (ip_local_port_range) where there is room for it, so
+ * that no connection's own port takes one of them later (a server
+ * restarted on fixed ports); fails the test if 200 tries find none. */
+unsigned tl_port_base(unsigned n);
 /* A new P-256 key pair; fails the test if none. */
 omc_key *tl_key(void);
 /* A certificate for subject's public key, issued by issuer_key under issuer
