@@ -118,6 +118,19 @@ static const char *const migrations[] = {
 	" sealed BLOB NOT NULL, rx_any INTEGER NOT NULL, rx_top INTEGER NOT NULL, rx_seen INTEGER NOT NULL,"
 	" tx_next INTEGER NOT NULL, tx_done INTEGER NOT NULL, expires INTEGER NOT NULL);"
 	"CREATE INDEX vno_link_expires ON vno_link(expires);",
+	/* 7 -> 8: the lookups of the request path that scanned a whole table
+	 * (EXPLAIN QUERY PLAN, issue 8; docs/sim.md, MEASUREMENTS): the DPF's
+	 * receipt by (tre_id, sho, seq) and its command poll by the TRE's
+	 * drf_device row, the TRE and PCID lookups of the DRF's sightings and
+	 * the CCIF's PCIDs, an SHO's devices of one subscriber and its MCIMs
+	 * of one TRE, which searched every row of the operator */
+	("CREATE INDEX dpf_download_receipt ON dpf_download(tre_id, sho, seq);"
+	 "CREATE INDEX drf_device_tre ON drf_device(tre_id);"
+	 "CREATE INDEX drf_seen_tre ON drf_seen(tre_id);"
+	 "CREATE INDEX drf_seen_pcid ON drf_seen(pcid_imsi);"
+	 "CREATE INDEX ccif_pcid_tre ON ccif_pcid(tre_id);"
+	 "CREATE INDEX sho_device_subscriber ON sho_device(operator, subscriber, platform_id);"
+	 "CREATE INDEX sho_mcim_tre ON sho_mcim(tre_id, operator);"),
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 

@@ -69,7 +69,7 @@ static void test_statements(void **state)
 	env_up(&e);
 	omc_db *db = NULL;
 	assert_int_equal(omc_db_open(&db, e.db), OMC_OK);
-	assert_int_equal(omc_db_schema_version(db), 7);
+	assert_int_equal(omc_db_schema_version(db), 8);
 	assert_int_equal(db->kind, sf_pg() ? OMC_DB_PG : OMC_DB_SQLITE);
 
 	/* Blobs with NUL and backslash bytes, text of n bytes, int64 ends. */
@@ -185,7 +185,7 @@ static void test_statements(void **state)
 
 	/* Opened again: migrated already, the rows there. */
 	assert_int_equal(omc_db_open(&db, e.db), OMC_OK);
-	assert_int_equal(omc_db_schema_version(db), 7);
+	assert_int_equal(omc_db_schema_version(db), 8);
 	assert_int_equal(count(db, "SELECT count(*) FROM vno_attach"), 4);
 	omc_db_close(db);
 	env_down(&e);
