@@ -451,6 +451,8 @@ omc_err omc_db_open(omc_db **out, const char *path)
 			e = omc_db_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
 	}
 	if (e == OMC_OK)
+		e = omc_db_cache(db, OMC_DB_CACHE_KIB_DEFAULT, OMC_DB_MMAP_KIB_DEFAULT);
+	if (e == OMC_OK)
 		e = migrate(db);
 	if (e != OMC_OK) {
 		omc_db_close(db);
@@ -458,6 +460,24 @@ omc_err omc_db_open(omc_db **out, const char *path)
 	}
 	*out = db;
 	return OMC_OK;
+}
+
+/* SQLite's default cache is 2,000 KiB: smaller than the indexes and the
+ * rows the requests touch once the database holds some ten thousand
+ * devices, and every page missed is a read() of the file (issue 8,
+ * docs/sim.md MEASUREMENTS). The cache is allocated as pages are read, so
+ * a small database costs no more than its pages. */
+omc_err omc_db_cache(omc_db *db, uint64_t cache_kib, uint64_t mmap_kib)
+{
+	OMC_ENSURE(db != NULL, OMC_ERR_BAD_ARG);
+	OMC_ENSURE(cache_kib >= OMC_DB_CACHE_KIB_MIN && cache_kib <= OMC_DB_CACHE_KIB_MAX, OMC_ERR_BAD_ARG);
+	OMC_ENSURE(mmap_kib <= OMC_DB_MMAP_KIB_MAX, OMC_ERR_BAD_ARG);
+	if (db->kind == OMC_DB_PG)
+		return OMC_OK;
+	char sql[96];
+	snprintf(sql, sizeof sql, "PRAGMA cache_size = -%llu; PRAGMA mmap_size = %llu;", (unsigned long long)cache_kib,
+		 (unsigned long long)mmap_kib * 1024);
+	return omc_db_exec(db, sql);
 }
 
 void omc_db_close(omc_db *db)
