@@ -462,11 +462,11 @@ omc_err omc_db_open(omc_db **out, const char *path)
 	return OMC_OK;
 }
 
-/* SQLite's default cache is 2,000 KiB: smaller than the indexes and the
- * rows the requests touch once the database holds some ten thousand
- * devices, and every page missed is a read() of the file (issue 8,
- * docs/sim.md MEASUREMENTS). The cache is allocated as pages are read, so
- * a small database costs no more than its pages. */
+/* SQLite's default cache is 2,000 KiB, and every page it misses is a
+ * read() of the file. The default here, 8 MiB, holds the interior pages of
+ * every table and index (about 50 bytes per device) up to some 150,000
+ * devices (issue 8; docs/server.md, "Database"). The cache grows as pages
+ * are read or written, up to the bound. */
 omc_err omc_db_cache(omc_db *db, uint64_t cache_kib, uint64_t mmap_kib)
 {
 	OMC_ENSURE(db != NULL, OMC_ERR_BAD_ARG);

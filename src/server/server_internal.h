@@ -126,7 +126,7 @@ OMC_MUST_USE omc_err omc_db_run(omc_db *db, const char *sql);
  * own (shared_buffers). OMC_ERR_BAD_ARG out of the ranges below. */
 #define OMC_DB_CACHE_KIB_MIN 64
 #define OMC_DB_CACHE_KIB_MAX (4u << 20) /* 4 GiB */
-#define OMC_DB_CACHE_KIB_DEFAULT 65536u /* 64 MiB */
+#define OMC_DB_CACHE_KIB_DEFAULT 8192u  /* 8 MiB */
 #define OMC_DB_MMAP_KIB_MAX (2u << 20)  /* 2 GiB, SQLite's SQLITE_MAX_MMAP_SIZE */
 #define OMC_DB_MMAP_KIB_DEFAULT 0u
 OMC_MUST_USE omc_err omc_db_cache(omc_db *db, uint64_t cache_kib, uint64_t mmap_kib);
