@@ -4,7 +4,8 @@
 # runs of `openmcim sim --devices N --server-dir D` one after the other;
 # after each, one JSON line: the batch, the server's CPU ticks
 # over it (/proc/PID/stat, user + system), ms per device, the simulator's
-# ms per device, provisions per second, and the database's size on disk.
+# ms per device, provisions per second, the database's size on disk and
+# the server's peak RSS so far.
 # With DB_CONF set (lines such as "cache_size = 2000"), the demo server is
 # restarted with `--config D/server.conf` and those lines in its [db].
 # usage: [DB_CONF=...] scripts/bench/sim_batches.sh OPENMCIM BATCHES DEVICES
@@ -48,11 +49,12 @@ for b in $(seq 1 "$B"); do
 	out=$("$BIN" sim --devices "$N" --server-dir "$D/dep" --json)
 	c1=$(cpu)
 	db=$(du -cb "$D"/dep/*.db* 2>/dev/null | awk 'END{print $1}')
+	rss=$(awk '/VmHWM/{print $2}' "/proc/$pid/status")
 	echo "$out" | python3 -c '
 import json, sys
 r = json.loads(sys.stdin.read())
-b, n, t, hz, db = map(int, sys.argv[1:6])
+b, n, t, hz, db, rss = map(int, sys.argv[1:7])
 print(json.dumps({"batch": b, "devices": n, "server_ticks": t, "server_ms_per_device": round(t * 1000 / hz / n, 2),
                   "sim_ms_per_device": r.get("sim_cpu_ms_per_device"), "rate": r.get("provision_rate_per_s"),
-                  "ok": r.get("invariants_ok"), "db_bytes": db}))' "$b" "$N" "$((c1 - c0))" "$hz" "$db"
+                  "ok": r.get("invariants_ok"), "db_bytes": db, "server_peak_rss_kb": rss}))' "$b" "$N" "$((c1 - c0))" "$hz" "$db" "$rss"
 done
