@@ -18,6 +18,7 @@ pid=
 cleanup() {
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null || true
 	wait
+	cat "$D/r1.err" >&2 2>/dev/null || true # the server's log (errors only)
 	rm -rf "$D"
 }
 trap cleanup EXIT
@@ -46,7 +47,9 @@ cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 hz=$(getconf CLK_TCK)
 for b in $(seq 1 "$B"); do
 	c0=$(cpu)
-	out=$("$BIN" sim --devices "$N" --server-dir "$D/dep" --json)
+	rc=0
+	out=$("$BIN" sim --devices "$N" --server-dir "$D/dep" --json) || rc=$?
+	[ "$rc" -eq 0 ] || echo "batch $b: openmcim sim exited $rc: $out" >&2
 	c1=$(cpu)
 	db=$(du -cb "$D"/dep/*.db* 2>/dev/null | awk 'END{print $1}')
 	rss=$(awk '/VmHWM/{print $2}' "/proc/$pid/status")
