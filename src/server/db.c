@@ -118,6 +118,19 @@ static const char *const migrations[] = {
 	" sealed BLOB NOT NULL, rx_any INTEGER NOT NULL, rx_top INTEGER NOT NULL, rx_seen INTEGER NOT NULL,"
 	" tx_next INTEGER NOT NULL, tx_done INTEGER NOT NULL, expires INTEGER NOT NULL);"
 	"CREATE INDEX vno_link_expires ON vno_link(expires);",
+	/* 7 -> 8: the lookups of the request path that scanned a whole table
+	 * (EXPLAIN QUERY PLAN, issue 8; docs/sim.md, MEASUREMENTS): the DPF's
+	 * receipt by (tre_id, sho, seq) and its command poll by the TRE's
+	 * drf_device row, the TRE and PCID lookups of the DRF's sightings and
+	 * the CCIF's PCIDs, an SHO's devices of one subscriber and its MCIMs
+	 * of one TRE, which searched every row of the operator */
+	("CREATE INDEX dpf_download_receipt ON dpf_download(tre_id, sho, seq);"
+	 "CREATE INDEX drf_device_tre ON drf_device(tre_id);"
+	 "CREATE INDEX drf_seen_tre ON drf_seen(tre_id);"
+	 "CREATE INDEX drf_seen_pcid ON drf_seen(pcid_imsi);"
+	 "CREATE INDEX ccif_pcid_tre ON ccif_pcid(tre_id);"
+	 "CREATE INDEX sho_device_subscriber ON sho_device(operator, subscriber, platform_id);"
+	 "CREATE INDEX sho_mcim_tre ON sho_mcim(tre_id, operator);"),
 };
 #define SCHEMA_VERSION ((int)(sizeof migrations / sizeof migrations[0]))
 
@@ -438,6 +451,8 @@ omc_err omc_db_open(omc_db **out, const char *path)
 			e = omc_db_exec(db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;");
 	}
 	if (e == OMC_OK)
+		e = omc_db_cache(db, OMC_DB_CACHE_KIB_DEFAULT, OMC_DB_MMAP_KIB_DEFAULT);
+	if (e == OMC_OK)
 		e = migrate(db);
 	if (e != OMC_OK) {
 		omc_db_close(db);
@@ -445,6 +460,24 @@ omc_err omc_db_open(omc_db **out, const char *path)
 	}
 	*out = db;
 	return OMC_OK;
+}
+
+/* SQLite's default cache is 2,000 KiB, and every page it misses is a
+ * read() of the file. The default here, 8 MiB, holds the interior pages of
+ * every table and index (about 50 bytes per device) up to some 150,000
+ * devices (issue 8; docs/server.md, "Database"). The cache grows as pages
+ * are read or written, up to the bound. */
+omc_err omc_db_cache(omc_db *db, uint64_t cache_kib, uint64_t mmap_kib)
+{
+	OMC_ENSURE(db != NULL, OMC_ERR_BAD_ARG);
+	OMC_ENSURE(cache_kib >= OMC_DB_CACHE_KIB_MIN && cache_kib <= OMC_DB_CACHE_KIB_MAX, OMC_ERR_BAD_ARG);
+	OMC_ENSURE(mmap_kib <= OMC_DB_MMAP_KIB_MAX, OMC_ERR_BAD_ARG);
+	if (db->kind == OMC_DB_PG)
+		return OMC_OK;
+	char sql[96];
+	snprintf(sql, sizeof sql, "PRAGMA cache_size = -%llu; PRAGMA mmap_size = %llu;", (unsigned long long)cache_kib,
+		 (unsigned long long)mmap_kib * 1024);
+	return omc_db_exec(db, sql);
 }
 
 void omc_db_close(omc_db *db)

@@ -817,6 +817,8 @@ typedef struct cfg {
 	omc_server *s;
 	char db[512], master[512];
 	char db_backend[16], db_path[512], db_conninfo[512]; /* [db] */
+	uint64_t db_cache_kib, db_mmap_kib;                  /* [db], SQLite */
+	bool db_cache_set, db_mmap_set;
 	char roles[256];
 	char m2mes_ca[8][512];
 	size_t n_m2mes_ca;
@@ -853,6 +855,23 @@ static bool copy(char *dst, size_t cap, const char *v)
 		return false;
 	memcpy(dst, v, n + 1);
 	return true;
+}
+
+/* [db] cache_size and mmap_size: KiB, decimal, in [min, max]; a bad one
+ * is logged with its range (not the generic message). */
+static bool db_kib(cfg *c, const char *name, const char *value, uint64_t min, uint64_t max, uint64_t *out, bool *set)
+{
+	uint64_t u = 0;
+	if (parse_u64(value, max, &u) && u >= min) {
+		*out = u;
+		*set = true;
+		return true;
+	}
+	if (!c->bad)
+		OMC_LOG_ERR("server", "config: [db] %s: KiB, %llu to %llu, not \"%.32s\"", name, (unsigned long long)min,
+			    (unsigned long long)max, value);
+	c->bad = true;
+	return false;
 }
 
 static int on_ini(void *user, const char *section, const char *name, const char *value)
@@ -936,6 +955,11 @@ static int on_ini(void *user, const char *section, const char *name, const char 
 			ok = copy(c->db_path, sizeof c->db_path, value);
 		else if (!strcmp(name, "conninfo"))
 			ok = copy(c->db_conninfo, sizeof c->db_conninfo, value);
+		else if (!strcmp(name, "cache_size"))
+			ok = db_kib(c, name, value, OMC_DB_CACHE_KIB_MIN, OMC_DB_CACHE_KIB_MAX, &c->db_cache_kib,
+				    &c->db_cache_set);
+		else if (!strcmp(name, "mmap_size"))
+			ok = db_kib(c, name, value, 0, OMC_DB_MMAP_KIB_MAX, &c->db_mmap_kib, &c->db_mmap_set);
 	} else if (!strncmp(section, "vno.home ", 9) || !strcmp(section, "vno") || !strcmp(section, "ccif")) {
 		ok = srv_hlr_config(s, section, name, value);
 	} else if (!strcmp(section, "peers")) {
@@ -1083,6 +1107,10 @@ static omc_err configure(omc_server *s, const omc_server_opts *o)
 		OMC_LOG_ERR("server", "%s: [server] needs db, pki and master_key", o->config);
 		OMC_BAIL(OMC_ERR_BAD_FORMAT);
 	}
+	if ((c.db_cache_set || c.db_mmap_set) && omc_db_is_pg(c.db)) {
+		OMC_LOG_ERR("server", "%s: [db] cache_size and mmap_size are SQLite's: not with PostgreSQL", o->config);
+		OMC_BAIL(OMC_ERR_BAD_FORMAT);
+	}
 	for (size_t i = 0; i < s->n_ops; i++) {
 		omc_aka_tuak t;
 		uint8_t k[16] = {1}, top[32] = {1};
@@ -1106,6 +1134,8 @@ static omc_err configure(omc_server *s, const omc_server_opts *o)
 	OMC_TRY(read_master(c.master, master));
 	OMC_TRY(srv_links_new(s, master));
 	OMC_TRY(omc_db_open(&s->db, c.db));
+	OMC_TRY(omc_db_cache(s->db, c.db_cache_set ? c.db_cache_kib : OMC_DB_CACHE_KIB_DEFAULT,
+			     c.db_mmap_set ? c.db_mmap_kib : OMC_DB_MMAP_KIB_DEFAULT));
 	/* One handle for every role: commits flushed together (docs/server.md). */
 	OMC_TRY(omc_db_group_commit(s->db));
 	for (size_t i = 0; i < s->n_ops; i++) {

@@ -118,6 +118,19 @@ void omc_db_done(omc_db *db, omc_dbs *st);
 /* One statement without results through the cache (BEGIN, COMMIT...). */
 OMC_MUST_USE omc_err omc_db_run(omc_db *db, const char *sql);
 
+/* SQLite's memory for the database, per connection (docs/server.md,
+ * "[db]"): a page cache of cache_kib KiB (PRAGMA cache_size = -cache_kib)
+ * and the first mmap_kib KiB of the file read through mmap (PRAGMA
+ * mmap_size; 0: read() only). omc_db_open sets the defaults below; the
+ * server sets its config's. Nothing on PostgreSQL, whose server has its
+ * own (shared_buffers). OMC_ERR_BAD_ARG out of the ranges below. */
+#define OMC_DB_CACHE_KIB_MIN 64
+#define OMC_DB_CACHE_KIB_MAX (4u << 20) /* 4 GiB */
+#define OMC_DB_CACHE_KIB_DEFAULT 8192u  /* 8 MiB */
+#define OMC_DB_MMAP_KIB_MAX (2u << 20)  /* 2 GiB, SQLite's SQLITE_MAX_MMAP_SIZE */
+#define OMC_DB_MMAP_KIB_DEFAULT 0u
+OMC_MUST_USE omc_err omc_db_cache(omc_db *db, uint64_t cache_kib, uint64_t mmap_kib);
+
 /* Group commit, for a handle that several threads share (docs/server.md,
  * "Database"). From this call on, a commit on the handle is written to the
  * WAL but not flushed (synchronous = NORMAL), and omc_db_sync makes

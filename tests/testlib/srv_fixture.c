@@ -69,6 +69,27 @@ void sf_stop(sf_env *e)
 	e->srv = NULL;
 }
 
+void sf_up_config(sf_env *e, uint8_t **base, size_t *base_len)
+{
+	sf_up(e);
+	sf_stop(e);
+	*base = NULL;
+	*base_len = 0;
+	assert_int_equal(omc_read_file(e->conf, base, base_len, 1 << 20), OMC_OK);
+}
+
+omc_err sf_try_config(sf_env *e, const uint8_t *base, size_t base_len, const char *text, omc_server **s)
+{
+	FILE *f = fopen(e->conf, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(base, 1, base_len, f), base_len);
+	fprintf(f, "\n%s", text);
+	assert_int_equal(fclose(f), 0);
+	omc_server_opts o = {.config = e->conf};
+	*s = NULL;
+	return omc_server_start(s, &o);
+}
+
 void sf_restart_with(sf_env *e, const char *section, const char *lines)
 {
 	sf_stop(e);

@@ -36,6 +36,13 @@ void sf_start(sf_env *e);
 void sf_fix_ports(sf_env *e);
 /* Stop the server, append "[section]" and lines to its config, start it. */
 void sf_restart_with(sf_env *e, const char *section, const char *lines);
+/* sf_up, the server stopped, and the config it wrote into *base (free
+ * with omc_free): for sf_try_config. */
+void sf_up_config(sf_env *e, uint8_t **base, size_t *base_len);
+/* With the server stopped: its config made of base (base_len bytes: the
+ * config as sf_up wrote it) and then text, and a server started on it
+ * into *s (NULL unless OMC_OK). For the refusals of a config's values. */
+omc_err sf_try_config(sf_env *e, const uint8_t *base, size_t base_len, const char *text, omc_server **s);
 /* Stop and remove everything. */
 void sf_down(sf_env *e);
 /* A role's base URL ("vno", "sho.sho1", ...). */

@@ -69,7 +69,7 @@ static void test_statements(void **state)
 	env_up(&e);
 	omc_db *db = NULL;
 	assert_int_equal(omc_db_open(&db, e.db), OMC_OK);
-	assert_int_equal(omc_db_schema_version(db), 7);
+	assert_int_equal(omc_db_schema_version(db), 8);
 	assert_int_equal(db->kind, sf_pg() ? OMC_DB_PG : OMC_DB_SQLITE);
 
 	/* Blobs with NUL and backslash bytes, text of n bytes, int64 ends. */
@@ -185,7 +185,7 @@ static void test_statements(void **state)
 
 	/* Opened again: migrated already, the rows there. */
 	assert_int_equal(omc_db_open(&db, e.db), OMC_OK);
-	assert_int_equal(omc_db_schema_version(db), 7);
+	assert_int_equal(omc_db_schema_version(db), 8);
 	assert_int_equal(count(db, "SELECT count(*) FROM vno_attach"), 4);
 	omc_db_close(db);
 	env_down(&e);
@@ -263,6 +263,148 @@ static void test_config(void **state)
 	assert_null(strstr(logged, "s3cr3t"));
 }
 
+/* --- the request path's plans and SQLite's cache (issue 8) ---------------------------------- */
+
+/* An EXPLAIN QUERY PLAN's details, joined. */
+static void plan_of(omc_db *db, const char *sql, char *out, size_t cap)
+{
+	char q[512];
+	snprintf(q, sizeof q, "EXPLAIN QUERY PLAN %s", sql);
+	omc_dbs *st = NULL;
+	assert_int_equal(omc_db_prepare(db, q, &st), OMC_DB_OK);
+	out[0] = 0;
+	while (omc_dbs_step(st) == OMC_DB_ROW) {
+		size_t l = strlen(out);
+		snprintf(out + l, cap - l, "%s; ", (const char *)omc_dbs_column_text(st, 3));
+	}
+	omc_dbs_finalize(st);
+}
+
+/* Schema 8 on both backends; on SQLite, the lookups of the request path
+ * that it is for search their index instead of scanning the table (the
+ * statements as src/server writes them). */
+static void test_request_path_indexes(void **state)
+{
+	(void)state;
+	db_env e;
+	env_up(&e);
+	omc_db *db = NULL;
+	assert_int_equal(omc_db_open(&db, e.db), OMC_OK);
+	static const char in[] = " IN ('dpf_download_receipt', 'drf_device_tre', 'drf_seen_tre', 'drf_seen_pcid',"
+				 " 'ccif_pcid_tre', 'sho_device_subscriber', 'sho_mcim_tre')";
+	char q[512];
+	if (db->kind == OMC_DB_PG)
+		snprintf(q, sizeof q, "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname%s",
+			 in);
+	else
+		snprintf(q, sizeof q, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name%s", in);
+	assert_int_equal(count(db, q), 7);
+	static const struct {
+		const char *sql, *index;
+	} path[] = {
+		{"UPDATE dpf_download SET state = 'installed', receipt = ?4 WHERE tre_id = ?1 AND sho = ?2 AND seq = ?3"
+		 " RETURNING platform_id, mcim_id",
+		 "dpf_download_receipt"},
+		{"SELECT sho FROM drf_device WHERE tre_id = ?1 AND state = 'direct'", "drf_device_tre"},
+		{"UPDATE drf_device SET state = 'provisioned', updated = ?3 WHERE tre_id = ?1 AND state = 'switching'"
+		 " AND ?2 IS NOT NULL",
+		 "drf_device_tre"},
+		{"SELECT tre_id FROM drf_seen WHERE pcid_imsi = ?1 UNION ALL SELECT tre_id FROM sho_mcim WHERE imsi = ?1"
+		 " LIMIT 1",
+		 "drf_seen_pcid"},
+		{"SELECT 1 FROM ccif_pcid WHERE tre_id = ?1 UNION ALL SELECT 1 FROM drf_seen WHERE tre_id = ?1 LIMIT 1",
+		 "ccif_pcid_tre"},
+		{"UPDATE drf_seen SET pcid_imsi = ?1, updated = ?4 WHERE tre_id = ?2 AND pcid_imsi = ?3", "drf_seen_"},
+		{"SELECT d.platform_id, coalesce(m.state, d.state), m.mcim_id, m.imsi FROM sho_device d"
+		 " LEFT JOIN sho_mcim m ON m.operator = d.operator AND m.platform_id = d.platform_id"
+		 " WHERE d.operator = ?1 AND d.subscriber = ?2 ORDER BY d.platform_id",
+		 "sho_device_subscriber"},
+		{"SELECT d.platform_id FROM sho_mcim m JOIN sho_device d ON d.operator = m.operator"
+		 " AND d.platform_id = m.platform_id WHERE m.operator = ?1 AND m.tre_id = ?2 AND d.subscriber = ?3"
+		 " LIMIT 1",
+		 "sho_mcim_tre"},
+	};
+	for (size_t i = 0; db->kind == OMC_DB_SQLITE && i < sizeof path / sizeof path[0]; i++) {
+		char plan[1024];
+		plan_of(db, path[i].sql, plan, sizeof plan);
+		if (strstr(plan, "SCAN ") || !strstr(plan, path[i].index))
+			fail_msg("%s: %s", path[i].sql, plan);
+	}
+	omc_db_close(db);
+	env_down(&e);
+}
+
+/* SQLite's page cache and mmap per connection: the defaults, omc_db_cache
+ * in range and out of it, and [db] cache_size / mmap_size in the server's
+ * config: bad values stop the start with the key and its range in the log,
+ * and with PostgreSQL the keys are refused. */
+static void test_cache(void **state)
+{
+	(void)state;
+	db_env e;
+	env_up(&e);
+	omc_db *db = NULL;
+	assert_int_equal(omc_db_open(&db, e.db), OMC_OK);
+	assert_int_equal(omc_db_cache(db, OMC_DB_CACHE_KIB_MIN - 1, 0), OMC_ERR_BAD_ARG);
+	assert_int_equal(omc_db_cache(db, OMC_DB_CACHE_KIB_MAX + 1ull, 0), OMC_ERR_BAD_ARG);
+	assert_int_equal(omc_db_cache(db, 1024, OMC_DB_MMAP_KIB_MAX + 1ull), OMC_ERR_BAD_ARG);
+	if (db->kind == OMC_DB_SQLITE) {
+		assert_int_equal(count(db, "PRAGMA cache_size"), -(long)OMC_DB_CACHE_KIB_DEFAULT);
+		assert_int_equal(count(db, "PRAGMA mmap_size"), (long)OMC_DB_MMAP_KIB_DEFAULT * 1024);
+		assert_int_equal(omc_db_cache(db, 1024, 4096), OMC_OK);
+		assert_int_equal(count(db, "PRAGMA cache_size"), -1024);
+		assert_int_equal(count(db, "PRAGMA mmap_size"), 4096 * 1024);
+	} else {
+		assert_int_equal(omc_db_cache(db, 1024, 4096), OMC_OK); /* the PostgreSQL server's own */
+	}
+	omc_db_close(db);
+	env_down(&e);
+
+	static const struct {
+		const char *lines, *logs;
+	} bad[] = {
+		{"cache_size = 0\n", "[db] cache_size: KiB, 64 to 4194304"},
+		{"cache_size = 63\n", "[db] cache_size: KiB, 64 to 4194304"},
+		{"cache_size = 4194305\n", "[db] cache_size: KiB, 64 to 4194304"},
+		{"cache_size = -2000\n", "[db] cache_size: KiB, 64 to 4194304"},
+		{"cache_size = 64M\n", "[db] cache_size: KiB, 64 to 4194304"},
+		{"mmap_size = 2097153\n", "[db] mmap_size: KiB, 0 to 2097152"},
+		{"mmap_size = lots\n", "[db] mmap_size: KiB, 0 to 2097152"},
+		{"cache_sizes = 1024\n", "[db] cache_sizes: unknown key or bad value"},
+	};
+	sf_env env;
+	uint8_t *orig = NULL;
+	size_t ol = 0;
+	sf_up_config(&env, &orig, &ol);
+	omc_log_set_handler(log_keep, NULL);
+	for (size_t i = 0; i <= sizeof bad / sizeof bad[0]; i++) {
+		/* The last: good values, refused with PostgreSQL only. */
+		bool good = i == sizeof bad / sizeof bad[0];
+		char text[128];
+		snprintf(text, sizeof text, "[db]\n%s", good ? "cache_size = 1024\nmmap_size = 4096\n" : bad[i].lines);
+		logged[0] = 0;
+		omc_server *s = NULL;
+		omc_err er = sf_try_config(&env, orig, ol, text, &s);
+		if (good && !sf_pg()) {
+			assert_int_equal(er, OMC_OK);
+			assert_int_equal(count(s->db, "PRAGMA cache_size"), -1024);
+			assert_int_equal(count(s->db, "PRAGMA mmap_size"), 4096 * 1024);
+			omc_server_stop(s);
+			continue;
+		}
+		if (er != OMC_ERR_BAD_FORMAT) {
+			omc_server_stop(s);
+			fail_msg("config %zu (%s) not refused: %s", i, good ? "good" : bad[i].lines, omc_err_name(er));
+		}
+		assert_null(s);
+		if (!strstr(logged, good ? "cache_size and mmap_size are SQLite's" : bad[i].logs))
+			fail_msg("config %zu: log: %s", i, logged);
+	}
+	omc_log_set_handler(NULL, NULL);
+	omc_free(orig);
+	sf_down(&env);
+}
+
 /* --- two replicas ------------------------------------------------------------------------ */
 
 #define REPLICA_ROUNDS 40
@@ -335,6 +477,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_statements),
 		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_request_path_indexes),
+		cmocka_unit_test(test_cache),
 		cmocka_unit_test(test_two_handles_one_sqn_space),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

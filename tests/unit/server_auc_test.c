@@ -49,7 +49,7 @@ static void milenage_cred(omc_aka_cred *c, const char *k_hex, const char *opc_he
 static void open_auc(omc_db **db, omc_auc **a, const char *op, const uint8_t *key)
 {
 	assert_int_equal(omc_db_open(db, path), OMC_OK);
-	assert_int_equal(omc_db_schema_version(*db), 7);
+	assert_int_equal(omc_db_schema_version(*db), 8);
 	assert_int_equal(omc_auc_open(a, *db, op, key), OMC_OK);
 }
 
