@@ -238,7 +238,15 @@ static bool dev_make(sim *s, omc_http_client *c, sim_dev *d, unsigned i)
 	 * get a new one from the ICO first (CHG-4). */
 	if (d->want_expiry)
 		fo.pcid_lifetime = 120;
-	return fleet_device_make(&s->srv, c, s->mk, s->mc, &fo, d->sho, &d->m) && dev_open(s, d, i);
+	if (!fleet_device_make(&s->srv, c, s->mk, s->mc, &fo, d->sho, &d->m)) {
+		cause_add(s, d->m.why[0] ? d->m.why : "factory step failed", 1);
+		return false;
+	}
+	if (!dev_open(s, d, i)) {
+		cause_add(s, "TRE open after the factory failed", 1);
+		return false;
+	}
+	return true;
 }
 
 /* How many operational MCIMs the TRE holds activated (tombstones of the
@@ -267,10 +275,8 @@ static long dev_event(sim *s, omc_http_client *c, sim_dev *d, unsigned i)
 	double now = now_s();
 	if (!d->fs) {
 		d->t_start = now;
-		if (!dev_make(s, c, d, i)) {
-			cause_add(s, "factory, report or registration failed", 1);
-			return -1;
-		}
+		if (!dev_make(s, c, d, i))
+			return -1; /* its cause counted */
 		return 0;
 	}
 	if (now - d->t_start > SIM_DEVICE_TIMEOUT_S) {

@@ -362,11 +362,24 @@ void fleet_server_stop(fleet_srv *s)
 	s->dir[0] = 0;
 }
 
+/* Before the try-th send again of a request that got no answer: 20, 40,
+ * 80, 160 ms (a listener at its connection limit refuses a burst; five
+ * sends at once would all meet it). */
+static void pause_before(unsigned tries)
+{
+	if (tries > 0)
+		(void)poll(NULL, 0, 20 << (tries - 1));
+}
+
 bool fleet_device_make(const fleet_srv *s, omc_http_client *c, const omc_key *mk, const omc_cert *mc,
 		       const omc_factory_device_opts *fo, int sho, fleet_made *d)
 {
 	char *rep = NULL;
-	bool ok = omc_factory_device(fo, &rep) == OMC_OK;
+	d->why[0] = 0;
+	omc_err fe = omc_factory_device(fo, &rep);
+	bool ok = fe == OMC_OK;
+	if (!ok)
+		snprintf(d->why, sizeof d->why, "factory step: %s", omc_err_name(fe));
 	json_error_t je;
 	json_t *j = ok ? json_loads(rep, 0, &je) : NULL;
 	omc_free(rep);
@@ -392,6 +405,7 @@ bool fleet_device_make(const fleet_srv *s, omc_http_client *c, const omc_key *mk
 	 * the subscriber's registration below. */
 	int st = 0;
 	for (unsigned tries = 0; ok && st == 0 && tries < 5; tries++) {
+		pause_before(tries);
 		omc_free(auth);
 		auth = NULL;
 		ok = omc_server_sign_request(&auth, mk, mc, "POST", "/v1/reports", bs, strlen(bs), (int64_t)time(NULL)) ==
@@ -408,6 +422,8 @@ bool fleet_device_make(const fleet_srv *s, omc_http_client *c, const omc_key *mk
 		if (st == 409 && tries > 0)
 			st = 201;
 	}
+	if (ok && st != 201)
+		snprintf(d->why, sizeof d->why, "PCID report: HTTP %d", st);
 	ok = ok && st == 201;
 	omc_free(auth);
 	omc_free(bs);
@@ -419,10 +435,13 @@ bool fleet_device_make(const fleet_srv *s, omc_http_client *c, const omc_key *mk
 	json_t *ans = NULL;
 	st = 0;
 	for (unsigned tries = 0; ok && st == 0 && tries < 5; tries++) {
+		pause_before(tries);
 		json_decref(ans);
 		ans = NULL;
 		st = fleet_http(c, "POST", fleet_url(s, role), "/v1/devices", bearer, body, &ans);
 	}
+	if (ok && st != 201)
+		snprintf(d->why, sizeof d->why, "registration: HTTP %d", st);
 	ok = ok && st == 201;
 	const char *code = json_string_value(json_object_get(ans, "transfer_code"));
 	snprintf(d->transfer_code, sizeof d->transfer_code, "%s", code ? code : "");

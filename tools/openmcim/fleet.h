@@ -64,9 +64,11 @@ int fleet_http(omc_http_client *c, const char *method, const char *base, const c
 
 typedef struct fleet_made {
 	char tre_id[64], platform_id[32], pcid_imsi[16], transfer_code[64];
+	char why[48]; /* the step that failed, when one did */
 } fleet_made;
 /* The factory step (fo), the PCID reported to the CCIF signed as the M2MES
- * (mk, mc), the device registered with SHO sho (1 or 2). */
+ * (mk, mc), the device registered with SHO sho (1 or 2). false, and
+ * out->why, when a step failed. */
 bool fleet_device_make(const fleet_srv *s, omc_http_client *c, const omc_key *mk, const omc_cert *mc,
 		       const omc_factory_device_opts *fo, int sho, fleet_made *out);
 /* CHG-1: sho `to`'s subscriber takes the device over (202). */
