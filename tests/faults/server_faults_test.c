@@ -1,25 +1,41 @@
 /* Allocation-failure injection on the server's request path (issue 7,
  * docs/SECURITY.md): the whole provisioning story and the session's own
- * endpoints are driven through `openmcim server` in this process with
- * sf_sweep on (tests/testlib/srv_fixture.c), so that every call is made
- * once per allocation its handlers make (those of the peers it calls, such
- * as the VNO's call to the home AuC, included), the n-th failing, and then
- * once with none failing. Every failed call must answer 5xx (500 internal
- * or 502 peer_unavailable), never a 4xx verdict, and leave every table of
- * the database as it was, unless a whole step landed first (a peer's
- * commit, or a commit whose answer was lost): then the server is
- * restarted on the database as it was before the call, and the sweep goes
- * on. The story goes on with each call's clean answer and ends with the
- * device attached on its MCIM; then a command relayed by the DPF (queued,
- * fetched, carried out, its result posted and read). Bugs this found, fixed: a refusal given
- * while memory ran out (a signature not checked for want of memory
- * answered 401, a report 403; now 500, src/server/server.c trampoline), a
- * peer call sent with no body when its json_pack failed, and a double free
- * of the MCIM when the package's json_pack failed (sho.c, ccif_renew.c). jansson's reader
- * and OpenSSL are held out (docs/SECURITY.md, "Allocation-failure
- * injection"). Leaks are ASan/LSan's to find: this binary runs under them
- * in the ASan build and fails on one.
- * covers: SEC-12, SEC-13, SVC-1, SVC-2, NET-1, SEC-8, SEC-9, CCIF-2, MGT-1 */
+ * endpoints (test_server_request_paths), then the rest of the story on a
+ * provisioned device (test_server_more_paths: bootstrap, CCIF PCIDs, push
+ * and renewal, the SHO's commands, resync with an AUTS, the operator change
+ * with the RO's reprovision and the old SHO's deletion receipt, recovery
+ * and the tamper report) are driven through `openmcim server` in this
+ * process with sf_sweep on (tests/testlib/srv_fixture.c), so that every
+ * call is made once per allocation its handlers make (those of the peers
+ * it calls, such as the VNO's call to the home AuC, included), the n-th
+ * failing, and then once with none failing. Every failed call must answer
+ * 5xx (500 internal or 502 peer_unavailable), never a 4xx verdict, and
+ * leave every table of the database as it was, unless a whole step landed
+ * first (a peer's commit, or a commit whose answer was lost): then the same
+ * call made again on the database as it is must go through or give an
+ * answer the fixture's retry_rules list (the step is done, or by design the
+ * step is made again from its start: a challenge is answered once, a nonce
+ * or a token is good once); the server is restarted on the database as it
+ * was before the call, and the sweep goes on. The story goes on from the
+ * state the last successful retry left, with its answer, where it answered
+ * as the clean call did, else with the clean call's. Each step prints its
+ * calls, failures, landed steps and retries. Bugs this found, fixed: a
+ * refusal given while memory ran out (a signature not checked for want of
+ * memory answered 401, a report 403; now 500, src/server/server.c
+ * trampoline), a peer call sent with no body when its json_pack failed, a
+ * double free of the MCIM when the package's json_pack failed (sho.c,
+ * ccif_renew.c), a use-after-free of a TUAK credential's JSON when jansson
+ * failed to take it (cred.c, the change to a TUAK SHO), and, from the
+ * retries, non-idempotent requests: an ICO push, an SHO subscriber's
+ * command and a DPF command sent again after a lost answer were queued
+ * twice (the TRE then refused the second as a replay); each now answers
+ * the open one (ccif_renew.c, sho.c, dpf.c). A statement that could not be
+ * allocated was logged as "not an error" (db.c). jansson's reader and
+ * OpenSSL are held out (docs/SECURITY.md, "Allocation-failure injection").
+ * Leaks are ASan/LSan's to find: this binary runs under them in the ASan
+ * build and fails on one.
+ * covers: SEC-12, SEC-13, SVC-1, SVC-2, NET-1, NET-3, NET-4, NET-7, SEC-8, SEC-9, CCIF-2, MGT-1, MGT-8, CHG-1,
+ * CHG-2, CHG-4, TRE-4 */
 #include "srv_fixture.h"
 
 #include <time.h>

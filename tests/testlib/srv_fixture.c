@@ -254,6 +254,8 @@ static const retry_rule retry_rules[] = {
 	 "an AUTS ends its challenge (TS 33.102 6.3.5): the device attaches again", false},
 	{"bootstrap", "/v1/pcids/renew", 409, "nonce_used",
 	 "an ICO nonce is spent once: the agent asks for a new one (CHG-4)", false},
+	{"pva", "/v1/recovery", 409, "nonce_used",
+	 "a recovery nonce is spent once: the maintainer asks for a new one, the TRE attests over it", false},
 	{"dpf", "/v1/results", 404, "unknown_command",
 	 "the result was taken: no open command has that id now, which the agent takes as taken before", true},
 };
