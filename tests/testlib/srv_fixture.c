@@ -384,6 +384,15 @@ static int call(sf_env *e, const char *who, const char *method, const char *role
 	}
 }
 
+void sf_sweep_report(const char *what, const sf_sweep_state *b)
+{
+	print_message("%s: %lu calls, %lu allocation failures injected (%lu landed: retry ok %lu, idempotent %lu, "
+		      "by design %lu; went on from a retry %lu)\n",
+		      what, sf_sweep.calls - b->calls, sf_sweep.failures - b->failures, sf_sweep.landed - b->landed,
+		      sf_sweep.retry_ok - b->retry_ok, sf_sweep.retry_idempotent - b->retry_idempotent,
+		      sf_sweep.retry_by_design - b->retry_by_design, sf_sweep.went_on - b->went_on);
+}
+
 int sf_call(sf_env *e, const char *method, const char *role, const char *path, const char *auth, const char *body,
 	    json_t **out)
 {

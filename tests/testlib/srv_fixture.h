@@ -83,6 +83,17 @@ typedef struct sf_sweep_state {
 	unsigned long by_status[6];
 } sf_sweep_state;
 extern sf_sweep_state sf_sweep;
+/* What the sweep did since *b (a copy of sf_sweep taken before): calls,
+ * failures injected, landed steps and how their retries went, printed
+ * after what. */
+void sf_sweep_report(const char *what, const sf_sweep_state *b);
+/* Sweep the statement(s), reported as what. */
+#define SF_SWEPT(what, ...)                                                                                        \
+	do {                                                                                                       \
+		sf_sweep_state b_ = sf_sweep;                                                                      \
+		__VA_ARGS__;                                                                                       \
+		sf_sweep_report(what, &b_);                                                                        \
+	} while (0)
 /* The same signed as PKI entity `who` (a server calling a server). */
 int sf_signed(sf_env *e, const char *who, const char *method, const char *role, const char *path, const char *body,
 	      json_t **out);
