@@ -45,9 +45,11 @@ void sf_fix_ports(sf_env *e)
 	omc_free(c);
 	char *at = strstr(conf, "\nport = 0\n");
 	assert_non_null(at);
-	/* A base the listeners can bind to now, kept across restarts. */
+	/* A base the listeners can bind to now, kept across restarts: below
+	 * Linux's ephemeral range (32768 and up), where the TIME_WAIT sockets
+	 * of the sweeps' thousands of client connections hold ports. */
 	for (unsigned i = 0; i < 20; i++) {
-		unsigned base = 20000 + ((unsigned)getpid() * 131u + i * 977u) % 40000u;
+		unsigned base = 10000 + ((unsigned)getpid() * 131u + i * 977u) % 22000u;
 		FILE *f = fopen(e->conf, "w");
 		assert_non_null(f);
 		fprintf(f, "%.*s\nport = %u\n%s", (int)(at - conf), conf, base, at + 10);
