@@ -60,13 +60,15 @@ vg-build:
 	cmake --build $(VG_BUILD) -j$(JOBS)
 
 # ThreadSanitizer over the tests with threads: the servers (libmicrohttpd's
-# pool, group commit), tred, the agent, the factory shared by threads, and
-# certificates first used by several threads at once (proto_threads_test);
-# suppressions in tests/tsan.supp.
+# pool, group commit), tred, the agent, the factory shared by threads,
+# certificates first used by several threads at once (proto_threads_test),
+# and server_slow_clients_test for the listener's idle-timeout and
+# per-address limit paths under libmicrohttpd's threads; suppressions in
+# tests/tsan.supp.
 # tred_cli_test is left out: tred waits in accept() for SIGTERM, and TSan
 # defers a signal's handler to the next intercepted call, so it never stops
 # in its 5 s (a sanitizer artifact; tred_test covers tred's threads).
-TSAN_TESTS ?= ^(server_(auc|openapi|restart|secrets|story|crash|refusals|cli|hlr)_test|proto_threads_test|tred_test|agent_test|factory_test|net_http_|change_|recovery_|pcid_renew_|canary_story_|link_e2e_)
+TSAN_TESTS ?= ^(server_(auc|openapi|restart|secrets|story|crash|refusals|cli|hlr|slow_clients)_test|proto_threads_test|tred_test|agent_test|factory_test|net_http_|change_|recovery_|pcid_renew_|canary_story_|link_e2e_)
 check-tsan:
 	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOMC_WERROR=ON -DOMC_TSAN=ON $(CMAKE_ARGS)
 	cmake --build $(TSAN_BUILD) -j$(JOBS)

@@ -392,6 +392,22 @@ void srv_ccif_renew_receipt(srv_listener *l, const omc_http_req *req, omc_http_r
 
 /* NET-7: the ICO asks a TRE to renew now: its signed `renew_pcid`
  * command, queued at the DPF like an SHO's. */
+/* The seq claim of a command the DPF holds (-1 when it cannot be read). */
+static int64_t open_seq(const char *command)
+{
+	uint8_t *pl = NULL;
+	size_t pn = 0;
+	if (!command || omc_jws_peek(&pl, &pn, command, strlen(command)) != OMC_OK)
+		return -1;
+	json_error_t je;
+	json_t *c = omc_json_loadb((const char *)pl, pn, 0, &je);
+	omc_free(pl);
+	json_t *seq = json_object_get(c, "seq");
+	int64_t v = json_is_integer(seq) && json_integer_value(seq) >= 0 ? (int64_t)json_integer_value(seq) : -1;
+	json_decref(c);
+	return v;
+}
+
 void srv_ccif_push(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
 {
 	omc_server *s = l->s;
@@ -420,6 +436,38 @@ void srv_ccif_push(srv_listener *l, const omc_http_req *req, omc_http_resp *resp
 		omc_dbs_bind_text(q, 1, tre, -1);
 		known = omc_dbs_step(q) == OMC_DB_ROW;
 		srv_sql_done(s, q);
+	}
+	/* A renewal the ICO asked for and the TRE has not answered yet is
+	 * answered again, and no second one queued: a push sent again after
+	 * its answer was lost is idempotent. */
+	int64_t open_id = 0;
+	bool looked = !known;
+	if (known && srv_sql(s, &q,
+			     "SELECT id, command FROM dpf_command WHERE tre_id = ?1 AND issuer = ?2"
+			     " AND state IN ('queued', 'fetched') ORDER BY id LIMIT 1") == OMC_OK) {
+		omc_dbs_bind_text(q, 1, tre, -1);
+		omc_dbs_bind_text(q, 2, ico->name, -1);
+		int rc = omc_dbs_step(q);
+		looked = rc == OMC_DB_DONE || rc == OMC_DB_ROW;
+		if (rc == OMC_DB_ROW) {
+			open_id = omc_dbs_column_int64(q, 0);
+			seq = open_seq((const char *)omc_dbs_column_text(q, 1));
+			looked = seq >= 0;
+		}
+		srv_sql_done(s, q);
+	}
+	if (!looked || open_id > 0) {
+		if (looked)
+			srv_audit(s, "ccif", who, "pcid_push", tre, "ok", "renew_pcid open already");
+		srv_unlock(s);
+		if (!looked)
+			srv_fail(l, resp, 500, "internal", "the open commands could not be read");
+		else
+			srv_reply(l, resp, 201,
+				  json_pack("{s:I,s:s,s:s,s:I}", "id", (json_int_t)open_id, "state", "queued", "tre",
+					    tre, "seq", (json_int_t)seq));
+		json_decref(b); /* tre lives in b */
+		return;
 	}
 	omc_err e = OMC_OK;
 	if (known && srv_begin(s)) {

@@ -44,16 +44,21 @@ json_t *srv_cred_json(const omc_aka_cred *c)
 	} else {
 		const omc_aka_tuak *t = &c->u.tuak;
 		json_t *tu = json_object();
-		ok = ok && tu && json_object_set_new(o, "k", hex_str(t->k, t->k_len)) == 0 &&
-		     json_object_set_new(tu, "topc", hex_str(t->topc, 32)) == 0 &&
-		     json_object_set_new(tu, "iterations", json_integer(t->iterations)) == 0 &&
-		     json_object_set_new(tu, "mac_bits", json_integer(8 * t->mac_len)) == 0 &&
-		     json_object_set_new(tu, "res_bits", json_integer(8 * t->res_len)) == 0 &&
-		     json_object_set_new(tu, "ck_bits", json_integer(8 * t->ck_len)) == 0 &&
-		     json_object_set_new(tu, "ik_bits", json_integer(8 * t->ik_len)) == 0;
-		ok = ok && json_object_set_new(o, "tuak", tu) == 0;
-		if (!ok && tu && json_object_get(o, "tuak") != tu)
+		bool inner = tu && json_object_set_new(tu, "topc", hex_str(t->topc, 32)) == 0 &&
+			     json_object_set_new(tu, "iterations", json_integer(t->iterations)) == 0 &&
+			     json_object_set_new(tu, "mac_bits", json_integer(8 * t->mac_len)) == 0 &&
+			     json_object_set_new(tu, "res_bits", json_integer(8 * t->res_len)) == 0 &&
+			     json_object_set_new(tu, "ck_bits", json_integer(8 * t->ck_len)) == 0 &&
+			     json_object_set_new(tu, "ik_bits", json_integer(8 * t->ik_len)) == 0;
+		ok = ok && json_object_set_new(o, "k", hex_str(t->k, t->k_len)) == 0;
+		/* json_object_set_new takes tu even when it fails (jansson
+		 * frees it then): it is freed here only when not passed on. */
+		if (ok && inner) {
+			ok = json_object_set_new(o, "tuak", tu) == 0;
+		} else {
 			json_decref(tu);
+			ok = false;
+		}
 	}
 	if (!ok) {
 		json_decref(o);

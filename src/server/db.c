@@ -327,7 +327,9 @@ omc_err omc_db_stmt(omc_db *db, omc_dbs **st, const char *sql)
 	}
 	int rc = omc_db_prepare(db, sql, st);
 	if (rc != OMC_DB_OK) {
-		OMC_LOG_ERR("db", "%s", omc_db_errmsg(db));
+		/* A statement not allocated leaves SQLite's own message at
+		 * "not an error": say what happened. */
+		OMC_LOG_ERR("db", "%s", rc == OMC_DB_NOMEM ? "out of memory" : omc_db_errmsg(db));
 		*st = NULL;
 		OMC_BAIL(omc_db_err(rc));
 	}

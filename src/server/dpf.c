@@ -450,8 +450,27 @@ static void cmd_queue(srv_listener *l, const omc_http_req *req, omc_http_resp *r
 	json_decref(p);
 	omc_dbs *q;
 	int64_t id = 0;
+	bool looked = false, again = false;
 	srv_lock(s);
+	/* The same command queued again while it is open (its answer lost,
+	 * say): the first is answered, none is queued besides. Once carried
+	 * out, it is queued again: the TRE refuses the replay. */
 	if (srv_sql(s, &q,
+		    "SELECT id FROM dpf_command WHERE tre_id = ?1 AND issuer = ?2 AND command = ?3"
+		    " AND state IN ('queued', 'fetched') ORDER BY id LIMIT 1") == OMC_OK) {
+		omc_dbs_bind_text(q, 1, tre, -1);
+		omc_dbs_bind_text(q, 2, who, -1);
+		omc_dbs_bind_text(q, 3, cmd, -1);
+		int rc = omc_dbs_step(q);
+		looked = rc == OMC_DB_DONE || rc == OMC_DB_ROW;
+		if (rc == OMC_DB_ROW) {
+			id = (int64_t)omc_dbs_column_int64(q, 0);
+			again = true;
+		}
+		srv_sql_done(s, q);
+	}
+	if (looked && !id &&
+	    srv_sql(s, &q,
 		    "INSERT INTO dpf_command (tre_id, issuer, command, state, created) VALUES (?1, ?2, ?3, 'queued', ?4)"
 		    " RETURNING id") == OMC_OK) {
 		omc_dbs_bind_text(q, 1, tre, -1);
@@ -463,7 +482,7 @@ static void cmd_queue(srv_listener *l, const omc_http_req *req, omc_http_resp *r
 		srv_sql_done(s, q);
 	}
 	if (id)
-		srv_audit(s, "dpf", who, "command_queue", tre, "ok", "queued");
+		srv_audit(s, "dpf", who, "command_queue", tre, "ok", again ? "queued already" : "queued");
 	srv_unlock(s);
 	json_decref(b);
 	if (!id) {

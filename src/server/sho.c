@@ -551,6 +551,52 @@ static void deletions(srv_listener *l, const omc_http_req *req, omc_http_resp *r
 
 /* MGT-8, MGT-6: a subscriber has its SHO sign a command for one of its
  * devices' MCIMs (or a discover) and queue it at the DPF. */
+/* The DPF's open command (queued or fetched) of this SHO for the TRE that
+ * is the same as the one asked for (cmd, mcim, update): *id and *seq, or
+ * *id 0 when there is none (caller holds the lock). A command sent again
+ * after its answer was lost is answered with the first, not queued twice. */
+static omc_err open_same(omc_server *s, const srv_op *op, const char *tre, const char *cmd, const char *mcim,
+			 const json_t *upd, int64_t *id, int64_t *seq)
+{
+	*id = 0;
+	omc_dbs *q;
+	OMC_TRY(srv_sql(s, &q,
+			"SELECT id, command FROM dpf_command WHERE tre_id = ?1 AND issuer = ?2"
+			" AND state IN ('queued', 'fetched') ORDER BY id"));
+	omc_dbs_bind_text(q, 1, tre, -1);
+	omc_dbs_bind_text(q, 2, op->name, -1);
+	omc_err e = OMC_OK;
+	int rc = OMC_DB_DONE;
+	while (!*id && (rc = omc_dbs_step(q)) == OMC_DB_ROW) {
+		const char *c = (const char *)omc_dbs_column_text(q, 1);
+		uint8_t *pl = NULL;
+		size_t pn = 0;
+		json_error_t je;
+		json_t *p = NULL;
+		if (c && omc_jws_peek(&pl, &pn, c, strlen(c)) == OMC_OK)
+			p = omc_json_loadb((const char *)pl, pn, 0, &je);
+		omc_free(pl);
+		if (!p) {
+			e = OMC_ERR_NOMEM; /* ours, so readable: memory ran out */
+			break;
+		}
+		const char *pc = json_string_value(json_object_get(p, "cmd"));
+		const char *pm = json_string_value(json_object_get(p, "mcim"));
+		const json_t *pu = json_object_get(p, "update");
+		json_t *ps = json_object_get(p, "seq");
+		if (pc && pm && json_is_integer(ps) && !strcmp(pc, cmd) && !strcmp(pm, mcim) &&
+		    (pu && upd ? json_equal(pu, upd) : pu == upd)) {
+			*id = omc_dbs_column_int64(q, 0);
+			*seq = (int64_t)json_integer_value(ps);
+		}
+		json_decref(p);
+	}
+	if (e == OMC_OK && !*id && rc != OMC_DB_DONE)
+		e = omc_db_err(rc);
+	srv_sql_done(s, q);
+	return e;
+}
+
 static void cmd_send(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
 {
 	omc_server *s = l->s;
@@ -582,7 +628,7 @@ static void cmd_send(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 	mcim_row r;
 	memset(&r, 0, sizeof r);
 	bool mine = false;
-	int64_t seq = 0;
+	int64_t seq = 0, open_id = 0;
 	omc_err e = OMC_ERR_IO;
 	srv_lock(s);
 	if (srv_begin(s)) {
@@ -596,9 +642,11 @@ static void cmd_send(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 		}
 		if (e == OMC_OK && mine)
 			e = mcim_of_device(s, op, plat, &r);
+		if (e == OMC_OK && mine && r.found)
+			e = open_same(s, op, r.tre, cmd, strcmp(cmd, "discover") ? r.id : "", upd, &open_id, &seq);
 		char cname[40];
 		snprintf(cname, sizeof cname, "seq.%s", op->name);
-		if (e == OMC_OK && mine && r.found)
+		if (e == OMC_OK && mine && r.found && !open_id)
 			e = srv_counter_next(s, cname, &seq);
 		if (e == OMC_OK && seq)
 			e = srv_commit(s) ? OMC_OK : OMC_ERR_IO;
@@ -606,6 +654,13 @@ static void cmd_send(srv_listener *l, const omc_http_req *req, omc_http_resp *re
 			srv_rollback(s);
 	}
 	srv_unlock(s);
+	if (e == OMC_OK && open_id) {
+		json_decref(b);
+		srv_reply(l, resp, 201,
+			  json_pack("{s:I,s:s,s:s,s:I}", "id", (json_int_t)open_id, "state", "queued", "mcim", r.id, "seq",
+				    (json_int_t)seq));
+		return;
+	}
 	if (e != OMC_OK || !mine || !r.found) {
 		json_decref(b);
 		if (e != OMC_OK)

@@ -1,7 +1,7 @@
 /* The canary scanner itself: a planted secret is found in every encoding
- * at every offset, inside longer texts, in files and in a tree, and a near
- * miss is not. The encodings are made independently of the scanner, by
- * the project's encoders and by OpenSSL.
+ * at every offset, inside longer texts, split across line breaks, in files
+ * and in a tree, and a near miss is not. The encodings are made
+ * independently of the scanner, by the project's encoders and by OpenSSL.
  * covers: SEC-12 (the tool that shows plaintext never lands) */
 #include "testlib.h"
 
@@ -148,6 +148,99 @@ static void files_and_trees(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* n bytes of in cut into lines of w characters, each ended by eol. */
+static size_t wrap(char *out, size_t cap, const char *in, size_t n, size_t w, const char *eol)
+{
+	size_t o = 0, el = strlen(eol);
+	for (size_t i = 0; i < n; i += w) {
+		size_t l = n - i < w ? n - i : w;
+		assert_true(o + l + el < cap);
+		memcpy(out + o, in + i, l);
+		o += l;
+		memcpy(out + o, eol, el);
+		o += el;
+	}
+	out[o] = 0;
+	return o;
+}
+
+/* Whether any needle of K, as the scanner makes them, is in p as it is. */
+static bool contiguous(const char *p, size_t n, const uint8_t *k)
+{
+	for (int e = TL_ENC_HEX_LOWER; e < TL_ENC_COUNT; e++)
+		for (unsigned a = 0; a < 3; a++) {
+			char nd[2 * TL_CANARY_SECRET_MAX + 8];
+			size_t l = tl_canary_encode(nd, sizeof nd, k, 16, (tl_canary_enc)e, a);
+			if (memmem(p, n, nd, l))
+				return true;
+		}
+	return false;
+}
+
+/* A secret in hex or base64 split across line breaks (a PEM block's 64
+ * columns, \n or \r\n, or narrower lines that cut every needle) is found;
+ * the same text of a secret one bit off, wrapped alike, gives no hit, and
+ * so does a wrapped file without the secret. */
+static void split_across_lines(void **state)
+{
+	(void)state;
+	static const int kinds[] = {T_HEX, T_HEX_UP, T_B64_PAD, T_B64_NOPAD, T_URL_NOPAD};
+	static const char *const eols[] = {"\n", "\r\n"};
+	static const size_t widths[] = {7, 13, 64};
+	uint8_t k2[16];
+	memcpy(k2, K, sizeof k2);
+	k2[7] ^= 0x10;
+	tl_canary_reset();
+	tl_canary_add("K", K, sizeof K);
+	size_t cases = 0, split = 0;
+	for (size_t t = 0; t < sizeof kinds / sizeof kinds[0]; t++)
+		for (size_t w = 0; w < 3; w++)
+			for (size_t el = 0; el < 2; el++)
+				for (size_t pre = 20; pre < 46; pre += 5) {
+					char flat[160], buf[320];
+					size_t n = text(flat, sizeof flat, kinds[t], pre, 2, K);
+					size_t m = wrap(buf, sizeof buf, flat, n, widths[w], eols[el]);
+					bool cut = !contiguous(buf, m, K);
+					if (widths[w] < 19)
+						assert_true(cut); /* every needle is longer than a line */
+					split += cut;
+					cases++;
+					if (tl_canary_scan_buf("wrapped text", buf, m) == 0)
+						fail_msg("missed: text %d wrapped at %zu (%s), %zu bytes before: %s", kinds[t],
+							 widths[w], el ? "CRLF" : "LF", pre, buf);
+					n = text(flat, sizeof flat, kinds[t], pre, 2, k2);
+					m = wrap(buf, sizeof buf, flat, n, widths[w], eols[el]);
+					assert_int_equal(tl_canary_scan_buf("wrapped near miss", buf, m), 0);
+				}
+	print_message("split secrets: %zu wrapped texts, %zu with every needle cut by a line break, all found\n",
+		      cases, split);
+	assert_true(split > 2 * cases / 3);
+	assert_true(tl_canary_hits() >= cases);
+
+	/* A PEM-like file: found when it holds K, nothing when it does not. */
+	char dir[] = "/tmp/omc-canary-XXXXXX", path[64];
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/key.pem", dir);
+	char flat[160], buf[400];
+	size_t n = text(flat, sizeof flat, T_B64_PAD, 40, 8, K);
+	int h = snprintf(buf, sizeof buf, "-----BEGIN X-----\r\n");
+	size_t m = wrap(buf + h, sizeof buf - (size_t)h, flat, n, 64, "\r\n");
+	snprintf(buf + (size_t)h + m, sizeof buf - (size_t)h - m, "-----END X-----\r\n");
+	assert_false(contiguous(buf, strlen(buf), K));
+	write_file(path, buf, strlen(buf));
+	size_t before = tl_canary_hits();
+	assert_true(tl_canary_scan_file(path) >= 1);
+	n = text(flat, sizeof flat, T_B64_PAD, 40, 8, k2);
+	m = wrap(buf + h, sizeof buf - (size_t)h, flat, n, 64, "\r\n");
+	write_file(path, buf, (size_t)h + m);
+	size_t mid = tl_canary_hits();
+	assert_true(mid > before);
+	assert_int_equal(tl_canary_scan_file(path), 0);
+	assert_int_equal(tl_canary_hits(), mid);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 /* Several secrets: each is named, the hits add up. */
 static void several_secrets(void **state)
 {
@@ -173,6 +266,7 @@ int main(void)
 		cmocka_unit_test(every_encoding_every_offset),
 		cmocka_unit_test(near_miss_is_no_hit),
 		cmocka_unit_test(files_and_trees),
+		cmocka_unit_test(split_across_lines),
 		cmocka_unit_test(several_secrets),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -138,21 +138,50 @@ void tl_canary_reset(void)
 	__atomic_store_n(&bytes, 0, __ATOMIC_SEQ_CST);
 }
 
+/* The text with every '\n' and '\r' left out (PEM and other wrapped text
+ * joined again), in one pass: a new buffer of *jl bytes for free(), or
+ * NULL when the text has no line break. */
+static uint8_t *joined(const uint8_t *p, size_t n, size_t *jl)
+{
+	if (!n || (!memchr(p, '\n', n) && !memchr(p, '\r', n)))
+		return NULL;
+	uint8_t *j = malloc(n);
+	assert_non_null(j);
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != '\n' && p[i] != '\r')
+			j[o++] = p[i];
+	*jl = o;
+	return j;
+}
+
 size_t tl_canary_scan_buf(const char *where, const void *p, size_t n)
 {
-	size_t found = 0;
+	size_t found = 0, jl = 0;
 	__atomic_fetch_add(&scans, 1, __ATOMIC_RELAXED);
 	__atomic_fetch_add(&bytes, (uint64_t)n, __ATOMIC_RELAXED);
+	/* The hex and base64 needles also against the text with its line
+	 * breaks left out, where they are not found as they are: a secret
+	 * split across the lines of a PEM block or of wrapped text. Raw bytes
+	 * may hold 0x0a or 0x0d themselves, so the raw needle is not. */
+	uint8_t *j = joined(p, n, &jl);
 	for (size_t i = 0; i < n_secrets; i++)
 		for (size_t k = 0; k < NEEDLES; k++) {
 			const needle *nd = &secrets[i].n[k];
 			const uint8_t *at = n ? memmem(p, n, nd->s, nd->len) : NULL;
+			const char *how = "";
+			size_t off = at ? (size_t)(at - (const uint8_t *)p) : 0;
+			if (!at && j && nd->enc != TL_ENC_RAW && (at = memmem(j, jl, nd->s, nd->len)) != NULL) {
+				how = " of the text with its line breaks left out";
+				off = (size_t)(at - j);
+			}
 			if (!at)
 				continue;
 			found++;
-			fprintf(stderr, "canary: %s in %s as %s (alignment %u) at offset %zu\n", secrets[i].name,
-				where, enc_names[nd->enc], nd->align, (size_t)(at - (const uint8_t *)p));
+			fprintf(stderr, "canary: %s in %s as %s (alignment %u) at offset %zu%s\n", secrets[i].name,
+				where, enc_names[nd->enc], nd->align, off, how);
 		}
+	free(j);
 	__atomic_fetch_add(&hits, found, __ATOMIC_RELAXED);
 	return found;
 }

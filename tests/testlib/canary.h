@@ -4,7 +4,11 @@
  * and URL-safe, padded or not. A secret inside a longer base64 text depends
  * on its offset modulo 3 in the encoded bytes, so each of the three
  * alignments is searched for (the characters that depend on neighbouring
- * bytes are left out). Encrypted-at-rest values carry no canary: they are
+ * bytes are left out). The hex and base64 needles are also searched for
+ * in the text with every line break ('\n', '\r') left out, so that a
+ * secret split across the lines of a PEM block or of any wrapped text is
+ * found too (one more linear pass, made only over a text that has a line
+ * break). Encrypted-at-rest values carry no canary: they are
  * fine. Scanning is read-only and may run on several threads at once once
  * the secrets are added. */
 #ifndef OMC_TL_CANARY_H

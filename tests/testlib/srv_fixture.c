@@ -45,7 +45,9 @@ void sf_fix_ports(sf_env *e)
 	omc_free(c);
 	char *at = strstr(conf, "\nport = 0\n");
 	assert_non_null(at);
-	/* A base the listeners can bind to now, kept across restarts. */
+	/* A base the listeners can bind to now, kept across restarts: below
+	 * the ephemeral range (tl_port_base), where the TIME_WAIT sockets of
+	 * the sweeps' thousands of client connections hold ports. */
 	for (unsigned i = 0; i < 20; i++) {
 		unsigned base = tl_port_base(16);
 		FILE *f = fopen(e->conf, "w");
@@ -228,15 +230,16 @@ static bool copy_file(const char *src, const char *dst)
 	return true;
 }
 
-/* The database and its WAL, saved (to) or put back (from) while no
- * request is in flight: each answer is durable before it leaves. */
-static void db_files(sf_env *e, bool save)
+/* The database and its WAL copied to (save) or put back from (!save) the
+ * files named with suffix `kept` while no request is in flight: each
+ * answer is durable before it leaves. */
+static void db_files(sf_env *e, const char *kept_sfx, bool save)
 {
 	static const char *const ext[] = {"", "-wal"};
 	for (size_t i = 0; i < 2; i++) {
-		char live[sizeof e->db + 8], kept[sizeof e->db + 16];
+		char live[sizeof e->db + 8], kept[sizeof e->db + 24];
 		snprintf(live, sizeof live, "%s%s", e->db, ext[i]);
-		snprintf(kept, sizeof kept, "%s.sweep%s", e->db, ext[i]);
+		snprintf(kept, sizeof kept, "%s%s%s", e->db, kept_sfx, ext[i]);
 		if (save)
 			copy_file(live, kept);
 		else
@@ -247,6 +250,49 @@ static void db_files(sf_env *e, bool save)
 		snprintf(shm, sizeof shm, "%s-shm", e->db);
 		unlink(shm);
 	}
+}
+
+/* The answers other than a success that the same call, made again after a
+ * failure that came once a whole step had landed, may give, and why. A
+ * retry not listed must succeed; any other answer fails the sweep.
+ * idempotent: the step is done, and the answer says so (the story goes
+ * on from the database as it is). Not idempotent (by design): the step
+ * is done, and only a new one from the start goes on (a challenge is
+ * answered once, a nonce spent once). */
+typedef struct retry_rule {
+	const char *role, *path; /* role: exact, or a prefix ending in '.' */
+	int status;
+	const char *code, *why;
+	bool idempotent;
+} retry_rule;
+
+static const retry_rule retry_rules[] = {
+	{"ccif", "/v1/reports", 409, "exists", "the report was taken: the PCID is known", true},
+	{"vno", "/v1/attach/complete", 404, "unknown_attach",
+	 "a challenge is answered once (TS 33.102 6.3.3): the device attaches again", false},
+	{"pva", "/v1/validate", 409, "nonce_used", "a PVA nonce is spent once: the device asks for a new one", false},
+	{"dpf", "/v1/download", 409, "token_replayed",
+	 "a validation token is good for one download: the device validates again for a new one", false},
+	{"vno", "/v1/attach/resync", 404, "unknown_attach",
+	 "an AUTS ends its challenge (TS 33.102 6.3.5): the device attaches again", false},
+	{"bootstrap", "/v1/pcids/renew", 409, "nonce_used",
+	 "an ICO nonce is spent once: the agent asks for a new one (CHG-4)", false},
+	{"pva", "/v1/recovery", 409, "nonce_used",
+	 "a recovery nonce is spent once: the maintainer asks for a new one, the TRE attests over it", false},
+	{"dpf", "/v1/results", 404, "unknown_command",
+	 "the result was taken: no open command has that id now, which the agent takes as taken before", true},
+};
+
+static const retry_rule *retry_rule_of(const char *role, const char *path, int status, const char *code)
+{
+	for (size_t i = 0; i < sizeof retry_rules / sizeof retry_rules[0]; i++) {
+		const retry_rule *r = &retry_rules[i];
+		size_t rl = strlen(r->role);
+		bool role_ok = r->role[rl - 1] == '.' ? !strncmp(role, r->role, rl) : !strcmp(role, r->role);
+		if (role_ok && !strcmp(path, r->path) && status == r->status && !strcmp(code, r->code))
+			return r;
+	}
+	return NULL;
 }
 
 /* One call, or under sf_sweep the sweep of it: who (NULL: auth as given)
@@ -262,8 +308,10 @@ static int call(sf_env *e, const char *who, const char *method, const char *role
 	}
 	uint8_t before[32], after[32];
 	sf_db_digest(e, before);
-	db_files(e, true);
+	db_files(e, ".sweep", true);
 	sf_sweep.calls++;
+	json_t *kept = NULL; /* the answer of the last landed step's retry that succeeded */
+	int kept_st = 0;
 	for (unsigned long i = 1;; i++) {
 		char *a = who ? sign_as(e, who, method, path, body) : NULL;
 		json_t *o = NULL;
@@ -274,6 +322,19 @@ static int call(sf_env *e, const char *who, const char *method, const char *role
 		unsigned long made = omc_test_alloc_shared_count() - n0;
 		omc_free(a);
 		if (made < i) { /* nothing failed: the answer */
+			if (kept && kept_st == st) {
+				/* The story goes on from where the last landed
+				 * failure and its retry left the database, with
+				 * the retry's answer. */
+				json_decref(o);
+				o = kept;
+				kept = NULL;
+				sf_stop(e);
+				db_files(e, ".retry", false);
+				sf_start(e);
+				sf_sweep.went_on++;
+			}
+			json_decref(kept);
 			if (out)
 				*out = o;
 			else
@@ -302,9 +363,10 @@ static int call(sf_env *e, const char *who, const char *method, const char *role
 			 * on the database as it was before the call, and the sweep
 			 * goes on from the next allocation. */
 			if (st >= 500) {
-				/* Measured, not asserted: whether the same call made
-				 * again from there goes through, as a client's retry
-				 * after a lost answer would. */
+				/* The same call made again from there, as a
+				 * client's retry after a lost answer: it goes
+				 * through (its state kept for the story to go on
+				 * from), or gives an answer retry_rules lists. */
 				sf_sweep.landed++;
 				char *ra = who ? sign_as(e, who, method, path, body) : NULL;
 				json_t *ro = NULL;
@@ -312,24 +374,46 @@ static int call(sf_env *e, const char *who, const char *method, const char *role
 				omc_free(ra);
 				if (rst >= 200 && rst < 300) {
 					sf_sweep.retry_ok++;
+					db_files(e, ".retry", true);
+					json_decref(kept);
+					kept = ro;
+					kept_st = rst;
+					ro = NULL;
 				} else {
-					static char last[160];
-					char now[160];
-					snprintf(now, sizeof now, "%s %s %s: %d %s", method, role, path, rst, sf_code(ro));
-					if (strcmp(now, last) != 0)
-						print_message("after a landed step, the same call again: %s\n", now);
-					snprintf(last, sizeof last, "%s", now);
-					sf_sweep.retry_refused++;
+					const retry_rule *r = retry_rule_of(role, path, rst, sf_code(ro));
+					if (!r)
+						fail_msg("%s %s %s: allocation %lu of %lu failed after a whole step landed, "
+							 "and the same call again answers %d %s: neither a success nor an "
+							 "answer listed in retry_rules",
+							 method, role, path, i, made, rst, sf_code(ro));
+					if (r->idempotent)
+						sf_sweep.retry_idempotent++;
+					else
+						sf_sweep.retry_by_design++;
+					static const retry_rule *last;
+					if (r != last)
+						print_message("after a landed step, the same call again: %s %s %s: %d %s (%s)\n",
+							      method, role, path, rst, r->code, r->why);
+					last = r;
 				}
 				json_decref(ro);
 			}
 			sf_stop(e);
-			db_files(e, false);
+			db_files(e, ".sweep", false);
 			sf_start(e);
 			sf_db_digest(e, after);
 			assert_memory_equal(before, after, 32);
 		}
 	}
+}
+
+void sf_sweep_report(const char *what, const sf_sweep_state *b)
+{
+	print_message("%s: %lu calls, %lu allocation failures injected (%lu landed: retry ok %lu, idempotent %lu, "
+		      "by design %lu; went on from a retry %lu)\n",
+		      what, sf_sweep.calls - b->calls, sf_sweep.failures - b->failures, sf_sweep.landed - b->landed,
+		      sf_sweep.retry_ok - b->retry_ok, sf_sweep.retry_idempotent - b->retry_idempotent,
+		      sf_sweep.retry_by_design - b->retry_by_design, sf_sweep.went_on - b->went_on);
 }
 
 int sf_call(sf_env *e, const char *method, const char *role, const char *path, const char *auth, const char *body,
@@ -423,7 +507,13 @@ int sf_subscribe(sf_env *e, sf_dev *d, int sho)
 	char body[128], role[16];
 	snprintf(body, sizeof body, "{\"platform_id\":\"%s\"}", d->platform_id);
 	snprintf(role, sizeof role, "sho.sho%d", sho);
-	return sf_bearer(e, e->tokens[sho - 1], "POST", role, "/v1/devices", body, NULL);
+	json_t *o = NULL;
+	int st = sf_bearer(e, e->tokens[sho - 1], "POST", role, "/v1/devices", body, &o);
+	const char *code = json_string_value(json_object_get(o, "transfer_code"));
+	if (code)
+		snprintf(d->transfer_code, sizeof d->transfer_code, "%s", code);
+	json_decref(o);
+	return st;
 }
 
 int sf_attach(sf_env *e, sf_dev *d, const char *mcim_id)
@@ -830,4 +920,113 @@ omc_agent_info sf_agent_run(sf_agent *ae, omc_agent_state want)
 		fail_msg("agent in %s (%s), wanted %s: %s", omc_agent_state_name(in.state), omc_err_name(e),
 			 omc_agent_state_name(want), in.last_error);
 	return in;
+}
+
+/* --- more of the story: commands, recovery, resynchronisation ------------------------------- */
+
+json_int_t sf_sho_command(sf_env *e, int sho, sf_dev *d, const char *cmd, const char *update, int want)
+{
+	char body[256], role[16];
+	if (update)
+		snprintf(body, sizeof body, "{\"platform_id\":\"%s\",\"cmd\":\"%s\",\"update\":%s}", d->platform_id, cmd,
+			 update);
+	else
+		snprintf(body, sizeof body, "{\"platform_id\":\"%s\",\"cmd\":\"%s\"}", d->platform_id, cmd);
+	snprintf(role, sizeof role, "sho.sho%d", sho);
+	json_t *o = NULL;
+	int st = sf_bearer(e, e->tokens[sho - 1], "POST", role, "/v1/commands", body, &o);
+	if (st != want)
+		fail_msg("%s: %d %s", cmd, st, sf_code(o));
+	json_int_t id = json_integer_value(json_object_get(o, "id"));
+	json_decref(o);
+	return id;
+}
+
+size_t sf_dev_commands(sf_env *e, sf_dev *d, char (*names)[24], size_t max)
+{
+	json_t *o = NULL;
+	assert_int_equal(sf_bearer(e, d->session, "GET", "dpf", "/v1/commands", NULL, &o), 200);
+	json_t *cmds = json_object_get(o, "commands");
+	size_t n = json_array_size(cmds);
+	for (size_t i = 0; i < n; i++) {
+		json_t *c = json_array_get(cmds, i);
+		json_int_t id = json_integer_value(json_object_get(c, "id"));
+		const char *cmd = json_string_value(json_object_get(c, "command"));
+		assert_non_null(cmd);
+		if (names && i < max) {
+			uint8_t *p = NULL;
+			size_t pl = 0;
+			assert_int_equal(omc_jws_peek(&p, &pl, cmd, strlen(cmd)), OMC_OK);
+			json_t *cl = json_loadb((const char *)p, pl, 0, NULL);
+			omc_free(p);
+			snprintf(names[i], sizeof names[i], "%s", json_string_value(json_object_get(cl, "cmd")));
+			json_decref(cl);
+		}
+		char *result = NULL;
+		bool applied = false;
+		assert_int_equal(omc_tre_command(d->t, cmd, strlen(cmd), &result, &applied), OMC_OK);
+		json_t *r = json_pack("{s:I,s:s}", "id", id, "result", result);
+		char *rb = json_dumps(r, JSON_COMPACT);
+		json_decref(r);
+		int st = sf_bearer(e, d->session, "POST", "dpf", "/v1/results", rb, NULL);
+		if (st != 200)
+			fail_msg("dpf POST /v1/results of command %lld: %d", (long long)id, st);
+		omc_free(rb);
+		omc_free(result);
+	}
+	json_decref(o);
+	return n;
+}
+
+void sf_recovery_nonce(sf_env *e, uint8_t n[32])
+{
+	json_t *o = NULL;
+	assert_int_equal(sf_signed(e, "ro", "POST", "pva", "/v1/recovery/nonce", "{}", &o), 201);
+	const char *nb = json_string_value(json_object_get(o, "nonce"));
+	size_t nl = 0;
+	assert_int_equal(omc_b64_decode(n, 32, &nl, nb, strlen(nb), OMC_B64_URL), OMC_OK);
+	assert_int_equal(nl, 32);
+	json_decref(o);
+}
+
+int sf_recovery(sf_env *e, const char *report, const char *evidence, char **auth, json_t **out)
+{
+	json_t *b = json_pack("{s:s,s:s}", "report", report, "evidence", evidence);
+	char *bs = json_dumps(b, JSON_COMPACT);
+	json_decref(b);
+	json_t *o = NULL;
+	int st = sf_signed(e, "ro", "POST", "pva", "/v1/recovery", bs, &o);
+	omc_free(bs);
+	if (auth) {
+		*auth = NULL;
+		const char *a = json_string_value(json_object_get(o, "authorisation"));
+		if (a) {
+			*auth = omc_alloc(strlen(a) + 1);
+			assert_non_null(*auth);
+			memcpy(*auth, a, strlen(a) + 1);
+		}
+	}
+	if (out)
+		*out = o;
+	else
+		json_decref(o);
+	return st;
+}
+
+void sf_challenge(sf_env *e, const char *imsi, char id[64], uint8_t rand[16], uint8_t autn[16])
+{
+	char b[64];
+	snprintf(b, sizeof b, "{\"imsi\":\"%s\"}", imsi);
+	json_t *a = NULL;
+	int st = sf_call(e, "POST", "vno", "/v1/attach", NULL, b, &a);
+	if (st != 200)
+		fail_msg("vno POST /v1/attach: %d %s", st, sf_code(a));
+	snprintf(id, 64, "%s", json_string_value(json_object_get(a, "attach")));
+	const char *rh = json_string_value(json_object_get(a, "rand"));
+	const char *ah = json_string_value(json_object_get(a, "autn"));
+	if (rand)
+		assert_int_equal(omc_hex_decode(rand, 16, rh, strlen(rh)), OMC_OK);
+	if (autn)
+		assert_int_equal(omc_hex_decode(autn, 16, ah, strlen(ah)), OMC_OK);
+	json_decref(a);
 }

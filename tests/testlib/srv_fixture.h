@@ -72,16 +72,35 @@ extern sf_hooks sf_hook;
  * what it could not get: counted in `absorbed`, never a 4xx), and leave the
  * database as it was (sf_db_digest), unless a whole step landed before the
  * failure (a peer's commit, or a commit whose answer was lost): then it is
- * counted in `landed`, the same call made once more from there (a client's
- * retry; its outcome counted in retry_ok or retry_refused, not asserted),
- * and the server restarted on the database as it was before the call. A signed call is signed again each time. */
+ * counted in `landed`, and the same call is made once more on the
+ * database as it is (a client's retry): it must succeed (retry_ok) or give
+ * an answer listed in srv_fixture.c's retry_rules, one that says the step
+ * is done (retry_idempotent) or one of a step that by design is not
+ * retried but made again from its start (retry_by_design); any other
+ * answer fails the test. Then the server is restarted on the database as
+ * it was before the call, and the sweep goes on. When the last retry that
+ * succeeded answered as the clean call did, the story goes on from the
+ * database that retry left and with its answer (went_on), not the clean
+ * call's. A signed call is signed again each time. */
 typedef struct sf_sweep_state {
 	bool on;
 	unsigned long calls, failures, landed, absorbed;
-	unsigned long retry_ok, retry_refused; /* the same call again after a landed step */
+	unsigned long retry_ok, retry_idempotent, retry_by_design; /* the same call again after a landed step */
+	unsigned long went_on; /* calls whose story went on from a retry's state */
 	unsigned long by_status[6];
 } sf_sweep_state;
 extern sf_sweep_state sf_sweep;
+/* What the sweep did since *b (a copy of sf_sweep taken before): calls,
+ * failures injected, landed steps and how their retries went, printed
+ * after what. */
+void sf_sweep_report(const char *what, const sf_sweep_state *b);
+/* Sweep the statement(s), reported as what. */
+#define SF_SWEPT(what, ...)                                                                                        \
+	do {                                                                                                       \
+		sf_sweep_state b_ = sf_sweep;                                                                      \
+		__VA_ARGS__;                                                                                       \
+		sf_sweep_report(what, &b_);                                                                        \
+	} while (0)
 /* The same signed as PKI entity `who` (a server calling a server). */
 int sf_signed(sf_env *e, const char *who, const char *method, const char *role, const char *path, const char *body,
 	      json_t **out);
@@ -102,6 +121,7 @@ typedef struct sf_dev {
 	char mcim_id[41], mcim_imsi[16];
 	char *evidence; /* the last session evidence */
 	char token[4096];
+	char transfer_code[64]; /* the last one sf_subscribe was given */
 } sf_dev;
 /* pcid_json as for omc_factory_device (NULL: generated). */
 void sf_dev_make(sf_env *e, sf_dev *d, const char *pcid_json);
@@ -121,6 +141,24 @@ int sf_send_receipt(sf_env *e, sf_dev *d, const char *receipt); /* DPF receipts 
 /* All of it, asserting every step: subscribe with sho, report, attach with
  * the PCID, register, validate, download, receipt, attach with the MCIM. */
 void sf_provision(sf_env *e, sf_dev *d, int sho);
+
+/* A command through SHO sho's subscriber API (POST /v1/commands), failing
+ * the test unless the status is want; its id. */
+json_int_t sf_sho_command(sf_env *e, int sho, sf_dev *d, const char *cmd, const char *update, int want);
+/* The device's side of the DPF relay (MGT-1): its commands fetched over
+ * d->session, each carried out by its TRE and the result posted (200, or
+ * the test fails); names (may be NULL) gets the first max commands' cmd
+ * claims. Returns how many there were. */
+size_t sf_dev_commands(sf_env *e, sf_dev *d, char (*names)[24], size_t max);
+/* A PVA recovery nonce, asked as the maintainer (the RO). */
+void sf_recovery_nonce(sf_env *e, uint8_t n[32]);
+/* POST pva /v1/recovery with report and evidence, as the RO: the status;
+ * *auth (may be NULL) gets the authorisation on 200 (omc_free), *out (may
+ * be NULL) the answer. */
+int sf_recovery(sf_env *e, const char *report, const char *evidence, char **auth, json_t **out);
+/* A VNO challenge for imsi: the attach id, and RAND and AUTN (either may
+ * be NULL), left unanswered. */
+void sf_challenge(sf_env *e, const char *imsi, char id[64], uint8_t rand[16], uint8_t autn[16]);
 
 /* The agent of a device, with the TRE in this process and short timers. */
 typedef struct sf_agent {

@@ -245,25 +245,6 @@ static void test_change_cut_at_every_step(void **state)
 	sf_down(&e);
 }
 
-/* A command through the SHO's subscriber API; its id. */
-static json_int_t send_cmd(sf_env *e, int sho, sf_dev *d, const char *cmd, const char *update, int want)
-{
-	char body[256], role[16];
-	if (update)
-		snprintf(body, sizeof body, "{\"platform_id\":\"%s\",\"cmd\":\"%s\",\"update\":%s}", d->platform_id, cmd,
-			 update);
-	else
-		snprintf(body, sizeof body, "{\"platform_id\":\"%s\",\"cmd\":\"%s\"}", d->platform_id, cmd);
-	snprintf(role, sizeof role, "sho.sho%d", sho);
-	json_t *o = NULL;
-	int st = sf_bearer(e, e->tokens[sho - 1], "POST", role, "/v1/commands", body, &o);
-	if (st != want)
-		fail_msg("%s: %d %s", cmd, st, sf_code(o));
-	json_int_t id = json_integer_value(json_object_get(o, "id"));
-	json_decref(o);
-	return id;
-}
-
 /* The signed result's claims of command id, read by sho's subscriber. */
 static json_t *result_of(sf_env *e, int sho, json_int_t id, const char *want_state)
 {
@@ -337,7 +318,12 @@ static void test_management(void **state)
 	omc_tre_mcim_info reg[64];
 	json_t *c;
 	/* deactivate: the device waits in standby with its PCID */
-	json_int_t id = send_cmd(&e, 1, &d, "deactivate", NULL, 201);
+	json_int_t id = sf_sho_command(&e, 1, &d, "deactivate", NULL, 201);
+	/* Sent again while open (its answer lost, say): the same command,
+	 * none queued besides; another command is queued. */
+	assert_int_equal(sf_sho_command(&e, 1, &d, "deactivate", NULL, 201), id);
+	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM dpf_command WHERE issuer = 'sho1' AND state = 'queued'"),
+			 1);
 	sf_agent_run(&ae, OMC_AGENT_STANDBY);
 	assert_int_equal(mcim(&d, reg)->state, OMC_MCIM_DEACTIVATED);
 	c = result_of(&e, 1, id, "done");
@@ -345,34 +331,34 @@ static void test_management(void **state)
 	assert_string_equal(json_string_value(json_object_get(c, "state")), "deactivated");
 	json_decref(c);
 	/* activate: operational again */
-	send_cmd(&e, 1, &d, "activate", NULL, 201);
+	sf_sho_command(&e, 1, &d, "activate", NULL, 201);
 	sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
 	assert_int_equal(mcim(&d, reg)->state, OMC_MCIM_ACTIVATED);
 	/* block, unblock (to deactivated), activate */
-	send_cmd(&e, 1, &d, "block", NULL, 201);
+	sf_sho_command(&e, 1, &d, "block", NULL, 201);
 	sf_agent_run(&ae, OMC_AGENT_STANDBY);
 	assert_int_equal(mcim(&d, reg)->state, OMC_MCIM_BLOCKED);
-	send_cmd(&e, 1, &d, "unblock", NULL, 201);
+	sf_sho_command(&e, 1, &d, "unblock", NULL, 201);
 	sf_agent_run(&ae, OMC_AGENT_STANDBY);
 	assert_int_equal(mcim(&d, reg)->state, OMC_MCIM_DEACTIVATED);
-	send_cmd(&e, 1, &d, "activate", NULL, 201);
+	sf_sho_command(&e, 1, &d, "activate", NULL, 201);
 	sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
 	/* update to version 2; then version 2 again is refused */
-	id = send_cmd(&e, 1, &d, "update", "{\"version\":2,\"profile\":{\"data_only\":true,\"volume_cap\":5000}}", 201);
+	id = sf_sho_command(&e, 1, &d, "update", "{\"version\":2,\"profile\":{\"data_only\":true,\"volume_cap\":5000}}", 201);
 	sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
 	assert_int_equal(mcim(&d, reg)->version, 2);
 	assert_true(mcim(&d, reg)->data_only);
 	c = result_of(&e, 1, id, "done");
 	assert_string_equal(json_string_value(json_object_get(c, "result")), "ok");
 	json_decref(c);
-	id = send_cmd(&e, 1, &d, "update", "{\"version\":2}", 201);
+	id = sf_sho_command(&e, 1, &d, "update", "{\"version\":2}", 201);
 	sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
 	c = result_of(&e, 1, id, "done");
 	assert_string_equal(json_string_value(json_object_get(c, "result")), "refused");
 	assert_string_equal(json_string_value(json_object_get(c, "reason")), "version not above the installed one");
 	json_decref(c);
 	/* discover: its own MCIM, nothing else */
-	id = send_cmd(&e, 1, &d, "discover", NULL, 201);
+	id = sf_sho_command(&e, 1, &d, "discover", NULL, 201);
 	sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
 	c = result_of(&e, 1, id, "done");
 	json_t *list = json_object_get(c, "mcims");
@@ -380,7 +366,7 @@ static void test_management(void **state)
 	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 0), "id")), mcim(&d, reg)->id);
 	json_decref(c);
 	/* Another SHO's subscriber: not its device. */
-	send_cmd(&e, 2, &d, "deactivate", NULL, 404);
+	sf_sho_command(&e, 2, &d, "deactivate", NULL, 404);
 	/* Another SHO signing for sho1's MCIM itself: the TRE says no. */
 	char *bs = queue_body(&e, "sho2", 900, &d, "deactivate", mcim(&d, reg)->id);
 	json_t *o = NULL;
@@ -406,7 +392,7 @@ static void test_management(void **state)
 	omc_agent_info_get(ae.a, &in);
 	char old[16];
 	snprintf(old, sizeof old, "%s", in.mcim_imsi);
-	send_cmd(&e, 1, &d, "delete", NULL, 201);
+	sf_sho_command(&e, 1, &d, "delete", NULL, 201);
 	in = sf_agent_run(&ae, OMC_AGENT_OPERATIONAL);
 	assert_string_equal(in.sho, "sho1");
 	assert_string_not_equal(in.mcim_imsi, old);

@@ -229,6 +229,15 @@ static void test_renew_pushed(void **state)
 	o = NULL;
 	assert_int_equal(sf_signed(&e, "ico", "POST", "ccif", "/v1/pcids/push", body, &o), 201);
 	assert_string_equal(json_string_value(json_object_get(o, "state")), "queued");
+	json_int_t id = json_integer_value(json_object_get(o, "id"));
+	json_int_t seq = json_integer_value(json_object_get(o, "seq"));
+	assert_true(id > 0 && seq > 0);
+	json_decref(o);
+	/* Pushed again before the TRE answered (the first answer lost, say):
+	 * the same command, none queued besides. */
+	assert_int_equal(sf_signed(&e, "ico", "POST", "ccif", "/v1/pcids/push", body, &o), 201);
+	assert_int_equal(json_integer_value(json_object_get(o, "id")), id);
+	assert_int_equal(json_integer_value(json_object_get(o, "seq")), seq);
 	json_decref(o);
 	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM dpf_command WHERE issuer = 'ico' AND state = 'queued'"), 1);
 	run(&ae, OMC_AGENT_OPERATIONAL);

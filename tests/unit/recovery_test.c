@@ -22,46 +22,10 @@ static json_t *claims_of(const char *jws)
 	return j;
 }
 
-/* A recovery nonce, as the maintainer (the RO) asks for it. */
-static void recovery_nonce(sf_env *e, uint8_t n[32])
-{
-	json_t *o = NULL;
-	assert_int_equal(sf_signed(e, "ro", "POST", "pva", "/v1/recovery/nonce", "{}", &o), 201);
-	const char *nb = json_string_value(json_object_get(o, "nonce"));
-	size_t nl = 0;
-	assert_int_equal(omc_b64_decode(n, 32, &nl, nb, strlen(nb), OMC_B64_URL), OMC_OK);
-	assert_int_equal(nl, 32);
-	json_decref(o);
-}
-
-/* POST /v1/recovery with report and evidence: the status, *auth on 200. */
-static int ask_recovery(sf_env *e, const char *report, const char *evidence, char **auth, json_t **out)
-{
-	json_t *b = json_pack("{s:s,s:s}", "report", report, "evidence", evidence);
-	char *bs = json_dumps(b, JSON_COMPACT);
-	json_decref(b);
-	json_t *o = NULL;
-	int st = sf_signed(e, "ro", "POST", "pva", "/v1/recovery", bs, &o);
-	omc_free(bs);
-	if (auth) {
-		*auth = NULL;
-		const char *a = json_string_value(json_object_get(o, "authorisation"));
-		if (a) {
-			*auth = omc_alloc(strlen(a) + 1);
-			memcpy(*auth, a, strlen(a) + 1);
-		}
-	}
-	if (out)
-		*out = o;
-	else
-		json_decref(o);
-	return st;
-}
-
 static char *evidence_over_nonce(sf_env *e, sf_dev *d)
 {
 	uint8_t n[32];
-	recovery_nonce(e, n);
+	sf_recovery_nonce(e, n);
 	char *ev = NULL;
 	assert_int_equal(omc_tre_attest(d->t, n, 32, &ev), OMC_OK);
 	return ev;
@@ -120,7 +84,7 @@ static void test_tamper_and_recover(void **state)
 	assert_int_equal(omc_tre_get_state(d.t), OMC_TRE_LOCKDOWN);
 	char *ev = evidence_over_nonce(&e, &d), *auth = NULL;
 	json_t *o = NULL;
-	assert_int_equal(ask_recovery(&e, rep, ev, &auth, &o), 403);
+	assert_int_equal(sf_recovery(&e, rep, ev, &auth, &o), 403);
 	assert_string_equal(sf_code(o), "platform_anomaly");
 	json_decref(o);
 	assert_null(auth);
@@ -130,10 +94,10 @@ static void test_tamper_and_recover(void **state)
 	omc_free(fw);
 	sf_dev_reboot(&d);
 	ev = evidence_over_nonce(&e, &d);
-	assert_int_equal(ask_recovery(&e, rep, ev, &auth, NULL), 200);
+	assert_int_equal(sf_recovery(&e, rep, ev, &auth, NULL), 200);
 	assert_non_null(auth);
 	/* The nonce is spent. */
-	assert_int_equal(ask_recovery(&e, rep, ev, NULL, &o), 409);
+	assert_int_equal(sf_recovery(&e, rep, ev, NULL, &o), 409);
 	assert_string_equal(sf_code(o), "nonce_used");
 	json_decref(o);
 	omc_free(ev);
@@ -141,7 +105,7 @@ static void test_tamper_and_recover(void **state)
 	sf_dev d2;
 	sf_dev_make(&e, &d2, NULL);
 	ev = evidence_over_nonce(&e, &d2);
-	assert_int_equal(ask_recovery(&e, rep, ev, NULL, &o), 403);
+	assert_int_equal(sf_recovery(&e, rep, ev, NULL, &o), 403);
 	assert_string_equal(sf_code(o), "other_tre");
 	json_decref(o);
 	omc_free(ev);
@@ -150,12 +114,12 @@ static void test_tamper_and_recover(void **state)
 	char *rep2 = NULL, *auth2 = NULL;
 	assert_int_equal(omc_tre_tamper_report(d2.t, &rep2), OMC_OK);
 	ev = evidence_over_nonce(&e, &d2);
-	assert_int_equal(ask_recovery(&e, rep2, ev, &auth2, NULL), 200);
+	assert_int_equal(sf_recovery(&e, rep2, ev, &auth2, NULL), 200);
 	omc_free(ev);
 	assert_int_equal(omc_tre_recover(d2.t, auth2, strlen(auth2)), OMC_OK);
 	omc_free(auth2);
 	ev = evidence_over_nonce(&e, &d2);
-	assert_int_equal(ask_recovery(&e, rep2, ev, NULL, &o), 409);
+	assert_int_equal(sf_recovery(&e, rep2, ev, NULL, &o), 409);
 	assert_string_equal(sf_code(o), "not_locked_down");
 	json_decref(o);
 	omc_free(ev);

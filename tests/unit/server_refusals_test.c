@@ -303,22 +303,6 @@ static long nonce_used(sf_env *e, const char *nb)
 	return sf_db_count(e, sql);
 }
 
-/* A VNO challenge for imsi: its id into id. */
-static void vno_challenge(sf_env *e, const char *imsi, char id[64], uint8_t rand[16], uint8_t autn[16])
-{
-	char b[64];
-	snprintf(b, sizeof b, "{\"imsi\":\"%s\"}", imsi);
-	json_t *a = CALL_OK(e, 200, "POST", "vno", "/v1/attach", NULL, b);
-	snprintf(id, 64, "%s", json_string_value(json_object_get(a, "attach")));
-	const char *rh = json_string_value(json_object_get(a, "rand"));
-	const char *ah = json_string_value(json_object_get(a, "autn"));
-	if (rand)
-		assert_int_equal(omc_hex_decode(rand, 16, rh, strlen(rh)), OMC_OK);
-	if (autn)
-		assert_int_equal(omc_hex_decode(autn, 16, ah, strlen(ah)), OMC_OK);
-	json_decref(a);
-}
-
 /* --- every route, table-driven ---------------------------------------------------------------- */
 
 typedef enum auth_kind {
@@ -849,7 +833,7 @@ static void test_vno(void **state)
 	       "{\"attach\":\"" A20 "\",\"auts\":\"" HEX14 "\"}");
 	/* RES mismatch: 401, the challenge used up (one answer per challenge),
 	 * no session; the right answer afterwards finds no challenge. */
-	vno_challenge(e, w->b.pcid_imsi, id, NULL, NULL);
+	sf_challenge(e, w->b.pcid_imsi, id, NULL, NULL);
 	snprintf(b, sizeof b, "{\"attach\":\"%s\",\"res\":\"0011223344556677\"}", id);
 	REFUSE(e, 400, "bad_request", "POST", "vno", "/v1/attach/complete", NULL,
 	       "{\"attach\":\"" A20 "\",\"res\":\"zz11223344556677\"}");
@@ -858,7 +842,7 @@ static void test_vno(void **state)
 	assert_int_equal(sf_db_count(e, "SELECT count(*) FROM vno_session"), sessions);
 	REFUSE(e, 404, "unknown_attach", "POST", "vno", "/v1/attach/complete", NULL, b);
 	/* a malformed AUTS leaves the challenge alone */
-	vno_challenge(e, w->b.pcid_imsi, id, NULL, NULL);
+	sf_challenge(e, w->b.pcid_imsi, id, NULL, NULL);
 	snprintf(b, sizeof b, "{\"attach\":\"%s\",\"auts\":\"zz000000000000000000000000zz\"}", id);
 	REFUSE(e, 400, "bad_request", "POST", "vno", "/v1/attach/resync", NULL, b);
 	snprintf(b, sizeof b, "{\"attach\":\"%s\",\"auts\":\"0000000000000000000000000000000\"}", id);
@@ -868,7 +852,7 @@ static void test_vno(void **state)
 	REFUSE_SPENDING(e, "vno_attach vno_link", 403, "bad_auts", "POST", "vno", "/v1/attach/resync", NULL, b);
 	REFUSE(e, 404, "unknown_attach", "POST", "vno", "/v1/attach/resync", NULL, b);
 	/* a challenge older than 5 minutes: gone (used up), 404 */
-	vno_challenge(e, w->b.pcid_imsi, id, NULL, NULL);
+	sf_challenge(e, w->b.pcid_imsi, id, NULL, NULL);
 	snprintf(b, sizeof b, "{\"attach\":\"%s\",\"res\":\"0011223344556677\"}", id);
 	e->now_offset = 301;
 	REFUSE_SPENDING(e, "vno_attach", 404, "unknown_attach", "POST", "vno", "/v1/attach/complete", NULL, b);
@@ -921,7 +905,7 @@ static void test_vno_resync(void **state)
 	sf_env *e = &w->e;
 	char id[64];
 	uint8_t rand[16], autn[16];
-	vno_challenge(e, w->b.pcid_imsi, id, rand, autn);
+	sf_challenge(e, w->b.pcid_imsi, id, rand, autn);
 	static const omc_tre_caller agent = {.kind = OMC_ACTOR_USER, .name = "agent"};
 	omc_aka_check_result r;
 	for (int i = 0; i < 40; i++) {

@@ -216,6 +216,11 @@ static void test_command_round_trip(void **state)
 	assert_int_equal(sf_signed(&e, "sho1", "POST", "dpf", "/v1/commands", bs, &o), 201);
 	json_int_t id = json_integer_value(json_object_get(o, "id"));
 	json_decref(o);
+	/* queued again while open (the answer lost): the same one, no second */
+	assert_int_equal(sf_signed(&e, "sho1", "POST", "dpf", "/v1/commands", bs, &o), 201);
+	assert_int_equal(json_integer_value(json_object_get(o, "id")), id);
+	json_decref(o);
+	assert_int_equal(sf_db_count(&e, "SELECT count(*) FROM dpf_command WHERE issuer = 'sho1'"), 1);
 	omc_free(bs);
 	omc_free(cmd);
 	assert_int_equal(sf_bearer(&e, d.session, "GET", "dpf", "/v1/commands", NULL, &o), 200);
