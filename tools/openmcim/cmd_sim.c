@@ -230,17 +230,30 @@ static bool dev_open(sim *s, sim_dev *d, unsigned i)
 static bool dev_make(sim *s, omc_http_client *c, sim_dev *d, unsigned i)
 {
 	d->sho = (uint8_t)(1 + i % 2);
-	if (omc_memfs_new(&d->fs) != OMC_OK || omc_store_io_mem_new(&d->io, d->fs, "") != OMC_OK ||
-	    omc_store_io_mem_new(&d->sio, d->fs, "store/") != OMC_OK)
-		return false;
-	omc_factory_device_opts fo = {.factory = s->fac, .io = d->io, .store_io = d->sio};
-	/* pcid-expiry: a PCID that expires in two minutes, so the agent must
-	 * get a new one from the ICO first (CHG-4). */
-	if (d->want_expiry)
-		fo.pcid_lifetime = 120;
-	if (!fleet_device_make(&s->srv, c, s->mk, s->mc, &fo, d->sho, &d->m)) {
-		cause_add(s, d->m.why[0] ? d->m.why : "factory step failed", 1);
-		return false;
+	/* The factory draws a PCID's IMSI at random from the demo ICO's 10^9
+	 * (omc_factory_device): at 100,000 devices some five are drawn twice,
+	 * and the CCIF refuses the second (409 `exists`). The factory then
+	 * makes that device again, with another PCID. */
+	for (unsigned made = 0;; made++) {
+		if (omc_memfs_new(&d->fs) != OMC_OK || omc_store_io_mem_new(&d->io, d->fs, "") != OMC_OK ||
+		    omc_store_io_mem_new(&d->sio, d->fs, "store/") != OMC_OK) {
+			cause_add(s, "factory step: out of memory", 1);
+			return false;
+		}
+		omc_factory_device_opts fo = {.factory = s->fac, .io = d->io, .store_io = d->sio};
+		/* pcid-expiry: a PCID that expires in two minutes, so the agent
+		 * must get a new one from the ICO first (CHG-4). */
+		if (d->want_expiry)
+			fo.pcid_lifetime = 120;
+		if (fleet_device_make(&s->srv, c, s->mk, s->mc, &fo, d->sho, &d->m))
+			break;
+		bool taken = !strcmp(d->m.why, "PCID report: HTTP 409");
+		if (!taken || made == 2) {
+			cause_add(s, d->m.why[0] ? d->m.why : "factory step failed", 1);
+			return false;
+		}
+		cause_add(s, "PCID IMSI drawn twice: device made again", 1);
+		dev_release(d);
 	}
 	if (!dev_open(s, d, i)) {
 		cause_add(s, "TRE open after the factory failed", 1);
