@@ -28,7 +28,7 @@
 #define SIM_DEVICE_TIMEOUT_S 300.0
 
 typedef struct sim_faults {
-	double drop, powercut, tamper, pcid_expiry, change_wave;
+	double drop, powercut, tamper, pcid_expiry, change_wave, pcid_repeat;
 	unsigned delay_ms, restarts;
 	bool test_dup_imsi; /* test-only: the checker must see two devices with one IMSI */
 } sim_faults;
@@ -44,7 +44,7 @@ typedef struct sim_dev {
 	unsigned failures_seen;
 	uint8_t state; /* omc_agent_state, read by the sampler */
 	uint8_t sho, change_tries;
-	bool want_change, want_tamper, want_cut, want_expiry;
+	bool want_change, want_tamper, want_cut, want_expiry, want_repeat;
 	bool changed, tampered, cut, done, ok;
 	char imsi[16];
 } sim_dev;
@@ -71,6 +71,8 @@ typedef struct sim {
 	sim_cause causes[SIM_CAUSES];
 	size_t n_causes;
 	unsigned long drops_req, drops_resp, delays, powercuts, restarts, tampers, changes, expiries;
+	unsigned long repeats;   /* pcid-repeat: devices made again after the CCIF refused their PCID IMSI */
+	char last_pcid[16];      /* under mu: the PCID IMSI of the last device reported */
 	sim_sample samples[SIM_SAMPLES];
 	size_t n_samples;
 	double sample_every;
@@ -227,6 +229,26 @@ static bool dev_open(sim *s, sim_dev *d, unsigned i)
 	return omc_agent_new(&d->a, &ao) == OMC_OK;
 }
 
+/* pcid-repeat: a PCID of its own, but with the IMSI of the last device
+ * reported (as a factory whose random draw repeats one), into json (K and
+ * OPc fresh; the caller wipes json). false if there is none yet. */
+static bool repeat_pcid(sim *s, char *json, size_t cap)
+{
+	char imsi[16];
+	pthread_mutex_lock(&s->mu);
+	memcpy(imsi, s->last_pcid, sizeof imsi);
+	pthread_mutex_unlock(&s->mu);
+	uint8_t r[32];
+	char k[33], opc[33];
+	bool ok = imsi[0] && omc_rand_bytes(r, sizeof r) == OMC_OK && omc_hex_encode(k, sizeof k, r, 16) == OMC_OK &&
+		  omc_hex_encode(opc, sizeof opc, r + 16, 16) == OMC_OK &&
+		  snprintf(json, cap, "{\"imsi\":\"%s\",\"k\":\"%s\",\"opc\":\"%s\"}", imsi, k, opc) < (int)cap;
+	omc_memzero(r, sizeof r);
+	omc_memzero(k, sizeof k);
+	omc_memzero(opc, sizeof opc);
+	return ok;
+}
+
 static bool dev_make(sim *s, omc_http_client *c, sim_dev *d, unsigned i)
 {
 	d->sho = (uint8_t)(1 + i % 2);
@@ -245,16 +267,28 @@ static bool dev_make(sim *s, omc_http_client *c, sim_dev *d, unsigned i)
 		 * must get a new one from the ICO first (CHG-4). */
 		if (d->want_expiry)
 			fo.pcid_lifetime = 120;
-		if (fleet_device_make(&s->srv, c, s->mk, s->mc, &fo, d->sho, &d->m))
+		char given[160];
+		if (made == 0 && d->want_repeat && repeat_pcid(s, given, sizeof given)) {
+			fo.pcid_json = given;
+			fo.pcid_json_len = strlen(given);
+		}
+		bool ok = fleet_device_make(&s->srv, c, s->mk, s->mc, &fo, d->sho, &d->m);
+		omc_memzero(given, sizeof given);
+		if (ok)
 			break;
 		bool taken = !strcmp(d->m.why, "PCID report: HTTP 409");
 		if (!taken || made == 2) {
 			cause_add(s, d->m.why[0] ? d->m.why : "factory step failed", 1);
 			return false;
 		}
+		if (fo.pcid_json)
+			__atomic_fetch_add(&s->repeats, 1, __ATOMIC_RELAXED);
 		cause_add(s, "PCID IMSI drawn twice: device made again", 1);
 		dev_release(d);
 	}
+	pthread_mutex_lock(&s->mu);
+	memcpy(s->last_pcid, d->m.pcid_imsi, sizeof s->last_pcid);
+	pthread_mutex_unlock(&s->mu);
 	if (!dev_open(s, d, i)) {
 		cause_add(s, "TRE open after the factory failed", 1);
 		return false;
@@ -576,6 +610,7 @@ static bool parse_faults(const char *spec, sim_faults *f)
 			    : !strcmp(k, "tamper")      ? &f->tamper
 			    : !strcmp(k, "pcid-expiry") ? &f->pcid_expiry
 			    : !strcmp(k, "change-wave") ? &f->change_wave
+			    : !strcmp(k, "pcid-repeat") ? &f->pcid_repeat
 							: NULL;
 		if (p) {
 			if (*end || x > 1)
@@ -621,7 +656,8 @@ static const char sim_usage[] =
 	"               restart is refused with an external server\n"
 	"\n"
 	"--faults SPEC  comma-separated, e.g. drop=0.01,delay=50ms,restart=2,\n"
-	"               powercut=0.01,tamper=0.001,pcid-expiry=0.01,change-wave=0.1\n"
+	"               powercut=0.01,tamper=0.001,pcid-expiry=0.01,change-wave=0.1,\n"
+	"               pcid-repeat=0.01\n"
 	"               (docs/sim.md)\n"
 	"--seed S       the faults' dice (default 1)\n"
 	"--json         one JSON object on stdout (keys in docs/sim.md)\n"
@@ -663,6 +699,7 @@ static void print_json(const sim *s, const sim_result *r, bool ok)
 	cli_json_u64(&j, "tampers", s->tampers);
 	cli_json_u64(&j, "operator_changes", s->changes);
 	cli_json_u64(&j, "pcid_expiries", s->expiries);
+	cli_json_u64(&j, "pcid_repeats", s->repeats);
 	unsigned long retries = 0;
 	for (size_t i = 0; i < s->n_causes; i++)
 		retries += s->causes[i].n;
@@ -799,6 +836,7 @@ static int sim_run(const sim_cfg *cfg)
 		d->want_tamper = dice(seed, i, 2) < s->f.tamper;
 		d->want_cut = dice(seed, i, 3) < s->f.powercut;
 		d->want_expiry = dice(seed, i, 4) < s->f.pcid_expiry;
+		d->want_repeat = dice(seed, i, 5) < s->f.pcid_repeat;
 		s->expiries += d->want_expiry;
 	}
 	double cpu0 = cpu_of(getpid()), srv_cpu0 = s->srv.pid > 0 ? cpu_of(s->srv.pid) : 0;
