@@ -13,6 +13,7 @@
  * is the AuC's, mode 0660 in a directory the operator owns. */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -130,11 +131,11 @@ omc_err omc_auc_hlrgw_handle(omc_auc *a, char *out, size_t cap, size_t *out_len,
 	OMC_BAIL(OMC_ERR_UNSUPPORTED);
 }
 
-omc_err omc_auc_hlrgw_serve(omc_auc *a, const char *path, volatile int *stop)
+/* The socket at path, bound (mode 0660: the umask of the bind), into *out. */
+static omc_err hlrgw_bind(const char *path, int *out)
 {
-	OMC_ENSURE(a && path, OMC_ERR_BAD_ARG);
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	OMC_ENSURE(strlen(path) < sizeof sa.sun_path, OMC_ERR_BAD_ARG);
+	OMC_ENSURE(path && strlen(path) < sizeof sa.sun_path, OMC_ERR_BAD_ARG);
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	OMC_ENSURE(fd >= 0, OMC_ERR_IO);
@@ -148,16 +149,23 @@ omc_err omc_auc_hlrgw_serve(omc_auc *a, const char *path, volatile int *stop)
 		OMC_BAIL(OMC_ERR_IO);
 	}
 	OMC_LOG_INF("auc", "hlr_auc_gw: listening on %s", path);
-	omc_err e = OMC_OK;
-	while (!(stop && *stop)) {
+	*out = fd;
+	return OMC_OK;
+}
+
+/* Answer the datagrams on fd until *stop (read every 200 ms). In a server
+ * (s not NULL) each request runs under the database handle's lock, and an
+ * answer leaves only once what it read or wrote is durable (the SQN range
+ * and the vector log, docs/server.md "AuC/HSS"), as for the HTTP AuC. */
+static omc_err hlrgw_loop(omc_server *s, omc_auc *a, int fd, volatile int *stop)
+{
+	while (!(stop && __atomic_load_n(stop, __ATOMIC_ACQUIRE))) {
 		struct pollfd pf = {.fd = fd, .events = POLLIN};
 		int pr = poll(&pf, 1, 200);
 		if (pr < 0 && errno == EINTR)
 			continue;
-		if (pr < 0) {
-			e = OMC_ERR_IO;
-			break;
-		}
+		if (pr < 0)
+			OMC_BAIL(OMC_ERR_IO);
 		if (pr == 0)
 			continue;
 		char in[HLRGW_MAX_MSG], out[HLRGW_MAX_MSG];
@@ -168,14 +176,87 @@ omc_err omc_auc_hlrgw_serve(omc_auc *a, const char *path, volatile int *stop)
 		if (n <= 0)
 			continue;
 		size_t ol = 0;
+		if (s)
+			srv_lock(s);
 		omc_err he = omc_auc_hlrgw_handle(a, out, sizeof out, &ol, in, (size_t)n);
+		if (s)
+			srv_unlock(s);
+		if (he == OMC_OK && s)
+			he = srv_durable(s);
 		if (he != OMC_OK)
 			OMC_LOG_WRN("auc", "hlr_auc_gw: a request refused: %s", omc_err_str(he));
 		else if (ol > 0 && sendto(fd, out, ol, 0, (struct sockaddr *)&from, fl) < 0)
 			OMC_LOG_WRN("auc", "hlr_auc_gw: cannot answer: %s", strerror(errno));
 	}
+	return OMC_OK;
+}
+
+omc_err omc_auc_hlrgw_serve(omc_auc *a, const char *path, volatile int *stop)
+{
+	OMC_ENSURE(a && path, OMC_ERR_BAD_ARG);
+	int fd = -1;
+	OMC_TRY(hlrgw_bind(path, &fd));
+	omc_err e = hlrgw_loop(NULL, a, fd, stop);
 	close(fd);
 	(void)unlink(path);
-	OMC_ENSURE(e == OMC_OK, e);
+	return e;
+}
+
+/* --- in `openmcim server`: [operator NAME] hlrgw_socket ------------------------------------------ */
+
+struct srv_hlrgw {
+	omc_server *s;
+	omc_auc *auc;
+	int fd;
+	volatile int stop;
+	pthread_t thr;
+	char path[sizeof ((struct sockaddr_un *)0)->sun_path];
+};
+
+static void *hlrgw_thread(void *arg)
+{
+	srv_hlrgw *g = arg;
+	omc_err e = hlrgw_loop(g->s, g->auc, g->fd, &g->stop);
+	if (e != OMC_OK)
+		OMC_LOG_ERR("auc", "hlr_auc_gw on %s: stopped: %s", g->path, omc_err_str(e));
+	return NULL;
+}
+
+omc_err srv_hlrgw_start(srv_hlrgw **out, omc_server *s, omc_auc *a, const char *path)
+{
+	OMC_ENSURE(out && s && a && path, OMC_ERR_BAD_ARG);
+	*out = NULL;
+	srv_hlrgw *g = omc_calloc(1, sizeof *g);
+	OMC_ENSURE(g != NULL, OMC_ERR_NOMEM);
+	g->s = s;
+	g->auc = a;
+	g->fd = -1;
+	omc_err e = strlen(path) < sizeof g->path ? OMC_OK : OMC_ERR_BAD_ARG;
+	if (e == OMC_OK) {
+		memcpy(g->path, path, strlen(path) + 1);
+		e = hlrgw_bind(path, &g->fd);
+	}
+	if (e == OMC_OK && pthread_create(&g->thr, NULL, hlrgw_thread, g) != 0)
+		e = OMC_ERR_NOMEM;
+	if (e != OMC_OK) {
+		if (g->fd >= 0) {
+			close(g->fd);
+			(void)unlink(g->path);
+		}
+		omc_free(g);
+		return e;
+	}
+	*out = g;
 	return OMC_OK;
+}
+
+void srv_hlrgw_stop(srv_hlrgw *g)
+{
+	if (!g)
+		return;
+	__atomic_store_n(&g->stop, 1, __ATOMIC_RELEASE);
+	pthread_join(g->thr, NULL);
+	close(g->fd);
+	(void)unlink(g->path);
+	omc_free(g);
 }

@@ -947,6 +947,8 @@ static int on_ini(void *user, const char *section, const char *name, const char 
 		else if (!strcmp(name, "pcid_lifetime"))
 			ok = parse_u64(value, 20 * 365 * 86400ull, &u) && u > 0 &&
 			     ((op->pcid_lifetime = (int64_t)u), true);
+		else if (!strcmp(name, "hlrgw_socket"))
+			ok = value[0] == '/' && copy(op->hlrgw_path, sizeof op->hlrgw_path, value);
 	} else if (!strcmp(section, "db")) {
 		if (!strcmp(name, "backend"))
 			ok = (!strcmp(value, "sqlite") || !strcmp(value, "postgresql")) &&
@@ -1239,6 +1241,18 @@ omc_err omc_server_start(omc_server **out, const omc_server_opts *o)
 	for (size_t i = 0; e == OMC_OK && i < OMC_ARRAY_LEN(shared); i++)
 		if (s->hosts[shared[i]])
 			e = add_listener(s, shared[i], NULL);
+	/* hostapd's EAP-SIM/AKA database interface of an AuC (docs/card.md). */
+	for (size_t i = 0; e == OMC_OK && i < s->n_ops; i++) {
+		srv_op *op = &s->ops[i];
+		for (size_t j = 0; j < i && op->hlrgw_path[0]; j++)
+			if (!strcmp(op->hlrgw_path, s->ops[j].hlrgw_path)) {
+				OMC_LOG_ERR("server", "config: [operator %s] hlrgw_socket: %s is [operator %s]'s",
+					    op->name, op->hlrgw_path, s->ops[j].name);
+				e = OMC_ERR_BAD_FORMAT;
+			}
+		if (e == OMC_OK && op->hlrgw_path[0])
+			e = srv_hlrgw_start(&op->hlrgw, s, op->auc, op->hlrgw_path);
+	}
 	if (e != OMC_OK) {
 		omc_server_stop(s);
 		return e;
@@ -1292,6 +1306,10 @@ void omc_server_stop(omc_server *s)
 	if (s->client_key_made)
 		pthread_key_delete(s->client_key);
 	srv_hlr_stop(s);
+	for (size_t i = 0; i < s->n_ops; i++) {
+		srv_hlrgw_stop(s->ops[i].hlrgw);
+		s->ops[i].hlrgw = NULL;
+	}
 	omc_free(s->tls_key_pem);
 	omc_free(s->tls_cert_pem);
 	omc_memzero(s->tls_pass, sizeof s->tls_pass);

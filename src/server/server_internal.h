@@ -214,7 +214,16 @@ typedef struct srv_op {
 	omc_auc *auc;
 	omc_key *key; /* the operator's signing key and certificate */
 	omc_cert *cert;
+	char hlrgw_path[108];      /* hostapd's hlr_auc_gw socket of its AuC, or "" */
+	struct srv_hlrgw *hlrgw;   /* serving it (auc_hlrgw.c) */
 } srv_op;
+
+/* hostapd's hlr_auc_gw protocol for server s's AuC a on a UNIX datagram
+ * socket at path, in a thread of its own, until srv_hlrgw_stop
+ * (auc_hlrgw.c). */
+typedef struct srv_hlrgw srv_hlrgw;
+OMC_MUST_USE omc_err srv_hlrgw_start(srv_hlrgw **out, omc_server *s, omc_auc *a, const char *path);
+void srv_hlrgw_stop(srv_hlrgw *g);
 
 typedef struct srv_listener srv_listener;
 typedef struct srv_route srv_route;

@@ -8,7 +8,8 @@
  * frames; a retired PCID deleted); the config's refusals; and the VNO with its GSUP source down:
  * a clear 502 naming osmo-hlr, while another range still goes to its own
  * AuC.
- * covers: NET-1, CCIF-1, CHG-5 */
+ * And hostapd's hlr_auc_gw socket of the ICO's AuC, set in the config.
+ * covers: NET-1, NET-2, CCIF-1, CHG-5, SEC-13 */
 #include "srv_fixture.h"
 
 #include <arpa/inet.h>
@@ -16,6 +17,8 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -419,6 +422,109 @@ static void test_vno_gsup_down(void **state)
 	sf_down(&e);
 }
 
+/* --- hostapd's hlr_auc_gw socket of an AuC, from the config ------------------------------------- */
+
+/* One hlr_auc_gw request to the socket at path: the answer into ans. */
+static void gw_ask(const char *dir, const char *path, const char *q, char *ans, size_t cap)
+{
+	int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+	assert_true(fd >= 0);
+	struct sockaddr_un me = {.sun_family = AF_UNIX}, to = {.sun_family = AF_UNIX};
+	snprintf(me.sun_path, sizeof me.sun_path, "%s/hostapd.sock", dir);
+	snprintf(to.sun_path, sizeof to.sun_path, "%s", path);
+	(void)unlink(me.sun_path);
+	assert_int_equal(bind(fd, (struct sockaddr *)&me, sizeof me), 0);
+	assert_int_equal(sendto(fd, q, strlen(q), 0, (struct sockaddr *)&to, sizeof to), (ssize_t)strlen(q));
+	struct timeval tv = {.tv_sec = 10};
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), 0);
+	ssize_t n = recv(fd, ans, cap - 1, 0);
+	close(fd);
+	(void)unlink(me.sun_path);
+	if (n <= 0)
+		fail_msg("no answer to '%s' on %s", q, path);
+	ans[n] = 0;
+}
+
+/* NET-2: `[operator ico] hlrgw_socket` makes `openmcim server` answer
+ * hostapd's EAP-SIM/AKA database requests for its AuC (docs/card.md).
+ * A device's PCID, reported to the CCIF, gets a vector there that its TRE
+ * accepts with the same RES, CK and IK; each request is a new SQN
+ * (SEC-13); the socket is mode 0660, gone after the stop; relative paths
+ * and one path for two operators are refused at start. */
+static void test_hostapd_socket(void **state)
+{
+	(void)state;
+	sf_env e;
+	sf_up(&e);
+	sf_dev d;
+	sf_dev_make(&e, &d, NULL);
+	assert_int_equal(sf_report_pcid(&e, &d), 201);
+	sf_stop(&e);
+	uint8_t *orig = NULL;
+	size_t ol = 0;
+	assert_int_equal(omc_read_file(e.conf, &orig, &ol, 1 << 20), OMC_OK);
+	char path[128], c[300];
+	snprintf(path, sizeof path, "%s/auc-hlrgw.sock", e.dir);
+	char twice[400];
+	snprintf(twice, sizeof twice, "\n[operator ico]\nhlrgw_socket = %s\n\n[operator sho1]\nhlrgw_socket = %s\n", path,
+		 path);
+	const char *const bad[] = {"\n[operator ico]\nhlrgw_socket = auc.sock\n", twice};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		omc_server *s = NULL;
+		omc_err er = sf_try_config(&e, orig, ol, bad[i], &s);
+		if (er != OMC_ERR_BAD_FORMAT) {
+			omc_server_stop(s);
+			fail_msg("config %zu not refused: %s", i, omc_err_name(er));
+		}
+		assert_int_equal(access(path, F_OK), -1); /* nothing left bound */
+	}
+	FILE *f = fopen(e.conf, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(orig, 1, ol, f), ol);
+	assert_int_equal(fclose(f), 0);
+	omc_free(orig);
+	snprintf(c, sizeof c, "hlrgw_socket = %s\n", path);
+	sf_restart_with(&e, "operator ico", c);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0660);
+	uint8_t last_rand[16] = {0};
+	for (int round = 0; round < 2; round++) {
+		char q[64], ans[1024];
+		snprintf(q, sizeof q, "AKA-REQ-AUTH %s", d.pcid_imsi);
+		gw_ask(e.dir, path, q, ans, sizeof ans);
+		char imsi[16], rh[33], ah[33], ikh[33], ckh[33], resh[33];
+		if (sscanf(ans, "AKA-RESP-AUTH %15s %32s %32s %32s %32s %32s", imsi, rh, ah, ikh, ckh, resh) != 6)
+			fail_msg("answer '%s'", ans);
+		assert_string_equal(imsi, d.pcid_imsi);
+		uint8_t rand[16], autn[16], ik[16], ck[16], res[16];
+		size_t resl = 0;
+		assert_int_equal(omc_hex_decode(rand, 16, rh, strlen(rh)), OMC_OK);
+		assert_int_equal(omc_hex_decode(autn, 16, ah, strlen(ah)), OMC_OK);
+		assert_int_equal(omc_hex_decode(ik, 16, ikh, strlen(ikh)), OMC_OK);
+		assert_int_equal(omc_hex_decode(ck, 16, ckh, strlen(ckh)), OMC_OK);
+		assert_int_equal(omc_hex_decode_var(res, sizeof res, &resl, resh, strlen(resh)), OMC_OK);
+		assert_memory_not_equal(rand, last_rand, 16);
+		memcpy(last_rand, rand, 16);
+		omc_aka_check_result r;
+		static const omc_tre_caller agent = {.kind = OMC_ACTOR_USER, .name = "agent"};
+		assert_int_equal(omc_tre_aka(d.t, &agent, "pcid", rand, autn, 16, &r), OMC_OK);
+		assert_int_equal(r.status, OMC_AKA_STATUS_OK); /* a fresh SQN each time */
+		assert_int_equal(r.res_len, resl);
+		assert_memory_equal(r.res, res, resl);
+		assert_int_equal(r.ck_len, 16);
+		assert_memory_equal(r.ck, ck, 16);
+		assert_memory_equal(r.ik, ik, 16);
+	}
+	/* An IMSI the AuC does not hold. */
+	char ans[256];
+	gw_ask(e.dir, path, "AKA-REQ-AUTH 001019999999999", ans, sizeof ans);
+	assert_string_equal(ans, "AKA-RESP-AUTH 001019999999999 FAILURE");
+	sf_dev_free(&d);
+	sf_down(&e);
+	assert_int_equal(access(path, F_OK), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -426,6 +532,7 @@ int main(void)
 		cmocka_unit_test(test_parse_refusals),  cmocka_unit_test(test_ccif_ctrl),
 		cmocka_unit_test(test_ccif_retire),
 		cmocka_unit_test(test_config_refusals), cmocka_unit_test(test_vno_gsup_down),
+		cmocka_unit_test(test_hostapd_socket),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
