@@ -147,6 +147,8 @@ typedef struct omc_tre_mcim_info {
 	int64_t expires;
 	bool data_only;
 	uint64_t volume_cap;
+	char impi[128]; /* an ISIM's identities, as its MCIM gave them, or "" */
+	char impu[128];
 } omc_tre_mcim_info;
 /* The registry (MGT-5), tombstones included, sorted by owner/id; an
  * unreadable record shows as blocked. */

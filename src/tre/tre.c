@@ -624,6 +624,8 @@ static void reg_add(void *arg, const char *id)
 	r->expires = m.expires;
 	r->data_only = m.data_only;
 	r->volume_cap = m.volume_cap;
+	snprintf(r->impi, sizeof r->impi, "%s", m.impi);
+	snprintf(r->impu, sizeof r->impu, "%s", m.impu);
 	omc_mcim_wipe(&m);
 }
 

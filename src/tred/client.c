@@ -347,6 +347,10 @@ static omc_err mcim_from(omc_tre_mcim_info *m, const json_t *o)
 	OMC_ENSURE(json_is_integer(ex), OMC_ERR_BAD_FORMAT);
 	m->expires = (int64_t)json_integer_value(ex);
 	OMC_TRY(get_bool(o, "data_only", &m->data_only));
+	if (json_object_get(o, "impi"))
+		OMC_TRY(get_strbuf(o, "impi", m->impi, sizeof m->impi));
+	if (json_object_get(o, "impu"))
+		OMC_TRY(get_strbuf(o, "impu", m->impu, sizeof m->impu));
 	return get_u64(o, "volume_cap", &m->volume_cap);
 }
 

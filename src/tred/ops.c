@@ -126,12 +126,19 @@ static omc_err put_owned(req *r, const char *key, char *s, size_t len)
 	return e;
 }
 
+/* An MCIM of the registry; "impi" and "impu" only where the MCIM has them. */
 static json_t *mcim_json(const omc_tre_mcim_info *m)
 {
-	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:b,s:I}", "id", m->id, "owner", m->owner, "role",
-			 m->role, "state", omc_mcim_state_name(m->state), "imsi", m->imsi, "alg", m->alg, "type",
-			 m->type, "version", (json_int_t)m->version, "expires", (json_int_t)m->expires, "data_only",
-			 m->data_only, "volume_cap", (json_int_t)m->volume_cap);
+	json_t *o = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:b,s:I}", "id", m->id, "owner", m->owner,
+			      "role", m->role, "state", omc_mcim_state_name(m->state), "imsi", m->imsi, "alg", m->alg,
+			      "type", m->type, "version", (json_int_t)m->version, "expires", (json_int_t)m->expires,
+			      "data_only", m->data_only, "volume_cap", (json_int_t)m->volume_cap);
+	if (o && ((m->impi[0] && json_object_set_new(o, "impi", json_string(m->impi)) != 0) ||
+		  (m->impu[0] && json_object_set_new(o, "impu", json_string(m->impu)) != 0))) {
+		json_decref(o);
+		o = NULL;
+	}
+	return o;
 }
 
 /* The registry as "mcims", however long it is. */

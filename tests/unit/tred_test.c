@@ -482,6 +482,52 @@ static void test_agent_table(void **state)
 	dm_stop(&m);
 }
 
+/* An ISIM-type MCIM's identities (NET-5): the registry through the
+ * daemon gives the IMPI and IMPU the MCIM came with (`tred card` puts them
+ * in EF_IMPI and EF_IMPU); a USIM's have none.
+ * covers: NET-5, MGT-5 */
+static void test_isim_identities(void **state)
+{
+	(void)state;
+	char dir[128], sock[160];
+	make_device(dir, sizeof dir);
+	sock_path(sock, sizeof sock, "i.sock");
+	dm m;
+	dm_start(&m, dir, sock, NULL);
+	omc_tred_client *c = client(sock);
+	omc_agent_tre ops;
+	omc_tred_agent_tre(&ops, c);
+	omc_tre_status s;
+	assert_err(omc_tred_status(c, &s), OMC_OK);
+	static const char impi[] = "dev-7@ims.mnc002.mcc001.3gppnetwork.org", impu[] = "sip:+15550107@ims.example";
+	json_t *mc = tf_mcim("m1", "sho1", "001020000000042", K2, OPC2);
+	assert_int_equal(json_object_set_new(mc, "type", json_string("isim")), 0);
+	assert_int_equal(json_object_set_new(mc, "impi", json_string(impi)), 0);
+	assert_int_equal(json_object_set_new(mc, "impu", json_string(impu)), 0);
+	uint8_t nonce[16];
+	tl_rand(nonce, sizeof nonce);
+	char *ev = NULL, *receipt = NULL;
+	assert_err(ops.session_begin(ops.ctx, nonce, sizeof nonce, &ev), OMC_OK);
+	char *pkg = tf_package("sho1", 1, s.tre_id, nonce, sizeof nonce, ev, mc, true);
+	assert_err(ops.install(ops.ctx, pkg, strlen(pkg), &receipt), OMC_OK);
+	omc_free(receipt);
+	omc_free(pkg);
+	omc_free(ev);
+	omc_tre_mcim_info reg[64];
+	const omc_tre_mcim_info *r = find(c, "m1", reg);
+	assert_non_null(r);
+	assert_string_equal(r->type, "isim");
+	assert_string_equal(r->impi, impi);
+	assert_string_equal(r->impu, impu);
+	r = find(c, "pcid", reg);
+	assert_non_null(r);
+	assert_string_equal(r->type, "usim");
+	assert_string_equal(r->impi, "");
+	assert_string_equal(r->impu, "");
+	omc_tred_disconnect(c);
+	dm_stop(&m);
+}
+
 /* Users through the daemon: PINs go through omc_tre_user_auth (TRE-10);
  * the mapped name alone is not a TRE user (a user named like it is not
  * the peer).
@@ -943,6 +989,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_status_attest_audit_tamper_recover),
 		cmocka_unit_test(test_agent_table),
+		cmocka_unit_test(test_isim_identities),
 		cmocka_unit_test(test_users_and_local_lifecycle),
 		cmocka_unit_test(test_malformed_requests),
 		cmocka_unit_test(test_too_many_connections),

@@ -25,7 +25,8 @@ static const char card_usage[] =
 	"                    the first activated bootstrap one)\n"
 	"  --mnc-len N       digits of the MNC in the IMSI, for EF_AD (default 2)\n"
 	"  --iccid DIGITS    EF_ICCID (default: 89, the IMSI, zeros, a check digit)\n"
-	"  --impi, --impu    ISIM identities (default: derived from the IMSI, TS 23.003)\n"
+	"  --impi, --impu    ISIM identities (default: the MCIM's, else derived from the\n"
+	"                    IMSI, TS 23.003)\n"
 	"  --log-level L     err, wrn (default), inf, dbg (one line an APDU: INS and SW only)\n"
 	"\n"
 	"Once it has the MCIM it prints {\"mcim\":ID,\"imsi\":S,\"type\":S} on stdout.\n"
@@ -170,6 +171,11 @@ int cmd_tred_card(int argc, char **argv)
 	}
 	memcpy(prof.imsi, m->imsi, sizeof prof.imsi);
 	prof.isim = !strcmp(m->type, "isim");
+	/* The ISIM's identities as its MCIM gave them, unless an option says. */
+	if (prof.isim && !prof.impi[0])
+		snprintf(prof.impi, sizeof prof.impi, "%s", m->impi);
+	if (prof.isim && !prof.impu[0])
+		snprintf(prof.impu, sizeof prof.impu, "%s", m->impu);
 	char mcim_id[sizeof m->id];
 	memcpy(mcim_id, m->id, sizeof mcim_id);
 	void *actx[2] = {cl, mcim_id};
