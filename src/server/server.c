@@ -848,6 +848,26 @@ static bool parse_u64(const char *v, uint64_t max, uint64_t *out)
 	return true;
 }
 
+/* A domain name: labels of a-z, 0-9 and '-', not beginning or ending with
+ * '-', joined by single dots. */
+static bool domain_ok(const char *v)
+{
+	size_t lab = 0;
+	for (const char *p = v;; p++) {
+		if (*p == '.' || *p == 0) {
+			if (lab == 0 || p[-1] == '-')
+				return false;
+			if (*p == 0)
+				return true;
+			lab = 0;
+		} else if ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || (*p == '-' && lab > 0)) {
+			lab++;
+		} else {
+			return false;
+		}
+	}
+}
+
 static bool copy(char *dst, size_t cap, const char *v)
 {
 	size_t n = strlen(v);
@@ -947,6 +967,10 @@ static int on_ini(void *user, const char *section, const char *name, const char 
 		else if (!strcmp(name, "pcid_lifetime"))
 			ok = parse_u64(value, 20 * 365 * 86400ull, &u) && u > 0 &&
 			     ((op->pcid_lifetime = (int64_t)u), true);
+		else if (!strcmp(name, "mcim_type"))
+			ok = (!strcmp(value, "usim") || !strcmp(value, "isim")) && ((op->isim = value[0] == 'i'), true);
+		else if (!strcmp(name, "ims_domain"))
+			ok = domain_ok(value) && copy(op->ims_domain, sizeof op->ims_domain, value);
 		else if (!strcmp(name, "hlrgw_socket"))
 			ok = value[0] == '/' && copy(op->hlrgw_path, sizeof op->hlrgw_path, value);
 	} else if (!strcmp(section, "db")) {

@@ -209,6 +209,8 @@ typedef struct srv_op {
 	omc_aka_alg alg;     /* the algorithm of the MCIMs an SHO issues */
 	omc_aka_tuak_params tuak; /* and, for TUAK, its parameters (EVAL-6) */
 	bool data_only;      /* the service profile of its MCIMs (SEC-7) */
+	bool isim;           /* an SHO's MCIMs are ISIM-type (NET-5), with IMPI and IMPU */
+	char ims_domain[64]; /* their domain; "" gives ims.mncMNC.mccMCC.3gppnetwork.org */
 	uint64_t volume_cap;
 	int64_t pcid_lifetime; /* ICO: seconds */
 	omc_auc *auc;

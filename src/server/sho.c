@@ -265,6 +265,28 @@ static bool past_issued(omc_server *s, srv_op *op, const char *plat, const char 
 	       !strcmp(r->tre, tre);
 }
 
+/* An ISIM-type MCIM's identities (NET-5, TS 23.003 13.3 and 13.4B): the
+ * IMPI IMSI@domain, the IMPU sip:IMPI; the domain the operator's, else its
+ * home network domain ims.mncMNC.mccMCC.3gppnetwork.org. */
+static bool isim_ids(json_t *m, const srv_op *op, const char *imsi)
+{
+	char dom[64], impi[128], impu[136];
+	size_t ml = strlen(op->imsi_prefix) - 3;
+	int n = op->ims_domain[0] ? snprintf(dom, sizeof dom, "%s", op->ims_domain)
+				  : snprintf(dom, sizeof dom, "ims.mnc%s%.*s.mcc%.3s.3gppnetwork.org", ml == 2 ? "0" : "",
+					     (int)ml, op->imsi_prefix + 3, op->imsi_prefix);
+	if (n <= 0 || (size_t)n >= sizeof dom)
+		return false;
+	n = snprintf(impi, sizeof impi, "%s@%s", imsi, dom);
+	if (n <= 0 || (size_t)n >= sizeof impi)
+		return false;
+	n = snprintf(impu, sizeof impu, "sip:%s", impi);
+	if (n <= 0 || (size_t)n >= 128)
+		return false;
+	return json_object_set_new(m, "impi", json_string(impi)) == 0 &&
+	       json_object_set_new(m, "impu", json_string(impu)) == 0;
+}
+
 static void mcim_make(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
 {
 	omc_server *s = l->s;
@@ -339,7 +361,8 @@ static void mcim_make(srv_listener *l, const omc_http_req *req, omc_http_resp *r
 	bool ok = m && json_object_set_new(m, "id", json_string(r.id)) == 0 &&
 		  json_object_set_new(m, "owner", json_string(op->name)) == 0 &&
 		  json_object_set_new(m, "role", json_string("operational")) == 0 &&
-		  json_object_set_new(m, "type", json_string("usim")) == 0 &&
+		  json_object_set_new(m, "type", json_string(op->isim ? "isim" : "usim")) == 0 &&
+		  (!op->isim || isim_ids(m, op, r.imsi)) &&
 		  json_object_set_new(m, "imsi", json_string(r.imsi)) == 0 &&
 		  json_object_set_new(m, "version", json_integer(r.version)) == 0 &&
 		  json_object_set_new(m, "acl", json_pack("[s]", "agent")) == 0 &&

@@ -1,6 +1,6 @@
 /* The provisioning story against `openmcim server` in-process, over real
  * HTTP on loopback: CCIF-1, CCIF-2, NET-1, NET-3, NET-4, SVC-1, SEC-8,
- * EVAL-1, SVC-2, SEC-9, MGT-1, SEC-7, EVAL-3, EVAL-6. */
+ * EVAL-1, SVC-2, SEC-9, MGT-1, SEC-7, EVAL-3, EVAL-6, NET-5. */
 #include "srv_fixture.h"
 
 
@@ -59,6 +59,63 @@ static void test_story_sho2_tuak_profile(void **state)
 	assert_string_equal(sf_code(o), "volume_cap");
 	json_decref(o);
 	sf_dev_free(&d);
+	sf_down(&e);
+}
+
+/* NET-5: an SHO configured for ISIM-type MCIMs issues them with an IMPI
+ * and IMPU (its ims_domain, or the home network domain of TS 23.003 13.2);
+ * the TRE holds them and the operational attach works as for a USIM. Bad
+ * values of the two keys are refused at start. */
+static void test_isim_mcims(void **state)
+{
+	(void)state;
+	sf_env e;
+	uint8_t *base = NULL;
+	size_t bl = 0;
+	sf_up_config(&e, &base, &bl);
+	static const char *const bad[] = {
+		"[operator sho1]\nmcim_type = sim\n", "[operator sho1]\nims_domain = Ims.example\n",
+		"[operator sho1]\nims_domain = ims..example\n", "[operator sho1]\nims_domain = ims-.example\n",
+		"[operator sho1]\nims_domain = \n",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		omc_server *s = NULL;
+		omc_err er = sf_try_config(&e, base, bl, bad[i], &s);
+		if (er != OMC_ERR_BAD_FORMAT) {
+			omc_server_stop(s);
+			fail_msg("config %zu (%s) not refused: %s", i, bad[i], omc_err_name(er));
+		}
+	}
+	FILE *f = fopen(e.conf, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(base, 1, bl, f), bl);
+	fprintf(f, "\n[operator sho1]\nmcim_type = isim\nims_domain = ims.sho-1.example\n"
+		   "\n[operator sho2]\nmcim_type = isim\n");
+	assert_int_equal(fclose(f), 0);
+	omc_free(base);
+	sf_start(&e);
+	for (int sho = 1; sho <= 2; sho++) {
+		sf_dev d;
+		sf_dev_make(&e, &d, NULL);
+		sf_provision(&e, &d, sho);
+		omc_tre_mcim_info reg[8];
+		size_t n = 0;
+		assert_int_equal(omc_tre_registry(d.t, reg, 8, &n), OMC_OK);
+		const omc_tre_mcim_info *m = NULL;
+		for (size_t i = 0; i < n; i++)
+			if (!strcmp(reg[i].id, d.mcim_id))
+				m = &reg[i];
+		assert_non_null(m);
+		assert_string_equal(m->type, "isim");
+		char impi[128], impu[136];
+		snprintf(impi, sizeof impi, "%s@%s", d.mcim_imsi,
+			 sho == 1 ? "ims.sho-1.example" : "ims.mnc003.mcc001.3gppnetwork.org");
+		snprintf(impu, sizeof impu, "sip:%s", impi);
+		assert_string_equal(m->impi, impi);
+		assert_string_equal(m->impu, impu);
+		assert_int_equal(sf_attach(&e, &d, d.mcim_id), 200);
+		sf_dev_free(&d);
+	}
 	sf_down(&e);
 }
 
@@ -327,6 +384,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_story_sho1_milenage),
 		cmocka_unit_test(test_story_sho2_tuak_profile),
+		cmocka_unit_test(test_isim_mcims),
 		cmocka_unit_test(test_ccif_generates_for_the_factory),
 		cmocka_unit_test(test_ccif_report_through_subscriber),
 		cmocka_unit_test(test_pcid_lifetime),
