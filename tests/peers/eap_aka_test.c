@@ -1,6 +1,9 @@
 /* EAP-AKA and EAP-AKA' against real software: Debian's hostapd (RADIUS
  * server with its integrated EAP server) takes vectors from openmcim's AuC
- * over the hlr_auc_gw protocol (omc_auc_hlrgw_serve, in this process), and
+ * over the hlr_auc_gw protocol: from `openmcim server` (a process, the demo
+ * deployment with `[operator ico] hlrgw_socket` and the subscriber imported
+ * by `openmcim ctl`), and, for the wrong key, from omc_auc_hlrgw_serve in
+ * this process; and
  * Debian's eapol_test (EAP peer + RADIUS client) reads the MCIM as a card
  * through a private pcscd (card_rig). hostapd and eapol_test run in a
  * network namespace of their own (hostapd's RADIUS server binds 0.0.0.0).
@@ -11,7 +14,7 @@
  * hostapd's wired authenticator and wpa_supplicant over a veth pair between
  * two namespaces, ending with the port authorised. Needs root.
  * argv[1]: the openmcim binary.
- * covers: NET-1, NET-2, NET-5, TRE-8, SEC-13 */
+ * covers: NET-1, NET-2, NET-5, TRE-8, SEC-12, SEC-13 */
 #include "testlib.h"
 
 #include <pthread.h>
@@ -19,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "canary.h"
 #include "card_rig.h"
 #include "openmcim/server.h"
 #include "openmcim/tred.h"
@@ -42,7 +46,7 @@ typedef struct gw {
 	omc_err result;
 } gw;
 static gw good, bad;
-static td_proc *hap_good, *hap_bad;
+static td_proc *hap_good, *hap_bad, *srv;
 
 static void *gw_main(void *arg)
 {
@@ -87,6 +91,36 @@ static void gw_stop(gw *g)
 	omc_db_close(g->db);
 	g->auc = NULL;
 	g->db = NULL;
+}
+
+/* `openmcim server` on the demo deployment, the ICO's AuC with IMSI1 (K1,
+ * OPC1, imported by `openmcim ctl` from stdin) and its hostapd socket at
+ * g->path. */
+static bool server_start(gw *g, const char *sockname)
+{
+	char dep[300], conf[340], cmd[1400], e[512];
+	td_path(dep, sizeof dep, "deployment");
+	snprintf(conf, sizeof conf, "%s/server.conf", dep);
+	td_path(g->path, sizeof g->path, sockname);
+	if (omc_server_demo_setup(dep) != OMC_OK)
+		return false;
+	FILE *f = fopen(conf, "a");
+	if (!f)
+		return false;
+	fprintf(f, "\n[operator ico]\nhlrgw_socket = %s\n", g->path);
+	if (fclose(f) != 0)
+		return false;
+	snprintf(cmd, sizeof cmd,
+		 "printf '%%s\\n' '{\"imsi\":\"%s\",\"k\":\"%s\",\"opc\":\"%s\"}' | '%s' ctl --config '%s' "
+		 "subscribers import --operator ico --file -",
+		 IMSI1, K1, OPC1, bin, conf);
+	if (tl_run(cmd, NULL, 0, e, sizeof e) != 0) {
+		fprintf(stderr, "openmcim ctl subscribers import: %s\n", e);
+		return false;
+	}
+	const char *argv[] = {bin, "server", "--config", conf, "--log-level", "inf", NULL};
+	srv = td_start("server", argv, NULL);
+	return td_wait_path(g->path, 10000);
 }
 
 static void write_text(const char *name, const char *text)
@@ -171,7 +205,7 @@ static int setup(void **state)
 	if (!cr_start(&rig, bin, "eap-aka", IMSI1, K1, OPC1))
 		return -1;
 	char cmd[200];
-	if (!gw_start(&good, "ico", K1, "hlr-good.sock") || !gw_start(&bad, "rogue", KBAD, "hlr-bad.sock"))
+	if (!server_start(&good, "hlr-good.sock") || !gw_start(&bad, "rogue", KBAD, "hlr-bad.sock"))
 		return -1;
 	snprintf(ns, sizeof ns, "omc-eap-%d", (int)getpid());
 	snprintf(cmd, sizeof cmd, "ip netns add %s && ip -n %s link set lo up", ns, ns);
@@ -198,6 +232,8 @@ static int teardown(void **state)
 		(void)td_stop(hap_good);
 	if (hap_bad)
 		(void)td_stop(hap_bad);
+	if (srv)
+		(void)td_stop(srv);
 	gw_stop(&good);
 	gw_stop(&bad);
 	ns_del();
@@ -350,11 +386,26 @@ static void test_wired_8021x(void **state)
 static void test_no_secrets_in_logs(void **state)
 {
 	(void)state;
-	const td_proc *ps[] = {rig.tred, rig.pcscd, rig.card, hap_good, hap_bad};
+	const td_proc *ps[] = {rig.tred, rig.pcscd, rig.card, hap_good, hap_bad, srv};
 	for (size_t i = 0; i < sizeof ps / sizeof ps[0]; i++)
 		if (td_file_has(ps[i]->log, K1) || td_file_has(ps[i]->log, OPC1))
 			fail_msg("%s's log holds K or OPc", ps[i]->name);
 	assert_true(td_file_has(hap_good->log, "AKA-RESP-AUTH"));
+	/* The vectors came from the server's AuC, which keeps K and OPc
+	 * encrypted at rest (SEC-12). */
+	assert_true(td_file_has(srv->log, "hlr_auc_gw:avectorfor" IMSI1)); /* spaces are dropped */
+	uint8_t k[16], opc[16];
+	tl_hex(k, 16, K1);
+	tl_hex(opc, 16, OPC1);
+	tl_canary_reset();
+	tl_canary_add("K", k, sizeof k);
+	tl_canary_add("OPc", opc, sizeof opc);
+	char dep[400];
+	td_path(dep, sizeof dep, "deployment");
+	size_t files = 0;
+	assert_int_equal(tl_canary_scan_tree(dep, &files), 0); /* every encoding, the database's pages too */
+	assert_true(files >= 2);
+	tl_canary_reset();
 }
 
 int main(int argc, char **argv)
