@@ -33,18 +33,56 @@ _Static_assert(TYP_MAX == 63, "omc_jose_typ_ok and omc_jws_verified.typ disagree
 
 /* --- ES256 ------------------------------------------------------------------------------ */
 
+/* SHA-256, fetched from the default provider once per process and kept:
+ * EVP_DigestSignInit_ex and EVP_DigestVerifyInit_ex looked the digest up by
+ * name on every call. Only ever read once published (OpenSSL allows an
+ * EVP_MD to be shared between threads); a failure to fetch is not
+ * remembered, the next call tries again. */
+static EVP_MD *sha256_md;
+
+static const EVP_MD *es256_md(void)
+{
+	EVP_MD *md = __atomic_load_n(&sha256_md, __ATOMIC_ACQUIRE);
+	if (md)
+		return md;
+	EVP_MD *made = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (!made) {
+		ERR_clear_error();
+		return NULL;
+	}
+	EVP_MD *expected = NULL;
+	if (!__atomic_compare_exchange_n(&sha256_md, &expected, made, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		EVP_MD_free(made); /* another thread published first */
+		return expected;
+	}
+	return made;
+}
+
+/* The SHA-256 of the signing input (RFC 7518 3.4: ECDSA over SHA-256). */
+static omc_err es256_digest(uint8_t dg[OMC_STATIC_LEN(32)], const char *tbs, size_t tbs_len)
+{
+	const EVP_MD *md = es256_md();
+	OMC_OSSL_ENSURE(md != NULL, OMC_ERR_NOMEM);
+	unsigned dl = 0;
+	OMC_OSSL_ENSURE(EVP_Digest(tbs, tbs_len, dg, &dl, md, NULL) == 1 && dl == 32, OMC_ERR_CRYPTO);
+	return OMC_OK;
+}
+
+/* The digest, then ECDSA on it with a context of the key made per call
+ * (EVP_PKEY_sign over a digest is what EVP_DigestSign does after hashing). */
 static omc_err es256_sign(uint8_t rs[OMC_STATIC_LEN(OMC_ES256_SIG_LEN)], const omc_key *key, const char *tbs,
 			  size_t tbs_len)
 {
-	OMC_AUTO(EVP_MD_CTX) md = EVP_MD_CTX_new();
-	OMC_OSSL_ENSURE(md != NULL, OMC_ERR_NOMEM);
-	OMC_OSSL_ENSURE(EVP_DigestSignInit_ex(md, NULL, "SHA256", NULL, NULL, key->pkey, NULL) == 1, OMC_ERR_CRYPTO);
+	uint8_t dg[32];
+	OMC_TRY(es256_digest(dg, tbs, tbs_len));
+	OMC_AUTO(EVP_PKEY_CTX) ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL);
+	OMC_OSSL_ENSURE(ctx != NULL, OMC_ERR_NOMEM);
+	OMC_OSSL_ENSURE(EVP_PKEY_sign_init(ctx) == 1, OMC_ERR_CRYPTO);
 	uint8_t der[128];
 	size_t der_len = sizeof der;
 	/* OpenSSL 3.0 can report success with a length of (unsigned)-1 when an
 	 * allocation fails while it encodes the signature: check the length. */
-	OMC_OSSL_ENSURE(EVP_DigestSign(md, der, &der_len, (const unsigned char *)tbs, tbs_len) == 1 &&
-				der_len > 0 && der_len <= sizeof der,
+	OMC_OSSL_ENSURE(EVP_PKEY_sign(ctx, der, &der_len, dg, sizeof dg) == 1 && der_len > 0 && der_len <= sizeof der,
 			OMC_ERR_CRYPTO);
 	/* DER ECDSA-Sig-Value to the fixed-width R || S of RFC 7518 3.4. */
 	const unsigned char *p = der;
@@ -74,14 +112,14 @@ static omc_err es256_verify(const uint8_t rs[OMC_STATIC_LEN(OMC_ES256_SIG_LEN)],
 	OMC_AUTO(omc_ossl_bytes) der = NULL;
 	int der_len = i2d_ECDSA_SIG(sig, &der);
 	OMC_OSSL_ENSURE(der_len > 0, OMC_ERR_NOMEM);
-	OMC_AUTO(EVP_MD_CTX) md = EVP_MD_CTX_new();
-	OMC_OSSL_ENSURE(md != NULL, OMC_ERR_NOMEM);
-	OMC_OSSL_ENSURE(EVP_DigestVerifyInit_ex(md, NULL, "SHA256", NULL, NULL, key->pkey, NULL) == 1,
-			OMC_ERR_CRYPTO);
+	uint8_t dg[32];
+	OMC_TRY(es256_digest(dg, tbs, tbs_len));
+	OMC_AUTO(EVP_PKEY_CTX) ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL);
+	OMC_OSSL_ENSURE(ctx != NULL, OMC_ERR_NOMEM);
+	OMC_OSSL_ENSURE(EVP_PKEY_verify_init(ctx) == 1, OMC_ERR_CRYPTO);
 	/* 0 for a signature that does not verify, negative for one that is
 	 * out of range: both are the same refusal. */
-	OMC_OSSL_ENSURE(EVP_DigestVerify(md, der, (size_t)der_len, (const unsigned char *)tbs, tbs_len) == 1,
-			OMC_ERR_BAD_SIGNATURE);
+	OMC_OSSL_ENSURE(EVP_PKEY_verify(ctx, der, (size_t)der_len, dg, sizeof dg) == 1, OMC_ERR_BAD_SIGNATURE);
 	return OMC_OK;
 }
 
