@@ -108,6 +108,7 @@ void omc_test_proto_cache(bool on)
 		X509_free(drop[i]);
 	omc_proto_chain_cache_clear();
 	omc_proto_sig_cache_clear();
+	omc_proto_hdr_cache_clear();
 }
 
 bool omc_test_proto_cache_on(void)

@@ -8,10 +8,16 @@
 
 #include "proto/proto_internal.h"
 
-static bool b64url_char(unsigned char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-}
+/* What each byte is in a compact serialisation: one table lookup per byte
+ * instead of five range tests (JOSE objects are public bytes: ciphertext,
+ * signed payloads, headers). */
+enum { SEG_BAD = 0, SEG_B64, SEG_DOT };
+#define B64URL_RANGE(lo, hi) [lo... hi] = SEG_B64
+static const uint8_t seg_class[256] = {
+	B64URL_RANGE('A', 'Z'), B64URL_RANGE('a', 'z'), B64URL_RANGE('0', '9'), ['-'] = SEG_B64, ['_'] = SEG_B64,
+	['.'] = SEG_DOT,
+};
+#undef B64URL_RANGE
 
 bool omc_jose_typ_ok(const char *typ)
 {
@@ -32,16 +38,16 @@ omc_err omc_jose_split(omc_jose_seg *seg, size_t n, const char *compact, size_t 
 	OMC_ENSURE(clen <= OMC_JOSE_MAX, OMC_ERR_TOO_LARGE);
 	size_t lens[8] = {0};
 	size_t k = 0;
+	size_t start = 0;
 	for (size_t i = 0; i < clen; i++) {
-		unsigned char c = (unsigned char)compact[i];
-		if (c == '.') {
-			OMC_ENSURE(k + 1 < n, OMC_ERR_BAD_FORMAT);
-			k++;
-		} else {
-			OMC_ENSURE(b64url_char(c), OMC_ERR_BAD_FORMAT);
-			lens[k]++;
-		}
+		uint8_t cls = seg_class[(unsigned char)compact[i]];
+		if (cls == SEG_B64)
+			continue;
+		OMC_ENSURE(cls == SEG_DOT && k + 1 < n, OMC_ERR_BAD_FORMAT);
+		lens[k++] = i - start;
+		start = i + 1;
 	}
+	lens[k] = clen - start;
 	OMC_ENSURE(k + 1 == n, OMC_ERR_BAD_FORMAT);
 	omc_cur c;
 	omc_cur_init_read(&c, (const uint8_t *)compact, clen);

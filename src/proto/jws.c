@@ -30,21 +30,60 @@
 #define MCIM_PACKAGE_TYP "omc-mcim-package+jwt" /* src/tre/install.c */
 #define TYP_MAX (sizeof(((omc_jws_verified *)0)->typ) - 1)
 _Static_assert(TYP_MAX == 63, "omc_jose_typ_ok and omc_jws_verified.typ disagree");
+_Static_assert(OMC_HDR_TYP_CAP == TYP_MAX + 1, "the header cache keeps a typ as omc_jws_verified does");
 
 /* --- ES256 ------------------------------------------------------------------------------ */
 
+/* SHA-256, fetched from the default provider once per process and kept:
+ * EVP_DigestSignInit_ex and EVP_DigestVerifyInit_ex looked the digest up by
+ * name on every call. Only ever read once published (OpenSSL allows an
+ * EVP_MD to be shared between threads); a failure to fetch is not
+ * remembered, the next call tries again. */
+static EVP_MD *sha256_md;
+
+static const EVP_MD *es256_md(void)
+{
+	EVP_MD *md = __atomic_load_n(&sha256_md, __ATOMIC_ACQUIRE);
+	if (md)
+		return md;
+	EVP_MD *made = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (!made) {
+		ERR_clear_error();
+		return NULL;
+	}
+	EVP_MD *expected = NULL;
+	if (!__atomic_compare_exchange_n(&sha256_md, &expected, made, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		EVP_MD_free(made); /* another thread published first */
+		return expected;
+	}
+	return made;
+}
+
+/* The SHA-256 of the signing input (RFC 7518 3.4: ECDSA over SHA-256). */
+static omc_err es256_digest(uint8_t dg[OMC_STATIC_LEN(32)], const char *tbs, size_t tbs_len)
+{
+	const EVP_MD *md = es256_md();
+	OMC_OSSL_ENSURE(md != NULL, OMC_ERR_NOMEM);
+	unsigned dl = 0;
+	OMC_OSSL_ENSURE(EVP_Digest(tbs, tbs_len, dg, &dl, md, NULL) == 1 && dl == 32, OMC_ERR_CRYPTO);
+	return OMC_OK;
+}
+
+/* The digest, then ECDSA on it with a context of the key made per call
+ * (EVP_PKEY_sign over a digest is what EVP_DigestSign does after hashing). */
 static omc_err es256_sign(uint8_t rs[OMC_STATIC_LEN(OMC_ES256_SIG_LEN)], const omc_key *key, const char *tbs,
 			  size_t tbs_len)
 {
-	OMC_AUTO(EVP_MD_CTX) md = EVP_MD_CTX_new();
-	OMC_OSSL_ENSURE(md != NULL, OMC_ERR_NOMEM);
-	OMC_OSSL_ENSURE(EVP_DigestSignInit_ex(md, NULL, "SHA256", NULL, NULL, key->pkey, NULL) == 1, OMC_ERR_CRYPTO);
+	uint8_t dg[32];
+	OMC_TRY(es256_digest(dg, tbs, tbs_len));
+	OMC_AUTO(EVP_PKEY_CTX) ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL);
+	OMC_OSSL_ENSURE(ctx != NULL, OMC_ERR_NOMEM);
+	OMC_OSSL_ENSURE(EVP_PKEY_sign_init(ctx) == 1, OMC_ERR_CRYPTO);
 	uint8_t der[128];
 	size_t der_len = sizeof der;
 	/* OpenSSL 3.0 can report success with a length of (unsigned)-1 when an
 	 * allocation fails while it encodes the signature: check the length. */
-	OMC_OSSL_ENSURE(EVP_DigestSign(md, der, &der_len, (const unsigned char *)tbs, tbs_len) == 1 &&
-				der_len > 0 && der_len <= sizeof der,
+	OMC_OSSL_ENSURE(EVP_PKEY_sign(ctx, der, &der_len, dg, sizeof dg) == 1 && der_len > 0 && der_len <= sizeof der,
 			OMC_ERR_CRYPTO);
 	/* DER ECDSA-Sig-Value to the fixed-width R || S of RFC 7518 3.4. */
 	const unsigned char *p = der;
@@ -74,14 +113,14 @@ static omc_err es256_verify(const uint8_t rs[OMC_STATIC_LEN(OMC_ES256_SIG_LEN)],
 	OMC_AUTO(omc_ossl_bytes) der = NULL;
 	int der_len = i2d_ECDSA_SIG(sig, &der);
 	OMC_OSSL_ENSURE(der_len > 0, OMC_ERR_NOMEM);
-	OMC_AUTO(EVP_MD_CTX) md = EVP_MD_CTX_new();
-	OMC_OSSL_ENSURE(md != NULL, OMC_ERR_NOMEM);
-	OMC_OSSL_ENSURE(EVP_DigestVerifyInit_ex(md, NULL, "SHA256", NULL, NULL, key->pkey, NULL) == 1,
-			OMC_ERR_CRYPTO);
+	uint8_t dg[32];
+	OMC_TRY(es256_digest(dg, tbs, tbs_len));
+	OMC_AUTO(EVP_PKEY_CTX) ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key->pkey, NULL);
+	OMC_OSSL_ENSURE(ctx != NULL, OMC_ERR_NOMEM);
+	OMC_OSSL_ENSURE(EVP_PKEY_verify_init(ctx) == 1, OMC_ERR_CRYPTO);
 	/* 0 for a signature that does not verify, negative for one that is
 	 * out of range: both are the same refusal. */
-	OMC_OSSL_ENSURE(EVP_DigestVerify(md, der, (size_t)der_len, (const unsigned char *)tbs, tbs_len) == 1,
-			OMC_ERR_BAD_SIGNATURE);
+	OMC_OSSL_ENSURE(EVP_PKEY_verify(ctx, der, (size_t)der_len, dg, sizeof dg) == 1, OMC_ERR_BAD_SIGNATURE);
 	return OMC_OK;
 }
 
@@ -172,8 +211,9 @@ omc_err omc_jws_sign(char **compact, const uint8_t *payload, size_t len, const o
 
 typedef struct jws_parsed {
 	omc_jose_seg seg[3];
-	json_t *hdr;
-	const char *typ; /* in hdr, or NULL */
+	json_t *hdr;      /* NULL when the header cache had it */
+	const char *typ;  /* in hdr or in typ_buf, or NULL */
+	char typ_buf[OMC_HDR_TYP_CAP];
 	omc_cert *x5c[OMC_X5C_MAX];
 	size_t n_x5c;
 	uint8_t sig[OMC_ES256_SIG_LEN];
@@ -211,10 +251,9 @@ static omc_err parse_x5c(jws_parsed *p, const json_t *arr)
 	return OMC_OK;
 }
 
-/* Everything but the signature check and the payload. */
-static omc_err jws_parse(jws_parsed *p, const char *compact, size_t len)
+/* The protected header: alg, crit, b64, typ, cty, kid, x5c. */
+static omc_err header_parse(jws_parsed *p)
 {
-	OMC_TRY(omc_jose_split(p->seg, 3, compact, len));
 	OMC_TRY(omc_jose_header_parse(&p->hdr, &p->seg[0], OMC_JOSE_HDR_MAX));
 	const char *alg = NULL;
 	OMC_TRY(omc_jose_header_str(&alg, p->hdr, "alg", 16));
@@ -235,6 +274,27 @@ static omc_err jws_parse(jws_parsed *p, const char *compact, size_t len)
 	const json_t *x5c = json_object_get(p->hdr, "x5c");
 	if (x5c)
 		OMC_TRY(parse_x5c(p, x5c));
+	return OMC_OK;
+}
+
+/* Everything but the signature check and the payload. The header from the
+ * header cache when the same bytes came in a JWS that verified before: the
+ * same result as its parse. */
+static omc_err jws_parse(jws_parsed *p, const char *compact, size_t len)
+{
+	OMC_TRY(omc_jose_split(p->seg, 3, compact, len));
+	bool hit = false;
+	omc_proto_hdr_memo m;
+	OMC_TRY(omc_proto_hdr_memo_get(&hit, &m, p->seg[0].s, p->seg[0].len));
+	if (hit) {
+		memcpy(p->typ_buf, m.typ, sizeof p->typ_buf);
+		p->typ = m.has_typ ? p->typ_buf : NULL;
+		for (size_t i = 0; i < m.n_x5c; i++)
+			p->x5c[i] = m.x5c[i];
+		p->n_x5c = m.n_x5c;
+	} else {
+		OMC_TRY(header_parse(p));
+	}
 	/* A signature of any other length does not verify (RFC 7518 3.4). */
 	if (omc_jose_b64url_fixed(p->sig, sizeof p->sig, p->seg[2].s, p->seg[2].len) != OMC_OK)
 		OMC_BAIL(OMC_ERR_BAD_SIGNATURE);
@@ -310,6 +370,10 @@ omc_err omc_jws_verify_x5c(omc_jws_verified *out, const char *compact, size_t le
 		if (memo)
 			omc_proto_sig_memo_put(id);
 	}
+	/* Verified: its header may spare the next JWS with the same header its
+	 * parse (not an MCIM package's, as above). */
+	if (p.typ == NULL || strcmp(p.typ, MCIM_PACKAGE_TYP) != 0)
+		omc_proto_hdr_memo_put(p.seg[0].s, p.seg[0].len, p.typ, (const omc_cert *const *)p.x5c, p.n_x5c);
 
 	OMC_TRY(hand_out(out, &p));
 	out->leaf = p.x5c[0];
@@ -347,8 +411,14 @@ omc_err omc_jws_peek(uint8_t **payload, size_t *len, const char *compact, size_t
 	omc_proto_init();
 	omc_jose_seg seg[3];
 	OMC_TRY(omc_jose_split(seg, 3, compact, clen));
-	OMC_AUTO(json_t) hdr = NULL;
-	OMC_TRY(omc_jose_header_parse(&hdr, &seg[0], OMC_JOSE_HDR_MAX));
+	/* A header in the header cache is a JSON object without duplicates:
+	 * what the parse below checks, and more. */
+	bool hit = false;
+	OMC_TRY(omc_proto_hdr_memo_get(&hit, NULL, seg[0].s, seg[0].len));
+	if (!hit) {
+		OMC_AUTO(json_t) hdr = NULL;
+		OMC_TRY(omc_jose_header_parse(&hdr, &seg[0], OMC_JOSE_HDR_MAX));
+	}
 	return omc_jose_b64url_decode(payload, len, seg[1].s, seg[1].len);
 }
 

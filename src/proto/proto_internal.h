@@ -205,14 +205,36 @@ OMC_MUST_USE bool omc_proto_sig_id(uint8_t id[32], const uint8_t fp[32],
 OMC_MUST_USE bool omc_proto_sig_memo_hit(const uint8_t id[32]);
 void omc_proto_sig_memo_put(const uint8_t id[32]);
 void omc_proto_sig_cache_clear(void);
+/* The header cache (hdr_memo.c): the protected headers of JWSs that
+ * verified (omc_jws_verify_x5c), by their exact bytes (a segment of at most
+ * OMC_HDR_CACHE_SEG_MAX characters), with what jws.c read from them: the
+ * "typ" and the x5c certificates. A hit hands out new handles to the same
+ * certificates (omc_cert_dup) and skips the header's parse; the chain, its
+ * validity, the keyUsage and the signature are checked on every call. */
+#define OMC_HDR_CACHE_N 32
+#define OMC_HDR_CACHE_SEG_MAX 4096
+#define OMC_HDR_TYP_CAP 64
+typedef struct omc_proto_hdr_memo {
+	char typ[OMC_HDR_TYP_CAP];
+	bool has_typ;
+	omc_cert *x5c[OMC_X5C_MAX]; /* the caller's to free */
+	size_t n_x5c;
+} omc_proto_hdr_memo;
+/* *hit whether seg is there; with out, its typ and certificates too (then
+ * OMC_ERR_NOMEM, and *hit false, if a handle could not be made). */
+OMC_MUST_USE omc_err omc_proto_hdr_memo_get(bool *hit, omc_proto_hdr_memo *out, const char *seg, size_t len);
+void omc_proto_hdr_memo_put(const char *seg, size_t len, const char *typ, const omc_cert *const *x5c,
+			    size_t n_x5c);
+void omc_proto_hdr_cache_clear(void);
 #ifdef OMC_TEST_HOOKS
-/* The three caches on (the default) or off; off empties them. */
+/* The four caches on (the default) or off; off empties them. */
 OMC_API void omc_test_proto_cache(bool on);
 OMC_API bool omc_test_proto_cache_on(void);
 /* Hits of each cache since the start. */
 OMC_API unsigned long omc_test_cert_cache_hits(void);
 OMC_API unsigned long omc_test_chain_cache_hits(void);
 OMC_API unsigned long omc_test_sig_cache_hits(void);
+OMC_API unsigned long omc_test_hdr_cache_hits(void);
 #endif
 void omc_proto_chain_cache_clear(void);
 

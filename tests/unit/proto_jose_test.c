@@ -13,8 +13,8 @@
  * private, missing; truncated tags and IVs.
  * Both: oversized input refused before anything is parsed; random input;
  * allocation failure at every point; allocations routed through omc_alloc.
- * The signature cache: hits only for the very bytes that verified, every
- * other check still made on a hit.
+ * The signature and header caches: hits only for the very bytes that
+ * verified, every other check still made on a hit.
  * Every test runs twice: with the certificate and signature caches of
  * src/proto (as shipped) and without them.
  * covers: TRE-7, TRE-9, SEC-6, SEC-9, SEC-12 */
@@ -576,6 +576,108 @@ static void test_jws_sig_cache(void **state)
 	omc_free(forged);
 	omc_free(hd);
 	omc_free(m);
+	omc_free(c);
+}
+
+/* The header cache (src/proto/hdr_memo.c): the header of a JWS that
+ * verified is not parsed again (a hit, for exactly the same bytes), yet on
+ * a hit the chain to the anchors, its validity, typ and the signature are
+ * checked as before, and what is handed out is the same; a header that was
+ * only refused, or an MCIM package's, is not kept; peek uses it too. With
+ * the caches off there is never a hit. */
+static void test_jws_hdr_cache(void **state)
+{
+	fix *f = *state;
+	bool on = omc_test_proto_cache_on();
+	const omc_cert *x5c[] = {f->leaf, f->inter};
+	const omc_cert *anchors[] = {f->root};
+	const char *typ = "omc-hdr-cache+jws"; /* a header no other test verified */
+	char *c = NULL;
+	assert_err(omc_jws_sign(&c, (const uint8_t *)"{\"h\":1}", 7, f->leaf_k, x5c, 2, typ), OMC_OK);
+	size_t len = strlen(c);
+	omc_jws_verified v;
+	unsigned long h = omc_test_hdr_cache_hits();
+	assert_err(omc_jws_verify_x5c(&v, c, len, anchors, 1, typ, 0), OMC_OK);
+	omc_jws_verified_free(&v);
+	assert_int_equal(omc_test_hdr_cache_hits(), h);
+	/* Another payload under the same header: a hit, the same result. */
+	char *c2 = NULL;
+	assert_err(omc_jws_sign(&c2, (const uint8_t *)"{\"h\":2}", 7, f->leaf_k, x5c, 2, typ), OMC_OK);
+	assert_err(omc_jws_verify_x5c(&v, c2, strlen(c2), anchors, 1, typ, 0), OMC_OK);
+	assert_int_equal(omc_test_hdr_cache_hits(), h + (on ? 1 : 0));
+	assert_memory_equal(v.payload, "{\"h\":2}", 7);
+	assert_string_equal(v.typ, typ);
+	uint8_t fp_got[32], fp_want[32];
+	assert_err(omc_cert_fingerprint(fp_got, v.leaf), OMC_OK);
+	assert_err(omc_cert_fingerprint(fp_want, f->leaf), OMC_OK);
+	assert_memory_equal(fp_got, fp_want, 32);
+	omc_jws_verified_free(&v);
+	/* On a hit: other anchors, out of the chain's validity, another typ,
+	 * a signature changed: all refused. */
+	unsigned long h1 = omc_test_hdr_cache_hits();
+	const omc_cert *other[] = {f->other_root};
+	assert_err(omc_jws_verify_x5c(&v, c, len, other, 1, typ, 0), OMC_ERR_BAD_SIGNATURE);
+	assert_err(omc_jws_verify_x5c(&v, c, len, anchors, 1, typ, time(NULL) + 400 * 86400L), OMC_ERR_BAD_SIGNATURE);
+	assert_err(omc_jws_verify_x5c(&v, c, len, anchors, 1, TYP, 0), OMC_ERR_BAD_SIGNATURE);
+	char *m = omc_alloc(len + 1);
+	memcpy(m, c, len + 1);
+	m[len - 2] = replacement(c[len - 2], 0);
+	assert_err(omc_jws_verify_x5c(&v, m, len, anchors, 1, typ, 0), OMC_ERR_BAD_SIGNATURE);
+	assert_null(v.payload);
+	assert_int_equal(omc_test_hdr_cache_hits(), h1 + (on ? 4 : 0));
+	/* The same header with the payload and signature of another JWS (by
+	 * a key that is not the leaf's): a hit, and refused every time. */
+	const char *dot = strchr(c, '.');
+	char *forged = raw_jws("{}", (const uint8_t *)"{}", 2, f->other_k, SIG_RS);
+	const char *fdot = strchr(forged, '.');
+	size_t flen = (size_t)(dot - c) + strlen(fdot);
+	char *fh = omc_alloc(flen + 1);
+	memcpy(fh, c, (size_t)(dot - c));
+	memcpy(fh + (dot - c), fdot, strlen(fdot) + 1);
+	for (int i = 0; i < 2; i++)
+		assert_err(omc_jws_verify_x5c(&v, fh, flen, anchors, 1, typ, 0), OMC_ERR_BAD_SIGNATURE);
+	/* A header that was only ever refused is not kept: no hit. */
+	unsigned long h2 = omc_test_hdr_cache_hits();
+	char *hd = hdr_with_x5c(f, "ES256", ",\"kid\":\"refused only\"");
+	char *bad = raw_jws(hd, (const uint8_t *)"{}", 2, f->other_k, SIG_RS);
+	for (int i = 0; i < 3; i++)
+		assert_err(verify(f, bad, strlen(bad), &v), OMC_ERR_BAD_SIGNATURE);
+	assert_int_equal(omc_test_hdr_cache_hits(), h2);
+	/* An MCIM package's header is never kept. */
+	char *pk = NULL;
+	assert_err(omc_jws_sign(&pk, (const uint8_t *)"{\"k\":1}", 7, f->leaf_k, x5c, 2, "omc-mcim-package+jwt"), OMC_OK);
+	for (int i = 0; i < 2; i++) {
+		assert_err(omc_jws_verify_x5c(&v, pk, strlen(pk), anchors, 1, "omc-mcim-package+jwt", 0), OMC_OK);
+		omc_jws_verified_free(&v);
+	}
+	assert_int_equal(omc_test_hdr_cache_hits(), h2);
+	/* peek: the same payload, hit or not. */
+	uint8_t *p = NULL;
+	size_t n = 0;
+	assert_err(omc_jws_peek(&p, &n, c2, strlen(c2)), OMC_OK);
+	assert_int_equal(n, 7);
+	assert_memory_equal(p, "{\"h\":2}", 7);
+	omc_free(p);
+	assert_int_equal(omc_test_hdr_cache_hits(), h2 + (on ? 1 : 0));
+	/* More headers than the cache holds: the oldest go, nothing breaks. */
+	for (int i = 0; i < OMC_HDR_CACHE_N + 4; i++) {
+		char t[32], *ci = NULL;
+		snprintf(t, sizeof t, "omc-evict-%d+jws", i);
+		assert_err(omc_jws_sign(&ci, (const uint8_t *)"{}", 2, f->leaf_k, x5c, 2, t), OMC_OK);
+		assert_err(omc_jws_verify_x5c(&v, ci, strlen(ci), anchors, 1, t, 0), OMC_OK);
+		omc_jws_verified_free(&v);
+		omc_free(ci);
+	}
+	assert_err(omc_jws_verify_x5c(&v, c, len, anchors, 1, typ, 0), OMC_OK);
+	assert_memory_equal(v.payload, "{\"h\":1}", 7);
+	omc_jws_verified_free(&v);
+	omc_free(pk);
+	omc_free(bad);
+	omc_free(hd);
+	omc_free(fh);
+	omc_free(forged);
+	omc_free(m);
+	omc_free(c2);
 	omc_free(c);
 }
 
@@ -1235,6 +1337,7 @@ int main(void)
 		cmocka_unit_test(test_jws_forged_headers),
 		cmocka_unit_test(test_jws_untrusted),
 		cmocka_unit_test(test_jws_sig_cache),
+		cmocka_unit_test(test_jws_hdr_cache),
 		cmocka_unit_test(test_jws_verify_key_and_peek),
 		cmocka_unit_test(test_jws_sign_args),
 		cmocka_unit_test(test_jwe_round_trip),
