@@ -315,29 +315,39 @@ static void receipt(srv_listener *l, const omc_http_req *req, omc_http_resp *res
 	 * switch's end makes it `provisioned`; earlier, a second change asked
 	 * meanwhile would be overwritten by that end. */
 	char dsho[SRV_NAME_MAX] = "", dstate[16] = "";
-	bool named = plat[0] && srv_drf_sho_of(s, plat, dsho, dstate) == OMC_OK && !strcmp(dsho, iss);
-	if (named && !strcmp(dstate, "direct") && srv_begin(s)) {
+	omc_err de = plat[0] ? srv_drf_sho_of(s, plat, dsho, dstate) : OMC_ERR_NOT_FOUND;
+	bool named = de == OMC_OK && !strcmp(dsho, iss);
+	/* Whether the DRF's side went through: a receipt whose switch was not
+	 * queued, or whose device was not made provisioned, is not answered
+	 * 200 (the device would not send it again). */
+	bool drf_ok = de == OMC_OK || de == OMC_ERR_NOT_FOUND;
+	if (named && !strcmp(dstate, "direct")) {
 		int64_t cid = 0;
-		if (srv_ro_command(s, tre, "switch", NULL, mcim, &cid) == OMC_OK &&
-		    srv_sql(s, &q, "UPDATE drf_device SET state = 'switching', updated = ?2 WHERE platform_id = ?1") ==
-			    OMC_OK) {
+		drf_ok = false;
+		if (srv_begin(s)) {
+			if (srv_ro_command(s, tre, "switch", NULL, mcim, &cid) == OMC_OK &&
+			    srv_sql(s, &q,
+				    "UPDATE drf_device SET state = 'switching', updated = ?2 WHERE platform_id = ?1") ==
+				    OMC_OK) {
+				omc_dbs_bind_text(q, 1, plat, -1);
+				omc_dbs_bind_int64(q, 2, (int64_t)srv_now(s));
+				bool done = omc_dbs_step(q) == OMC_DB_DONE;
+				srv_sql_done(s, q);
+				drf_ok = done && srv_commit(s);
+			}
+			if (!drf_ok)
+				srv_rollback(s);
+		}
+	} else if (named) {
+		drf_ok = false;
+		if (srv_sql(s, &q,
+			    "UPDATE drf_device SET state = 'provisioned', updated = ?2 WHERE platform_id = ?1"
+			    " AND state NOT IN ('direct', 'switching')") == OMC_OK) {
 			omc_dbs_bind_text(q, 1, plat, -1);
 			omc_dbs_bind_int64(q, 2, (int64_t)srv_now(s));
-			bool done = omc_dbs_step(q) == OMC_DB_DONE;
+			drf_ok = omc_dbs_step(q) == OMC_DB_DONE;
 			srv_sql_done(s, q);
-			if (!done || !srv_commit(s))
-				srv_rollback(s);
-		} else {
-			srv_rollback(s);
 		}
-	} else if (named &&
-		   srv_sql(s, &q,
-			   "UPDATE drf_device SET state = 'provisioned', updated = ?2 WHERE platform_id = ?1"
-			   " AND state NOT IN ('direct', 'switching')") == OMC_OK) {
-		omc_dbs_bind_text(q, 1, plat, -1);
-		omc_dbs_bind_int64(q, 2, (int64_t)srv_now(s));
-		(void)omc_dbs_step(q);
-		srv_sql_done(s, q);
 	}
 	if (plat[0])
 		srv_audit(s, "dpf", "device", "receipt", tre, "ok", mcim);
@@ -346,6 +356,12 @@ static void receipt(srv_listener *l, const omc_http_req *req, omc_http_resp *res
 		json_decref(p);
 		json_decref(b);
 		srv_fail(l, resp, 404, "unknown_download", "no download of this DPF matches the receipt");
+		return;
+	}
+	if (!drf_ok) {
+		json_decref(p);
+		json_decref(b);
+		srv_fail(l, resp, 500, "internal", "not recorded");
 		return;
 	}
 	char peer[40];
@@ -493,24 +509,31 @@ static void cmd_queue(srv_listener *l, const omc_http_req *req, omc_http_resp *r
 }
 
 /* The TRE of a session: by its PCID (the DRF saw it register) or by an
- * MCIM an SHO here issued to it. */
-static bool tre_of_session(omc_server *s, const srv_session *ss, char tre[64])
+ * MCIM an SHO here issued to it. OMC_OK, OMC_ERR_NOT_FOUND (none known),
+ * or the database's error (memory ran out, say: not the same as none). */
+static omc_err tre_of_session_err(omc_server *s, const srv_session *ss, char tre[64])
 {
 	omc_dbs *q;
-	bool ok = false;
 	srv_lock(s);
-	if (srv_sql(s, &q,
-		    "SELECT tre_id FROM drf_seen WHERE pcid_imsi = ?1 UNION ALL"
-		    " SELECT tre_id FROM sho_mcim WHERE imsi = ?1 LIMIT 1") == OMC_OK) {
+	omc_err e = srv_sql(s, &q,
+			    "SELECT tre_id FROM drf_seen WHERE pcid_imsi = ?1 UNION ALL"
+			    " SELECT tre_id FROM sho_mcim WHERE imsi = ?1 LIMIT 1");
+	if (e == OMC_OK) {
 		omc_dbs_bind_text(q, 1, ss->imsi, -1);
-		if (omc_dbs_step(q) == OMC_DB_ROW) {
+		int rc = omc_dbs_step(q);
+		if (rc == OMC_DB_ROW)
 			snprintf(tre, 64, "%s", (const char *)omc_dbs_column_text(q, 0));
-			ok = true;
-		}
+		else
+			e = rc == OMC_DB_DONE ? OMC_ERR_NOT_FOUND : omc_db_err(rc);
 		srv_sql_done(s, q);
 	}
 	srv_unlock(s);
-	return ok;
+	return e;
+}
+
+static bool tre_of_session(omc_server *s, const srv_session *ss, char tre[64])
+{
+	return tre_of_session_err(s, ss, tre) == OMC_OK;
 }
 
 static void cmd_fetch(srv_listener *l, const omc_http_req *req, omc_http_resp *resp)
@@ -521,34 +544,58 @@ static void cmd_fetch(srv_listener *l, const omc_http_req *req, omc_http_resp *r
 		return;
 	char tre[64];
 	json_t *arr = json_array();
-	if (!tre_of_session(s, &ss, tre)) {
-		srv_reply(l, resp, 200, json_pack("{s:o}", "commands", arr));
+	omc_err te = tre_of_session_err(s, &ss, tre);
+	if (te != OMC_OK) {
+		/* No TRE known: no commands. A lookup that failed is no "none"
+		 * (NULL: 500). */
+		srv_reply(l, resp, 200, te == OMC_ERR_NOT_FOUND ? json_pack("{s:o}", "commands", arr) : NULL);
+		if (te != OMC_ERR_NOT_FOUND)
+			json_decref(arr);
 		return;
 	}
+	/* An answer that could not list every command, or say that a direct
+	 * change is asked, is not given (500): a device told "nothing" would
+	 * not hear of it until its next poll. */
 	omc_dbs *q;
+	bool ok = false;
 	srv_lock(s);
 	if (arr && srv_sql(s, &q,
 			   "SELECT id, command FROM dpf_command WHERE tre_id = ?1 AND state IN ('queued', 'fetched')"
 			   " ORDER BY id LIMIT 32") == OMC_OK) {
 		omc_dbs_bind_text(q, 1, tre, -1);
-		while (omc_dbs_step(q) == OMC_DB_ROW)
-			json_array_append_new(arr, json_pack("{s:I,s:s}", "id", (json_int_t)omc_dbs_column_int64(q, 0),
-							     "command", (const char *)omc_dbs_column_text(q, 1)));
-		srv_sql_done(s, q);
-	}
-	if (srv_sql(s, &q, "UPDATE dpf_command SET state = 'fetched' WHERE tre_id = ?1 AND state = 'queued'") == OMC_OK) {
-		omc_dbs_bind_text(q, 1, tre, -1);
-		(void)omc_dbs_step(q);
+		int rc = OMC_DB_DONE;
+		ok = true;
+		while (ok && (rc = omc_dbs_step(q)) == OMC_DB_ROW)
+			ok = json_array_append_new(arr, json_pack("{s:I,s:s}", "id",
+								  (json_int_t)omc_dbs_column_int64(q, 0), "command",
+								  (const char *)omc_dbs_column_text(q, 1))) == 0;
+		ok = ok && rc == OMC_DB_DONE;
 		srv_sql_done(s, q);
 	}
 	/* A direct change asked for this TRE: the device downloads the new
 	 * SHO's MCIM over its present connectivity. */
-	json_t *out = json_pack("{s:s,s:o}", "tre", tre, "commands", arr);
+	json_t *out = ok ? json_pack("{s:s,s:o}", "tre", tre, "commands", arr) : NULL;
+	if (!ok)
+		json_decref(arr);
 	if (out && srv_sql(s, &q, "SELECT sho FROM drf_device WHERE tre_id = ?1 AND state = 'direct'") == OMC_OK) {
 		omc_dbs_bind_text(q, 1, tre, -1);
-		if (omc_dbs_step(q) == OMC_DB_ROW)
-			json_object_set_new(out, "change", json_pack("{s:s,s:s}", "mode", "direct", "sho",
-								     (const char *)omc_dbs_column_text(q, 0)));
+		int rc = omc_dbs_step(q);
+		if ((rc == OMC_DB_ROW && json_object_set_new(out, "change",
+							     json_pack("{s:s,s:s}", "mode", "direct", "sho",
+								       (const char *)omc_dbs_column_text(q, 0))) != 0) ||
+		    (rc != OMC_DB_ROW && rc != OMC_DB_DONE)) {
+			json_decref(out);
+			out = NULL;
+		}
+		srv_sql_done(s, q);
+	} else if (out) {
+		json_decref(out);
+		out = NULL;
+	}
+	if (out &&
+	    srv_sql(s, &q, "UPDATE dpf_command SET state = 'fetched' WHERE tre_id = ?1 AND state = 'queued'") == OMC_OK) {
+		omc_dbs_bind_text(q, 1, tre, -1);
+		(void)omc_dbs_step(q);
 		srv_sql_done(s, q);
 	}
 	srv_unlock(s);
@@ -738,13 +785,19 @@ static void cmd_result(srv_listener *l, const omc_http_req *req, omc_http_resp *
 		srv_fail(l, resp, 502, "peer_unavailable", "an old SHO has not taken its deletion receipt: send it again");
 		return;
 	}
+	/* Not recorded done: 500, and the device sends the result again. */
+	bool done = false;
 	srv_lock(s);
 	if (srv_sql(s, &q, "UPDATE dpf_command SET state = 'done' WHERE id = ?1 AND state = 'answered'") == OMC_OK) {
 		omc_dbs_bind_int64(q, 1, (int64_t)id);
-		(void)omc_dbs_step(q);
+		done = omc_dbs_step(q) == OMC_DB_DONE;
 		srv_sql_done(s, q);
 	}
 	srv_unlock(s);
+	if (!done) {
+		srv_fail(l, resp, 500, "internal", "not recorded");
+		return;
+	}
 	srv_reply(l, resp, 200, json_pack("{s:I,s:s}", "id", (json_int_t)id, "state", "done"));
 }
 
@@ -793,6 +846,7 @@ static void switch_end(srv_listener *l, const omc_http_req *req, omc_http_resp *
 	 * change was asked (`direct` or `changing`) leaves that change alone. */
 	const char *back = json_string_value(json_object_get(json_array_get(json_object_get(c, "restored"), 0), "owner"));
 	omc_dbs *q;
+	bool recorded = false;
 	srv_lock(s);
 	if (passed && srv_sql(s, &q,
 			      rolled && back ? "UPDATE drf_device SET sho = ?2, state = 'provisioned', updated = ?3"
@@ -802,15 +856,21 @@ static void switch_end(srv_listener *l, const omc_http_req *req, omc_http_resp *
 		omc_dbs_bind_text(q, 1, cn, -1);
 		omc_dbs_bind_text(q, 2, back ? back : "", -1);
 		omc_dbs_bind_int64(q, 3, (int64_t)srv_now(s));
-		(void)omc_dbs_step(q);
+		recorded = omc_dbs_step(q) == OMC_DB_DONE;
 		srv_sql_done(s, q);
-		srv_audit(s, "dpf", "device", "switch", cn, "ok", rolled ? "rolled back" : "confirmed");
+		if (recorded)
+			srv_audit(s, "dpf", "device", "switch", cn, "ok", rolled ? "rolled back" : "confirmed");
 	}
 	srv_unlock(s);
 	json_decref(c);
 	json_decref(b);
 	if (!passed) {
 		srv_fail(l, resp, 502, "peer_unavailable", "an SHO has not taken its deletion receipt: send it again");
+		return;
+	}
+	if (!recorded) {
+		/* The DRF's device not made provisioned: the device sends it again. */
+		srv_fail(l, resp, 500, "internal", "not recorded");
 		return;
 	}
 	srv_reply(l, resp, 200, json_pack("{s:s,s:s}", "tre", cn, "state", rolled ? "rolled_back" : "confirmed"));

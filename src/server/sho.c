@@ -463,7 +463,7 @@ static bool mcim_gone(omc_server *s, srv_op *op, const char *tre, const char *id
 	if (!srv_begin(s))
 		return false;
 	omc_dbs *q;
-	bool mine = false;
+	bool mine = false, looked = false; /* looked: the row is known to be there or not */
 	if (srv_sql(s, &q,
 		    "UPDATE sho_mcim SET state = 'deleted', updated = ?5 WHERE mcim_id = ?1 AND operator = ?2"
 		    " AND tre_id = ?3 AND imsi = ?4 RETURNING 1") == OMC_OK) {
@@ -472,7 +472,9 @@ static bool mcim_gone(omc_server *s, srv_op *op, const char *tre, const char *id
 		omc_dbs_bind_text(q, 3, tre, -1);
 		omc_dbs_bind_text(q, 4, imsi, -1);
 		omc_dbs_bind_int64(q, 5, (int64_t)srv_now(s));
-		mine = omc_dbs_step(q) == OMC_DB_ROW;
+		int rc = omc_dbs_step(q);
+		mine = rc == OMC_DB_ROW;
+		looked = mine || rc == OMC_DB_DONE;
 		srv_sql_done(s, q);
 	}
 	omc_err e = mine ? omc_auc_disable(op->auc, imsi) : OMC_OK;
@@ -484,7 +486,7 @@ static bool mcim_gone(omc_server *s, srv_op *op, const char *tre, const char *id
 	if (mine && e == OMC_OK)
 		return srv_commit(s);
 	srv_rollback(s);
-	return !mine; /* not ours: nothing to do */
+	return !mine && looked; /* not ours: nothing to do (a statement that failed is no "not ours") */
 }
 
 /* CHG-2: the RO passes the TRE's signed reprovision result; each MCIM of
@@ -518,6 +520,7 @@ static void deletions(srv_listener *l, const omc_http_req *req, omc_http_resp *r
 	bool own = iss && (!strcmp(iss, l->op->name) || !strcmp(iss, "ro")) && cmd && !strcmp(cmd, "delete") && mid &&
 		   state && !strcmp(state, "deleted");
 	char own_imsi[16] = "";
+	bool own_looked = !own; /* the MCIM's row looked up: known to be there or not */
 	if (sig && own) {
 		omc_dbs *q;
 		srv_lock(s);
@@ -526,8 +529,10 @@ static void deletions(srv_listener *l, const omc_http_req *req, omc_http_resp *r
 			omc_dbs_bind_text(q, 1, mid, -1);
 			omc_dbs_bind_text(q, 2, l->op->name, -1);
 			omc_dbs_bind_text(q, 3, cn, -1);
-			if (omc_dbs_step(q) == OMC_DB_ROW)
+			int rc = omc_dbs_step(q);
+			if (rc == OMC_DB_ROW)
 				snprintf(own_imsi, sizeof own_imsi, "%s", (const char *)omc_dbs_column_text(q, 0));
+			own_looked = rc == OMC_DB_ROW || rc == OMC_DB_DONE;
 			srv_sql_done(s, q);
 		}
 		srv_unlock(s);
@@ -541,7 +546,7 @@ static void deletions(srv_listener *l, const omc_http_req *req, omc_http_resp *r
 		return;
 	}
 	json_t *gone = json_array();
-	bool ok = gone != NULL;
+	bool ok = gone != NULL && own_looked;
 	if (ok && own && own_imsi[0]) {
 		srv_lock(s);
 		ok = mcim_gone(s, l->op, tre, mid, own_imsi);

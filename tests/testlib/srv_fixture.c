@@ -173,6 +173,7 @@ const char *sf_url(sf_env *e, const char *role)
 
 sf_hooks sf_hook;
 sf_sweep_state sf_sweep;
+sf_sweep_check sf_check;
 
 static int call_once(sf_env *e, const char *method, const char *role, const char *path, const char *auth,
 		     const char *body, json_t **out)
@@ -345,15 +346,19 @@ static int call(sf_env *e, const char *who, const char *method, const char *role
 		sf_sweep.by_status[st / 100 % 6]++;
 		char code[48];
 		snprintf(code, sizeof code, "%s", sf_code(o));
-		json_decref(o);
 		/* A refusal made while memory ran out would be a false verdict;
 		 * a success is fine when the handler did without what it could
-		 * not get (an anchor it did not need, say). */
+		 * not get (an anchor it did not need, say), and did the whole
+		 * step (sf_check). */
 		if (st >= 400 && st < 500)
 			fail_msg("%s %s %s: allocation %lu of %lu failed, and the answer is %d %s, want a 5xx", method,
 				 role, path, i, made, st, code);
-		if (st < 400)
+		if (st < 400) {
 			sf_sweep.absorbed++;
+			if (sf_check.fn)
+				sf_check.fn(sf_check.arg, e, method, role, path, st, o);
+		}
+		json_decref(o);
 		sf_db_digest(e, after);
 		if (memcmp(before, after, 32) != 0) {
 			/* A whole step landed before the failure (a peer's commit
@@ -374,6 +379,8 @@ static int call(sf_env *e, const char *who, const char *method, const char *role
 				omc_free(ra);
 				if (rst >= 200 && rst < 300) {
 					sf_sweep.retry_ok++;
+					if (sf_check.fn)
+						sf_check.fn(sf_check.arg, e, method, role, path, rst, ro);
 					db_files(e, ".retry", true);
 					json_decref(kept);
 					kept = ro;
@@ -409,9 +416,10 @@ static int call(sf_env *e, const char *who, const char *method, const char *role
 
 void sf_sweep_report(const char *what, const sf_sweep_state *b)
 {
-	print_message("%s: %lu calls, %lu allocation failures injected (%lu landed: retry ok %lu, idempotent %lu, "
-		      "by design %lu; went on from a retry %lu)\n",
-		      what, sf_sweep.calls - b->calls, sf_sweep.failures - b->failures, sf_sweep.landed - b->landed,
+	print_message("%s: %lu calls, %lu allocation failures injected (%lu succeeded without it; %lu landed: retry ok "
+		      "%lu, idempotent %lu, by design %lu; went on from a retry %lu)\n",
+		      what, sf_sweep.calls - b->calls, sf_sweep.failures - b->failures, sf_sweep.absorbed - b->absorbed,
+		      sf_sweep.landed - b->landed,
 		      sf_sweep.retry_ok - b->retry_ok, sf_sweep.retry_idempotent - b->retry_idempotent,
 		      sf_sweep.retry_by_design - b->retry_by_design, sf_sweep.went_on - b->went_on);
 }

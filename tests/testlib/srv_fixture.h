@@ -90,6 +90,19 @@ typedef struct sf_sweep_state {
 	unsigned long by_status[6];
 } sf_sweep_state;
 extern sf_sweep_state sf_sweep;
+/* Optional (fn NULL: none): while the sweep is on, called with every call
+ * that answered a success without an allocation that failed under it
+ * (counted in `absorbed`), and with every retry after a landed step that
+ * went through, on the database as that call left it and with its answer
+ * (NULL if not JSON): a test checks there that the success did the whole
+ * step (a 200 that left a step undone fails it), as it checks the clean
+ * call's after it. */
+typedef struct sf_sweep_check {
+	void (*fn)(void *arg, sf_env *e, const char *method, const char *role, const char *path, int status,
+		   json_t *answer);
+	void *arg;
+} sf_sweep_check;
+extern sf_sweep_check sf_check;
 /* What the sweep did since *b (a copy of sf_sweep taken before): calls,
  * failures injected, landed steps and how their retries went, printed
  * after what. */
