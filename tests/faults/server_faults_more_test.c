@@ -11,8 +11,9 @@
  * recovery, and the recovered device's tamper report. A separate binary so
  * that ctest runs it next to the first (each sweep takes minutes under
  * ASan). The direct change (dpf POST /v1/switch), the SHO's update and
- * its own delete are swept in server_faults_change_test.c. Not swept yet:
- * the HLR gateway, the link.
+ * its own delete are swept in server_faults_change_test.c, the hostapd
+ * socket in hlrgw_faults_test.c. Not swept yet: osmo-hlr's GSUP and CTRL
+ * clients, the link.
  * covers: SEC-13, NET-3, NET-4, NET-7, CHG-1, CHG-2, CHG-4, CCIF-2, MGT-8, TRE-4, SEC-5 */
 #include "srv_fixture.h"
 
