@@ -13,7 +13,7 @@
  * allocation to fail and AKA-AUTS and SIM-REQ-AUTH none today; the sweep
  * follows them as the code grows.
  * covers: NET-2, SEC-13 */
-#include "testlib.h"
+#include "srv_fixture.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -26,10 +26,7 @@
 #define OPC_HEX "cd63cb71954a9f4e48a5994e37a02baf"
 #define IMSI "001010000000001"
 
-static char dir[64];
-static omc_db *db;
-static omc_auc *auc;
-static omc_aka_cred cred;
+static sf_auc A;
 static omc_aka_sqn_ms usim;
 static char out[1000];
 static size_t out_len;
@@ -45,19 +42,9 @@ static void log_fn(void *arg, omc_log_level level, const char *module, const cha
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof dir, "/tmp/omc-hlrgw-faults-XXXXXX");
-	if (!mkdtemp(dir))
+	if (!sf_auc_up(&A, IMSI, K_HEX, OPC_HEX))
 		return -1;
-	char path[128];
-	snprintf(path, sizeof path, "%s/auc.db", dir);
-	uint8_t master[32], k[16], opc[16];
-	tl_rand(master, sizeof master);
-	tl_hex(k, 16, K_HEX);
-	tl_hex(opc, 16, OPC_HEX);
-	cred.alg = OMC_AKA_ALG_MILENAGE;
-	if (omc_db_open(&db, path) || omc_auc_open(&auc, db, "ico", master) ||
-	    omc_aka_milenage_init(&cred.u.milenage, k, opc, NULL) || omc_auc_add(auc, IMSI, &cred, 5) ||
-	    omc_aka_sqn_ms_init(&usim, 5, 0, 0))
+	if (omc_aka_sqn_ms_init(&usim, 5, 0, 0) != OMC_OK)
 		return -1;
 	omc_log_set_handler(log_fn, NULL);
 	return 0;
@@ -67,17 +54,13 @@ static int teardown(void **state)
 {
 	(void)state;
 	omc_log_set_handler(NULL, NULL);
-	omc_auc_close(auc);
-	omc_db_close(db);
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return sf_auc_down(&A) ? 0 : -1;
 }
 
 static omc_err req(const char *r)
 {
 	memset(out, 0, sizeof out);
-	omc_err e = omc_auc_hlrgw_handle(auc, out, sizeof out - 1, &out_len, r, strlen(r));
+	omc_err e = omc_auc_hlrgw_handle(A.auc, out, sizeof out - 1, &out_len, r, strlen(r));
 	out[out_len] = 0;
 	return e;
 }
@@ -93,7 +76,7 @@ static void usim_accepts(uint8_t *rand_out, uint8_t *autn_out)
 	tl_hex(rnd, 16, r);
 	tl_hex(autn, 16, a);
 	omc_aka_check_result cr;
-	assert_int_equal(omc_aka_check(&cr, &usim, &cred, rnd, autn, 16), OMC_OK);
+	assert_int_equal(omc_aka_check(&cr, &usim, &A.cred, rnd, autn, 16), OMC_OK);
 	if (cr.status != OMC_AKA_STATUS_OK)
 		fail_msg("the USIM refuses the vector (status %d): an SQN issued twice or out of its window",
 			 (int)cr.status);
@@ -168,7 +151,7 @@ static void make_auts(void)
 	tl_hex(rnd, 16, r);
 	tl_hex(autn, 16, a);
 	omc_aka_check_result cr;
-	assert_int_equal(omc_aka_check(&cr, &ahead, &cred, rnd, autn, 16), OMC_OK);
+	assert_int_equal(omc_aka_check(&cr, &ahead, &A.cred, rnd, autn, 16), OMC_OK);
 	assert_int_equal(cr.status, OMC_AKA_STATUS_SYNC_FAILURE);
 	char ah[40];
 	assert_int_equal(omc_hex_encode(ah, sizeof ah, cr.auts, cr.auts_len), OMC_OK);
@@ -190,7 +173,7 @@ static void check_auts(omc_err e, unsigned long i)
 	tl_hex(autn, 16, a);
 	omc_aka_sqn_ms copy = ahead;
 	omc_aka_check_result cr;
-	assert_int_equal(omc_aka_check(&cr, &copy, &cred, rnd, autn, 16), OMC_OK);
+	assert_int_equal(omc_aka_check(&cr, &copy, &A.cred, rnd, autn, 16), OMC_OK);
 	if (cr.status == OMC_AKA_STATUS_OK)
 		fail_msg("AKA-AUTS, allocation %lu failed, yet SEQ_HE moved: no failure was seen", i);
 	assert_int_equal(cr.status, OMC_AKA_STATUS_SYNC_FAILURE);

@@ -1038,3 +1038,37 @@ void sf_challenge(sf_env *e, const char *imsi, char id[64], uint8_t rand[16], ui
 		assert_int_equal(omc_hex_decode(autn, 16, ah, strlen(ah)), OMC_OK);
 	json_decref(a);
 }
+
+bool sf_auc_up(sf_auc *a, const char *imsi, const char *k_hex, const char *opc_hex)
+{
+	memset(a, 0, sizeof *a);
+	snprintf(a->dir, sizeof a->dir, "/tmp/omc-auc-XXXXXX");
+	if (!mkdtemp(a->dir))
+		return false;
+	char path[128];
+	snprintf(path, sizeof path, "%s/auc.db", a->dir);
+	uint8_t master[32], k[16], opc[16];
+	tl_rand(master, sizeof master);
+	tl_hex(k, 16, k_hex);
+	tl_hex(opc, 16, opc_hex);
+	a->cred.alg = OMC_AKA_ALG_MILENAGE;
+	bool ok = omc_db_open(&a->db, path) == OMC_OK && omc_auc_open(&a->auc, a->db, "ico", master) == OMC_OK &&
+		  omc_aka_milenage_init(&a->cred.u.milenage, k, opc, NULL) == OMC_OK &&
+		  omc_auc_add(a->auc, imsi, &a->cred, 5) == OMC_OK;
+	omc_memzero(master, sizeof master);
+	omc_memzero(k, sizeof k);
+	omc_memzero(opc, sizeof opc);
+	return ok;
+}
+
+bool sf_auc_down(sf_auc *a)
+{
+	omc_aka_cred_wipe(&a->cred);
+	omc_auc_close(a->auc);
+	omc_db_close(a->db);
+	a->auc = NULL;
+	a->db = NULL;
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", a->dir);
+	return system(cmd) == 0;
+}

@@ -208,4 +208,18 @@ bool sf_pg(void);
 bool sf_db_new(char *db, size_t cap, const char *dir);
 void sf_db_drop(const char *db);
 
+/* An AuC of its own, without a server: operator "ico" on a fresh SQLite
+ * file in a new directory under /tmp, holding one MILENAGE subscriber
+ * (imsi, K and OPc in hex, the default 5 IND bits; cred is its
+ * credential). false if any step failed. sf_auc_down closes it, wipes
+ * cred and removes the directory (false if that failed). */
+typedef struct sf_auc {
+	char dir[64];
+	omc_db *db;
+	omc_auc *auc;
+	omc_aka_cred cred;
+} sf_auc;
+bool sf_auc_up(sf_auc *a, const char *imsi, const char *k_hex, const char *opc_hex);
+bool sf_auc_down(sf_auc *a);
+
 #endif

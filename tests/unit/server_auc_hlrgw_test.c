@@ -4,7 +4,7 @@
  * AKA-AUTS from the USIM moves SEQ_HE (and is answered by nothing), SIM
  * requests get FAILURE, malformed requests are refused; and the socket
  * serves one round trip. covers: NET-1, NET-2, SEC-13 */
-#include "testlib.h"
+#include "srv_fixture.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -18,26 +18,12 @@
 #define OPC_HEX "cd63cb71954a9f4e48a5994e37a02baf"
 #define IMSI "001010000000001"
 
-static char dir[64];
-static omc_db *db;
-static omc_auc *auc;
-static omc_aka_cred cred;
+static sf_auc A;
 
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof dir, "/tmp/omc-hlrgw-XXXXXX");
-	if (!mkdtemp(dir))
-		return -1;
-	char path[128];
-	snprintf(path, sizeof path, "%s/auc.db", dir);
-	uint8_t master[32], k[16], opc[16];
-	tl_rand(master, sizeof master);
-	tl_hex(k, 16, K_HEX);
-	tl_hex(opc, 16, OPC_HEX);
-	cred.alg = OMC_AKA_ALG_MILENAGE;
-	if (omc_db_open(&db, path) || omc_auc_open(&auc, db, "ico", master) ||
-	    omc_aka_milenage_init(&cred.u.milenage, k, opc, NULL) || omc_auc_add(auc, IMSI, &cred, 5))
+	if (!sf_auc_up(&A, IMSI, K_HEX, OPC_HEX))
 		return -1;
 	return 0;
 }
@@ -45,12 +31,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	(void)state;
-	omc_aka_cred_wipe(&cred);
-	omc_auc_close(auc);
-	omc_db_close(db);
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return sf_auc_down(&A) ? 0 : -1;
 }
 
 static char out[1000];
@@ -59,7 +40,7 @@ static size_t out_len;
 static omc_err req(const char *r)
 {
 	memset(out, 0, sizeof out);
-	omc_err e = omc_auc_hlrgw_handle(auc, out, sizeof out - 1, &out_len, r, strlen(r));
+	omc_err e = omc_auc_hlrgw_handle(A.auc, out, sizeof out - 1, &out_len, r, strlen(r));
 	out[out_len] = 0;
 	return e;
 }
@@ -76,7 +57,7 @@ static void check_resp(omc_aka_sqn_ms *ms, uint8_t rand_out[16])
 	assert_int_equal(autn[6], 0x80); /* AMF 8000 (EAP-AKA' needs the separation bit) */
 	assert_int_equal(autn[7], 0x00);
 	omc_aka_check_result cr;
-	assert_int_equal(omc_aka_check(&cr, ms, &cred, rnd, autn, 16), OMC_OK);
+	assert_int_equal(omc_aka_check(&cr, ms, &A.cred, rnd, autn, 16), OMC_OK);
 	assert_int_equal(cr.status, OMC_AKA_STATUS_OK);
 	tl_expect_hex(cr.res, 8, res, "RES", 0);
 	tl_expect_hex(cr.ck, 16, ck, "CK", 0);
@@ -108,7 +89,7 @@ static void test_vectors_and_resync(void **state)
 	tl_hex(rnd, 16, r);
 	tl_hex(autn, 16, a);
 	omc_aka_check_result cr;
-	assert_int_equal(omc_aka_check(&cr, &ahead, &cred, rnd, autn, 16), OMC_OK);
+	assert_int_equal(omc_aka_check(&cr, &ahead, &A.cred, rnd, autn, 16), OMC_OK);
 	assert_int_equal(cr.status, OMC_AKA_STATUS_SYNC_FAILURE);
 	char auts_hex[29], line[200];
 	assert_int_equal(omc_hex_encode(auts_hex, sizeof auts_hex, cr.auts, 14), OMC_OK);
@@ -123,7 +104,7 @@ static void test_vectors_and_resync(void **state)
 	assert_int_equal(sscanf(out, "AKA-RESP-AUTH %*s %32s %32s", r, a), 2);
 	tl_hex(rnd, 16, r);
 	tl_hex(autn, 16, a);
-	assert_int_equal(omc_aka_check(&cr, &ahead, &cred, rnd, autn, 16), OMC_OK);
+	assert_int_equal(omc_aka_check(&cr, &ahead, &A.cred, rnd, autn, 16), OMC_OK);
 	assert_int_equal(cr.status, OMC_AKA_STATUS_SYNC_FAILURE);
 	/* The real one. */
 	assert_int_equal(omc_hex_encode(auts_hex, sizeof auts_hex, cr.auts, 14), OMC_OK);
@@ -151,7 +132,7 @@ static void test_refusals(void **state)
 	/* No room for an answer. */
 	char small[20];
 	size_t l;
-	assert_int_equal(omc_auc_hlrgw_handle(auc, small, sizeof small, &l, "AKA-REQ-AUTH " IMSI, 28),
+	assert_int_equal(omc_auc_hlrgw_handle(A.auc, small, sizeof small, &l, "AKA-REQ-AUTH " IMSI, 28),
 			 OMC_ERR_NO_SPACE);
 }
 
@@ -161,14 +142,14 @@ static char sock_path[96];
 static void *serve(void *arg)
 {
 	(void)arg;
-	omc_err e = omc_auc_hlrgw_serve(auc, sock_path, &stop);
+	omc_err e = omc_auc_hlrgw_serve(A.auc, sock_path, &stop);
 	return (void *)(uintptr_t)e;
 }
 
 static void test_socket(void **state)
 {
 	(void)state;
-	snprintf(sock_path, sizeof sock_path, "%s/hlr.sock", dir);
+	snprintf(sock_path, sizeof sock_path, "%s/hlr.sock", A.dir);
 	pthread_t th;
 	assert_int_equal(pthread_create(&th, NULL, serve, NULL), 0);
 	for (int i = 0; i < 250 && access(sock_path, F_OK) != 0; i++)
@@ -176,7 +157,7 @@ static void test_socket(void **state)
 	int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
 	assert_true(fd >= 0);
 	struct sockaddr_un me = {.sun_family = AF_UNIX}, to = {.sun_family = AF_UNIX};
-	snprintf(me.sun_path, sizeof me.sun_path, "%s/client.sock", dir);
+	snprintf(me.sun_path, sizeof me.sun_path, "%s/client.sock", A.dir);
 	snprintf(to.sun_path, sizeof to.sun_path, "%s", sock_path);
 	assert_int_equal(bind(fd, (struct sockaddr *)&me, sizeof me), 0);
 	const char *q = "AKA-REQ-AUTH " IMSI;
