@@ -270,7 +270,7 @@ static bool past_issued(omc_server *s, srv_op *op, const char *plat, const char 
  * home network domain ims.mncMNC.mccMCC.3gppnetwork.org. */
 static bool isim_ids(json_t *m, const srv_op *op, const char *imsi)
 {
-	char dom[64], impi[128], impu[136];
+	char dom[64], impi[128], impu[128];
 	size_t ml = strlen(op->imsi_prefix) - 3;
 	int n = op->ims_domain[0] ? snprintf(dom, sizeof dom, "%s", op->ims_domain)
 				  : snprintf(dom, sizeof dom, "ims.mnc%s%.*s.mcc%.3s.3gppnetwork.org", ml == 2 ? "0" : "",
@@ -281,7 +281,7 @@ static bool isim_ids(json_t *m, const srv_op *op, const char *imsi)
 	if (n <= 0 || (size_t)n >= sizeof impi)
 		return false;
 	n = snprintf(impu, sizeof impu, "sip:%s", impi);
-	if (n <= 0 || (size_t)n >= 128)
+	if (n <= 0 || (size_t)n >= sizeof impu)
 		return false;
 	return json_object_set_new(m, "impi", json_string(impi)) == 0 &&
 	       json_object_set_new(m, "impu", json_string(impu)) == 0;

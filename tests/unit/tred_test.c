@@ -260,16 +260,15 @@ static const omc_tre_mcim_info *find(omc_tred_client *c, const char *id, omc_tre
 	return NULL;
 }
 
-/* Install MCIM id (K2, OPC2, ACL ["agent"]) for sho1 through the
- * agent's table: session, package, install. */
-static void provision(const omc_agent_tre *ops, const char *tre_id, const char *id, uint64_t seq)
+/* Install MCIM mcim (taken) for sho1 through the agent's table: session,
+ * package, install. */
+static void provision_mcim(const omc_agent_tre *ops, const char *tre_id, json_t *mcim, uint64_t seq)
 {
 	uint8_t nonce[16];
 	tl_rand(nonce, sizeof nonce);
 	char *ev = NULL;
 	assert_err(ops->session_begin(ops->ctx, nonce, sizeof nonce, &ev), OMC_OK);
-	char *pkg = tf_package("sho1", seq, tre_id, nonce, sizeof nonce, ev,
-			       tf_mcim(id, "sho1", "001020000000042", K2, OPC2), true);
+	char *pkg = tf_package("sho1", seq, tre_id, nonce, sizeof nonce, ev, mcim, true);
 	char *receipt = NULL;
 	assert_err(ops->install(ops->ctx, pkg, strlen(pkg), &receipt), OMC_OK);
 	keep_answer(receipt, strlen(receipt));
@@ -277,6 +276,12 @@ static void provision(const omc_agent_tre *ops, const char *tre_id, const char *
 	omc_free(receipt);
 	omc_free(pkg);
 	omc_free(ev);
+}
+
+/* The same for MCIM id (K2, OPC2, ACL ["agent"]). */
+static void provision(const omc_agent_tre *ops, const char *tre_id, const char *id, uint64_t seq)
+{
+	provision_mcim(ops, tre_id, tf_mcim(id, "sho1", "001020000000042", K2, OPC2), seq);
 }
 
 /* --- every op ---------------------------------------------------------------------------------- */
@@ -504,15 +509,7 @@ static void test_isim_identities(void **state)
 	assert_int_equal(json_object_set_new(mc, "type", json_string("isim")), 0);
 	assert_int_equal(json_object_set_new(mc, "impi", json_string(impi)), 0);
 	assert_int_equal(json_object_set_new(mc, "impu", json_string(impu)), 0);
-	uint8_t nonce[16];
-	tl_rand(nonce, sizeof nonce);
-	char *ev = NULL, *receipt = NULL;
-	assert_err(ops.session_begin(ops.ctx, nonce, sizeof nonce, &ev), OMC_OK);
-	char *pkg = tf_package("sho1", 1, s.tre_id, nonce, sizeof nonce, ev, mc, true);
-	assert_err(ops.install(ops.ctx, pkg, strlen(pkg), &receipt), OMC_OK);
-	omc_free(receipt);
-	omc_free(pkg);
-	omc_free(ev);
+	provision_mcim(&ops, s.tre_id, mc, 1);
 	omc_tre_mcim_info reg[64];
 	const omc_tre_mcim_info *r = find(c, "m1", reg);
 	assert_non_null(r);
